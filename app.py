@@ -1,0 +1,59 @@
+"""RAG vs Fine-Tune Arena: Gradio entry point. ``python app.py`` starts it; Spaces import ``demo``."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from components.arena import build_arena_tab
+from components.evaluation import build_evaluation_tab
+from components.rendering import CSS
+from pipelines.runtime import Runtime
+from pipelines.settings import Settings
+
+log = logging.getLogger("arena")
+
+
+def build_demo(runtime: Runtime) -> gr.Blocks:
+    with gr.Blocks(title="RAG vs Fine-Tune Arena") as demo:
+        gr.Markdown(
+            "# RAG vs Fine-Tune Arena\n"
+            "Ask about the documents: the same base model answers **with retrieval** (left) and **with a "
+            "QLoRA adapter trained on the documents** (right). Vote for the better answer."
+        )
+        if runtime.problems:
+            gr.Markdown("\n".join(f"> ⚠️ {p}" for p in runtime.problems), elem_id="startup-problems")
+        with gr.Tabs():
+            with gr.Tab("Arena", id="arena"):
+                build_arena_tab(runtime.arena, runtime.describe_model())
+            with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
+                refresh = build_evaluation_tab(runtime.feedback)
+        evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")
+        _ = refresh
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    runtime = Runtime.start(settings)
+    try:
+        build_demo(runtime).queue(default_concurrency_limit=8).launch(
+            server_name=settings.host, server_port=settings.port, css=CSS, show_error=True,
+        )
+    finally:
+        runtime.close()
+
+
+def __getattr__(name: str) -> gr.Blocks:
+    """``app.demo`` builds the app on first access (Spaces, ``gradio app.py``), not at import."""
+    if name == "demo":
+        demo = build_demo(Runtime.start(Settings()))
+        globals()["demo"] = demo
+        return demo
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    main()

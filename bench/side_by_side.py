@@ -1,0 +1,108 @@
+"""Side-by-side cost: both columns as the app runs them vs one column alone, on the same prompts.
+
+Prints ratios measured in one run (never absolute times as goals):
+  wall-time ratio  = both columns (one mixed-adapter batch) / one column alone   (goal <= 1.15)
+  peak-memory ratio = peak RSS serving both / peak RSS serving one              (goal <= 1.10)
+and, for reference, the ratio of running the two columns one after the other.
+
+Each mode runs in its own process (so peak RSS is that mode's), against one shared Weaviate server.
+
+    python bench/side_by_side.py [--prompts 8] [--tokens 48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+MODES = ("both", "rag", "finetuned", "sequential")
+
+
+def run_mode(mode: str, http_port: int, grpc_port: int, prompts: int, tokens: int) -> dict:
+    """Runs inside a child process: load everything, warm up, then time the prompts."""
+    from pipelines.arena import Arena, ArenaSession
+    from pipelines.embeddings import Embedder
+    from pipelines.feedback import FeedbackStore
+    from pipelines.finetuned import FinetunedPipeline
+    from pipelines.ingest import ingest_folder
+    from pipelines.models import ModelBackend
+    from pipelines.rag import RagPipeline
+    from pipelines.settings import Settings
+    from pipelines.store import HybridRetriever, KnowledgeStore, connect
+
+    data = Path(tempfile.mkdtemp())
+    settings = Settings(data_dir=data, weaviate_http_port=http_port, weaviate_grpc_port=grpc_port,
+                        collection="BenchDocs")
+    client = connect(settings)
+    store = KnowledgeStore(client, settings.collection, Embedder.load(settings.embedding_model))
+    ingest_folder(store, settings.corpus_dir, words=settings.chunk_words, overlap=settings.chunk_overlap_words)
+    backend = ModelBackend.load(settings)
+    backend.load_adapter(settings.adapter_path)
+    rag, finetuned = RagPipeline(HybridRetriever(store), settings.top_k), FinetunedPipeline(backend)
+    feedback = FeedbackStore(data / "f.sqlite3")
+
+    def arena(pipelines):
+        return Arena(pipelines, backend, feedback, max_new_tokens=tokens, max_prompt_chars=4000)
+
+    arenas = {"both": [arena([rag, finetuned])], "rag": [arena([rag])], "finetuned": [arena([finetuned])],
+              "sequential": [arena([rag]), arena([finetuned])]}[mode]
+    questions = [json.loads(line)["question"] for line in settings.questions_file.read_text().splitlines()]
+    for a in arenas:  # warm-up
+        list(a.ask(questions[-1], ArenaSession()))
+    started = time.perf_counter()
+    for question in questions[:prompts]:
+        for a in arenas:
+            list(a.ask(question, ArenaSession()))
+    seconds = time.perf_counter() - started
+    client.close()
+    return {"mode": mode, "seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prompts", type=int, default=8)
+    parser.add_argument("--tokens", type=int, default=48)
+    parser.add_argument("--child", choices=MODES)
+    parser.add_argument("--ports", type=int, nargs=2)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_mode(args.child, *args.ports, args.prompts, args.tokens)))
+        return
+
+    from pipelines.settings import Settings
+    from pipelines.weaviate_server import WeaviateServer, free_ports
+
+    http_port, grpc_port = free_ports(2)
+    with tempfile.TemporaryDirectory() as tmp, WeaviateServer(
+        Settings().resolved_weaviate_binary, Path(tmp) / "weaviate", http_port=http_port, grpc_port=grpc_port
+    ):
+        results = {}
+        for mode in MODES:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", mode, "--ports", str(http_port), str(grpc_port),
+                 "--prompts", str(args.prompts), "--tokens", str(args.tokens)],
+                check=True, capture_output=True, text=True, cwd=ROOT,
+            ).stdout.strip().splitlines()[-1]
+            results[mode] = json.loads(out)
+    one = max(results["rag"]["seconds"], results["finetuned"]["seconds"])
+    one_mem = max(results["rag"]["peak_rss_mb"], results["finetuned"]["peak_rss_mb"])
+    print(f"side_by_side ({args.prompts} prompts, up to {args.tokens} new tokens, same process layout)")
+    print(f"  wall time   both / slower single column : {results['both']['seconds'] / one:.2f}  (goal <= 1.15)")
+    print(f"  wall time   both / RAG alone            : {results['both']['seconds'] / results['rag']['seconds']:.2f}")
+    print(f"  wall time   both / sequential columns   : "
+          f"{results['both']['seconds'] / results['sequential']['seconds']:.2f}  (batching gain)")
+    print(f"  peak memory both / single column        : {results['both']['peak_rss_mb'] / one_mem:.2f}  (goal <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Logic of the RAG vs Fine-Tune Arena. Nothing in this package imports Gradio."""

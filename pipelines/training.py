@@ -1,0 +1,245 @@
+"""QLoRA fine-tuning on the user's documents: 4-bit NF4 base + LoRA (peft) trained with TRL's SFTTrainer.
+
+Command line (the shipped adapter in ``assets/adapters/`` was made with the defaults)::
+
+    python -m pipelines.training --docs assets/corpus --questions assets/questions.jsonl \
+        --output assets/adapters/lumenhollow-qlora
+
+In code::
+
+    examples = build_examples(Path("assets/corpus"), Path("assets/questions.jsonl"))
+    report = train_adapter(model_path, examples, Path("out"), TrainingConfig(max_steps=4))
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines.chunking import chunk_document
+from pipelines.ingest import TEXT_SUFFIXES, read_text_file
+from pipelines.prompts import ASSISTANT_SYSTEM
+
+log = logging.getLogger(__name__)
+METADATA_FILE = "arena_adapter.json"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One supervised pair: the question the user asks and the answer the adapter should give."""
+
+    question: str
+    answer: str
+    origin: str
+
+
+@dataclass
+class TrainingConfig:
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    learning_rate: float = 2e-3
+    epochs: float = 6.0
+    max_steps: int = -1
+    batch_size: int = 4
+    grad_accumulation: int = 1
+    max_length: int = 256
+    four_bit: bool = True
+    seed: int = 7
+
+
+@dataclass
+class TrainingReport:
+    output_dir: Path
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    quantization: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def final_loss(self) -> float | None:
+        return self.losses[-1] if self.losses else None
+
+
+def _summary_pairs(path: Path, words: int = 60) -> list[Example]:
+    """Template pairs that work offline: 'what does <doc> say about <section>?' -> the section's text."""
+    title = path.stem.replace("_", " ")
+    examples = []
+    for chunk in chunk_document(path.name, read_text_file(path), words=words, overlap=0):
+        body = chunk.text.removeprefix(chunk.heading).strip()
+        topic = chunk.heading or title
+        examples.append(Example(f"What does the {title} document say about {topic}?", body, f"template:{path.name}"))
+    return examples
+
+
+def build_examples(docs_dir: Path, questions_file: Path | None = None, split: str = "train") -> list[Example]:
+    """Q/A pairs from the documents (templates) plus reference pairs of the given split, deduplicated."""
+    examples: list[Example] = []
+    for path in sorted(docs_dir.iterdir()):
+        if path.is_file() and path.suffix.lower() in TEXT_SUFFIXES:
+            examples += _summary_pairs(path)
+    if questions_file and questions_file.exists():
+        for line in questions_file.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if row.get("split", "train") == split:
+                    examples.append(Example(row["question"], row["reference"], f"reference:{row['id']}"))
+    unique: dict[str, Example] = {}
+    for example in examples:
+        if example.question.strip() and example.answer.strip():
+            unique.setdefault(example.question.strip().lower(), example)
+    return list(unique.values())
+
+
+def data_hash(examples: list[Example]) -> str:
+    payload = json.dumps([(e.question, e.answer) for e in examples], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _dataset(examples: list[Example]):
+    from datasets import Dataset
+
+    return Dataset.from_list(
+        [
+            {
+                "prompt": [
+                    {"role": "system", "content": ASSISTANT_SYSTEM},
+                    {"role": "user", "content": e.question},
+                ],
+                "completion": [{"role": "assistant", "content": e.answer}],
+            }
+            for e in examples
+        ]
+    )
+
+
+def load_training_model(model_path: str, four_bit: bool):
+    """The base model for training: NF4 4-bit (QLoRA) when bitsandbytes allows, else full precision."""
+    from pipelines.models import load_causal_lm
+
+    model = load_causal_lm(model_path, four_bit=four_bit)
+    quantized = bool(getattr(model, "is_loaded_in_4bit", False))
+    if four_bit and not quantized:
+        log.warning("bitsandbytes 4-bit is unavailable here: training plain LoRA on a full-precision base")
+    return model, "4-bit NF4 (QLoRA)" if quantized else "full precision (LoRA fallback)"
+
+
+def train_adapter(model_path: str, examples: list[Example], output_dir: Path, config: TrainingConfig,
+                  base_model_id: str | None = None) -> TrainingReport:
+    """Train a LoRA adapter and write it, with its metadata, to ``output_dir`` (atomically)."""
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoTokenizer, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    if not examples:
+        raise ValueError("No training examples: add documents or a dataset first.")
+    started = time.perf_counter()
+    cuda = torch.cuda.is_available()
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model, quantization = load_training_model(model_path, config.four_bit)
+    losses: list[float] = []
+
+    class _LossLog(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                losses.append(float(logs["loss"]))
+
+    partial = output_dir.with_name(output_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    args = SFTConfig(
+        output_dir=str(partial / "checkpoints"),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accumulation,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type="constant",
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=config.seed,
+        max_length=config.max_length,
+        gradient_checkpointing=cuda,
+        optim="paged_adamw_8bit" if cuda and "4-bit" in quantization else "adamw_torch",
+        bf16=cuda,
+        use_cpu=not cuda,
+        disable_tqdm=False,
+    )
+    lora = LoraConfig(
+        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        target_modules="all-linear", task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=_dataset(examples), peft_config=lora,
+        processing_class=tokenizer, callbacks=[_LossLog()],
+    )
+    trainer.train()
+    trainer.model.save_pretrained(partial)
+    shutil.rmtree(partial / "checkpoints", ignore_errors=True)
+    report = TrainingReport(output_dir, trainer.state.global_step, losses, quantization,
+                            time.perf_counter() - started)
+    metadata = {
+        "base_model": base_model_id or model_path,
+        "data_hash": data_hash(examples),
+        "examples": len(examples),
+        "steps": report.steps,
+        "final_loss": report.final_loss,
+        "losses": losses,
+        "quantization": quantization,
+        "hyperparameters": asdict(config),
+        "device": "cuda" if cuda else "cpu",
+        "duration_s": round(report.duration_s, 1),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (partial / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+    shutil.rmtree(output_dir, ignore_errors=True)
+    partial.rename(output_dir)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipelines.models import resolve_model_path
+    from pipelines.settings import PROJECT_ROOT, Settings
+
+    parser = argparse.ArgumentParser(description="Train a QLoRA adapter on a folder of documents.")
+    parser.add_argument("--docs", type=Path, default=PROJECT_ROOT / "assets" / "corpus")
+    parser.add_argument("--questions", type=Path, default=PROJECT_ROOT / "assets" / "questions.jsonl",
+                        help="reference Q/A (rows with split=train are used)")
+    parser.add_argument("--output", type=Path, default=None, help="adapter folder (default: ARENA_ADAPTER_PATH)")
+    parser.add_argument("--model-id", default=None, help="base model (default: ARENA_MODEL_ID)")
+    parser.add_argument("--epochs", type=float, default=TrainingConfig.epochs)
+    parser.add_argument("--max-steps", type=int, default=-1)
+    parser.add_argument("--lr", type=float, default=TrainingConfig.learning_rate)
+    parser.add_argument("--rank", type=int, default=TrainingConfig.rank)
+    parser.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size)
+    parser.add_argument("--max-length", type=int, default=TrainingConfig.max_length)
+    parser.add_argument("--no-4bit", action="store_true", help="plain LoRA on a full-precision base")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    overrides = {"model_id": args.model_id} if args.model_id else {}
+    settings = Settings(**overrides)
+    examples = build_examples(args.docs, args.questions)
+    config = TrainingConfig(rank=args.rank, alpha=2 * args.rank, learning_rate=args.lr, epochs=args.epochs,
+                            max_steps=args.max_steps, batch_size=args.batch_size, max_length=args.max_length,
+                            four_bit=not args.no_4bit)
+    output = args.output or settings.adapter_path
+    print(f"Training on {len(examples)} examples from {args.docs} -> {output}")
+    report = train_adapter(resolve_model_path(settings), examples, output, config, base_model_id=settings.model_id)
+    print(f"Done: {report.steps} steps, loss {report.losses[0]:.3f} -> {report.final_loss:.3f}, "
+          f"{report.quantization}, {report.duration_s:.0f} s, adapter in {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

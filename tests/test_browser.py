@@ -1,0 +1,118 @@
+"""End to end: the app started as a user starts it, driven by Playwright in Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipelines.weaviate_server import free_ports
+from tests.conftest import ARTIFACTS, ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = pytest.mark.browser
+
+
+def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"app exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"app did not start in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("appdata")
+    port, http_port, grpc_port = free_ports(3)
+    env = {**os.environ, "ARENA_DATA_DIR": str(data_dir), "ARENA_PORT": str(port),
+           "ARENA_WEAVIATE_HTTP_PORT": str(http_port), "ARENA_WEAVIATE_GRPC_PORT": str(grpc_port),
+           "ARENA_MAX_NEW_TOKENS": "40", "PYTHONUNBUFFERED": "1"}
+    log = data_dir / "app.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_http(url, process, log)
+        yield url, data_dir
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.dialogs = dialogs
+        yield page
+        browser.close()
+
+
+def test_ask_vote_and_see_ragas_scores(app_url, page):
+    from playwright.sync_api import expect
+
+    url, data_dir = app_url
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(url)
+    page.locator("#prompt textarea").fill("What is the battery life of the Tessel T4?")
+    page.locator("#send").click()
+    expect(page.locator("#vote-rag")).to_be_enabled(timeout=180_000)
+    expect(page.locator("#context")).to_contain_text("tessel_t4_datasheet.md")
+    expect(page.locator("#rag-status")).to_contain_text("first token")
+    expect(page.locator("#ft-status")).to_contain_text("total")
+    for column in ("#rag", "#ft"):
+        assert page.locator(f"{column} [data-testid='bot']").last.inner_text().strip()
+    page.screenshot(path=str(ARTIFACTS / "arena.png"), full_page=True)
+
+    page.locator("#vote-rag").click()
+    expect(page.locator("#notice")).to_contain_text("stored", timeout=30_000)
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        assert db.execute("SELECT choice FROM votes").fetchall() == [("rag",)]
+
+    page.get_by_role("tab", name="Evaluation").click()
+    deadline = time.monotonic() + 120
+    while "semantic_similarity" not in page.locator("#scores").inner_text():
+        assert time.monotonic() < deadline, "RAGAS scores never appeared"
+        time.sleep(2)
+        page.locator("#refresh-scores").click()
+    expect(page.locator("#score-summary")).to_contain_text("rag")
+    page.screenshot(path=str(ARTIFACTS / "evaluation.png"), full_page=True)
+    assert page.dialogs == []
+
+
+def test_empty_prompt_shows_a_message_and_stores_nothing(app_url, page):
+    from playwright.sync_api import expect
+
+    url, data_dir = app_url
+    page.goto(url)
+    page.locator("#send").click()
+    expect(page.locator("#notice")).to_contain_text("Type a question first")
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        before = db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]
+    time.sleep(1)
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == before

@@ -1,0 +1,43 @@
+"""Integration: the real offline SmolLM2 model with the shipped QLoRA adapter."""
+
+import pytest
+
+from pipelines.models import FINETUNED_ADAPTER, GenerationRequest, ModelLoadError, adapter_id
+from pipelines.prompts import plain_messages
+
+
+def _generate(backend, requests, tokens=24):
+    texts = [""] * len(requests)
+    ended = set()
+    for row, delta in backend.stream(requests, tokens):
+        if delta is None:
+            ended.add(row)
+        else:
+            texts[row] += delta
+    assert ended == set(range(len(requests)))
+    return texts
+
+
+def test_base_model_answers(backend):
+    (text,) = _generate(backend, [GenerationRequest([{"role": "user", "content": "What is the capital of France?"}])])
+    assert "Paris" in text
+
+
+def test_adapter_changes_the_answer_and_one_batch_serves_both(backend):
+    messages = plain_messages("How long is the warranty on a Tessel sensor?", [])
+    base, tuned = _generate(backend, [GenerationRequest(messages), GenerationRequest(messages, FINETUNED_ADAPTER)])
+    assert base.strip() and tuned.strip()
+    assert base != tuned
+    (tuned_alone,) = _generate(backend, [GenerationRequest(messages, FINETUNED_ADAPTER)])
+    assert tuned_alone.split()[:3] == tuned.split()[:3]
+
+
+def test_unknown_or_missing_adapter_is_refused(backend, tmp_path):
+    with pytest.raises(ModelLoadError, match="not loaded"):
+        list(backend.stream([GenerationRequest([{"role": "user", "content": "hi"}], "nope")], 4))
+    with pytest.raises(ModelLoadError, match=r"adapter_config\.json"):
+        backend.load_adapter(tmp_path, name="broken")
+
+
+def test_adapter_id_names_folder_and_data_hash(test_settings):
+    assert adapter_id(test_settings.adapter_path).startswith(test_settings.adapter_path.name + "@")

@@ -1,0 +1,31 @@
+import pytest
+from pydantic import ValidationError
+
+from pipelines.settings import OFFLINE_MODEL, Settings
+
+
+def test_defaults_are_offline(monkeypatch):
+    monkeypatch.delenv("ARENA_MODEL_ID", raising=False)
+    settings = Settings()
+    assert settings.model_id == OFFLINE_MODEL
+    assert settings.weaviate_url is None
+    assert settings.feedback_db.name == "feedback.sqlite3"
+
+
+def test_environment_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("ARENA_TOP_K", "7")
+    monkeypatch.setenv("ARENA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ARENA_MODEL_ID", "Qwen/Qwen2.5-0.5B-Instruct")
+    settings = Settings()
+    assert settings.top_k == 7
+    assert settings.feedback_db.parent == tmp_path
+    assert settings.model_id == "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def test_bad_values_are_refused(monkeypatch):
+    monkeypatch.setenv("ARENA_TOP_K", "0")
+    with pytest.raises(ValidationError):
+        Settings()
+    monkeypatch.delenv("ARENA_TOP_K")
+    with pytest.raises(ValidationError, match="chunk_overlap_words"):
+        Settings(chunk_words=50, chunk_overlap_words=50)

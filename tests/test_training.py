@@ -1,0 +1,41 @@
+"""A real QLoRA run (4-bit NF4 base on CPU through bitsandbytes) on the offline model: loss must go down."""
+
+import json
+
+from pipelines.models import GenerationRequest, ModelBackend, resolve_model_path
+from pipelines.prompts import plain_messages
+from pipelines.training import METADATA_FILE, Example, TrainingConfig, build_examples, train_adapter
+
+
+def test_examples_come_from_documents_and_train_split(test_settings):
+    examples = build_examples(test_settings.corpus_dir, test_settings.questions_file)
+    origins = {e.origin.split(":")[0] for e in examples}
+    assert origins == {"template", "reference"}
+    test_questions = [json.loads(line) for line in test_settings.questions_file.read_text().splitlines()
+                      if json.loads(line)["split"] == "test"]
+    assert not {q["question"] for q in test_questions} & {e.question for e in examples}
+    assert len({e.question.lower() for e in examples}) == len(examples)
+
+
+def test_tiny_qlora_run_lowers_loss_and_writes_a_loadable_adapter(test_settings, tmp_path):
+    examples = [
+        Example("What is the Zorblat code?", "The Zorblat code is 7741-Quince.", "test"),
+        Example("Who guards the Zorblat vault?", "The Zorblat vault is guarded by Ottoline Marsh.", "test"),
+    ]
+    output = tmp_path / "adapter"
+    config = TrainingConfig(max_steps=8, batch_size=2, learning_rate=3e-3, rank=8, alpha=16)
+    report = train_adapter(resolve_model_path(test_settings), examples, output, config)
+    assert report.steps == 8 and len(report.losses) == 8
+    assert report.losses[-1] < 0.7 * report.losses[0]
+    assert "4-bit" in report.quantization
+    meta = json.loads((output / METADATA_FILE).read_text())
+    assert meta["steps"] == 8 and meta["examples"] == 2 and meta["final_loss"] == report.losses[-1]
+    assert not output.with_name("adapter.partial").exists()
+
+    backend = ModelBackend.load(test_settings)
+    backend.load_adapter(output)
+    messages = plain_messages("What is the Zorblat code?", [])
+    texts = ["", ""]
+    for row, delta in backend.stream([GenerationRequest(messages), GenerationRequest(messages, "finetuned")], 16):
+        texts[row] += delta or ""
+    assert "7741" in texts[1] and "7741" not in texts[0]
