@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import warnings
 
 import gradio as gr
 
@@ -36,6 +39,8 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", category=ResourceWarning)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the shutdown below on `kill` too
     settings = Settings()
     runtime = Runtime.start(settings)
     try:

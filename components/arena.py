@@ -44,8 +44,11 @@ def build_arena_tab(arena: Arena, model_description: str) -> None:
     with gr.Accordion("Retrieved context (RAG column)", open=True):
         context = gr.HTML(context_panel_html([]), elem_id="context")
 
-    votes_off = {button: gr.Button(interactive=False) for button in vote_buttons.values()}
-    votes_on = {button: gr.Button(interactive=True) for button in vote_buttons.values()}
+
+    def votes_enabled(enabled: bool) -> dict:
+        """Updates for the vote buttons (built inside handlers, so no new buttons get rendered)."""
+        return {button: gr.Button(interactive=enabled) for button in vote_buttons.values()}
+
     columns = {"rag": (rag_chat, rag_status), "finetuned": (ft_chat, ft_status)}
 
     def ask(question: str, state: ArenaSession, rag_history: list, ft_history: list):
@@ -59,19 +62,19 @@ def build_arena_tab(arena: Arena, model_description: str) -> None:
         answers = {"rag": "", "finetuned": ""}
         statuses = {"rag": status_line(None, running=True), "finetuned": status_line(None, running=True)}
 
-        def view(**extra):
-            update = {prompt: "", notice: "", session: state, **votes_off}
+        def view(extra: dict | None = None) -> dict:
+            update = {prompt: "", notice: "", session: state, **votes_enabled(False)}
             for name, (chat, status) in columns.items():
                 shown = chats[name] + ([{"role": "assistant", "content": answers[name]}] if answers[name] else [])
                 update[chat] = shown
                 update[status] = statuses[name]
-            update.update(extra)
+            update.update(extra or {})
             return update
 
-        yield view(**{context: context_panel_html([])})
+        yield view({context: context_panel_html([])})
         for name, event in arena.ask(question, state):
             if isinstance(event, ContextEvent):
-                yield view(**{context: context_panel_html(event.chunks)})
+                yield view({context: context_panel_html(event.chunks)})
             elif isinstance(event, TokenEvent):
                 answers[name] += event.text
                 yield view()
@@ -83,9 +86,9 @@ def build_arena_tab(arena: Arena, model_description: str) -> None:
                 answers[name] = f"⚠️ {event.message}"
                 statuses[name] = status_line(None, error=event.message)
                 extra = {context: context_panel_html([], error=event.message)} if name == "rag" else {}
-                yield view(**extra)
+                yield view(extra)
             elif isinstance(event, RecordedEvent):
-                yield view(**{notice: "Answers recorded. Which one is better?", **votes_on})
+                yield view({notice: "Answers recorded. Which one is better?", **votes_enabled(True)})
 
     def vote(choice: str, state: ArenaSession):
         try:
@@ -96,7 +99,7 @@ def build_arena_tab(arena: Arena, model_description: str) -> None:
 
     def new_conversation():
         return {session: ArenaSession(), rag_chat: [], ft_chat: [], rag_status: "", ft_status: "",
-                notice: "", context: context_panel_html([]), **votes_off}
+                notice: "", context: context_panel_html([]), **votes_enabled(False)}
 
     ask_outputs = [prompt, notice, session, rag_chat, ft_chat, rag_status, ft_status, context,
                    *vote_buttons.values()]

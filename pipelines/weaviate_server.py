@@ -8,6 +8,8 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -19,6 +21,30 @@ from contextlib import ExitStack
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGTERM the server when the app dies, even by SIGKILL."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stop_stale_server(pid_file: Path, binary: Path) -> None:
+    """Stop a server left running on this data dir by an app that was killed before it could stop it."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except (OSError, ValueError):
+        return
+    if Path(cmdline).name != binary.name:
+        return
+    log.warning("Stopping a stale weaviate-server (pid %d) left on %s", pid, pid_file.parent)
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(80):
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.25)
+    os.kill(pid, signal.SIGKILL)
 
 
 class WeaviateStartError(RuntimeError):
@@ -67,6 +93,7 @@ class WeaviateServer:
         self.grpc_port = grpc_port
         self.process: subprocess.Popen | None = None
         self.log_file = data_dir.parent / "weaviate.log"
+        self.pid_file = data_dir.parent / "weaviate.pid"
 
     def _environment(self) -> dict[str, str]:
         gossip, data = free_ports(2, consecutive_pairs=True)
@@ -98,6 +125,7 @@ class WeaviateServer:
         return env
 
     def start(self, timeout_s: float = 90.0) -> WeaviateServer:
+        _stop_stale_server(self.pid_file, self.binary)
         for port in (self.http_port, self.grpc_port):
             if not port_is_free(port):
                 raise WeaviateStartError(
@@ -108,9 +136,11 @@ class WeaviateServer:
         command = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.http_port), "--scheme", "http"]
         log_handle = self.log_file.open("ab")
         self.process = subprocess.Popen(
-            command, env=self._environment(), stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True
+            command, env=self._environment(), stdout=log_handle, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         log_handle.close()
+        self.pid_file.write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -134,6 +164,7 @@ class WeaviateServer:
     def stop(self, timeout_s: float = 20.0) -> None:
         """Stop gracefully (SIGTERM flushes Weaviate's write-ahead log), then kill if it hangs."""
         process, self.process = self.process, None
+        self.pid_file.unlink(missing_ok=True)
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)
@@ -149,6 +180,7 @@ class WeaviateServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+            self.pid_file.unlink(missing_ok=True)
 
     def __enter__(self) -> WeaviateServer:
         return self.start()

@@ -54,9 +54,9 @@ step "Offline model cache (GGUF -> safetensors, once)"
 
 if [[ $DEV -eq 1 ]]; then
   step "Chromium for the browser tests (Debian package)"
-  if ! command -v chromium >/dev/null; then
+  if ! dpkg -s chromium fonts-noto-color-emoji >/dev/null 2>&1; then
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core fonts-noto-color-emoji >/dev/null
   fi
   chromium --version
 fi

@@ -38,4 +38,4 @@ def test_tiny_qlora_run_lowers_loss_and_writes_a_loadable_adapter(test_settings,
     texts = ["", ""]
     for row, delta in backend.stream([GenerationRequest(messages), GenerationRequest(messages, "finetuned")], 16):
         texts[row] += delta or ""
-    assert "7741" in texts[1] and "7741" not in texts[0]
+    assert "Quince" in texts[1] and "Quince" not in texts[0]
