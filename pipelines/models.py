@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import queue
 import shutil
 import threading
 from collections.abc import Iterator
@@ -25,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
-from transformers.generation.streamers import BaseStreamer
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedTokenizerBase
 
 from pipelines.settings import OFFLINE_MODEL, Settings
 
@@ -125,44 +123,21 @@ def load_causal_lm(path: str, *, four_bit: bool) -> AutoModelForCausalLM:
     return model.to("cuda") if torch.cuda.is_available() else model
 
 
-class _RowStreamer(BaseStreamer):
-    """Splits the tokens of a batched ``generate`` into per-row text deltas on a queue."""
+class _IncrementalDecoder:
+    """Turns one row's token ids into text deltas, holding back incomplete multi-byte characters."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, rows: int, out: queue.Queue) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
         self.tokenizer = tokenizer
-        self.tokens: list[list[int]] = [[] for _ in range(rows)]
-        self.sent: list[str] = [""] * rows
-        self.finished = [False] * rows
-        self.out = out
-        self.prompt_seen = False
-        self.eos_ids = _eos_ids(tokenizer)
+        self.tokens: list[int] = []
+        self.sent = ""
 
-    def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen:  # the first call carries the prompt ids
-            self.prompt_seen = True
-            return
-        step = value.reshape(len(self.tokens), -1)[:, -1].tolist()
-        for row, token in enumerate(step):
-            if self.finished[row]:
-                continue
-            if token in self.eos_ids:
-                self.finished[row] = True
-                self.out.put(("end", row, None))
-                continue
-            self.tokens[row].append(token)
-            text = self.tokenizer.decode(self.tokens[row], skip_special_tokens=True)
-            if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for more
-                continue
-            delta = text[len(self.sent[row]) :]
-            if delta:
-                self.sent[row] = text
-                self.out.put(("token", row, delta))
-
-    def end(self) -> None:
-        for row, done in enumerate(self.finished):
-            if not done:
-                self.finished[row] = True
-                self.out.put(("end", row, None))
+    def push(self, token: int) -> str:
+        self.tokens.append(token)
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        delta, self.sent = text[len(self.sent) :], text
+        return delta
 
 
 def _eos_ids(tokenizer: PreTrainedTokenizerBase) -> set[int]:
@@ -239,51 +214,84 @@ class ModelBackend:
     def stream(
         self, requests: list[GenerationRequest], max_new_tokens: int, temperature: float = 0.0
     ) -> Iterator[tuple[int, str | None]]:
-        """Generate all rows in one batch; yield ``(row, text_delta)`` and ``(row, None)`` at each row's end.
+        """Decode all rows together; yield ``(row, text_delta)``, and ``(row, None)`` when a row ends.
 
-        Rows with different adapters share the batch through peft's ``adapter_names``.
-        Errors inside generation are raised here, in the caller's thread.
+        Each prompt is prefilled on its own (no padding: a short prompt never pays for a long
+        one), the KV caches are merged with left padding, and the rows then decode as one
+        batch in which peft's ``adapter_names`` gives each row its own adapter (or none).
         """
         for request in requests:
             if request.adapter and request.adapter not in self.adapter_ids:
                 raise ModelLoadError(f"Adapter '{request.adapter}' is not loaded")
-        prompts = [self.render_prompt(r.messages) for r in requests]
-        inputs = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        inputs = inputs.to(self.model.device)
-        out: queue.Queue = queue.Queue()
-        streamer = _RowStreamer(self.tokenizer, len(requests), out)
-        kwargs = dict(
-            **inputs,
-            max_new_tokens=max_new_tokens,
-            streamer=streamer,
-            pad_token_id=self.tokenizer.pad_token_id,
-            do_sample=temperature > 0,
-        )
-        if temperature > 0:
-            kwargs["temperature"] = temperature
-        if self.adapter_ids:
-            kwargs["adapter_names"] = [r.adapter or BASE_ADAPTER for r in requests]
+        names = [r.adapter or BASE_ADAPTER for r in requests]
+        decoders = [_IncrementalDecoder(self.tokenizer) for _ in requests]
+        eos = _eos_ids(self.tokenizer)
+        open_rows = set(range(len(requests)))
+        with self._lock:
+            logits, cache, mask, positions = self._prefill(requests, names)
+            for _step in range(max_new_tokens):
+                tokens = self._pick(logits, temperature)
+                for row, token in enumerate(tokens.tolist()):
+                    if row not in open_rows:
+                        continue
+                    if token in eos:
+                        open_rows.discard(row)
+                        yield row, None
+                    elif delta := decoders[row].push(token):
+                        yield row, delta
+                if not open_rows:
+                    return
+                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+                logits = self._forward(tokens.unsqueeze(1), mask, positions, cache, names)
+                positions = positions + 1
+        for row in sorted(open_rows):  # reached max_new_tokens
+            yield row, None
 
-        def run() -> None:
-            try:
-                with self._lock, torch.inference_mode():
-                    self.model.generate(**kwargs)
-            except Exception as exc:  # surfaced to the consumer below
-                out.put(("error", -1, exc))
-            finally:
-                out.put(("closed", -1, None))
+    def _adapter_kwargs(self, names: list[str]) -> dict:
+        return {"adapter_names": names} if self.adapter_ids else {}
 
-        threading.Thread(target=run, name="generate", daemon=True).start()
-        while True:
-            kind, row, payload = out.get()
-            if kind == "token":
-                yield row, payload
-            elif kind == "end":
-                yield row, None
-            elif kind == "error":
-                raise payload
-            else:
-                return
+    @torch.inference_mode()
+    def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
+                 cache: DynamicCache, names: list[str]) -> torch.Tensor:
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                         past_key_values=cache, use_cache=True, **self._adapter_kwargs(names))
+        return out.logits[:, -1].float()
+
+    @torch.inference_mode()
+    def _prefill(
+        self, requests: list[GenerationRequest], names: list[str]
+    ) -> tuple[torch.Tensor, DynamicCache, torch.Tensor, torch.Tensor]:
+        """Run each prompt alone, then merge the caches left-padded to the longest prompt."""
+        device = self.model.device
+        last_logits, caches, lengths = [], [], []
+        for request, name in zip(requests, names, strict=True):
+            prompt = self.render_prompt(request.messages)
+            ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(device)
+            out = self.model(input_ids=ids, use_cache=True, **self._adapter_kwargs([name]))
+            last_logits.append(out.logits[:, -1].float())
+            caches.append(out.past_key_values)
+            lengths.append(ids.shape[1])
+        longest = max(lengths)
+        merged = DynamicCache()
+        for layer in range(len(caches[0].layers)):
+            keys, values = [], []
+            for cache, length in zip(caches, lengths, strict=True):
+                pad = (0, 0, longest - length, 0)
+                keys.append(torch.nn.functional.pad(cache.layers[layer].keys, pad))
+                values.append(torch.nn.functional.pad(cache.layers[layer].values, pad))
+            merged.update(torch.cat(keys), torch.cat(values), layer)
+        mask = torch.zeros(len(requests), longest, dtype=torch.long, device=device)
+        for row, length in enumerate(lengths):
+            mask[row, longest - length :] = 1
+        positions = torch.tensor(lengths, device=device).unsqueeze(1)
+        return torch.cat(last_logits), merged, mask, positions
+
+    @staticmethod
+    def _pick(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+        if temperature <= 0:
+            return logits.argmax(dim=-1)
+        probabilities = torch.softmax(logits / temperature, dim=-1)
+        return torch.multinomial(probabilities, num_samples=1).squeeze(1)
 
 
 def adapter_id(path: Path) -> str:
