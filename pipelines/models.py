@@ -254,7 +254,7 @@ class ModelBackend:
     def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
                  cache: DynamicCache, names: list[str]) -> torch.Tensor:
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                         past_key_values=cache, use_cache=True, **self._adapter_kwargs(names))
+                         cache=cache, use_cache=True, **self._adapter_kwargs(names))
         return out.logits[:, -1].float()
 
     @torch.inference_mode()
@@ -269,7 +269,7 @@ class ModelBackend:
             ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(device)
             out = self.model(input_ids=ids, use_cache=True, **self._adapter_kwargs([name]))
             last_logits.append(out.logits[:, -1].float())
-            caches.append(out.past_key_values)
+            caches.append(out.cache)
             lengths.append(ids.shape[1])
         longest = max(lengths)
         merged = DynamicCache()
