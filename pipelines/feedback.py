@@ -157,12 +157,13 @@ class FeedbackStore:
         }
         return result
 
+    def _rows(self, table: str, exchange_id: str | None) -> list[dict]:
+        """All rows of ``votes`` or ``scores`` in insertion order, optionally for one exchange."""
+        where, args = ("WHERE exchange_id = ?", (exchange_id,)) if exchange_id else ("", ())
+        return [dict(r) for r in self._connection().execute(f"SELECT * FROM {table} {where} ORDER BY id", args)]
+
     def votes(self, exchange_id: str | None = None) -> list[dict]:
-        query, args = "SELECT * FROM votes", ()
-        if exchange_id:
-            query, args = query + " WHERE exchange_id = ?", (exchange_id,)
-        conn = self._connection()
-        return [dict(r) for r in conn.execute(query + " ORDER BY id", args)]
+        return self._rows("votes", exchange_id)
 
     def add_scores(self, exchange_id: str, rows: Iterable[dict], scorer: str) -> None:
         """Store metric rows: ``pipeline``, ``metric``, ``value`` (None when not computed), ``status``, ``reason``."""
@@ -179,11 +180,7 @@ class FeedbackStore:
             )
 
     def scores(self, exchange_id: str | None = None) -> list[dict]:
-        query, args = "SELECT * FROM scores", ()
-        if exchange_id:
-            query, args = query + " WHERE exchange_id = ?", (exchange_id,)
-        conn = self._connection()
-        return [dict(r) for r in conn.execute(query + " ORDER BY id", args)]
+        return self._rows("scores", exchange_id)
 
     def scored_votes(self, limit: int = 200) -> list[dict]:
         """Latest vote per exchange beside that exchange's metric scores, newest first (Evaluation tab)."""
