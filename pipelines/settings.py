@@ -32,8 +32,8 @@ class Settings(BaseSettings):
         OFFLINE_MODEL,
         description="Hugging Face model id or local folder; the default is the offline SmolLM2-135M GGUF.",
     )
-    quantization: Literal["auto", "4bit", "none"] = Field(
-        "auto", description="auto: 4-bit NF4 on CUDA, full precision on CPU (faster there)."
+    quantization: Literal["4bit", "none"] = Field(
+        "4bit", description="4bit: NF4 through bitsandbytes, falling back to full precision (logged)."
     )
     adapter_path: Path = PROJECT_ROOT / "assets" / "adapters" / "lumenhollow-qlora"
     max_new_tokens: int = Field(96, ge=1, le=4096)

@@ -38,6 +38,17 @@ if [[ -n "${ARENA_WEAVIATE_URL:-}" ]]; then
 elif [[ -x "$WEAVIATE_BIN" ]]; then
   echo "cached at $WEAVIATE_BIN"
 else
+  ARCH=$(uname -m); ARCH=${ARCH/x86_64/amd64}; ARCH=${ARCH/aarch64/arm64}
+  URL="https://github.com/weaviate/weaviate/releases/download/$WEAVIATE_VERSION/weaviate-$WEAVIATE_VERSION-Linux-$ARCH.tar.gz"
+  TMP_DIR=$(mktemp -d)
+  if curl -fsSL --connect-timeout 10 --max-time 300 "$URL" -o "$TMP_DIR/weaviate.tgz" 2>/dev/null \
+      && tar -xzf "$TMP_DIR/weaviate.tgz" -C "$TMP_DIR" weaviate 2>/dev/null; then
+    mv "$TMP_DIR/weaviate" "$WEAVIATE_BIN" && echo "downloaded the release binary"
+  fi
+  rm -rf "$TMP_DIR"
+fi
+if [[ -z "${ARENA_WEAVIATE_URL:-}" && ! -x "$WEAVIATE_BIN" ]]; then
+  echo "no release download here: building from the Go module proxy instead"
   if ! command -v go >/dev/null; then
     echo "Go >= 1.26 is needed to build weaviate-server from the Go module proxy (https://go.dev/dl/)," >&2
     echo "or set ARENA_WEAVIATE_URL to an existing Weaviate." >&2
