@@ -11,6 +11,7 @@ import gradio as gr
 
 from components.arena import build_arena_tab
 from components.evaluation import build_evaluation_tab
+from components.leaderboard import build_leaderboard_tab
 from components.rendering import CSS
 from pipelines.runtime import Runtime
 from pipelines.settings import Settings
@@ -30,10 +31,13 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Arena", id="arena"):
                 build_arena_tab(runtime.arena, runtime.describe_model())
+            with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
+                build_leaderboard_tab(runtime.feedback)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
-                refresh = build_evaluation_tab(runtime.feedback)
+                build_evaluation_tab(runtime.feedback)
+        # Each tab shows fresh numbers when opened.
+        leaderboard_tab.select(None, js="() => document.querySelector('#refresh-leaderboard')?.click()")
         evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")
-        _ = refresh
     return demo
 
 

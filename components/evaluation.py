@@ -26,7 +26,7 @@ def scores_frames(feedback: FeedbackStore) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table[COLUMNS], summary
 
 
-def build_evaluation_tab(feedback: FeedbackStore) -> gr.Button:
+def build_evaluation_tab(feedback: FeedbackStore) -> None:
     gr.Markdown(
         "Each voted exchange is scored with **RAGAS** in the background (offline metrics: non-LLM context "
         "precision/recall against the reference passages, ROUGE, and semantic similarity to the reference "
@@ -36,4 +36,3 @@ def build_evaluation_tab(feedback: FeedbackStore) -> gr.Button:
     summary = gr.Dataframe(label="Mean per pipeline", elem_id="score-summary", interactive=False)
     table = gr.Dataframe(label="Scores per rated exchange", elem_id="scores", interactive=False, wrap=True)
     refresh.click(lambda: scores_frames(feedback), outputs=[table, summary], api_name="scores")
-    return refresh

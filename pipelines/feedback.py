@@ -182,6 +182,21 @@ class FeedbackStore:
     def scores(self, exchange_id: str | None = None) -> list[dict]:
         return self._rows("scores", exchange_id)
 
+    def rated_exchanges(self) -> list[dict]:
+        """Every voted exchange with its latest vote and its answers in column order (leaderboard, export)."""
+        conn = self._connection()
+        rows = [dict(r) for r in conn.execute(
+            """
+            SELECT e.id AS exchange_id, e.question, e.session_id, e.created_at, v.choice, v.created_at AS voted_at
+            FROM exchanges e JOIN votes v ON v.id = (SELECT MAX(id) FROM votes WHERE exchange_id = e.id)
+            ORDER BY e.created_at
+            """
+        )]
+        answers = _answers_by_exchange(conn, [r["exchange_id"] for r in rows])
+        for row in rows:
+            row["answers"] = answers.get(row["exchange_id"], [])
+        return rows
+
     def scored_votes(self, limit: int = 200) -> list[dict]:
         """Latest vote per exchange beside that exchange's metric scores, newest first (Evaluation tab)."""
         conn = self._connection()
@@ -200,6 +215,16 @@ class FeedbackStore:
         return [dict(r) for r in rows]
 
 
+def _answers_by_exchange(conn: sqlite3.Connection, exchange_ids: list[str]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for chunk_start in range(0, len(exchange_ids), 500):
+        ids = exchange_ids[chunk_start : chunk_start + 500]
+        marks = ",".join("?" * len(ids))
+        for row in conn.execute(f"SELECT * FROM answers WHERE exchange_id IN ({marks}) ORDER BY rowid", ids):
+            grouped.setdefault(row["exchange_id"], []).append(dict(row))
+    return grouped
+
+
 class _Transaction:
     """``with`` block that runs BEGIN IMMEDIATE / COMMIT (or ROLLBACK) on an autocommit connection."""
 
@@ -212,3 +237,27 @@ class _Transaction:
 
     def __exit__(self, exc_type, *exc: object) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipelines.feedback export --out DIR``: preference data as JSONL and datasets folders."""
+    import argparse
+
+    from pipelines.export import export_feedback
+    from pipelines.settings import Settings
+
+    parser = argparse.ArgumentParser(description="Work with the arena's feedback store.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser("export", help="write DPO pairs and per-answer ratings")
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--db", type=Path, default=None, help="feedback database (default: ARENA_DATA_DIR's)")
+    export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push both datasets (needs HF_TOKEN)")
+    args = parser.parse_args(argv)
+    store = FeedbackStore(args.db or Settings().feedback_db)
+    result = export_feedback(store, args.out, push_to_hub=args.push_to_hub)
+    print(f"{result.dpo_pairs} DPO pairs -> {result.dpo_jsonl}; {result.ratings} ratings -> {result.ratings_jsonl}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -93,6 +93,15 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
     with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
         assert db.execute("SELECT choice FROM votes").fetchall() == [("rag",)]
 
+    page.get_by_role("tab", name="Leaderboard").click()
+    expect(page.locator("#leaderboard")).to_contain_text("Fine-tuned", timeout=30_000)
+    board = page.locator("#leaderboard").inner_text()
+    assert board.index("RAG") < board.index("Fine-tuned"), board  # the only vote went to RAG: it ranks first
+    page.locator("#export").click()
+    expect(page.locator("#export-files")).to_contain_text("ratings", timeout=30_000)
+    assert "dpo" in page.locator("#export-files").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "leaderboard.png"), full_page=True)
+
     page.get_by_role("tab", name="Evaluation").click()
     deadline = time.monotonic() + 120
     while "semantic_similarity" not in page.locator("#scores").inner_text():

@@ -1,0 +1,135 @@
+"""Leaderboard from pairwise votes: win rates and Bradley-Terry strengths with bootstrap intervals.
+
+A tie or "both bad" counts as half a win for each side, as in Chatbot Arena. Only the
+latest vote of each exchange counts (earlier ones stay in the append-only history).
+
+Example::
+
+    outcomes = [Outcome("rag", "finetuned", 1.0), Outcome("rag", "finetuned", 0.5)]
+    table = leaderboard(outcomes)        # list of LeaderboardRow, strongest first
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pipelines.feedback import FeedbackStore
+
+ELO_SCALE = 400 / math.log(10)
+ELO_BASE = 1000.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One comparison: ``score`` is 1.0 when ``first`` won, 0.0 when ``second`` won, 0.5 for a tie."""
+
+    first: str
+    second: str
+    score: float
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    pipeline: str
+    rating: float
+    rating_low: float
+    rating_high: float
+    votes: int
+    wins: int
+    losses: int
+    ties: int
+
+    @property
+    def win_rate(self) -> float:
+        """Share of decided and tied comparisons won, ties counting half."""
+        return (self.wins + 0.5 * self.ties) / self.votes if self.votes else 0.0
+
+
+def outcome_from_vote(choice: str, pipelines: list[str]) -> Outcome | None:
+    """Map a stored vote onto a comparison of the exchange's first two answering pipelines."""
+    if len(pipelines) < 2:
+        return None
+    first, second = pipelines[0], pipelines[1]
+    if choice == first:
+        return Outcome(first, second, 1.0)
+    if choice == second:
+        return Outcome(first, second, 0.0)
+    if choice in ("tie", "both_bad"):
+        return Outcome(first, second, 0.5)
+    return None
+
+
+def bradley_terry(outcomes: list[Outcome], iterations: int = 200, prior: float = 0.5) -> dict[str, float]:
+    """Bradley-Terry strengths by Hunter's MM algorithm, as Elo-like ratings (mean 1000).
+
+    ``prior`` adds that many virtual ties between every pair, so a pipeline that won
+    every vote still gets a finite rating.
+    """
+    players = sorted({o.first for o in outcomes} | {o.second for o in outcomes})
+    if not players:
+        return {}
+    wins: dict[str, float] = defaultdict(float)
+    games: dict[tuple[str, str], float] = defaultdict(float)
+    for o in outcomes:
+        wins[o.first] += o.score
+        wins[o.second] += 1.0 - o.score
+        games[tuple(sorted((o.first, o.second)))] += 1.0
+    for i, a in enumerate(players):
+        for b in players[i + 1 :]:
+            wins[a] += prior / 2
+            wins[b] += prior / 2
+            games[(a, b)] += prior
+    strength = dict.fromkeys(players, 1.0)
+    for _ in range(iterations):
+        updated = {}
+        for p in players:
+            denominator = 0.0
+            for (a, b), n in games.items():
+                if p in (a, b):
+                    opponent = b if p == a else a
+                    denominator += n / (strength[p] + strength[opponent])
+            updated[p] = wins[p] / denominator if denominator else strength[p]
+        mean_log = sum(math.log(v) for v in updated.values()) / len(updated)
+        strength = {p: v / math.exp(mean_log) for p, v in updated.items()}
+    return {p: ELO_BASE + ELO_SCALE * math.log(v) for p, v in strength.items()}
+
+
+def leaderboard(outcomes: list[Outcome], rounds: int = 200, seed: int = 0) -> list[LeaderboardRow]:
+    """Ratings with 95% bootstrap intervals (votes resampled with replacement), strongest first."""
+    ratings = bradley_terry(outcomes)
+    rng = random.Random(seed)
+    samples: dict[str, list[float]] = defaultdict(list)
+    for _ in range(rounds if outcomes else 0):
+        resampled = bradley_terry([rng.choice(outcomes) for _ in outcomes])
+        for pipeline in ratings:
+            samples[pipeline].append(resampled.get(pipeline, ELO_BASE))
+    tally: dict[str, dict[str, int]] = defaultdict(lambda: {"wins": 0, "losses": 0, "ties": 0})
+    for o in outcomes:
+        if o.score == 0.5:
+            tally[o.first]["ties"] += 1
+            tally[o.second]["ties"] += 1
+        else:
+            winner, loser = (o.first, o.second) if o.score == 1.0 else (o.second, o.first)
+            tally[winner]["wins"] += 1
+            tally[loser]["losses"] += 1
+    rows = []
+    for pipeline, rating in ratings.items():
+        values = sorted(samples[pipeline]) or [rating]
+        low = values[int(0.025 * (len(values) - 1))]
+        high = values[int(0.975 * (len(values) - 1))]
+        t = tally[pipeline]
+        rows.append(LeaderboardRow(pipeline, rating, low, high, t["wins"] + t["losses"] + t["ties"], **t))
+    return sorted(rows, key=lambda r: r.rating, reverse=True)
+
+
+def store_leaderboard(store: FeedbackStore, rounds: int = 200) -> list[LeaderboardRow]:
+    """The leaderboard of every voted exchange in a feedback store (latest vote per exchange)."""
+    outcomes = []
+    for exchange in store.rated_exchanges():
+        outcome = outcome_from_vote(exchange["choice"], [a["pipeline"] for a in exchange["answers"]])
+        if outcome is not None:
+            outcomes.append(outcome)
+    return leaderboard(outcomes, rounds=rounds)
