@@ -30,7 +30,8 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
             gr.Markdown("\n".join(f"> ⚠️ {p}" for p in runtime.problems), elem_id="startup-problems")
         with gr.Tabs():
             with gr.Tab("Arena", id="arena"):
-                build_arena_tab(runtime.arena, runtime.describe_model())
+                questions = runtime.references.questions() if runtime.references else []
+                build_arena_tab(runtime.arena, runtime.describe_model(), questions)
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
                 build_leaderboard_tab(runtime.feedback)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import gradio as gr
 
 from components.rendering import context_panel_html, status_line
@@ -17,7 +19,7 @@ VOTES = {
 }
 
 
-def build_arena_tab(arena: Arena, model_description: str) -> None:
+def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) -> None:
     session = gr.State(ArenaSession())
     gr.Markdown(f"**Model:** {model_description}", elem_id="model-info")
     with gr.Row(equal_height=False):
@@ -39,11 +41,14 @@ def build_arena_tab(arena: Arena, model_description: str) -> None:
         vote_buttons = {
             choice: gr.Button(label, interactive=False, elem_id=f"vote-{choice}") for choice, label in VOTES.items()
         }
+    with gr.Row():
+        regenerate = gr.Button("🔁 Regenerate", elem_id="regenerate")
+        next_question = gr.Button("🎲 Next question from the set", elem_id="next-question",
+                                  interactive=bool(questions))
         clear = gr.Button("🧹 New conversation", elem_id="clear")
     notice = gr.Markdown(elem_id="notice")
     with gr.Accordion("Retrieved context (RAG column)", open=True):
         context = gr.HTML(context_panel_html([]), elem_id="context")
-
 
     def votes_enabled(enabled: bool) -> dict:
         """Updates for the vote buttons (built inside handlers, so no new buttons get rendered)."""
@@ -107,6 +112,13 @@ def build_arena_tab(arena: Arena, model_description: str) -> None:
         [send.click, prompt.submit], ask, inputs=[prompt, session, rag_chat, ft_chat], outputs=ask_outputs,
         api_name="ask", concurrency_limit=1, concurrency_id="generation",
     )
+    def ask_again(state: ArenaSession, rag_history: list, ft_history: list):
+        """New answers to the last question; the earlier ones stay in the conversation and the store."""
+        yield from ask(state.last_question or "", state, rag_history, ft_history)
+
+    regenerate.click(ask_again, inputs=[session, rag_chat, ft_chat], outputs=ask_outputs, api_name="regenerate",
+                     concurrency_limit=1, concurrency_id="generation")
+    next_question.click(lambda: random.choice(questions), outputs=[prompt], api_name="next_question")
     for choice, button in vote_buttons.items():
         button.click(lambda state, c=choice: vote(c, state), inputs=[session], outputs=[notice],
                      api_name=f"vote_{choice}")

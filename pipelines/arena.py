@@ -48,6 +48,7 @@ class ArenaSession:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     histories: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     exchange_id: str | None = None
+    last_question: str | None = None
 
 
 class Arena:
@@ -97,6 +98,7 @@ class Arena:
         Raises :class:`PromptError` before doing anything when the prompt is refused.
         """
         question = self.validate(question)
+        session.last_question = question
         started = time.perf_counter()
         results = {p.name: PipelineResult(p.name, model_id=self.backend.model_id if self.backend else "")
                    for p in self.pipelines}

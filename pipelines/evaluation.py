@@ -80,6 +80,10 @@ class ReferenceSet:
     def __len__(self) -> int:
         return len(self.references)
 
+    def questions(self) -> list[str]:
+        """The question set, for the arena's "next question" button."""
+        return [r.question for r in self.references.values()]
+
 
 def _ragas_embeddings(embedder: Embedder):
     """Adapt our embedder to ragas' ``evaluate()`` interface (its own HF wrapper there is abstract)."""

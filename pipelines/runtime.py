@@ -43,6 +43,7 @@ class Runtime:
     server: WeaviateServer | None = None
     client: object | None = None
     problems: list[str] = field(default_factory=list)
+    references: ReferenceSet | None = None
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -86,7 +87,7 @@ class Runtime:
         )
         for problem in problems:
             log.warning(problem)
-        return cls(settings, feedback, arena, scoring, backend, store, server, client, problems)
+        return cls(settings, feedback, arena, scoring, backend, store, server, client, problems, references)
 
     def describe_model(self) -> str:
         if self.backend is None:

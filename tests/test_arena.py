@@ -40,6 +40,7 @@ def test_both_columns_answer_and_the_exchange_is_stored(backend, knowledge, tmp_
     assert stored["answers"]["finetuned"]["adapter_id"].startswith("lumenhollow-qlora@")
     vote_id = arena.vote(session, "rag")
     assert arena.feedback.votes(recorded.exchange_id)[0]["id"] == vote_id
+    assert session.last_question == "What is the battery life of the Tessel T4?"  # for "regenerate"
     # multi-turn: each column keeps its own history
     assert [m["role"] for m in session.histories["rag"]] == ["user", "assistant"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -125,3 +126,15 @@ def test_empty_prompt_shows_a_message_and_stores_nothing(app_url, page):
     time.sleep(1)
     with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == before
+
+
+def test_next_question_draws_from_the_question_set(app_url, page):
+    url, _ = app_url
+    questions = {json.loads(line)["question"] for line in (ROOT / "assets" / "questions.jsonl").open()}
+    page.goto(url)
+    page.locator("#next-question").click()
+    deadline = time.monotonic() + 15
+    while not page.locator("#prompt textarea").input_value():
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert page.locator("#prompt textarea").input_value() in questions
