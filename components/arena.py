@@ -1,4 +1,9 @@
-"""The arena tab: one prompt box, the RAG and fine-tuned columns streaming side by side, and the vote bar."""
+"""The arena tab: one prompt box, two columns streaming side by side, the vote bar and per-answer ratings.
+
+Named mode shows RAG on the left and Fine-tuned on the right. Blind mode shuffles the
+columns for every exchange, labels them A and B, hides the retrieved context, and
+reveals who was who once the user has voted.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +14,47 @@ import gradio as gr
 from components.rendering import context_panel_html, status_line
 from pipelines.arena import Arena, ArenaSession, PromptError
 from pipelines.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent, TokenEvent
-from pipelines.feedback import FeedbackError
+from pipelines.feedback import RATING_TAGS, FeedbackError
 
-VOTES = {
-    "rag": "👈 RAG is better",
-    "finetuned": "👉 Fine-tuned is better",
-    "tie": "🤝 Tie",
-    "both_bad": "👎 Both are bad",
+TITLES = {
+    "rag": "RAG · Weaviate hybrid retrieval + base model",
+    "finetuned": "Fine-tuned · QLoRA adapter, no retrieval",
 }
+SHORT = {"rag": "RAG", "finetuned": "Fine-tuned"}
+VERDICTS = {"rag": "RAG is better", "finetuned": "Fine-tuned is better", "tie": "a tie", "both_bad": "both are bad"}
+BLIND_LABELS = ("A", "B")
+POSITIONS = ("left", "right")
+HIDDEN_PANEL = context_panel_html([], error="Hidden in blind mode until you vote (it would tell which column is RAG).")
+
+
+def _vote_labels(blind: bool, order: list[str]) -> dict[str, str]:
+    left, right = (f"{BLIND_LABELS[0]}", f"{BLIND_LABELS[1]}") if blind else (SHORT[order[0]], SHORT[order[1]])
+    return {"left": f"👈 {left} is better", "right": f"👉 {right} is better", "tie": "🤝 Tie",
+            "both_bad": "👎 Both are bad"}
+
+
+def _titles(state: ArenaSession, order: list[str]) -> list[str]:
+    if not state.blind:
+        return [f"### {TITLES[name]}" for name in order]
+    if state.voted:
+        return [f"### Model {label} — revealed: {SHORT[name]}" for label, name in zip(BLIND_LABELS, order, strict=True)]
+    return [f"### Model {label}" for label in BLIND_LABELS]
 
 
 def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) -> None:
+    named_order = [p.name for p in arena.pipelines]
     session = gr.State(ArenaSession())
-    gr.Markdown(f"**Model:** {model_description}", elem_id="model-info")
+    with gr.Row():
+        gr.Markdown(f"**Model:** {model_description}", elem_id="model-info")
+        blind = gr.Checkbox(label="Blind mode (columns shuffled, identities revealed after the vote)",
+                            value=False, elem_id="blind")
+    titles, chats, statuses = [], [], []
     with gr.Row(equal_height=False):
-        with gr.Column():
-            gr.Markdown("### RAG · Weaviate hybrid retrieval + base model")
-            rag_chat = gr.Chatbot(label="RAG", elem_id="rag", height=380, buttons=["copy"])
-            rag_status = gr.Markdown(elem_id="rag-status")
-        with gr.Column():
-            gr.Markdown("### Fine-tuned · QLoRA adapter, no retrieval")
-            ft_chat = gr.Chatbot(label="Fine-tuned", elem_id="ft", height=380, buttons=["copy"])
-            ft_status = gr.Markdown(elem_id="ft-status")
+        for position, name in zip(POSITIONS, named_order, strict=False):
+            with gr.Column():
+                titles.append(gr.Markdown(f"### {TITLES[name]}", elem_id=f"{position}-title"))
+                chats.append(gr.Chatbot(show_label=False, elem_id=position, height=380, buttons=["copy"]))
+                statuses.append(gr.Markdown(elem_id=f"{position}-status"))
     with gr.Row():
         prompt = gr.Textbox(
             placeholder="Ask about the documents, e.g. 'What is the battery life of the Tessel T4?'",
@@ -38,8 +62,9 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
         )
         send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
     with gr.Row():
+        labels = _vote_labels(False, named_order)
         vote_buttons = {
-            choice: gr.Button(label, interactive=False, elem_id=f"vote-{choice}") for choice, label in VOTES.items()
+            key: gr.Button(label, interactive=False, elem_id=f"vote-{key}") for key, label in labels.items()
         }
     with gr.Row():
         regenerate = gr.Button("🔁 Regenerate", elem_id="regenerate")
@@ -47,80 +72,127 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
                                   interactive=bool(questions))
         clear = gr.Button("🧹 New conversation", elem_id="clear")
     notice = gr.Markdown(elem_id="notice")
+    with gr.Accordion("Rate each answer (optional)", open=False, elem_id="ratings"):
+        rating_inputs = []
+        with gr.Row():
+            for position in POSITIONS:
+                with gr.Column():
+                    score = gr.Radio([1, 2, 3, 4, 5], label=f"{position.title()} answer: score",
+                                     elem_id=f"rate-{position}-score")
+                    tags = gr.CheckboxGroup(list(RATING_TAGS), label="Tags", elem_id=f"rate-{position}-tags")
+                    comment = gr.Textbox(label="Comment", lines=2, elem_id=f"rate-{position}-comment")
+                    save = gr.Button(f"Save rating of the {position} answer", elem_id=f"rate-{position}-save")
+                    rating_inputs.append((score, tags, comment, save))
     with gr.Accordion("Retrieved context (RAG column)", open=True):
         context = gr.HTML(context_panel_html([]), elem_id="context")
+    context_held = gr.State("")  # blind mode: the context panel, shown once the user has voted
 
-    def votes_enabled(enabled: bool) -> dict:
+    def votes_enabled(enabled: bool, state: ArenaSession | None = None) -> dict:
         """Updates for the vote buttons (built inside handlers, so no new buttons get rendered)."""
-        return {button: gr.Button(interactive=enabled) for button in vote_buttons.values()}
+        texts = _vote_labels(bool(state and state.blind), named_order)
+        return {button: gr.Button(texts[key], interactive=enabled) for key, button in vote_buttons.items()}
 
-    columns = {"rag": (rag_chat, rag_status), "finetuned": (ft_chat, ft_status)}
-
-    def ask(question: str, state: ArenaSession, rag_history: list, ft_history: list):
+    def ask(question: str, state: ArenaSession, left_history: list, right_history: list):
         try:
             question = arena.validate(question)
         except PromptError as exc:
             yield {notice: f"⚠️ {exc}", session: state}
             return
-        chats = {"rag": [*rag_history, {"role": "user", "content": question}],
-                 "finetuned": [*ft_history, {"role": "user", "content": question}]}
-        answers = {"rag": "", "finetuned": ""}
-        statuses = {"rag": status_line(None, running=True), "finetuned": status_line(None, running=True)}
+        histories = [left_history, right_history]
+        answers: dict[str, str] = {name: "" for name in named_order}
+        status_text = {name: status_line(None, running=True) for name in named_order}
+        order = named_order
 
         def view(extra: dict | None = None) -> dict:
-            update = {prompt: "", notice: "", session: state, **votes_enabled(False)}
-            for name, (chat, status) in columns.items():
-                shown = chats[name] + ([{"role": "assistant", "content": answers[name]}] if answers[name] else [])
-                update[chat] = shown
-                update[status] = statuses[name]
+            update = {prompt: "", notice: "", session: state, **votes_enabled(False, state)}
+            for position, name in enumerate(order):
+                earlier = [] if state.blind else histories[position]
+                turn = [{"role": "user", "content": question}]
+                if answers[name]:
+                    turn.append({"role": "assistant", "content": answers[name]})
+                update[chats[position]] = earlier + turn
+                update[statuses[position]] = status_text[name]
+                update[titles[position]] = _titles(state, order)[position]
             update.update(extra or {})
             return update
 
-        yield view({context: context_panel_html([])})
         for name, event in arena.ask(question, state):
+            order = state.shown_order
             if isinstance(event, ContextEvent):
-                yield view({context: context_panel_html(event.chunks)})
+                panel = context_panel_html(event.chunks)
+                yield view({context: HIDDEN_PANEL, context_held: panel} if state.blind else {context: panel})
             elif isinstance(event, TokenEvent):
                 answers[name] += event.text
                 yield view()
             elif isinstance(event, DoneEvent):
                 answers[name] = event.answer or "(empty answer)"
-                statuses[name] = status_line(event.timings)
+                status_text[name] = status_line(event.timings, hide_retrieval=state.blind)
                 yield view()
             elif isinstance(event, ErrorEvent):
                 answers[name] = f"⚠️ {event.message}"
-                statuses[name] = status_line(None, error=event.message)
-                extra = {context: context_panel_html([], error=event.message)} if name == "rag" else {}
-                yield view(extra)
+                status_text[name] = status_line(None, error=event.message)
+                panel = context_panel_html([], error=event.message)
+                if name != "rag":
+                    yield view()
+                else:
+                    yield view({context: HIDDEN_PANEL, context_held: panel} if state.blind else {context: panel})
             elif isinstance(event, RecordedEvent):
-                yield view({notice: "Answers recorded. Which one is better?", **votes_enabled(True)})
+                yield view({notice: "Answers recorded. Which one is better?", **votes_enabled(True, state)})
 
-    def vote(choice: str, state: ArenaSession):
+    def vote(key: str, state: ArenaSession, held_context: str) -> dict:
         try:
+            choice = state.pipeline_at(POSITIONS.index(key)) if key in POSITIONS else key
             vote_id = arena.vote(state, choice)
         except FeedbackError as exc:
             return {notice: f"⚠️ {exc}"}
-        return {notice: f"✅ Vote #{vote_id} stored: {VOTES[choice]}. RAGAS scores appear in the Evaluation tab."}
+        message = f"✅ Vote #{vote_id} stored: {VERDICTS[choice]}. RAGAS scores appear in the Evaluation tab."
+        update = {notice: message, session: state}
+        if state.blind:
+            reveal = ", ".join(f"{label} was {SHORT[name]}" for label, name in zip(BLIND_LABELS, state.shown_order,
+                                                                                   strict=True))
+            update[notice] = f"{message} Revealed: {reveal}."
+            update.update(dict(zip(titles, _titles(state, state.shown_order), strict=True)))
+            update[context] = held_context
+        return update
 
-    def new_conversation():
-        return {session: ArenaSession(), rag_chat: [], ft_chat: [], rag_status: "", ft_status: "",
-                notice: "", context: context_panel_html([]), **votes_enabled(False)}
+    def rate(position: int, state: ArenaSession, score: int | None, tags: list[str], comment: str) -> dict:
+        try:
+            rating_id = arena.rate(state, position, score=score, tags=tags or [], comment=comment or "")
+        except FeedbackError as exc:
+            return {notice: f"⚠️ {exc}"}
+        return {notice: f"✅ Rating #{rating_id} of the {POSITIONS[position]} answer stored."}
 
-    ask_outputs = [prompt, notice, session, rag_chat, ft_chat, rag_status, ft_status, context,
+    def new_conversation(blind_mode: bool) -> dict:
+        state = ArenaSession(blind=blind_mode)
+        update = {session: state, notice: "", context: context_panel_html([]), **votes_enabled(False, state)}
+        for position in range(len(named_order)):
+            update[chats[position]] = []
+            update[statuses[position]] = ""
+            update[titles[position]] = _titles(state, named_order)[position]
+        return update
+
+    ask_outputs = [prompt, notice, session, *chats, *statuses, *titles, context, context_held,
                    *vote_buttons.values()]
     gr.on(
-        [send.click, prompt.submit], ask, inputs=[prompt, session, rag_chat, ft_chat], outputs=ask_outputs,
+        [send.click, prompt.submit], ask, inputs=[prompt, session, *chats], outputs=ask_outputs,
         api_name="ask", concurrency_limit=1, concurrency_id="generation",
     )
-    def ask_again(state: ArenaSession, rag_history: list, ft_history: list):
-        """New answers to the last question; the earlier ones stay in the conversation and the store."""
-        yield from ask(state.last_question or "", state, rag_history, ft_history)
 
-    regenerate.click(ask_again, inputs=[session, rag_chat, ft_chat], outputs=ask_outputs, api_name="regenerate",
+    def ask_again(state: ArenaSession, left_history: list, right_history: list):
+        """New answers to the last question; the earlier ones stay in the conversation and the store."""
+        yield from ask(state.last_question or "", state, left_history, right_history)
+
+    regenerate.click(ask_again, inputs=[session, *chats], outputs=ask_outputs, api_name="regenerate",
                      concurrency_limit=1, concurrency_id="generation")
     next_question.click(lambda: random.choice(questions), outputs=[prompt], api_name="next_question")
-    for choice, button in vote_buttons.items():
-        button.click(lambda state, c=choice: vote(c, state), inputs=[session], outputs=[notice],
-                     api_name=f"vote_{choice}")
-    clear.click(new_conversation, outputs=[session, rag_chat, ft_chat, rag_status, ft_status, notice, context,
-                                           *vote_buttons.values()], api_name=False)
+    vote_outputs = [notice, session, *titles, context]
+    for key, button in vote_buttons.items():
+        button.click(lambda state, held, k=key: vote(k, state, held), inputs=[session, context_held],
+                     outputs=vote_outputs,
+                     api_name=f"vote_{key}")
+    for position, (score, tags, comment, save) in enumerate(rating_inputs):
+        save.click(lambda state, s, t, c, p=position: rate(p, state, s, t, c), inputs=[session, score, tags, comment],
+                   outputs=[notice], api_name=f"rate_{POSITIONS[position]}")
+    reset_outputs = [session, notice, context, *chats, *statuses, *titles, *vote_buttons.values()]
+    clear.click(new_conversation, inputs=[blind], outputs=reset_outputs, api_name=False)
+    blind.change(new_conversation, inputs=[blind], outputs=reset_outputs, api_name=False)

@@ -26,7 +26,9 @@ def context_panel_html(chunks: list[RetrievedChunk], error: str | None = None) -
     return '<div class="ctx-list">' + "".join(cards) + "</div>"
 
 
-def status_line(timings: Timings | None, *, running: bool = False, error: str | None = None) -> str:
+def status_line(
+    timings: Timings | None, *, running: bool = False, error: str | None = None, hide_retrieval: bool = False
+) -> str:
     if error:
         return f"⚠️ {error}"
     if running:
@@ -34,7 +36,7 @@ def status_line(timings: Timings | None, *, running: bool = False, error: str | 
     if timings is None:
         return ""
     parts = []
-    if timings.retrieval_s is not None:
+    if timings.retrieval_s is not None and not hide_retrieval:
         parts.append(f"retrieval {timings.retrieval_s * 1000:.0f} ms")
     if timings.first_token_s is not None:
         parts.append(f"first token {timings.first_token_s:.2f} s")

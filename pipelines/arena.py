@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from pipelines.events import (
 from pipelines.feedback import FeedbackError, FeedbackStore
 from pipelines.models import ModelBackend
 from pipelines.pipeline import Pipeline, PipelineError, PreparedRequest
+from pipelines.ratelimit import RateLimiter, RateLimitError
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,25 @@ class PromptError(ValueError):
 
 @dataclass
 class ArenaSession:
-    """Per-browser-tab state: an anonymous id, each column's history, and the exchange open for votes."""
+    """Per-browser-tab state: an anonymous id, each column's history, and the exchange open for votes.
+
+    In blind mode the columns are shuffled for every exchange; ``shown_order`` lists the
+    pipelines from left to right as the user saw them.
+    """
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     histories: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     exchange_id: str | None = None
     last_question: str | None = None
+    blind: bool = False
+    shown_order: list[str] = field(default_factory=list)
+    voted: bool = False
+
+    def pipeline_at(self, position: int) -> str:
+        """The pipeline shown in column ``position`` (0 = left) of the open exchange."""
+        if self.exchange_id is None or position >= len(self.shown_order):
+            raise FeedbackError("Ask a question first: there is no answer to vote on yet.")
+        return self.shown_order[position]
 
 
 class Arena:
@@ -63,6 +78,8 @@ class Arena:
         history_turns: int = 2,
         temperature: float = 0.0,
         model_error: str = "",
+        votes_per_minute: int = 30,
+        seed: int | None = None,
         on_vote=None,
     ) -> None:
         if not pipelines:
@@ -76,6 +93,8 @@ class Arena:
         self.temperature = temperature
         self.model_error = model_error
         self.on_vote = on_vote
+        self.vote_limiter = RateLimiter(votes_per_minute)
+        self._rng = random.Random(seed)
 
     def validate(self, question: str) -> str:
         question = (question or "").strip()
@@ -99,6 +118,9 @@ class Arena:
         """
         question = self.validate(question)
         session.last_question = question
+        names = [p.name for p in self.pipelines]
+        session.shown_order = self._rng.sample(names, len(names)) if session.blind else names
+        session.voted = False
         started = time.perf_counter()
         results = {p.name: PipelineResult(p.name, model_id=self.backend.model_id if self.backend else "")
                    for p in self.pipelines}
@@ -122,7 +144,8 @@ class Arena:
             yield from self._generate(prepared, results, started)
 
         exchange_id = self.feedback.record_exchange(
-            session.session_id, question, results.values(), history=session.histories.get("rag", [])
+            session.session_id, question, results.values(), history=session.histories.get("rag", []),
+            mode="blind" if session.blind else "named", shown_order=session.shown_order,
         )
         session.exchange_id = exchange_id
         for name, result in results.items():
@@ -174,7 +197,19 @@ class Arena:
         """Store the vote on the session's open exchange; returns the vote id once it is on disk."""
         if session.exchange_id is None:
             raise FeedbackError("Ask a question first: there is no answer to vote on yet.")
+        try:
+            self.vote_limiter.check(session.session_id)
+        except RateLimitError as exc:
+            raise FeedbackError(str(exc)) from exc
         vote_id = self.feedback.add_vote(session.exchange_id, choice, session_id=session.session_id)
+        session.voted = True
         if self.on_vote is not None:
             self.on_vote(session.exchange_id)
         return vote_id
+
+    def rate(self, session: ArenaSession, position: int, *, score: int | None, tags: list[str],
+             comment: str) -> int:
+        """Store a rating of the answer shown in column ``position`` of the open exchange."""
+        pipeline = session.pipeline_at(position)
+        return self.feedback.add_rating(session.exchange_id, pipeline, session_id=session.session_id,
+                                        score=score, tags=tags, comment=comment)

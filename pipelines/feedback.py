@@ -26,6 +26,8 @@ from pipelines.events import PipelineResult
 
 VoteChoice = Literal["rag", "finetuned", "tie", "both_bad"]
 VOTE_CHOICES: tuple[str, ...] = ("rag", "finetuned", "tie", "both_bad")
+RATING_TAGS: tuple[str, ...] = ("correct", "hallucination", "incomplete", "off-topic", "unsafe", "good citation")
+MAX_COMMENT_CHARS = 2000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS exchanges (
@@ -66,6 +68,21 @@ CREATE TABLE IF NOT EXISTS scores (
     scorer TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS exchange_views (
+    exchange_id TEXT PRIMARY KEY REFERENCES exchanges(id),
+    mode TEXT NOT NULL,
+    shown_order TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ratings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    exchange_id TEXT NOT NULL REFERENCES exchanges(id),
+    pipeline TEXT NOT NULL,
+    score INTEGER,
+    tags TEXT NOT NULL DEFAULT '[]',
+    comment TEXT NOT NULL DEFAULT '',
+    session_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS votes_by_exchange ON votes(exchange_id);
 CREATE INDEX IF NOT EXISTS scores_by_exchange ON scores(exchange_id);
 """
@@ -103,13 +120,20 @@ class FeedbackStore:
         return _Transaction(self._connection())
 
     def record_exchange(
-        self, session_id: str, question: str, results: Iterable[PipelineResult], history: list | None = None
+        self, session_id: str, question: str, results: Iterable[PipelineResult], history: list | None = None,
+        *, mode: str = "named", shown_order: list[str] | None = None,
     ) -> str:
+        """Store a question with every column's answer, and the order the columns were shown in."""
         exchange_id = uuid.uuid4().hex
+        results = list(results)
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO exchanges (id, created_at, session_id, question, history) VALUES (?, ?, ?, ?, ?)",
                 (exchange_id, _now(), session_id, question, json.dumps(history or [])),
+            )
+            conn.execute(
+                "INSERT INTO exchange_views (exchange_id, mode, shown_order) VALUES (?, ?, ?)",
+                (exchange_id, mode, json.dumps(shown_order or [r.pipeline for r in results])),
             )
             for result in results:
                 timings = result.timings
@@ -144,6 +168,43 @@ class FeedbackStore:
             )
             return int(cursor.lastrowid)
 
+    def add_rating(
+        self, exchange_id: str, pipeline: str, *, session_id: str, score: int | None = None,
+        tags: list[str] | None = None, comment: str = "",
+    ) -> int:
+        """Store one answer's rating (1-5 score, tags, comment; each optional). Append-only like votes."""
+        tags = tags or []
+        if score is not None and not 1 <= score <= 5:
+            raise FeedbackError(f"A score is 1 to 5, got {score}")
+        if unknown := sorted(set(tags) - set(RATING_TAGS)):
+            raise FeedbackError(f"Unknown tags: {', '.join(unknown)}")
+        if len(comment) > MAX_COMMENT_CHARS:
+            raise FeedbackError(f"The comment is {len(comment):,} characters; the limit is {MAX_COMMENT_CHARS:,}")
+        if score is None and not tags and not comment.strip():
+            raise FeedbackError("Nothing to save: give a score, a tag or a comment.")
+        with self._write() as conn:
+            known = conn.execute(
+                "SELECT 1 FROM answers WHERE exchange_id = ? AND pipeline = ?", (exchange_id, pipeline)
+            ).fetchone()
+            if known is None:
+                raise FeedbackError("That answer is unknown: ask a question before rating.")
+            cursor = conn.execute(
+                "INSERT INTO ratings (exchange_id, pipeline, score, tags, comment, session_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (exchange_id, pipeline, score, json.dumps(tags), comment, session_id, _now()),
+            )
+            return int(cursor.lastrowid)
+
+    def ratings(self, exchange_id: str | None = None) -> list[dict]:
+        return [{**r, "tags": json.loads(r["tags"])} for r in self._rows("ratings", exchange_id)]
+
+    def view(self, exchange_id: str) -> dict | None:
+        """How an exchange was shown: ``mode`` (named or blind) and ``shown_order`` (left to right)."""
+        row = self._connection().execute(
+            "SELECT mode, shown_order FROM exchange_views WHERE exchange_id = ?", (exchange_id,)
+        ).fetchone()
+        return {"mode": row["mode"], "shown_order": json.loads(row["shown_order"])} if row else None
+
     def exchange(self, exchange_id: str) -> dict | None:
         """The exchange with its answers keyed by pipeline, or None."""
         conn = self._connection()
@@ -158,7 +219,7 @@ class FeedbackStore:
         return result
 
     def _rows(self, table: str, exchange_id: str | None) -> list[dict]:
-        """All rows of ``votes`` or ``scores`` in insertion order, optionally for one exchange."""
+        """All rows of ``votes``, ``scores`` or ``ratings`` in insertion order, optionally for one exchange."""
         where, args = ("WHERE exchange_id = ?", (exchange_id,)) if exchange_id else ("", ())
         return [dict(r) for r in self._connection().execute(f"SELECT * FROM {table} {where} ORDER BY id", args)]
 

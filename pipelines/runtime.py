@@ -83,6 +83,7 @@ class Runtime:
             history_turns=settings.history_turns,
             temperature=settings.temperature,
             model_error=model_problem,
+            votes_per_minute=settings.votes_per_minute,
             on_vote=scoring.submit,
         )
         for problem in problems:

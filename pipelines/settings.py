@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     top_k: int = Field(3, ge=1, le=50)
     hybrid_alpha: float = Field(0.5, ge=0.0, le=1.0, description="0 = pure BM25, 1 = pure vector.")
 
+    # Feedback
+    votes_per_minute: int = Field(30, ge=1, description="Per-session vote limit, against scripted flooding.")
+
     # Evaluation
     questions_file: Path = PROJECT_ROOT / "assets" / "questions.jsonl"
 

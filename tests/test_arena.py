@@ -90,3 +90,45 @@ def test_no_model_gives_clear_errors_in_both_columns(tmp_path):
     events = collect(arena, "hello?", ArenaSession())
     assert events["rag"][-1] == ErrorEvent("The model is not loaded: no such model")
     assert isinstance(events["finetuned"][-1], ErrorEvent)
+
+
+def test_blind_mode_shuffles_columns_and_votes_map_through_the_shown_order(backend, knowledge, tmp_path):
+    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path, seed=3)
+    session = ArenaSession(blind=True)
+    orders = set()
+    for _ in range(6):
+        events = collect(arena, "Who founded Lumenhollow Instruments?", session)
+        orders.add(tuple(session.shown_order))
+        view = arena.feedback.view(events["arena"][0].exchange_id)
+        assert view == {"mode": "blind", "shown_order": session.shown_order}
+    assert orders == {("rag", "finetuned"), ("finetuned", "rag")}
+    arena.vote(session, session.pipeline_at(1))
+    assert arena.feedback.votes(session.exchange_id)[-1]["choice"] == session.shown_order[1]
+    rating_id = arena.rate(session, 0, score=5, tags=["correct"], comment="ok")
+    assert arena.feedback.ratings(session.exchange_id)[0]["id"] == rating_id
+    assert arena.feedback.ratings(session.exchange_id)[0]["pipeline"] == session.shown_order[0]
+
+
+def test_votes_past_the_rate_limit_are_refused_and_not_stored(backend, knowledge, tmp_path):
+    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path, votes_per_minute=2)
+    session = ArenaSession()
+    collect(arena, "What does quiet mode do?", session)
+    arena.vote(session, "rag")
+    arena.vote(session, "tie")
+    with pytest.raises(FeedbackError, match="Too many votes"):
+        arena.vote(session, "finetuned")
+    assert [v["choice"] for v in arena.feedback.votes()] == ["rag", "tie"]
+
+
+def test_bad_ratings_are_refused(backend, knowledge, tmp_path):
+    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path)
+    session = ArenaSession()
+    with pytest.raises(FeedbackError, match="Ask a question first"):
+        arena.rate(session, 0, score=3, tags=[], comment="")
+    collect(arena, "What does quiet mode do?", session)
+    for kwargs, message in [({"score": 9}, "1 to 5"), ({"tags": ["great"]}, "Unknown tags"),
+                            ({"comment": "x" * 5000}, "limit"), ({}, "Nothing to save")]:
+        with pytest.raises(FeedbackError, match=message):
+            arena.rate(session, 0, **{"score": None, "tags": [], "comment": "", **kwargs})
+    assert arena.feedback.ratings() == []
+

@@ -81,15 +81,16 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
     page.goto(url)
     page.locator("#prompt textarea").fill("What is the battery life of the Tessel T4?")
     page.locator("#send").click()
-    expect(page.locator("#vote-rag")).to_be_enabled(timeout=180_000)
+    expect(page.locator("#vote-left")).to_be_enabled(timeout=180_000)
     expect(page.locator("#context")).to_contain_text("tessel_t4_datasheet.md")
-    expect(page.locator("#rag-status")).to_contain_text("first token")
-    expect(page.locator("#ft-status")).to_contain_text("total")
-    for column in ("#rag", "#ft"):
+    expect(page.locator("#left-title")).to_contain_text("RAG")
+    expect(page.locator("#left-status")).to_contain_text("retrieval")
+    expect(page.locator("#right-status")).to_contain_text("total")
+    for column in ("#left", "#right"):
         assert page.locator(f"{column} [data-testid='bot']").last.inner_text().strip()
     page.screenshot(path=str(ARTIFACTS / "arena.png"), full_page=True)
 
-    page.locator("#vote-rag").click()
+    page.locator("#vote-left").click()
     expect(page.locator("#notice")).to_contain_text("stored", timeout=30_000)
     with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
         assert db.execute("SELECT choice FROM votes").fetchall() == [("rag",)]
@@ -138,3 +139,46 @@ def test_next_question_draws_from_the_question_set(app_url, page):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert page.locator("#prompt textarea").input_value() in questions
+
+
+def test_blind_mode_hides_identities_until_the_vote_and_stores_the_order(app_url, page):
+    from playwright.sync_api import expect
+
+    url, data_dir = app_url
+    page.goto(url)
+    page.get_by_label("Blind mode").check()
+    page.locator("#prompt textarea").fill("Who leads the Lumenhollow support team?")
+    page.locator("#send").click()
+    expect(page.locator("#vote-left")).to_be_enabled(timeout=180_000)
+    expect(page.locator("#left-title")).to_have_text("Model A")
+    expect(page.locator("#right-title")).to_have_text("Model B")
+    expect(page.locator("#vote-left")).to_contain_text("A is better")
+    expect(page.locator("#context")).to_contain_text("Hidden in blind mode")
+    assert "retrieval" not in page.locator("#left-status").inner_text() + page.locator("#right-status").inner_text()
+
+    page.locator("#vote-left").click()
+    expect(page.locator("#notice")).to_contain_text("Revealed", timeout=30_000)
+    expect(page.locator("#left-title")).to_contain_text("revealed")
+    expect(page.locator("#context")).to_contain_text("support_policy.txt")
+    page.screenshot(path=str(ARTIFACTS / "blind.png"), full_page=True)
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        mode, order, choice = db.execute(
+            "SELECT v.mode, v.shown_order, t.choice FROM exchange_views v JOIN votes t USING (exchange_id)"
+            " ORDER BY t.id DESC LIMIT 1").fetchone()
+    assert mode == "blind"
+    assert choice == json.loads(order)[0]  # "A is better" is a vote for whatever was shown on the left
+    assert page.locator("#left-title").inner_text().endswith({"rag": "RAG", "finetuned": "Fine-tuned"}[choice])
+
+    page.locator("#ratings").get_by_text("Rate each answer").click()
+    page.locator("#rate-left-score").get_by_label("4").check()
+    page.locator("#rate-left-tags").get_by_label("correct").check()
+    page.locator("#rate-left-comment textarea").fill("<img src=x onerror=alert(1)> fine")
+    page.locator("#rate-left-save").click()
+    expect(page.locator("#notice")).to_contain_text("Rating #", timeout=30_000)
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        score, tags, comment, pipeline = db.execute(
+            "SELECT score, tags, comment, pipeline FROM ratings ORDER BY id DESC LIMIT 1").fetchone()
+    assert (score, json.loads(tags), pipeline) == (4, ["correct"], choice)
+    assert comment == "<img src=x onerror=alert(1)> fine"
+    assert page.dialogs == []
+
