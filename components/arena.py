@@ -162,8 +162,8 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
             return {notice: f"⚠️ {exc}"}
         return {notice: f"✅ Rating #{rating_id} of the {POSITIONS[position]} answer stored."}
 
-    def new_conversation(blind_mode: bool) -> dict:
-        state = ArenaSession(blind=blind_mode)
+    def new_conversation(blind_mode: bool, previous: ArenaSession) -> dict:
+        state = ArenaSession(session_id=previous.session_id, blind=blind_mode)  # same rater, fresh history
         update = {session: state, notice: "", context: context_panel_html([]), **votes_enabled(False, state)}
         for position in range(len(named_order)):
             update[chats[position]] = []
@@ -194,5 +194,5 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
         save.click(lambda state, s, t, c, p=position: rate(p, state, s, t, c), inputs=[session, score, tags, comment],
                    outputs=[notice], api_name=f"rate_{POSITIONS[position]}")
     reset_outputs = [session, notice, context, *chats, *statuses, *titles, *vote_buttons.values()]
-    clear.click(new_conversation, inputs=[blind], outputs=reset_outputs, api_name=False)
-    blind.change(new_conversation, inputs=[blind], outputs=reset_outputs, api_name=False)
+    clear.click(new_conversation, inputs=[blind, session], outputs=reset_outputs, api_name=False)
+    blind.change(new_conversation, inputs=[blind, session], outputs=reset_outputs, api_name=False)

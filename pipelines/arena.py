@@ -51,7 +51,7 @@ class ArenaSession:
     pipelines from left to right as the user saw them.
     """
 
-    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    session_id: str = ""  # given on the first question: UI state templates are deep-copied per browser tab
     histories: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     exchange_id: str | None = None
     last_question: str | None = None
@@ -117,6 +117,7 @@ class Arena:
         Raises :class:`PromptError` before doing anything when the prompt is refused.
         """
         question = self.validate(question)
+        session.session_id = session.session_id or uuid.uuid4().hex[:12]
         session.last_question = question
         names = [p.name for p in self.pipelines]
         session.shown_order = self._rng.sample(names, len(names)) if session.blind else names

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -70,3 +73,43 @@ def backend(test_settings) -> ModelBackend:
     backend = ModelBackend.load(test_settings)
     backend.load_adapter(test_settings.adapter_path)
     return backend
+
+
+class RunningApp:
+    """``python app.py`` started as a user starts it, on free ports, with its own data dir."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.data_dir = data_dir
+        port, http_port, grpc_port = free_ports(3)
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, "ARENA_DATA_DIR": str(data_dir), "ARENA_PORT": str(port),
+                    "ARENA_WEAVIATE_HTTP_PORT": str(http_port), "ARENA_WEAVIATE_GRPC_PORT": str(grpc_port),
+                    "PYTHONUNBUFFERED": "1", **env}
+        self.log = data_dir / "app.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 300) -> RunningApp:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"app exited early:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2):
+                    return self
+            except OSError:
+                time.sleep(1)
+        raise AssertionError(f"app did not start in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+

@@ -1,5 +1,7 @@
 """Integration: both columns through the real model, real Weaviate and a real SQLite file."""
 
+import copy
+
 import pytest
 
 from pipelines.arena import Arena, ArenaSession, PromptError
@@ -43,6 +45,15 @@ def test_both_columns_answer_and_the_exchange_is_stored(backend, knowledge, tmp_
     assert session.last_question == "What is the battery life of the Tessel T4?"  # for "regenerate"
     # multi-turn: each column keeps its own history
     assert [m["role"] for m in session.histories["rag"]] == ["user", "assistant"]
+
+
+def test_tabs_sharing_a_state_template_get_their_own_session_ids(backend, knowledge, tmp_path):
+    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path)
+    template = ArenaSession()  # Gradio deep-copies the State's initial value for every tab
+    first, second = copy.deepcopy(template), copy.deepcopy(template)
+    collect(arena, "What does quiet mode do?", first)
+    collect(arena, "What does quiet mode do?", second)
+    assert first.session_id and second.session_id and first.session_id != second.session_id
 
 
 def test_empty_and_huge_prompts_are_refused_and_nothing_is_stored(backend, knowledge, tmp_path):

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from pipelines.weaviate_server import free_ports
-from tests.conftest import ARTIFACTS, ROOT
+from tests.conftest import ARTIFACTS, ROOT, RunningApp
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,40 +17,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 pytestmark = pytest.mark.browser
 
 
-def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"app exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(1)
-    raise AssertionError(f"app did not start in {timeout} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("appdata")
-    port, http_port, grpc_port = free_ports(3)
-    env = {**os.environ, "ARENA_DATA_DIR": str(data_dir), "ARENA_PORT": str(port),
-           "ARENA_WEAVIATE_HTTP_PORT": str(http_port), "ARENA_WEAVIATE_GRPC_PORT": str(grpc_port),
-           "ARENA_MAX_NEW_TOKENS": "40", "PYTHONUNBUFFERED": "1"}
-    log = data_dir / "app.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_http(url, process, log)
-        yield url, data_dir
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    app = RunningApp(tmp_path_factory.mktemp("appdata"), ARENA_MAX_NEW_TOKENS="40").start()
+    yield app.url, app.data_dir
+    app.stop()
 
 
 @pytest.fixture(scope="module")

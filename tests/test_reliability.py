@@ -1,0 +1,89 @@
+"""Reliability of the vote path against the running app, over loopback, bounded in count and time."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from gradio_client import Client
+
+from tests.conftest import RunningApp
+
+VOTE_ENDPOINTS = ("/vote_left", "/vote_right", "/vote_tie", "/vote_both_bad")
+
+
+def _vote_id(notice: str) -> int:
+    match = re.search(r"Vote #(\d+) stored", notice)
+    assert match, f"vote not acknowledged: {notice!r}"
+    return int(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def fast_app(tmp_path_factory):
+    app = RunningApp(tmp_path_factory.mktemp("fast"), ARENA_MAX_NEW_TOKENS="4", ARENA_VOTES_PER_MINUTE="100")
+    yield app.start()
+    app.stop()
+
+
+def test_20_concurrent_clients_with_10_votes_each_store_exactly_200(fast_app):
+    def one_client(number: int) -> list[int]:
+        client = Client(fast_app.url, verbose=False)
+        client.predict(f"Client {number}: what does quiet mode do?", api_name="/ask")
+        return [_vote_id(client.predict(api_name=VOTE_ENDPOINTS[k % 4])[0]) for k in range(10)]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        acknowledged = [vote_id for ids in pool.map(one_client, range(20)) for vote_id in ids]
+    assert len(acknowledged) == 200 and len(set(acknowledged)) == 200
+    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
+        stored = [row[0] for row in db.execute("SELECT id FROM votes")]
+        per_exchange = db.execute("SELECT COUNT(*) FROM votes GROUP BY exchange_id").fetchall()
+    assert sorted(stored) == sorted(acknowledged)
+    assert per_exchange == [(10,)] * 20
+
+
+def test_vote_before_any_question_is_refused_clearly(fast_app):
+    notice = Client(fast_app.url, verbose=False).predict(api_name="/vote_left")[0]
+    assert "Ask a question first" in notice
+
+
+def test_sigkill_during_voting_loses_no_acknowledged_vote(tmp_path):
+    app = RunningApp(tmp_path / "data", ARENA_MAX_NEW_TOKENS="4", ARENA_VOTES_PER_MINUTE="1000").start()
+    acknowledged: list[int] = []
+    try:
+        client = Client(app.url, verbose=False)
+        client.predict("What is the Tidemates programme?", api_name="/ask")
+
+        def vote_until_the_app_dies() -> None:
+            for _ in range(500):
+                try:
+                    notice = client.predict(api_name="/vote_left")[0]
+                except Exception:  # the app was killed under us
+                    return
+                acknowledged.append(_vote_id(notice))
+
+        voter = threading.Thread(target=vote_until_the_app_dies, daemon=True)
+        voter.start()
+        deadline = time.monotonic() + 120
+        while len(acknowledged) < 25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        app.process.kill()
+        app.process.wait()
+        voter.join(timeout=30)
+        assert len(acknowledged) >= 25
+
+        def stored() -> set[int]:
+            with sqlite3.connect(app.data_dir / "feedback.sqlite3") as db:
+                return {row[0] for row in db.execute("SELECT id FROM votes")}
+
+        assert set(acknowledged) <= stored()
+        app.start()  # same data dir and ports: the orphaned Weaviate is cleaned up, the data is all there
+        assert set(acknowledged) <= stored()
+        fresh = Client(app.url, verbose=False)
+        fresh.predict("What is the Tidemates programme?", api_name="/ask")
+        assert _vote_id(fresh.predict(api_name="/vote_tie")[0]) > max(acknowledged)
+    finally:
+        app.stop()
