@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -35,7 +36,7 @@ def leaderboard_frame(feedback: FeedbackStore) -> pd.DataFrame:
     )
 
 
-def build_leaderboard_tab(feedback: FeedbackStore) -> None:
+def build_leaderboard_tab(feedback: FeedbackStore, improve_adapter: Callable[[], str] | None = None) -> None:
     gr.Markdown(
         "Bradley-Terry ratings (Elo scale, mean 1000) from the latest vote of each exchange; a tie or "
         "*both bad* counts half a win for each side. Intervals: 95% bootstrap over votes."
@@ -55,5 +56,19 @@ def build_leaderboard_tab(feedback: FeedbackStore) -> None:
         result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")))
         return [str(result.dpo_jsonl), str(result.ratings_jsonl)]
 
+    with gr.Row():
+        improve = gr.Button("🧪 Improve the fine-tuned adapter from these votes (DPO, experimental)",
+                            elem_id="improve-adapter", interactive=improve_adapter is not None)
+        improve_status = gr.Markdown(elem_id="improve-status")
+
+    def run_improve() -> str:
+        try:
+            return improve_adapter()
+        except ValueError as exc:
+            return f"⚠️ {exc}"
+
     refresh.click(show, outputs=[table, plot], api_name="leaderboard")
+    improve.click(lambda: "⏳ Training… (a short DPO run; the arena keeps answering meanwhile)",
+                  outputs=[improve_status], api_name=False).then(
+        run_improve, outputs=[improve_status], api_name="improve_adapter", concurrency_limit=1)
     export.click(do_export, outputs=[files], api_name="export")

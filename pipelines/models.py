@@ -157,6 +157,7 @@ class ModelBackend:
         self.model_id = model_id
         self.quantized = quantized
         self.adapter_ids: dict[str, str] = {}
+        self.adapter_paths: dict[str, Path] = {}
         self._lock = threading.Lock()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -199,6 +200,7 @@ class ModelBackend:
         except Exception as exc:
             raise ModelLoadError(f"Adapter at {path} could not be loaded: {exc}") from exc
         self.adapter_ids[name] = adapter_id(path)
+        self.adapter_paths[name] = path
         return self.adapter_ids[name]
 
     def has_adapter(self, name: str) -> bool:

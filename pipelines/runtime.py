@@ -90,6 +90,16 @@ class Runtime:
             log.warning(problem)
         return cls(settings, feedback, arena, scoring, backend, store, server, client, problems, references)
 
+    def improve_adapter_from_votes(self) -> str:
+        """Run the experimental DPO step on the active adapter and say what came out."""
+        from pipelines.dpo import improve_active_adapter
+
+        if self.backend is None:
+            raise ValueError("The model is not loaded.")
+        new_id, report = improve_active_adapter(self.backend, self.feedback, self.settings)
+        return (f"✅ New adapter **{new_id}** is active: {report.steps} DPO steps, loss "
+                f"{report.losses[0]:.3f} → {report.final_loss:.3f}. New answers in the arena use it.")
+
     def describe_model(self) -> str:
         if self.backend is None:
             return "no model loaded"

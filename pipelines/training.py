@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from transformers import TrainerCallback
+
 from pipelines.chunking import chunk_document
 from pipelines.ingest import TEXT_SUFFIXES, read_text_file
 from pipelines.prompts import ASSISTANT_SYSTEM
@@ -136,7 +138,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     """Train a LoRA adapter and write it, with its metadata, to ``output_dir`` (atomically)."""
     import torch
     from peft import LoraConfig
-    from transformers import AutoTokenizer, TrainerCallback
+    from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     if not examples:
@@ -147,15 +149,8 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model, quantization = load_training_model(model_path, config.four_bit)
-    losses: list[float] = []
-
-    class _LossLog(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                losses.append(float(logs["loss"]))
-
-    partial = output_dir.with_name(output_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    loss_log = LossLog()
+    partial = partial_dir(output_dir)
     args = SFTConfig(
         output_dir=str(partial / "checkpoints"),
         num_train_epochs=config.epochs,
@@ -181,30 +176,61 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     )
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=_dataset(examples), peft_config=lora,
-        processing_class=tokenizer, callbacks=[_LossLog()],
+        processing_class=tokenizer, callbacks=[loss_log],
     )
     trainer.train()
-    trainer.model.save_pretrained(partial)
-    shutil.rmtree(partial / "checkpoints", ignore_errors=True)
-    report = TrainingReport(output_dir, trainer.state.global_step, losses, quantization,
+    report = TrainingReport(output_dir, trainer.state.global_step, loss_log.losses, quantization,
                             time.perf_counter() - started)
-    metadata = {
+    save_adapter(trainer.model, output_dir, report, {
+        "method": "sft",
         "base_model": base_model_id or model_path,
         "data_hash": data_hash(examples),
         "examples": len(examples),
+        "hyperparameters": asdict(config),
+    })
+    return report
+
+
+def partial_dir(output_dir: Path) -> Path:
+    """Where an adapter is written before it is complete; a killed run leaves only this behind."""
+    partial = output_dir.with_name(output_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    return partial
+
+
+class LossLog(TrainerCallback):
+    """A trainer callback that keeps every logged training loss."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        if logs and "loss" in logs:
+            self.losses.append(float(logs["loss"]))
+
+
+def save_adapter(model, output_dir: Path, report: TrainingReport, metadata: dict,
+                 adapters: list[str] | None = None) -> None:
+    """Write the adapter and its metadata to ``output_dir`` atomically (``.partial`` then rename)."""
+    import torch
+
+    partial = partial_dir(output_dir)
+    model.save_pretrained(partial, selected_adapters=adapters)
+    saved = partial / adapters[0] if adapters and adapters[0] != "default" else partial
+    metadata = {
+        **metadata,
         "steps": report.steps,
         "final_loss": report.final_loss,
-        "losses": losses,
-        "quantization": quantization,
-        "hyperparameters": asdict(config),
-        "device": "cuda" if cuda else "cpu",
+        "losses": report.losses,
+        "quantization": report.quantization,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
         "duration_s": round(report.duration_s, 1),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    (partial / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+    (saved / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
     shutil.rmtree(output_dir, ignore_errors=True)
-    partial.rename(output_dir)
-    return report
+    saved.rename(output_dir)
+    shutil.rmtree(partial, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,3 +147,23 @@ def test_blind_mode_hides_identities_until_the_vote_and_stores_the_order(app_url
     assert comment == "<img src=x onerror=alert(1)> fine"
     assert page.dialogs == []
 
+
+def test_dpo_from_votes_activates_a_new_adapter_version(app_url, page):
+    """Runs after a decided vote exists (the first test of this module voted RAG better)."""
+    from playwright.sync_api import expect
+
+    url, data_dir = app_url
+    page.goto(url)
+    page.get_by_role("tab", name="Leaderboard").click()
+    page.locator("#improve-adapter").click()
+    expect(page.locator("#improve-status")).to_contain_text("is active", timeout=300_000)
+    page.get_by_role("tab", name="Arena").click()
+    page.locator("#prompt textarea").fill("What does quiet mode do?")
+    page.locator("#send").click()
+    expect(page.locator("#vote-left")).to_be_enabled(timeout=180_000)
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        (adapter,) = db.execute(
+            "SELECT adapter_id FROM answers WHERE pipeline = 'finetuned' ORDER BY rowid DESC LIMIT 1").fetchone()
+    assert "+dpo-" in adapter
+    assert any(p.name.startswith("lumenhollow-qlora+dpo-") for p in (data_dir / "adapters").iterdir())
+
