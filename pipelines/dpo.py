@@ -59,7 +59,6 @@ def train_dpo(model_path: str, adapter_path: Path, pairs: list[dict], output_dir
     """Continue the adapter at ``adapter_path`` with DPO on ``pairs``; write a new adapter version."""
     import torch
     from peft import PeftModel
-    from transformers import AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
     config = config or DpoConfig()
@@ -70,10 +69,7 @@ def train_dpo(model_path: str, adapter_path: Path, pairs: list[dict], output_dir
         raise ValueError(f"No adapter to improve at {adapter_path}")
     started = time.perf_counter()
     cuda = torch.cuda.is_available()
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    base, quantization = load_training_model(model_path, config.four_bit)
+    tokenizer, base, quantization = load_training_model(model_path, config.four_bit)
     model = PeftModel.from_pretrained(base, str(adapter_path), is_trainable=True)
     loss_log = LossLog()
     args = DPOConfig(

@@ -123,14 +123,20 @@ def _dataset(examples: list[Example]):
 
 
 def load_training_model(model_path: str, four_bit: bool):
-    """The base model for training: NF4 4-bit (QLoRA) when bitsandbytes allows, else full precision."""
+    """Tokenizer (with a pad token) and base model for training: NF4 4-bit (QLoRA) when bitsandbytes
+    allows, else full precision; plus a label saying which it is."""
+    from transformers import AutoTokenizer
+
     from pipelines.models import load_causal_lm
 
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
     model = load_causal_lm(model_path, four_bit=four_bit)
     quantized = bool(getattr(model, "is_loaded_in_4bit", False))
     if four_bit and not quantized:
         log.warning("bitsandbytes 4-bit is unavailable here: training plain LoRA on a full-precision base")
-    return model, "4-bit NF4 (QLoRA)" if quantized else "full precision (LoRA fallback)"
+    return tokenizer, model, "4-bit NF4 (QLoRA)" if quantized else "full precision (LoRA fallback)"
 
 
 def train_adapter(model_path: str, examples: list[Example], output_dir: Path, config: TrainingConfig,
@@ -138,17 +144,13 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     """Train a LoRA adapter and write it, with its metadata, to ``output_dir`` (atomically)."""
     import torch
     from peft import LoraConfig
-    from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     if not examples:
         raise ValueError("No training examples: add documents or a dataset first.")
     started = time.perf_counter()
     cuda = torch.cuda.is_available()
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model, quantization = load_training_model(model_path, config.four_bit)
+    tokenizer, model, quantization = load_training_model(model_path, config.four_bit)
     loss_log = LossLog()
     partial = partial_dir(output_dir)
     args = SFTConfig(

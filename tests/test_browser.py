@@ -24,6 +24,15 @@ def app_url(tmp_path_factory):
     app.stop()
 
 
+def ask(page, question: str) -> None:
+    """Type a question, send it, and wait until both columns have finished (the vote bar opens)."""
+    from playwright.sync_api import expect
+
+    page.locator("#prompt textarea").fill(question)
+    page.locator("#send").click()
+    expect(page.locator("#vote-left")).to_be_enabled(timeout=180_000)
+
+
 @pytest.fixture(scope="module")
 def page():
     from playwright.sync_api import sync_playwright
@@ -44,9 +53,7 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
     url, data_dir = app_url
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(url)
-    page.locator("#prompt textarea").fill("What is the battery life of the Tessel T4?")
-    page.locator("#send").click()
-    expect(page.locator("#vote-left")).to_be_enabled(timeout=180_000)
+    ask(page, "What is the battery life of the Tessel T4?")
     expect(page.locator("#context")).to_contain_text("tessel_t4_datasheet.md")
     expect(page.locator("#left-title")).to_contain_text("RAG")
     expect(page.locator("#left-status")).to_contain_text("retrieval")
@@ -112,9 +119,7 @@ def test_blind_mode_hides_identities_until_the_vote_and_stores_the_order(app_url
     url, data_dir = app_url
     page.goto(url)
     page.get_by_label("Blind mode").check()
-    page.locator("#prompt textarea").fill("Who leads the Lumenhollow support team?")
-    page.locator("#send").click()
-    expect(page.locator("#vote-left")).to_be_enabled(timeout=180_000)
+    ask(page, "Who leads the Lumenhollow support team?")
     expect(page.locator("#left-title")).to_have_text("Model A")
     expect(page.locator("#right-title")).to_have_text("Model B")
     expect(page.locator("#vote-left")).to_contain_text("A is better")
@@ -158,9 +163,7 @@ def test_dpo_from_votes_activates_a_new_adapter_version(app_url, page):
     page.locator("#improve-adapter").click()
     expect(page.locator("#improve-status")).to_contain_text("is active", timeout=300_000)
     page.get_by_role("tab", name="Arena").click()
-    page.locator("#prompt textarea").fill("What does quiet mode do?")
-    page.locator("#send").click()
-    expect(page.locator("#vote-left")).to_be_enabled(timeout=180_000)
+    ask(page, "What does quiet mode do?")
     with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
         (adapter,) = db.execute(
             "SELECT adapter_id FROM answers WHERE pipeline = 'finetuned' ORDER BY rowid DESC LIMIT 1").fetchone()
