@@ -33,7 +33,8 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                 questions = runtime.references.questions() if runtime.references else []
                 build_arena_tab(runtime.arena, runtime.describe_model(), questions)
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
-                build_leaderboard_tab(runtime.feedback, runtime.improve_adapter_from_votes if runtime.backend else None)
+                build_leaderboard_tab(runtime.feedback, runtime.auth,
+                                      runtime.improve_adapter_from_votes if runtime.backend else None)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
                 build_evaluation_tab(runtime.feedback)
         # Each tab shows fresh numbers when opened.

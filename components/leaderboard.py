@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from pipelines.auth import AdminAuth, AdminRequired
 from pipelines.export import export_feedback
 from pipelines.feedback import FeedbackStore
 from pipelines.leaderboard import store_leaderboard
@@ -36,7 +37,9 @@ def leaderboard_frame(feedback: FeedbackStore) -> pd.DataFrame:
     )
 
 
-def build_leaderboard_tab(feedback: FeedbackStore, improve_adapter: Callable[[], str] | None = None) -> None:
+def build_leaderboard_tab(
+    feedback: FeedbackStore, auth: AdminAuth, improve_adapter: Callable[[], str] | None = None
+) -> None:
     gr.Markdown(
         "Bradley-Terry ratings (Elo scale, mean 1000) from the latest vote of each exchange; a tie or "
         "*both bad* counts half a win for each side. Intervals: 95% bootstrap over votes."
@@ -44,6 +47,8 @@ def build_leaderboard_tab(feedback: FeedbackStore, improve_adapter: Callable[[],
     refresh = gr.Button("↻ Refresh leaderboard", elem_id="refresh-leaderboard")
     table = gr.Dataframe(label="Leaderboard", elem_id="leaderboard", interactive=False)
     plot = gr.BarPlot(x="pipeline", y="rating", title="Rating by pipeline", elem_id="leaderboard-plot")
+    password = gr.Textbox(label="Admin password (needed for export and training)", type="password",
+                          visible=auth.enabled, elem_id="admin-password")
     with gr.Row():
         export = gr.Button("⬇ Export preference data (DPO + ratings JSONL)", elem_id="export")
         files = gr.File(label="Exported files", file_count="multiple", elem_id="export-files")
@@ -52,7 +57,11 @@ def build_leaderboard_tab(feedback: FeedbackStore, improve_adapter: Callable[[],
         frame = leaderboard_frame(feedback)
         return frame, frame[["pipeline", "rating"]]
 
-    def do_export() -> list[str]:
+    def do_export(given: str) -> list[str]:
+        try:
+            auth.check(given)
+        except AdminRequired as exc:
+            raise gr.Error(str(exc)) from exc
         result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")))
         return [str(result.dpo_jsonl), str(result.ratings_jsonl)]
 
@@ -61,14 +70,15 @@ def build_leaderboard_tab(feedback: FeedbackStore, improve_adapter: Callable[[],
                             elem_id="improve-adapter", interactive=improve_adapter is not None)
         improve_status = gr.Markdown(elem_id="improve-status")
 
-    def run_improve() -> str:
+    def run_improve(given: str) -> str:
         try:
+            auth.check(given)
             return improve_adapter()
-        except ValueError as exc:
+        except (AdminRequired, ValueError) as exc:
             return f"⚠️ {exc}"
 
     refresh.click(show, outputs=[table, plot], api_name="leaderboard")
     improve.click(lambda: "⏳ Training… (a short DPO run; the arena keeps answering meanwhile)",
                   outputs=[improve_status], api_name=False).then(
-        run_improve, outputs=[improve_status], api_name="improve_adapter", concurrency_limit=1)
-    export.click(do_export, outputs=[files], api_name="export")
+        run_improve, inputs=[password], outputs=[improve_status], api_name="improve_adapter", concurrency_limit=1)
+    export.click(do_export, inputs=[password], outputs=[files], api_name="export")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.arena import Arena
+from pipelines.auth import AdminAuth
 from pipelines.embeddings import Embedder
 from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker
 from pipelines.feedback import FeedbackStore
@@ -44,6 +45,11 @@ class Runtime:
     client: object | None = None
     problems: list[str] = field(default_factory=list)
     references: ReferenceSet | None = None
+
+    @property
+    def auth(self) -> AdminAuth:
+        secret = self.settings.admin_password
+        return AdminAuth(secret.get_secret_value() if secret else None)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:

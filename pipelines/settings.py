@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +61,7 @@ class Settings(BaseSettings):
 
     # Feedback
     votes_per_minute: int = Field(30, ge=1, description="Per-session vote limit, against scripted flooding.")
+    admin_password: SecretStr | None = Field(None, description="If set, export and training need it.")
 
     # Evaluation
     questions_file: Path = PROJECT_ROOT / "assets" / "questions.jsonl"

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from gradio_client import Client
@@ -24,7 +25,8 @@ def _vote_id(notice: str) -> int:
 
 @pytest.fixture(scope="module")
 def fast_app(tmp_path_factory):
-    app = RunningApp(tmp_path_factory.mktemp("fast"), ARENA_MAX_NEW_TOKENS="4", ARENA_VOTES_PER_MINUTE="100")
+    app = RunningApp(tmp_path_factory.mktemp("fast"), ARENA_MAX_NEW_TOKENS="4", ARENA_VOTES_PER_MINUTE="100",
+                     ARENA_ADMIN_PASSWORD="letmein")
     yield app.start()
     app.stop()
 
@@ -48,6 +50,15 @@ def test_20_concurrent_clients_with_10_votes_each_store_exactly_200(fast_app):
 def test_vote_before_any_question_is_refused_clearly(fast_app):
     notice = Client(fast_app.url, verbose=False).predict(api_name="/vote_left")[0]
     assert "Ask a question first" in notice
+
+
+def test_admin_actions_refuse_without_the_password(fast_app):
+    client = Client(fast_app.url, verbose=False)
+    with pytest.raises(Exception, match="admin password"):
+        client.predict("wrong", api_name="/export")
+    assert "admin password" in client.predict("", api_name="/improve_adapter")
+    files = client.predict("letmein", api_name="/export")
+    assert sorted(Path(f).name for f in files) == ["dpo.jsonl", "ratings.jsonl"]
 
 
 def test_sigkill_during_voting_loses_no_acknowledged_vote(tmp_path):
