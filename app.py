@@ -28,12 +28,12 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
         )
         if runtime.problems:
             gr.Markdown("\n".join(f"> ⚠️ {p}" for p in runtime.problems), elem_id="startup-problems")
+        questions = runtime.references.questions() if runtime.references else []
         with gr.Tabs():
             with gr.Tab("Arena", id="arena"):
-                questions = runtime.references.questions() if runtime.references else []
                 build_arena_tab(runtime.arena, runtime.describe_model(), questions)
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
-                build_leaderboard_tab(runtime.feedback, runtime.auth,
+                build_leaderboard_tab(runtime.feedback, runtime.auth, questions,
                                       runtime.improve_adapter_from_votes if runtime.backend else None)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
                 build_evaluation_tab(runtime.feedback)

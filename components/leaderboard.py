@@ -10,19 +10,25 @@ import gradio as gr
 import pandas as pd
 
 from pipelines.auth import AdminAuth, AdminRequired
+from pipelines.evaluation import normalise_question
 from pipelines.export import export_feedback
 from pipelines.feedback import FeedbackStore
-from pipelines.leaderboard import store_leaderboard
+from pipelines.leaderboard import LeaderboardFilter, store_leaderboard
 
 LABELS = {"rag": "RAG", "finetuned": "Fine-tuned"}
 
 
-def leaderboard_frame(feedback: FeedbackStore) -> pd.DataFrame:
-    rows = store_leaderboard(feedback)
+def _label(name: str) -> str:
+    pipeline, _, adapter = name.partition("@")
+    return f"{LABELS.get(pipeline, pipeline)} · {adapter}" if adapter else LABELS.get(pipeline, pipeline)
+
+
+def leaderboard_frame(feedback: FeedbackStore, where: LeaderboardFilter | None = None) -> pd.DataFrame:
+    rows = store_leaderboard(feedback, where=where)
     return pd.DataFrame(
         [
             {
-                "pipeline": LABELS.get(r.pipeline, r.pipeline),
+                "pipeline": _label(r.pipeline),
                 "rating": round(r.rating),
                 "95% interval": f"{r.rating_low:.0f} – {r.rating_high:.0f}",
                 "win rate": round(r.win_rate, 3),
@@ -38,12 +44,18 @@ def leaderboard_frame(feedback: FeedbackStore) -> pd.DataFrame:
 
 
 def build_leaderboard_tab(
-    feedback: FeedbackStore, auth: AdminAuth, improve_adapter: Callable[[], str] | None = None
+    feedback: FeedbackStore, auth: AdminAuth, questions: list[str],
+    improve_adapter: Callable[[], str] | None = None,
 ) -> None:
     gr.Markdown(
         "Bradley-Terry ratings (Elo scale, mean 1000) from the latest vote of each exchange; a tie or "
         "*both bad* counts half a win for each side. Intervals: 95% bootstrap over votes."
     )
+    with gr.Row():
+        by_adapter = gr.Checkbox(label="One row per adapter version", elem_id="by-adapter")
+        in_set = gr.Checkbox(label="Only questions from the question set", elem_id="in-question-set")
+        since = gr.Textbox(label="Votes since (YYYY-MM-DD)", elem_id="since")
+        rater = gr.Textbox(label="Rater id", elem_id="rater")
     refresh = gr.Button("↻ Refresh leaderboard", elem_id="refresh-leaderboard")
     table = gr.Dataframe(label="Leaderboard", elem_id="leaderboard", interactive=False)
     plot = gr.BarPlot(x="pipeline", y="rating", title="Rating by pipeline", elem_id="leaderboard-plot")
@@ -53,9 +65,20 @@ def build_leaderboard_tab(
         export = gr.Button("⬇ Export preference data (DPO + ratings JSONL)", elem_id="export")
         files = gr.File(label="Exported files", file_count="multiple", elem_id="export-files")
 
-    def show() -> tuple[pd.DataFrame, pd.DataFrame]:
-        frame = leaderboard_frame(feedback)
-        return frame, frame[["pipeline", "rating"]]
+    question_set = frozenset(normalise_question(q) for q in questions)
+
+    def show(split: bool, only_set: bool, since_date: str, rater_id: str) -> tuple[pd.DataFrame, gr.BarPlot]:
+        try:
+            where = LeaderboardFilter(since=since_date.strip() or None, rater=rater_id.strip() or None,
+                                      questions=question_set if only_set else None, by_adapter=split)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+        frame = leaderboard_frame(feedback, where)
+        if frame.empty:
+            return frame, gr.BarPlot(value=frame[["pipeline", "rating"]])
+        # Bars grow from below the lowest rating, so the weakest pipeline still shows a bar.
+        floor = float(frame["rating"].min()) - 100
+        return frame, gr.BarPlot(value=frame[["pipeline", "rating"]], y_lim=[floor, float(frame["rating"].max()) + 50])
 
     def do_export(given: str) -> list[str]:
         try:
@@ -77,7 +100,10 @@ def build_leaderboard_tab(
         except (AdminRequired, ValueError) as exc:
             return f"⚠️ {exc}"
 
-    refresh.click(show, outputs=[table, plot], api_name="leaderboard")
+    filters = [by_adapter, in_set, since, rater]
+    refresh.click(show, inputs=filters, outputs=[table, plot], api_name="leaderboard")
+    gr.on([by_adapter.change, in_set.change, since.submit, rater.submit], show, inputs=filters,
+          outputs=[table, plot], api_name=False)
     improve.click(lambda: "⏳ Training… (a short DPO run; the arena keeps answering meanwhile)",
                   outputs=[improve_status], api_name=False).then(
         run_improve, inputs=[password], outputs=[improve_status], api_name="improve_adapter", concurrency_limit=1)

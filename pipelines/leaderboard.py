@@ -15,7 +15,9 @@ import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
+from pipelines.evaluation import normalise_question
 from pipelines.feedback import FeedbackStore
 
 ELO_SCALE = 400 / math.log(10)
@@ -125,11 +127,48 @@ def leaderboard(outcomes: list[Outcome], rounds: int = 200, seed: int = 0) -> li
     return sorted(rows, key=lambda r: r.rating, reverse=True)
 
 
-def store_leaderboard(store: FeedbackStore, rounds: int = 200) -> list[LeaderboardRow]:
-    """The leaderboard of every voted exchange in a feedback store (latest vote per exchange)."""
+@dataclass(frozen=True)
+class LeaderboardFilter:
+    """Which votes count: since a date, by one rater, only questions of the question set.
+
+    ``by_adapter`` splits the fine-tuned column into one row per adapter version.
+    """
+
+    since: str | None = None
+    rater: str | None = None
+    questions: frozenset[str] | None = None
+    by_adapter: bool = False
+
+    def __post_init__(self) -> None:
+        if self.since:
+            try:
+                datetime.fromisoformat(self.since)
+            except ValueError as exc:
+                raise ValueError(f"'{self.since}' is not a date like 2026-11-24") from exc
+
+    def keeps(self, exchange: dict) -> bool:
+        if self.since and exchange["voted_at"] < self.since:
+            return False
+        if self.rater and exchange["session_id"] != self.rater:
+            return False
+        return self.questions is None or normalise_question(exchange["question"]) in self.questions
+
+
+def store_leaderboard(store: FeedbackStore, rounds: int = 200,
+                      where: LeaderboardFilter | None = None) -> list[LeaderboardRow]:
+    """The leaderboard of the voted exchanges in a feedback store (latest vote per exchange)."""
+    where = where or LeaderboardFilter()
     outcomes = []
     for exchange in store.rated_exchanges():
-        outcome = outcome_from_vote(exchange["choice"], [a["pipeline"] for a in exchange["answers"]])
-        if outcome is not None:
-            outcomes.append(outcome)
+        if not where.keeps(exchange):
+            continue
+        answers = exchange["answers"]
+        outcome = outcome_from_vote(exchange["choice"], [a["pipeline"] for a in answers])
+        if outcome is None:
+            continue
+        if where.by_adapter:
+            label = {a["pipeline"]: f"{a['pipeline']}@{a['adapter_id']}" if a["adapter_id"] else a["pipeline"]
+                     for a in answers}
+            outcome = Outcome(label[outcome.first], label[outcome.second], outcome.score)
+        outcomes.append(outcome)
     return leaderboard(outcomes, rounds=rounds)

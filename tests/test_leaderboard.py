@@ -39,3 +39,36 @@ def test_votes_map_to_outcomes():
     assert outcome_from_vote("both_bad", pipelines).score == 0.5
     assert outcome_from_vote("rag", ["rag"]) is None
     assert leaderboard([]) == []
+
+
+def test_store_leaderboard_filters_and_splits_by_adapter(tmp_path):
+    from pipelines.events import PipelineResult, Timings
+    from pipelines.feedback import FeedbackStore
+    from pipelines.leaderboard import LeaderboardFilter, store_leaderboard
+
+    store = FeedbackStore(tmp_path / "f.sqlite3")
+
+    def voted(question, adapter, choice, session):
+        exchange_id = store.record_exchange(session, question, [
+            PipelineResult("rag", "r", [], None, Timings(0.1, 1), "m"),
+            PipelineResult("finetuned", "f", [], None, Timings(0.1, 1), "m", adapter),
+        ])
+        store.add_vote(exchange_id, choice, session_id=session)
+
+    voted("Who founded Lumenhollow Instruments?", "v1@aaa", "rag", "alice")
+    voted("Who founded Lumenhollow Instruments?", "v2@bbb", "finetuned", "bob")
+    voted("Some question outside the set", "v2@bbb", "finetuned", "bob")
+
+    everyone = {r.pipeline: r.votes for r in store_leaderboard(store, rounds=10)}
+    assert everyone == {"rag": 3, "finetuned": 3}
+    split = {r.pipeline: (r.wins, r.losses) for r in
+             store_leaderboard(store, rounds=10, where=LeaderboardFilter(by_adapter=True))}
+    assert split == {"rag": (1, 2), "finetuned@v1@aaa": (0, 1), "finetuned@v2@bbb": (2, 0)}
+    alice = store_leaderboard(store, rounds=10, where=LeaderboardFilter(rater="alice"))
+    assert [(r.pipeline, r.votes) for r in alice] == [("rag", 1), ("finetuned", 1)]
+    in_set = LeaderboardFilter(questions=frozenset({"who founded lumenhollow instruments"}))
+    assert {r.pipeline: r.votes for r in store_leaderboard(store, rounds=10, where=in_set)} == {
+        "rag": 2, "finetuned": 2}
+    assert store_leaderboard(store, rounds=10, where=LeaderboardFilter(since="2999-01-01")) == []
+    with pytest.raises(ValueError, match="not a date"):
+        LeaderboardFilter(since="yesterday")
