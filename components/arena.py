@@ -8,6 +8,7 @@ reveals who was who once the user has voted.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import gradio as gr
 
@@ -15,6 +16,7 @@ from components.rendering import context_panel_html, status_line
 from pipelines.arena import Arena, ArenaSession, PromptError
 from pipelines.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent, TokenEvent
 from pipelines.feedback import RATING_TAGS, FeedbackError
+from pipelines.questions import QuestionSetError, load_question_set
 
 TITLES = {
     "rag": "RAG · Weaviate hybrid retrieval + base model",
@@ -68,10 +70,16 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
         }
     with gr.Row():
         regenerate = gr.Button("🔁 Regenerate", elem_id="regenerate")
-        next_question = gr.Button("🎲 Next question from the set", elem_id="next-question",
-                                  interactive=bool(questions))
+        next_question = gr.Button("🎲 Next question from the set", elem_id="next-question")
         clear = gr.Button("🧹 New conversation", elem_id="clear")
     notice = gr.Markdown(elem_id="notice")
+    question_set = gr.State(list(questions))
+    with gr.Accordion("Question set for labeling sessions", open=False, elem_id="question-set"):
+        question_file = gr.File(label="Upload a question set: JSONL with a \"question\" field, CSV with a "
+                                "\"question\" column, or one question per line (.txt)",
+                                file_types=[".jsonl", ".csv", ".txt"], elem_id="question-file")
+        question_set_info = gr.Markdown(f"Using the sample set: {len(questions)} questions.",
+                                        elem_id="question-set-info")
     with gr.Accordion("Rate each answer (optional)", open=False, elem_id="ratings"):
         rating_inputs = []
         with gr.Row():
@@ -184,7 +192,19 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
 
     regenerate.click(ask_again, inputs=[session, *chats], outputs=ask_outputs, api_name="regenerate",
                      concurrency_limit=1, concurrency_id="generation")
-    next_question.click(lambda: random.choice(questions), outputs=[prompt], api_name="next_question")
+    def use_question_file(path: str | None, current: list[str]) -> tuple[list[str], str]:
+        if path is None:
+            return list(questions), f"Using the sample set: {len(questions)} questions."
+        try:
+            loaded = load_question_set(Path(path))
+        except QuestionSetError as exc:
+            return current, f"⚠️ {exc} Still using the previous {len(current)} questions."
+        return loaded, f"Using the uploaded set: {len(loaded)} questions."
+
+    question_file.change(use_question_file, inputs=[question_file, question_set],
+                         outputs=[question_set, question_set_info], api_name=False)
+    next_question.click(lambda pool: random.choice(pool) if pool else "", inputs=[question_set], outputs=[prompt],
+                        api_name="next_question")
     vote_outputs = [notice, session, *titles, context]
     for key, button in vote_buttons.items():
         button.click(lambda state, held, k=key: vote(k, state, held), inputs=[session, context_held],

@@ -113,6 +113,20 @@ def test_next_question_draws_from_the_question_set(app_url, page):
     assert page.locator("#prompt textarea").input_value() in questions
 
 
+def test_an_uploaded_question_set_replaces_the_sample_set(app_url, page, tmp_path):
+    from playwright.sync_api import expect
+
+    url, _ = app_url
+    upload = tmp_path / "mine.csv"
+    upload.write_text("question\nWhat is the Sillwater field station?\n")
+    page.goto(url)
+    page.locator("#question-set").get_by_text("Question set for labeling sessions").click()
+    page.locator("#question-file input[type=file]").set_input_files(str(upload))
+    expect(page.locator("#question-set-info")).to_contain_text("uploaded set: 1 questions", timeout=30_000)
+    page.locator("#next-question").click()
+    expect(page.locator("#prompt textarea")).to_have_value("What is the Sillwater field station?")
+
+
 def test_blind_mode_hides_identities_until_the_vote_and_stores_the_order(app_url, page):
     from playwright.sync_api import expect
 
