@@ -261,6 +261,24 @@ class FeedbackStore:
             row["answers"] = answers.get(row["exchange_id"], [])
         return rows
 
+    def scores_with_votes(self) -> list[dict]:
+        """Every computed metric value beside the latest vote of its exchange (agreement statistics)."""
+        rows = self._connection().execute(
+            """
+            SELECT s.exchange_id, v.choice, s.pipeline, s.metric, s.value
+            FROM scores s JOIN votes v ON v.id = (SELECT MAX(id) FROM votes WHERE exchange_id = s.exchange_id)
+            WHERE s.status = 'ok'
+            """
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def latest_rating_scores(self) -> dict[tuple[str, str], int]:
+        """(exchange_id, pipeline) -> the latest 1-5 score a rater gave that answer."""
+        rows = self._connection().execute(
+            "SELECT exchange_id, pipeline, score FROM ratings WHERE score IS NOT NULL ORDER BY id"
+        ).fetchall()
+        return {(r["exchange_id"], r["pipeline"]): r["score"] for r in rows}
+
     def scored_votes(self, limit: int = 200) -> list[dict]:
         """Latest vote per exchange beside that exchange's metric scores, newest first (Evaluation tab)."""
         conn = self._connection()

@@ -83,6 +83,8 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
         time.sleep(2)
         page.locator("#refresh-scores").click()
     expect(page.locator("#score-summary")).to_contain_text("rag")
+    expect(page.locator("#agreement")).to_contain_text("semantic_similarity")
+    expect(page.locator("#agreement-verdict")).to_contain_text("Not enough evidence")
     page.screenshot(path=str(ARTIFACTS / "evaluation.png"), full_page=True)
     assert page.dialogs == []
 
