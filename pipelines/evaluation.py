@@ -44,6 +44,7 @@ class Reference:
     answer: str
     source: str
     contexts: tuple[str, ...]
+    split: str = ""
 
 
 class ReferenceSet:
@@ -70,7 +71,7 @@ class ReferenceSet:
                     if path.is_file() else ()
                 )
             references[normalise_question(row["question"])] = Reference(
-                row["question"], row["reference"], source, chunk_cache[source]
+                row["question"], row["reference"], source, chunk_cache[source], row.get("split", "")
             )
         return cls(references)
 
@@ -223,3 +224,34 @@ class ScoringWorker:
         rows = self._scorer.score_exchange(exchange)
         self.feedback.add_scores(exchange_id, rows, scorer=self._scorer.name)
         return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipelines.evaluation``: every pipeline over a question set, scored, as a report folder."""
+    import argparse
+
+    from pipelines.batch_evaluation import run_batch
+    from pipelines.runtime import Runtime
+    from pipelines.settings import Settings
+
+    parser = argparse.ArgumentParser(description="Run every pipeline over a question set and score it with ragas.")
+    parser.add_argument("--questions", type=Path, default=None, help="JSONL (default: the sample question set)")
+    parser.add_argument("--out", type=Path, default=Path("reports") / "latest")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings()
+    runtime = Runtime.start(settings)
+    try:
+        for problem in runtime.problems:
+            print(f"warning: {problem}")
+        report = run_batch(runtime, args.questions or settings.questions_file, args.out, args.limit)
+    finally:
+        runtime.close()
+    print((report.folder / "summary.md").read_text())
+    print(f"Report: {report.folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

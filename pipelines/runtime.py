@@ -45,6 +45,7 @@ class Runtime:
     client: object | None = None
     problems: list[str] = field(default_factory=list)
     references: ReferenceSet | None = None
+    embedder: Embedder | None = None
 
     @property
     def auth(self) -> AdminAuth:
@@ -94,7 +95,7 @@ class Runtime:
         )
         for problem in problems:
             log.warning(problem)
-        return cls(settings, feedback, arena, scoring, backend, store, server, client, problems, references)
+        return cls(settings, feedback, arena, scoring, backend, store, server, client, problems, references, embedder)
 
     def improve_adapter_from_votes(self) -> str:
         """Run the experimental DPO step on the active adapter and say what came out."""

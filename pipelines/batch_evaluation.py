@@ -1,0 +1,94 @@
+"""Batch evaluation: every pipeline answers every question of a set, ragas scores it all, a report is written.
+
+    python -m pipelines.evaluation --questions assets/questions.jsonl --out reports/today [--limit 10]
+
+The report folder holds ``scores.csv`` (one row per question, pipeline and metric),
+``summary.md`` (mean of each metric per pipeline, and how many answers it covers) and
+``dataset.jsonl`` (the ragas samples that were scored). Exchanges and scores also go to the
+feedback store, so the Evaluation tab shows them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipelines.arena import ArenaSession
+from pipelines.evaluation import RagasScorer, ReferenceSet
+from pipelines.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    folder: Path
+    questions: int
+    rows: list[dict]
+
+    def means(self, by_split: bool = False) -> dict[tuple[str, ...], tuple[float, int]]:
+        """(pipeline, metric[, split]) -> (mean over scored answers, how many answers)."""
+        values: dict[tuple[str, ...], list[float]] = defaultdict(list)
+        for row in self.rows:
+            if row["status"] == "ok":
+                key = (row["pipeline"], row["metric"], row["split"]) if by_split else (row["pipeline"], row["metric"])
+                values[key].append(row["value"])
+        return {key: (sum(v) / len(v), len(v)) for key, v in sorted(values.items())}
+
+
+def run_batch(runtime: Runtime, questions_file: Path, out_dir: Path, limit: int | None = None) -> BatchReport:
+    """Ask, score and report with a started runtime (its model, Weaviate and feedback store)."""
+    settings = runtime.settings
+    references = ReferenceSet.load(questions_file, settings.corpus_dir, words=settings.chunk_words,
+                                   overlap=settings.chunk_overlap_words)
+    questions = references.questions()[:limit] if limit else references.questions()
+    if not questions:
+        raise ValueError(f"No questions in {questions_file}")
+    scorer = RagasScorer(runtime.embedder, references)
+    session_id = f"batch-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+    rows: list[dict] = []
+    samples: list[dict] = []
+    for question in tqdm(questions, desc="questions", unit="q"):
+        session = ArenaSession(session_id=session_id)
+        for _ in runtime.arena.ask(question, session):
+            pass
+        exchange = runtime.feedback.exchange(session.exchange_id)
+        scored = scorer.score_exchange(exchange)
+        runtime.feedback.add_scores(session.exchange_id, scored, scorer=scorer.name)
+        reference = references.find(question)
+        for pipeline, answer in exchange["answers"].items():
+            samples.append({"pipeline": pipeline, "user_input": question, "response": answer["answer"],
+                            "reference": reference.answer if reference else None,
+                            "retrieved_contexts": [c["text"] for c in answer["contexts"]], "error": answer["error"]})
+        split = reference.split if reference else ""
+        rows += [{"question": question, "split": split, "exchange_id": session.exchange_id, **row} for row in scored]
+    report = BatchReport(out_dir, len(questions), rows)
+    _write(report, samples, scorer.name)
+    return report
+
+
+def _write(report: BatchReport, samples: list[dict], scorer: str) -> None:
+    report.folder.mkdir(parents=True, exist_ok=True)
+    with (report.folder / "scores.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["question", "split", "exchange_id", "pipeline", "metric",
+                                                    "value", "status", "reason"])
+        writer.writeheader()
+        writer.writerows(report.rows)
+    (report.folder / "dataset.jsonl").write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
+    lines = [f"# Batch evaluation ({report.questions} questions, {scorer})", "",
+             "| pipeline | metric | mean | answers |", "|---|---|---|---|"]
+    lines += [f"| {pipeline} | {metric} | {mean:.3f} | {count} |"
+              for (pipeline, metric), (mean, count) in report.means().items()]
+    if len({r["split"] for r in report.rows}) > 1:
+        lines += ["", "By split of the question set (the fine-tuned adapter was trained on the `train` split only):",
+                  "", "| pipeline | metric | split | mean | answers |", "|---|---|---|---|---|"]
+        lines += [f"| {pipeline} | {metric} | {split or '-'} | {mean:.3f} | {count} |"
+                  for (pipeline, metric, split), (mean, count) in report.means(by_split=True).items()]
+    skipped = sorted({(r["pipeline"], r["metric"], r["reason"]) for r in report.rows if r["status"] != "ok"})
+    if skipped:
+        lines += ["", "Not scored:", *[f"- {p} / {m}: {reason}" for p, m, reason in skipped]]
+    (report.folder / "summary.md").write_text("\n".join(lines) + "\n")
