@@ -113,6 +113,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
 
         def view(extra: dict | None = None) -> dict:
             update = {prompt: "", notice: "", session: state, **votes_enabled(False, state)}
+            shown_titles = _titles(state, order)
             for position, name in enumerate(order):
                 earlier = [] if state.blind else histories[position]
                 turn = [{"role": "user", "content": question}]
@@ -120,7 +121,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
                     turn.append({"role": "assistant", "content": answers[name]})
                 update[chats[position]] = earlier + turn
                 update[statuses[position]] = status_text[name]
-                update[titles[position]] = _titles(state, order)[position]
+                update[titles[position]] = shown_titles[position]
             update.update(extra or {})
             return update
 
