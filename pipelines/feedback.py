@@ -84,6 +84,8 @@ CREATE TABLE IF NOT EXISTS ratings (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS votes_by_exchange ON votes(exchange_id);
+CREATE VIEW IF NOT EXISTS latest_votes AS
+    SELECT * FROM votes WHERE id IN (SELECT MAX(id) FROM votes GROUP BY exchange_id);
 CREATE INDEX IF NOT EXISTS scores_by_exchange ON scores(exchange_id);
 """
 
@@ -252,7 +254,7 @@ class FeedbackStore:
         rows = [dict(r) for r in conn.execute(
             """
             SELECT e.id AS exchange_id, e.question, e.session_id, e.created_at, v.choice, v.created_at AS voted_at
-            FROM exchanges e JOIN votes v ON v.id = (SELECT MAX(id) FROM votes WHERE exchange_id = e.id)
+            FROM exchanges e JOIN latest_votes v ON v.exchange_id = e.id
             ORDER BY e.created_at
             """
         )]
@@ -266,7 +268,7 @@ class FeedbackStore:
         rows = self._connection().execute(
             """
             SELECT s.exchange_id, v.choice, s.pipeline, s.metric, s.value
-            FROM scores s JOIN votes v ON v.id = (SELECT MAX(id) FROM votes WHERE exchange_id = s.exchange_id)
+            FROM scores s JOIN latest_votes v ON v.exchange_id = s.exchange_id
             WHERE s.status = 'ok'
             """
         ).fetchall()
@@ -287,7 +289,7 @@ class FeedbackStore:
             SELECT e.id AS exchange_id, e.created_at, e.question, v.choice AS vote,
                    s.pipeline, s.metric, s.value, s.status, s.reason
             FROM exchanges e
-            JOIN votes v ON v.id = (SELECT MAX(id) FROM votes WHERE exchange_id = e.id)
+            JOIN latest_votes v ON v.exchange_id = e.id
             LEFT JOIN scores s ON s.exchange_id = e.id
             ORDER BY e.created_at DESC, s.pipeline, s.metric
             LIMIT ?
