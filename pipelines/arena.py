@@ -37,6 +37,7 @@ from pipelines.pipeline import Pipeline, PipelineError, PreparedRequest
 from pipelines.ratelimit import RateLimiter, RateLimitError
 
 log = logging.getLogger(__name__)
+NO_OPEN_EXCHANGE = "Ask a question first: there is no answer to vote on yet."
 
 
 class PromptError(ValueError):
@@ -62,7 +63,7 @@ class ArenaSession:
     def pipeline_at(self, position: int) -> str:
         """The pipeline shown in column ``position`` (0 = left) of the open exchange."""
         if self.exchange_id is None or position >= len(self.shown_order):
-            raise FeedbackError("Ask a question first: there is no answer to vote on yet.")
+            raise FeedbackError(NO_OPEN_EXCHANGE)
         return self.shown_order[position]
 
 
@@ -197,7 +198,7 @@ class Arena:
     def vote(self, session: ArenaSession, choice: str) -> int:
         """Store the vote on the session's open exchange; returns the vote id once it is on disk."""
         if session.exchange_id is None:
-            raise FeedbackError("Ask a question first: there is no answer to vote on yet.")
+            raise FeedbackError(NO_OPEN_EXCHANGE)
         try:
             self.vote_limiter.check(session.session_id)
         except RateLimitError as exc:

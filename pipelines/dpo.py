@@ -25,7 +25,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipelines.prompts import ASSISTANT_SYSTEM
-from pipelines.training import LossLog, TrainingReport, load_training_model, partial_dir, save_adapter
+from pipelines.training import (
+    LossLog,
+    TrainingReport,
+    load_training_model,
+    partial_dir,
+    save_adapter,
+    trainer_defaults,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,6 @@ def _dataset(pairs: list[dict]):
 def train_dpo(model_path: str, adapter_path: Path, pairs: list[dict], output_dir: Path,
               config: DpoConfig | None = None, base_model_id: str | None = None) -> TrainingReport:
     """Continue the adapter at ``adapter_path`` with DPO on ``pairs``; write a new adapter version."""
-    import torch
     from peft import PeftModel
     from trl import DPOConfig, DPOTrainer
 
@@ -68,7 +74,6 @@ def train_dpo(model_path: str, adapter_path: Path, pairs: list[dict], output_dir
     if not (adapter_path / "adapter_config.json").exists():
         raise ValueError(f"No adapter to improve at {adapter_path}")
     started = time.perf_counter()
-    cuda = torch.cuda.is_available()
     tokenizer, base, quantization = load_training_model(model_path, config.four_bit)
     model = PeftModel.from_pretrained(base, str(adapter_path), is_trainable=True)
     loss_log = LossLog()
@@ -77,15 +82,9 @@ def train_dpo(model_path: str, adapter_path: Path, pairs: list[dict], output_dir
         max_steps=config.steps,
         beta=config.beta,
         learning_rate=config.learning_rate,
-        lr_scheduler_type="constant",
         per_device_train_batch_size=config.batch_size,
         max_length=config.max_length,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        seed=config.seed,
-        bf16=cuda,
-        use_cpu=not cuda,
+        **trainer_defaults(config.seed),
     )
     trainer = DPOTrainer(model=model, args=args, train_dataset=_dataset(pairs), processing_class=tokenizer,
                          callbacks=[loss_log])

@@ -160,17 +160,11 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accumulation,
         learning_rate=config.learning_rate,
-        lr_scheduler_type="constant",
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        seed=config.seed,
         max_length=config.max_length,
         gradient_checkpointing=cuda,
         optim="paged_adamw_8bit" if cuda and "4-bit" in quantization else "adamw_torch",
-        bf16=cuda,
-        use_cpu=not cuda,
         disable_tqdm=False,
+        **trainer_defaults(config.seed),
     )
     lora = LoraConfig(
         r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
@@ -191,6 +185,16 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         "hyperparameters": asdict(config),
     })
     return report
+
+
+def trainer_defaults(seed: int) -> dict:
+    """Arguments every training run here shares: constant LR, a loss logged each step, no
+    checkpoints or trackers, bf16 on CUDA and the CPU path elsewhere."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {"lr_scheduler_type": "constant", "logging_steps": 1, "save_strategy": "no", "report_to": [],
+            "seed": seed, "bf16": cuda, "use_cpu": not cuda}
 
 
 def partial_dir(output_dir: Path) -> Path:
