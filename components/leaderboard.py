@@ -10,7 +10,6 @@ import gradio as gr
 import pandas as pd
 
 from pipelines.auth import AdminAuth, AdminRequired
-from pipelines.evaluation import normalise_question
 from pipelines.export import export_feedback
 from pipelines.feedback import FeedbackStore
 from pipelines.leaderboard import LeaderboardFilter, store_leaderboard
@@ -65,7 +64,7 @@ def build_leaderboard_tab(
         export = gr.Button("⬇ Export preference data (DPO + ratings JSONL)", elem_id="export")
         files = gr.File(label="Exported files", file_count="multiple", elem_id="export-files")
 
-    question_set = frozenset(normalise_question(q) for q in questions)
+    question_set = frozenset(questions)
 
     def show(split: bool, only_set: bool, since_date: str, rater_id: str) -> tuple[pd.DataFrame, gr.BarPlot]:
         try:

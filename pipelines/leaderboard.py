@@ -140,6 +140,8 @@ class LeaderboardFilter:
     by_adapter: bool = False
 
     def __post_init__(self) -> None:
+        if self.questions is not None:  # compared as the reference set compares them
+            object.__setattr__(self, "questions", frozenset(normalise_question(q) for q in self.questions))
         if self.since:
             try:
                 datetime.fromisoformat(self.since)

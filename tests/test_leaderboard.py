@@ -66,7 +66,7 @@ def test_store_leaderboard_filters_and_splits_by_adapter(tmp_path):
     assert split == {"rag": (1, 2), "finetuned@v1@aaa": (0, 1), "finetuned@v2@bbb": (2, 0)}
     alice = store_leaderboard(store, rounds=10, where=LeaderboardFilter(rater="alice"))
     assert [(r.pipeline, r.votes) for r in alice] == [("rag", 1), ("finetuned", 1)]
-    in_set = LeaderboardFilter(questions=frozenset({"who founded lumenhollow instruments"}))
+    in_set = LeaderboardFilter(questions=frozenset({"Who founded Lumenhollow Instruments?"}))
     assert {r.pipeline: r.votes for r in store_leaderboard(store, rounds=10, where=in_set)} == {
         "rag": 2, "finetuned": 2}
     assert store_leaderboard(store, rounds=10, where=LeaderboardFilter(since="2999-01-01")) == []
