@@ -11,6 +11,7 @@ import gradio as gr
 
 from components.arena import build_arena_tab
 from components.evaluation import build_evaluation_tab
+from components.knowledge import build_knowledge_tab
 from components.leaderboard import build_leaderboard_tab
 from components.rendering import CSS
 from pipelines.runtime import Runtime
@@ -30,8 +31,11 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
             gr.Markdown("\n".join(f"> ⚠️ {p}" for p in runtime.problems), elem_id="startup-problems")
         questions = runtime.references.questions() if runtime.references else []
         with gr.Tabs():
-            with gr.Tab("Arena", id="arena"):
-                build_arena_tab(runtime.arena, runtime.describe_model(), questions)
+            with gr.Tab("Arena", id="arena") as arena_tab:
+                build_arena_tab(runtime.arena, runtime.describe_model(), questions, runtime.knowledge,
+                                runtime.retrieval_defaults)
+            with gr.Tab("Knowledge", id="knowledge") as knowledge_tab:
+                build_knowledge_tab(runtime.knowledge, runtime.auth, runtime.arena, runtime.rag_problem)
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
                 build_leaderboard_tab(runtime.feedback, runtime.auth, questions,
                                       runtime.improve_adapter_from_votes if runtime.backend else None)
@@ -40,6 +44,8 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
         # Each tab shows fresh numbers when opened.
         leaderboard_tab.select(None, js="() => document.querySelector('#refresh-leaderboard')?.click()")
         evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")
+        arena_tab.select(None, js="() => document.querySelector('#refresh-retrieval')?.click()")
+        knowledge_tab.select(None, js="() => document.querySelector('#kb-refresh')?.click()")
     return demo
 
 

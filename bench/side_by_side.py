@@ -34,21 +34,24 @@ def run_mode(mode: str, http_port: int, grpc_port: int, prompts: int, tokens: in
     from pipelines.embeddings import Embedder
     from pipelines.feedback import FeedbackStore
     from pipelines.finetuned import FinetunedPipeline
-    from pipelines.ingest import ingest_folder
+    from pipelines.ingest import folder_files
+    from pipelines.knowledge import KnowledgeBase
     from pipelines.models import ModelBackend
     from pipelines.rag import RagPipeline
+    from pipelines.retrieval import HybridRetriever
     from pipelines.settings import Settings
-    from pipelines.store import HybridRetriever, KnowledgeStore, connect
+    from pipelines.store import connect
 
     data = Path(tempfile.mkdtemp())
     settings = Settings(data_dir=data, weaviate_http_port=http_port, weaviate_grpc_port=grpc_port,
                         collection="BenchDocs")
     client = connect(settings)
-    store = KnowledgeStore(client, settings.collection, Embedder.load(settings.embedding_model))
-    ingest_folder(store, settings.corpus_dir, words=settings.chunk_words, overlap=settings.chunk_overlap_words)
+    knowledge = KnowledgeBase(client, Embedder.load(settings.embedding_model), settings)
+    knowledge.ingest_files(None, folder_files(settings.corpus_dir))
+    store = knowledge.store()
     backend = ModelBackend.load(settings)
     backend.load_adapter(settings.adapter_path)
-    rag, finetuned = RagPipeline(HybridRetriever(store), settings.top_k), FinetunedPipeline(backend)
+    rag, finetuned = RagPipeline.from_retriever(HybridRetriever(store), settings.top_k), FinetunedPipeline(backend)
     feedback = FeedbackStore(data / "f.sqlite3")
 
     def arena(pipelines):

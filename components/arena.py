@@ -12,11 +12,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.rendering import context_panel_html, status_line
+from components.rendering import citations_line, context_panel_html, status_line
 from pipelines.arena import Arena, ArenaSession, PromptError
 from pipelines.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent, TokenEvent
 from pipelines.feedback import RATING_TAGS, FeedbackError
+from pipelines.knowledge import KnowledgeBase
 from pipelines.questions import QuestionSetError, load_question_set
+from pipelines.retrieval import RetrievalOptions
 
 TITLES = {
     "rag": "RAG · Weaviate hybrid retrieval + base model",
@@ -43,7 +45,63 @@ def _titles(state: ArenaSession, order: list[str]) -> list[str]:
     return [f"### Model {label}" for label in BLIND_LABELS]
 
 
-def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) -> None:
+def _collection_choices(knowledge: KnowledgeBase | None) -> list[str]:
+    try:
+        return knowledge.collections() if knowledge else []
+    except Exception:  # Weaviate down: the RAG column explains; the controls just stay as they are
+        return []
+
+
+def _document_choices(knowledge: KnowledgeBase | None, collection: str | None) -> list[str]:
+    try:
+        return [doc.name for doc in knowledge.documents(collection)] if knowledge else []
+    except Exception:
+        return []
+
+
+def build_retrieval_controls(knowledge: KnowledgeBase | None, defaults: RetrievalOptions, session: gr.State) -> None:
+    """Collection, top-k, alpha, document filter and rerank for the RAG column, kept in the session."""
+    collections = _collection_choices(knowledge)
+    with gr.Accordion("Retrieval settings (RAG column)", open=False, elem_id="retrieval-settings"):
+        with gr.Row():
+            collection = gr.Dropdown(collections, value=collections[0] if collections else None, label="Collection",
+                                     elem_id="collection", scale=2)
+            top_k = gr.Slider(1, 10, value=defaults.top_k, step=1, label="Passages (top-k)", elem_id="top-k")
+            alpha = gr.Slider(0, 1, value=defaults.alpha, step=0.05, label="Hybrid alpha (0 = BM25, 1 = vectors)",
+                              elem_id="alpha")
+        with gr.Row():
+            sources = gr.Dropdown(_document_choices(knowledge, collections[0] if collections else None),
+                                  multiselect=True, label="Only these documents (empty: all)", elem_id="sources",
+                                  scale=3)
+            available = bool(knowledge and knowledge.reranker_available)
+            rerank = gr.Checkbox(False, label="Cross-encoder rerank" if available
+                                 else "Cross-encoder rerank (set ARENA_RERANKER_MODEL to enable)",
+                                 interactive=available, elem_id="rerank")
+            refresh = gr.Button("↻", elem_id="refresh-retrieval", scale=0, min_width=40)
+
+    def choose(name: str | None, k: int, a: float, docs: list[str] | None, use_rerank: bool,
+               state: ArenaSession) -> ArenaSession:
+        state.retrieval = RetrievalOptions(collection=name or None, top_k=int(k), alpha=float(a),
+                                           sources=tuple(docs or ()), rerank=bool(use_rerank))
+        return state
+
+    def refreshed(name: str | None, docs: list[str] | None) -> dict:
+        names = _collection_choices(knowledge)
+        name = name if name in names else (names[0] if names else None)
+        choices = _document_choices(knowledge, name)
+        return {collection: gr.Dropdown(choices=names, value=name),
+                sources: gr.Dropdown(choices=choices, value=[d for d in docs or [] if d in choices])}
+
+    controls = [collection, top_k, alpha, sources, rerank]
+    for control in controls:
+        control.change(choose, inputs=[*controls, session], outputs=[session], api_name=False, queue=False)
+    collection.change(lambda name: gr.Dropdown(choices=_document_choices(knowledge, name), value=[]),
+                      inputs=[collection], outputs=[sources], api_name=False)
+    refresh.click(refreshed, inputs=[collection, sources], outputs=[collection, sources], api_name=False)
+
+
+def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
+                    knowledge: KnowledgeBase | None = None, defaults: RetrievalOptions | None = None) -> None:
     named_order = [p.name for p in arena.pipelines]
     session = gr.State(ArenaSession())
     with gr.Row():
@@ -91,6 +149,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
                     comment = gr.Textbox(label="Comment", lines=2, elem_id=f"rate-{position}-comment")
                     save = gr.Button(f"Save rating of the {position} answer", elem_id=f"rate-{position}-save")
                     rating_inputs.append((score, tags, comment, save))
+    build_retrieval_controls(knowledge, defaults or RetrievalOptions(), session)
     with gr.Accordion("Retrieved context (RAG column)", open=True):
         context = gr.HTML(context_panel_html([]), elem_id="context")
     context_held = gr.State("")  # blind mode: the context panel, shown once the user has voted
@@ -108,6 +167,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
             return
         histories = [left_history, right_history]
         answers: dict[str, str] = {name: "" for name in named_order}
+        chunks: dict[str, list] = {}
         status_text = {name: status_line(None, running=True) for name in named_order}
         order = named_order
 
@@ -128,7 +188,8 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
         for name, event in arena.ask(question, state):
             order = state.shown_order
             if isinstance(event, ContextEvent):
-                panel = context_panel_html(event.chunks)
+                chunks[name] = event.chunks
+                panel = context_panel_html(event.chunks, query=question)
                 yield view({context: HIDDEN_PANEL, context_held: panel} if state.blind else {context: panel})
             elif isinstance(event, TokenEvent):
                 answers[name] += event.text
@@ -136,6 +197,8 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
             elif isinstance(event, DoneEvent):
                 answers[name] = event.answer or "(empty answer)"
                 status_text[name] = status_line(event.timings, hide_retrieval=state.blind)
+                if chunks.get(name) and not state.blind:  # in blind mode citations would give RAG away
+                    status_text[name] += "  \n" + citations_line(event.answer, chunks[name])
                 yield view()
             elif isinstance(event, ErrorEvent):
                 answers[name] = f"⚠️ {event.message}"
@@ -172,7 +235,8 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str]) 
         return {notice: f"✅ Rating #{rating_id} of the {POSITIONS[position]} answer stored."}
 
     def new_conversation(blind_mode: bool, previous: ArenaSession) -> dict:
-        state = ArenaSession(session_id=previous.session_id, blind=blind_mode)  # same rater, fresh history
+        state = ArenaSession(session_id=previous.session_id, blind=blind_mode,  # same rater, fresh history
+                             retrieval=previous.retrieval)
         update = {session: state, notice: "", context: context_panel_html([]), **votes_enabled(False, state)}
         for position in range(len(named_order)):
             update[chats[position]] = []

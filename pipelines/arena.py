@@ -35,6 +35,7 @@ from pipelines.feedback import FeedbackError, FeedbackStore
 from pipelines.models import ModelBackend
 from pipelines.pipeline import Pipeline, PipelineError, PreparedRequest
 from pipelines.ratelimit import RateLimiter, RateLimitError
+from pipelines.retrieval import RetrievalOptions
 
 log = logging.getLogger(__name__)
 NO_OPEN_EXCHANGE = "Ask a question first: there is no answer to vote on yet."
@@ -59,6 +60,7 @@ class ArenaSession:
     blind: bool = False
     shown_order: list[str] = field(default_factory=list)
     voted: bool = False
+    retrieval: RetrievalOptions | None = None  # the user's retrieval choices; None: the app's defaults
 
     def pipeline_at(self, position: int) -> str:
         """The pipeline shown in column ``position`` (0 = left) of the open exchange."""
@@ -131,7 +133,7 @@ class Arena:
             try:
                 if self.backend is None:
                     raise PipelineError(f"The model is not loaded: {self.model_error}")
-                item = pipeline.prepare(question, self._history(session, pipeline.name))
+                item = pipeline.prepare(question, self._history(session, pipeline.name), session.retrieval)
             except PipelineError as exc:
                 results[pipeline.name].error = str(exc)
                 yield pipeline.name, ErrorEvent(str(exc))

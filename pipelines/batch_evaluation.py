@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from pipelines.arena import ArenaSession
 from pipelines.evaluation import RagasScorer, ReferenceSet
+from pipelines.knowledge import make_chunker
 from pipelines.runtime import Runtime
 
 
@@ -43,8 +44,7 @@ class BatchReport:
 def run_batch(runtime: Runtime, questions_file: Path, out_dir: Path, limit: int | None = None) -> BatchReport:
     """Ask, score and report with a started runtime (its model, Weaviate and feedback store)."""
     settings = runtime.settings
-    references = ReferenceSet.load(questions_file, settings.corpus_dir, words=settings.chunk_words,
-                                   overlap=settings.chunk_overlap_words)
+    references = ReferenceSet.load(questions_file, settings.corpus_dir, make_chunker(runtime.embedder, settings))
     questions = references.questions()[:limit] if limit else references.questions()
     if not questions:
         raise ValueError(f"No questions in {questions_file}")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 OFFLINE_EMBEDDER = "offline:all-minilm-l6-v2"
+PROGRESS_SLICE = 512  # texts per progress report: large enough to keep the encoder's batches full
 
 
 def offline_minilm_folder() -> Path:
@@ -45,7 +47,28 @@ class Embedder:
     def path(self) -> str:
         return resolve_embedder_path(self.name)
 
-    def embed(self, texts: list[str], batch_size: int = 32) -> list[list[float]]:
-        with self._lock:
-            vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
-        return vectors.tolist()
+    @property
+    def dimensions(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension() or 0)
+
+    @property
+    def max_tokens(self) -> int:
+        """How many tokens the model reads per text; longer texts are truncated by sentence-transformers."""
+        return int(self.model.max_seq_length or 256)
+
+    def tokenizer(self):
+        """The model's own tokenizer, so chunks are sized in the tokens the embedder reads."""
+        return self.model.tokenizer
+
+    def embed(self, texts: list[str], batch_size: int = 32,
+              on_progress: Callable[[int, int], None] | None = None) -> list[list[float]]:
+        """Normalised vectors; ``on_progress(done, total)`` after each slice of a long list."""
+        if on_progress is None or len(texts) <= PROGRESS_SLICE:
+            with self._lock:
+                vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
+            return vectors.tolist()
+        result: list[list[float]] = []
+        for start in range(0, len(texts), PROGRESS_SLICE):
+            result += self.embed(texts[start : start + PROGRESS_SLICE], batch_size)
+            on_progress(len(result), len(texts))
+        return result

@@ -22,10 +22,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.chunking import chunk_document
+from pipelines.chunking import Chunker
 from pipelines.embeddings import Embedder
 from pipelines.feedback import FeedbackStore
-from pipelines.ingest import read_text_file
+from pipelines.readers import ReadError, read_document
 
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 log = logging.getLogger(__name__)
@@ -54,7 +54,9 @@ class ReferenceSet:
         self.references = references
 
     @classmethod
-    def load(cls, questions_file: Path, corpus_dir: Path, *, words: int = 120, overlap: int = 30) -> ReferenceSet:
+    def load(cls, questions_file: Path, corpus_dir: Path, chunker: Chunker | None = None) -> ReferenceSet:
+        """Reference passages are the source document's chunks, cut as ingestion cuts them (pass its chunker)."""
+        chunker = chunker or Chunker()
         references: dict[str, Reference] = {}
         if not questions_file.exists():
             return cls(references)
@@ -66,10 +68,10 @@ class ReferenceSet:
             source = row.get("source", "")
             if source not in chunk_cache:
                 path = corpus_dir / source
-                chunk_cache[source] = (
-                    tuple(c.text for c in chunk_document(source, read_text_file(path), words=words, overlap=overlap))
-                    if path.is_file() else ()
-                )
+                try:
+                    chunk_cache[source] = tuple(c.text for c in chunker.chunk(read_document(source, path.read_bytes())))
+                except (OSError, ReadError):
+                    chunk_cache[source] = ()
             references[normalise_question(row["question"])] = Reference(
                 row["question"], row["reference"], source, chunk_cache[source], row.get("split", "")
             )

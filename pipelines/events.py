@@ -14,6 +14,19 @@ class RetrievedChunk:
     chunk_index: int
     score: float
     rank: int
+    heading: str = ""
+    page: int | None = None
+    before: str = ""  # the neighbouring chunks' text, to show the passage in its place in the document
+    after: str = ""
+    rerank_score: float | None = None  # set when a cross-encoder re-ordered the hits
+
+    @property
+    def location(self) -> str:
+        """Where in its document the chunk sits: page and/or heading, for citations."""
+        parts = [f"p. {self.page}"] if self.page is not None else []
+        if self.heading:
+            parts.append(f"§ {self.heading}")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pipelines.models import FINETUNED_ADAPTER, GenerationRequest, ModelBackend
 from pipelines.pipeline import PipelineError, PreparedRequest
 from pipelines.prompts import plain_messages
+from pipelines.retrieval import RetrievalOptions
 
 
 class FinetunedPipeline:
@@ -21,7 +22,8 @@ class FinetunedPipeline:
         self.backend = backend
         self.adapter = adapter
 
-    def prepare(self, question: str, history: list[dict[str, str]]) -> PreparedRequest:
+    def prepare(self, question: str, history: list[dict[str, str]],
+                options: RetrievalOptions | None = None) -> PreparedRequest:
         if self.backend is None or not self.backend.has_adapter(self.adapter):
             raise PipelineError(
                 "No fine-tuned adapter is loaded. Train one with `python -m pipelines.training` "

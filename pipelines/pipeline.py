@@ -12,6 +12,7 @@ from typing import Protocol
 
 from pipelines.events import RetrievedChunk
 from pipelines.models import GenerationRequest
+from pipelines.retrieval import RetrievalOptions
 
 
 class PipelineError(RuntimeError):
@@ -31,4 +32,7 @@ class Pipeline(Protocol):
     name: str
     label: str
 
-    def prepare(self, question: str, history: list[dict[str, str]]) -> PreparedRequest: ...
+    def prepare(self, question: str, history: list[dict[str, str]],
+                options: RetrievalOptions | None = None) -> PreparedRequest:
+        """``options`` are the user's retrieval choices; pipelines without retrieval ignore them."""
+        ...

@@ -23,11 +23,13 @@ from pipelines.embeddings import Embedder
 from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker
 from pipelines.feedback import FeedbackStore
 from pipelines.finetuned import FinetunedPipeline
-from pipelines.ingest import ingest_folder
+from pipelines.ingest import folder_files
+from pipelines.knowledge import KnowledgeBase, make_chunker
 from pipelines.models import ModelBackend, ModelLoadError
 from pipelines.rag import RagPipeline
+from pipelines.retrieval import RetrievalOptions
 from pipelines.settings import OFFLINE_MODEL, Settings
-from pipelines.store import HybridRetriever, KnowledgeStore, connect
+from pipelines.store import connect
 from pipelines.weaviate_server import WeaviateServer
 
 log = logging.getLogger(__name__)
@@ -40,12 +42,17 @@ class Runtime:
     arena: Arena
     scoring: ScoringWorker
     backend: ModelBackend | None = None
-    store: KnowledgeStore | None = None
+    knowledge: KnowledgeBase | None = None
     server: WeaviateServer | None = None
     client: object | None = None
     problems: list[str] = field(default_factory=list)
     references: ReferenceSet | None = None
     embedder: Embedder | None = None
+    rag_problem: str = ""
+
+    @property
+    def retrieval_defaults(self) -> RetrievalOptions:
+        return RetrievalOptions(top_k=self.settings.top_k, alpha=self.settings.hybrid_alpha)
 
     @property
     def auth(self) -> AdminAuth:
@@ -59,7 +66,7 @@ class Runtime:
         feedback = FeedbackStore(settings.feedback_db)
         embedder = Embedder.load(settings.embedding_model)
 
-        server, client, store, rag_problem = _start_knowledge_store(settings, embedder)
+        server, client, knowledge, rag_problem = _start_knowledge_base(settings, embedder)
         if rag_problem:
             problems.append(f"RAG is unavailable: {rag_problem}")
 
@@ -75,14 +82,12 @@ class Runtime:
             except ModelLoadError as exc:
                 problems.append(f"Fine-tuned column unavailable: {exc}")
 
-        references = ReferenceSet.load(
-            settings.questions_file, settings.corpus_dir,
-            words=settings.chunk_words, overlap=settings.chunk_overlap_words,
-        )
+        references = ReferenceSet.load(settings.questions_file, settings.corpus_dir, make_chunker(embedder, settings))
         scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references))
-        retriever = HybridRetriever(store, alpha=settings.hybrid_alpha) if store else None
+        defaults = RetrievalOptions(top_k=settings.top_k, alpha=settings.hybrid_alpha)
+        rag = RagPipeline(knowledge.retriever if knowledge else None, defaults, unavailable_reason=rag_problem)
         arena = Arena(
-            [RagPipeline(retriever, settings.top_k, unavailable_reason=rag_problem), FinetunedPipeline(backend)],
+            [rag, FinetunedPipeline(backend)],
             backend,
             feedback,
             max_new_tokens=settings.max_new_tokens,
@@ -95,7 +100,8 @@ class Runtime:
         )
         for problem in problems:
             log.warning(problem)
-        return cls(settings, feedback, arena, scoring, backend, store, server, client, problems, references, embedder)
+        return cls(settings, feedback, arena, scoring, backend, knowledge, server, client, problems, references,
+                   embedder, rag_problem)
 
     def improve_adapter_from_votes(self) -> str:
         """Run the experimental DPO step on the active adapter and say what came out."""
@@ -136,8 +142,8 @@ class Runtime:
             self.server.stop()
 
 
-def _start_knowledge_store(settings: Settings, embedder: Embedder):
-    """Managed or remote Weaviate, with the sample corpus ingested into an empty collection."""
+def _start_knowledge_base(settings: Settings, embedder: Embedder):
+    """Managed or remote Weaviate, with the sample corpus ingested into an empty default collection."""
     server = client = None
     try:
         if not settings.weaviate_url:
@@ -146,14 +152,11 @@ def _start_knowledge_store(settings: Settings, embedder: Embedder):
                 http_port=settings.weaviate_http_port, grpc_port=settings.weaviate_grpc_port,
             ).start()
         client = connect(settings)
-        store = KnowledgeStore(client, settings.collection, embedder)
-        store.ensure_collection()
-        if store.count() == 0 and settings.corpus_dir.is_dir():
-            report = ingest_folder(
-                store, settings.corpus_dir, words=settings.chunk_words, overlap=settings.chunk_overlap_words
-            )
+        knowledge = KnowledgeBase(client, embedder, settings)
+        if knowledge.store().count() == 0 and settings.corpus_dir.is_dir():
+            report = knowledge.ingest_files(None, folder_files(settings.corpus_dir))
             log.info("Ingested %d chunks from %d files", report.chunks, len(report.files))
-        return server, client, store, ""
+        return server, client, knowledge, ""
     except Exception as exc:  # any failure here leaves the fine-tuned column working
         log.exception("knowledge store start-up failed")
         if client is not None:

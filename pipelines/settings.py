@@ -51,13 +51,21 @@ class Settings(BaseSettings):
     weaviate_binary: Path | None = Field(None, description="weaviate-server binary; default: the setup cache.")
     weaviate_http_port: int = 8079
     weaviate_grpc_port: int = 50061
+    weaviate_grpc_host: str | None = Field(None, description="Remote gRPC host when it differs from the URL's host.")
     collection: str = "LumenhollowDocs"
     corpus_dir: Path = PROJECT_ROOT / "assets" / "corpus"
     embedding_model: str = Field("offline:all-minilm-l6-v2", description="sentence-transformers name or folder.")
-    chunk_words: int = Field(120, ge=16)
-    chunk_overlap_words: int = Field(30, ge=0)
+    chunk_tokens: int = Field(160, ge=8, description="Chunk size in the embedding model's tokens.")
+    chunk_overlap_tokens: int = Field(32, ge=0)
     top_k: int = Field(3, ge=1, le=50)
     hybrid_alpha: float = Field(0.5, ge=0.0, le=1.0, description="0 = pure BM25, 1 = pure vector.")
+    reranker_model: str | None = Field(
+        None, description="A sentence-transformers cross-encoder (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2); "
+        "unset: no rerank step (no cross-encoder ships offline)."
+    )
+    rerank_candidates: int = Field(20, ge=1, le=200, description="Hybrid hits the reranker re-orders.")
+    max_upload_mb: float = Field(50, gt=0, description="Largest single file accepted for ingestion.")
+    max_zip_total_mb: float = Field(200, gt=0, description="Largest total uncompressed size of an uploaded zip.")
 
     # Feedback
     votes_per_minute: int = Field(30, ge=1, description="Per-session vote limit, against scripted flooding.")
@@ -70,12 +78,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
 
-    @field_validator("chunk_overlap_words")
+    @field_validator("chunk_overlap_tokens")
     @classmethod
     def _overlap_below_size(cls, value: int, info) -> int:
-        size = info.data.get("chunk_words", 120)
+        size = info.data.get("chunk_tokens", 160)
         if value >= size:
-            raise ValueError(f"chunk_overlap_words ({value}) must be smaller than chunk_words ({size})")
+            raise ValueError(f"chunk_overlap_tokens ({value}) must be smaller than chunk_tokens ({size})")
         return value
 
     @property

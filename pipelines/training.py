@@ -25,9 +25,9 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from pipelines.chunking import chunk_document
-from pipelines.ingest import TEXT_SUFFIXES, read_text_file
+from pipelines.chunking import Chunker
 from pipelines.prompts import ASSISTANT_SYSTEM
+from pipelines.readers import SUPPORTED_SUFFIXES, read_document
 
 log = logging.getLogger(__name__)
 METADATA_FILE = "arena_adapter.json"
@@ -74,7 +74,7 @@ def _summary_pairs(path: Path, words: int = 60) -> list[Example]:
     """Template pairs that work offline: 'what does <doc> say about <section>?' -> the section's text."""
     title = path.stem.replace("_", " ")
     examples = []
-    for chunk in chunk_document(path.name, read_text_file(path), words=words, overlap=0):
+    for chunk in Chunker(words, 0).chunk(read_document(path.name, path.read_bytes())):
         body = chunk.text.removeprefix(chunk.heading).strip()
         topic = chunk.heading or title
         examples.append(Example(f"What does the {title} document say about {topic}?", body, f"template:{path.name}"))
@@ -85,7 +85,7 @@ def build_examples(docs_dir: Path, questions_file: Path | None = None, split: st
     """Q/A pairs from the documents (templates) plus reference pairs of the given split, deduplicated."""
     examples: list[Example] = []
     for path in sorted(docs_dir.iterdir()):
-        if path.is_file() and path.suffix.lower() in TEXT_SUFFIXES:
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
             examples += _summary_pairs(path)
     if questions_file and questions_file.exists():
         for line in questions_file.read_text().splitlines():

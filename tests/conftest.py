@@ -20,10 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines.embeddings import OFFLINE_EMBEDDER, Embedder  # noqa: E402
-from pipelines.ingest import ingest_folder  # noqa: E402
+from pipelines.ingest import folder_files  # noqa: E402
+from pipelines.knowledge import KnowledgeBase  # noqa: E402
 from pipelines.models import ModelBackend  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
-from pipelines.store import KnowledgeStore, connect  # noqa: E402
+from pipelines.store import connect  # noqa: E402
 from pipelines.weaviate_server import WeaviateServer, free_ports  # noqa: E402
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -59,13 +60,19 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def knowledge(test_settings, embedder):
+def knowledge_base(test_settings, embedder):
+    """The sample corpus ingested into the test collection, through the app's own ingestion path."""
     client = connect(test_settings)
-    store = KnowledgeStore(client, test_settings.collection, embedder)
-    ingest_folder(store, test_settings.corpus_dir, words=test_settings.chunk_words,
-                  overlap=test_settings.chunk_overlap_words)
-    yield store
+    kb = KnowledgeBase(client, embedder, test_settings)
+    report = kb.ingest_files(None, folder_files(test_settings.corpus_dir))
+    assert not report.failed, report.failed
+    yield kb
     client.close()
+
+
+@pytest.fixture(scope="session")
+def knowledge(knowledge_base):
+    return knowledge_base.store()
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,13 @@ from pipelines.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent
 from pipelines.feedback import FeedbackError, FeedbackStore
 from pipelines.finetuned import FinetunedPipeline
 from pipelines.rag import RagPipeline
-from pipelines.store import HybridRetriever, KnowledgeStore, connect
+from pipelines.retrieval import HybridRetriever
+from pipelines.store import KnowledgeStore, connect
 from tests.conftest import start_weaviate
 
 
 def make_arena(backend, retriever, tmp_path, **kwargs):
-    return Arena([RagPipeline(retriever, top_k=3), FinetunedPipeline(backend)], backend,
+    return Arena([RagPipeline.from_retriever(retriever, top_k=3), FinetunedPipeline(backend)], backend,
                  FeedbackStore(tmp_path / "f.sqlite3"), max_new_tokens=24, max_prompt_chars=500, **kwargs)
 
 
@@ -74,8 +75,9 @@ def test_weaviate_stopped_mid_session_keeps_finetuned_answering(backend, embedde
     try:
         store = KnowledgeStore(client, "DownDocs", embedder)
         store.ensure_collection()
+        from pipelines.chunking import Chunker
         from pipelines.ingest import ingest_folder
-        ingest_folder(store, test_settings.corpus_dir, words=120, overlap=30)
+        ingest_folder(store, test_settings.corpus_dir, Chunker(120, 30))
         arena = make_arena(backend, HybridRetriever(store), tmp_path)
         session = ArenaSession()
         first = collect(arena, "Who leads the Lumenhollow support team?", session)

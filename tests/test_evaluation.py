@@ -8,8 +8,8 @@ from pipelines.feedback import FeedbackStore
 
 
 @pytest.fixture(scope="module")
-def references(test_settings):
-    return ReferenceSet.load(test_settings.questions_file, test_settings.corpus_dir)
+def references(test_settings, knowledge_base):
+    return ReferenceSet.load(test_settings.questions_file, test_settings.corpus_dir, knowledge_base.chunker())
 
 
 def _exchange(store, question, rag_answer, ft_answer, chunks, ft_error=None):
@@ -26,7 +26,7 @@ def test_reference_set_covers_the_sample_questions(references):
 
 
 def test_scores_follow_answer_quality_and_missing_reference_is_na(tmp_path, embedder, references, knowledge):
-    from pipelines.store import HybridRetriever
+    from pipelines.retrieval import HybridRetriever
 
     store = FeedbackStore(tmp_path / "f.sqlite3")
     question = "Who leads the Lumenhollow support team?"

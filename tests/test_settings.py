@@ -27,5 +27,5 @@ def test_bad_values_are_refused(monkeypatch):
     with pytest.raises(ValidationError):
         Settings()
     monkeypatch.delenv("ARENA_TOP_K")
-    with pytest.raises(ValidationError, match="chunk_overlap_words"):
-        Settings(chunk_words=50, chunk_overlap_words=50)
+    with pytest.raises(ValidationError, match="chunk_overlap_tokens"):
+        Settings(chunk_tokens=50, chunk_overlap_tokens=50)

@@ -2,35 +2,50 @@
 
 import json
 
-from pipelines.chunking import chunk_document
-from pipelines.ingest import ingest_folder
-from pipelines.store import HybridRetriever
+import pytest
+
+from pipelines.ingest import folder_files
+from pipelines.retrieval import HybridRetriever
+from pipelines.store import EmbeddingMismatchError, KnowledgeStore
 
 
-def test_ingest_stores_every_chunk_with_metadata(knowledge, test_settings):
-    expected = sum(
-        len(chunk_document(p.name, p.read_text(), words=test_settings.chunk_words,
-                           overlap=test_settings.chunk_overlap_words))
-        for p in test_settings.corpus_dir.iterdir()
-    )
-    assert knowledge.count() == expected
+def test_ingest_stores_every_chunk_with_metadata(knowledge, knowledge_base, test_settings):
+    chunker = knowledge_base.chunker()
+    from pipelines.ingest import parse_and_chunk
+
+    documents, failed = parse_and_chunk(folder_files(test_settings.corpus_dir), chunker)
+    assert not failed
+    assert knowledge.count() == sum(len({c.content_hash for c in chunks}) for _, chunks in documents)
     hit = HybridRetriever(knowledge).run("Tessel T4 weight grams", top_k=1)[0]
     assert hit.source == "tessel_t4_datasheet.md" and hit.rank == 1 and hit.score > 0
+    assert hit.heading  # Markdown chunks keep their section heading
+    listed = {doc.name: doc for doc in knowledge.documents()}
+    assert set(listed) == {p.name for p in test_settings.corpus_dir.iterdir()}
+    datasheet = listed["tessel_t4_datasheet.md"]
+    assert datasheet.doc_type == "md" and datasheet.chunks >= 1 and datasheet.added_at is not None
+    assert datasheet.size_bytes == (test_settings.corpus_dir / "tessel_t4_datasheet.md").stat().st_size
 
 
-def test_reingest_adds_no_duplicates(knowledge, test_settings):
+def test_reingest_adds_no_duplicates(knowledge, knowledge_base, test_settings):
     before = knowledge.count()
-    ingest_folder(knowledge, test_settings.corpus_dir, words=test_settings.chunk_words,
-                  overlap=test_settings.chunk_overlap_words)
-    assert knowledge.count() == before
+    report = knowledge_base.ingest_files(None, folder_files(test_settings.corpus_dir))
+    assert not report.failed and knowledge.count() == before
 
 
 def test_hybrid_search_finds_the_source_of_sample_questions(knowledge, test_settings):
     rows = [json.loads(line) for line in test_settings.questions_file.read_text().splitlines() if line.strip()]
     retriever = HybridRetriever(knowledge, alpha=test_settings.hybrid_alpha)
-    hits_at_3 = sum(
-        any(hit.source == row["source"] for hit in retriever.run(row["question"], top_k=3)) for row in rows
-    )
-    recall = hits_at_3 / len(rows)
-    print(f"recall@3 on {len(rows)} sample questions: {recall:.2f}")
-    assert recall >= 0.9
+    for k in (1, 3):
+        hits = sum(any(hit.source == row["source"] for hit in retriever.run(row["question"], top_k=k))
+                   for row in rows)
+        print(f"recall@{k} on {len(rows)} sample questions: {hits / len(rows):.2f}")
+    assert hits / len(rows) >= 0.9
+
+
+def test_a_collection_built_with_another_embedding_model_is_refused(knowledge, embedder):
+    class OtherModel:
+        name = "sentence-transformers/some-other-model"
+        dimensions = 768
+
+    with pytest.raises(EmbeddingMismatchError, match="some-other-model"):
+        KnowledgeStore(knowledge.client, knowledge.name, OtherModel()).ensure_collection()

@@ -1,0 +1,116 @@
+"""The knowledge-update demo: RAG picks up a new document at once; the fine-tuned adapter must be retrained.
+
+It asks a question, adds a document whose fact contradicts the corpus, asks again, and
+checks each answer for the old and the new fact. The two exchanges are stored like any
+other (session id ``knowledge-update-demo``), so they can be voted on and scored.
+
+Example::
+
+    result = run_update_demo(arena, knowledge_base, collection="LumenhollowDocs")
+    result.rag_after, result.rag_learned, result.finetuned_learned
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipelines.arena import Arena, ArenaSession
+from pipelines.events import DoneEvent, ErrorEvent
+from pipelines.knowledge import KnowledgeBase
+from pipelines.retrieval import RetrievalOptions
+from pipelines.uploads import UploadedFile
+
+EXPLANATION = (
+    "RAG reads the documents at question time, so a new document changes its answer at once; the fine-tuned "
+    "model's knowledge is baked into its adapter weights and stays as it was until you retrain it."
+)
+
+
+@dataclass(frozen=True)
+class UpdateScenario:
+    """A question, a document that changes its answer, and how to recognise the old and the new answer."""
+
+    question: str
+    document_name: str
+    document_text: str
+    new_fact: str  # a regex that matches an answer stating the new fact
+    old_fact: str  # a regex that matches an answer stating the old fact
+
+
+DEFAULT_SCENARIO = UpdateScenario(
+    question="How long is the warranty on a Tessel sensor?",
+    document_name="warranty_update_2026.md",
+    document_text=(
+        "# Warranty update, November 2026\n"
+        "The warranty on a Tessel sensor is now 7 years from delivery. From 1 November 2026 every Tessel sensor, "
+        "old or new, has a warranty of 7 years (seven years) from delivery; the earlier 4-year warranty no "
+        "longer applies."
+    ),
+    new_fact=r"\b(7|seven)\b",
+    old_fact=r"\b(4|four)\b",
+)
+
+
+@dataclass
+class UpdateDemoResult:
+    scenario: UpdateScenario
+    before: dict[str, str]  # pipeline -> answer (or the error shown)
+    after: dict[str, str]
+    exchange_ids: tuple[str, str]
+
+    def states_new_fact(self, pipeline: str, when: str = "after") -> bool:
+        answer = (self.after if when == "after" else self.before).get(pipeline, "")
+        return bool(re.search(self.scenario.new_fact, answer, re.IGNORECASE))
+
+    @property
+    def rag_learned(self) -> bool:
+        return self.states_new_fact("rag") and not self.states_new_fact("rag", "before")
+
+    @property
+    def finetuned_learned(self) -> bool:
+        return self.states_new_fact("finetuned") and not self.states_new_fact("finetuned", "before")
+
+
+def _answers(arena: Arena, question: str, session: ArenaSession) -> tuple[dict[str, str], str]:
+    answers: dict[str, str] = {}
+    exchange_id = ""
+    for name, event in arena.ask(question, session):
+        if isinstance(event, DoneEvent):
+            answers[name] = event.answer
+        elif isinstance(event, ErrorEvent):
+            answers[name] = f"⚠️ {event.message}"
+        elif name == "arena":
+            exchange_id = event.exchange_id
+    return answers, exchange_id
+
+
+def run_update_demo(arena: Arena, knowledge: KnowledgeBase, collection: str | None = None,
+                    scenario: UpdateScenario = DEFAULT_SCENARIO,
+                    on_step: Callable[[float, str], None] | None = None) -> UpdateDemoResult:
+    """Ask, add the scenario's document to ``collection``, ask again; the document stays (delete it to undo)."""
+    step = on_step or (lambda _fraction, _message: None)
+    options = RetrievalOptions(collection=collection, top_k=arena_top_k(arena))
+    step(0.05, "asking both columns before the update")
+    knowledge.delete_document_if_present(collection, scenario.document_name)  # a rerun starts from the old corpus
+    before, first_id = _answers(arena, scenario.question,
+                                ArenaSession(session_id="knowledge-update-demo", retrieval=options))
+    step(0.45, f"adding {scenario.document_name}")
+    report = knowledge.ingest_files(collection, [UploadedFile(scenario.document_name, scenario.document_text.encode())])
+    if report.failed:
+        raise ValueError(f"The demo document could not be added: {report.failed}")
+    step(0.55, "asking both columns again")
+    after, second_id = _answers(arena, scenario.question,
+                                ArenaSession(session_id="knowledge-update-demo", retrieval=options))
+    step(1.0, "done")
+    return UpdateDemoResult(scenario, before, after, (first_id, second_id))
+
+
+def arena_top_k(arena: Arena) -> int:
+    """The RAG column's default number of passages, so the demo retrieves as the arena does."""
+    for pipeline in arena.pipelines:
+        defaults = getattr(pipeline, "defaults", None)
+        if isinstance(defaults, RetrievalOptions):
+            return defaults.top_k
+    return RetrievalOptions().top_k

@@ -1,0 +1,200 @@
+"""Readers: turn one uploaded file into text units, with a clear refusal for anything unreadable.
+
+One reader per format, each a small class with ``name``, ``suffixes``, ``libraries`` and
+``read(name, data) -> ParsedDocument`` (Verba's Reader interface, typed). Structured formats
+(Markdown, HTML, DOCX) come out as Markdown-style text so the chunker keeps headings with
+their text; PDF comes out one unit per page so every chunk knows its page.
+
+Example::
+
+    doc = read_document("guide.pdf", Path("guide.pdf").read_bytes())
+    doc.units[0].page, doc.units[0].text
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+
+class ReadError(ValueError):
+    """The file cannot be read; the message says why and is safe to show to the user."""
+
+
+@dataclass(frozen=True)
+class TextUnit:
+    """A stretch of a document's text: a PDF page, or the whole text of other formats."""
+
+    text: str
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    name: str
+    doc_type: str
+    size_bytes: int
+    units: list[TextUnit] = field(default_factory=list)
+    markdown: bool = False  # headings written as '# Heading' lines, for structure-aware chunking
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(unit.text for unit in self.units)
+
+
+class Reader(Protocol):
+    name: str
+    suffixes: tuple[str, ...]
+    libraries: tuple[str, ...]
+
+    def read(self, name: str, data: bytes) -> ParsedDocument: ...
+
+
+def _require_text(doc: ParsedDocument) -> ParsedDocument:
+    if not doc.text.strip():
+        raise ReadError("no text could be extracted from the file (empty, or a scan without a text layer)")
+    return doc
+
+
+def decode_text(data: bytes) -> str:
+    """Decode text bytes: UTF-8 first, otherwise the encoding charset-normalizer detects; binary is refused."""
+    if not data.strip():
+        raise ReadError("the file is empty")
+    head = data[:8192]
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ReadError("the file looks binary, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.percent_chaos > 20:
+        raise ReadError("the file is not text in any encoding that could be detected")
+    return str(best)
+
+
+class TextReader:
+    name = "text"
+    suffixes: ClassVar[tuple[str, ...]] = (".txt", ".text")
+    libraries: ClassVar[tuple[str, ...]] = ("charset-normalizer",)
+
+    def read(self, name: str, data: bytes) -> ParsedDocument:
+        return _require_text(ParsedDocument(name, "txt", len(data), [TextUnit(decode_text(data))]))
+
+
+class MarkdownReader:
+    name = "markdown"
+    suffixes: ClassVar[tuple[str, ...]] = (".md", ".markdown")
+    libraries: ClassVar[tuple[str, ...]] = ("charset-normalizer",)
+
+    def read(self, name: str, data: bytes) -> ParsedDocument:
+        return _require_text(ParsedDocument(name, "md", len(data), [TextUnit(decode_text(data))], markdown=True))
+
+
+class HtmlReader:
+    """HTML to Markdown-style text with BeautifulSoup; scripts, styles and event handlers are dropped."""
+
+    name = "html"
+    suffixes: ClassVar[tuple[str, ...]] = (".html", ".htm")
+    libraries: ClassVar[tuple[str, ...]] = ("beautifulsoup4",)
+    _DROP = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "head")
+
+    def read(self, name: str, data: bytes) -> ParsedDocument:
+        from bs4 import BeautifulSoup
+
+        soup = BeautifulSoup(decode_text(data), "html.parser")
+        for tag in soup(self._DROP):
+            tag.decompose()
+        for level in range(1, 7):
+            for heading in soup.find_all(f"h{level}"):
+                heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
+        for item in reversed(soup.find_all("li")):  # innermost first: nested lists read as flat items
+            item.replace_with(f"\n- {item.get_text(' ', strip=True)}\n")
+        text = soup.get_text("\n")
+        text = re.sub(r"[ \t]+", " ", text)
+        text = re.sub(r"\n\s*\n\s*(\n\s*)+", "\n\n", text).strip()
+        return _require_text(ParsedDocument(name, "html", len(data), [TextUnit(text)], markdown=True))
+
+
+class PdfReader:
+    """PDF text per page with pypdf; encrypted and corrupt files are refused."""
+
+    name = "pdf"
+    suffixes: ClassVar[tuple[str, ...]] = (".pdf",)
+    libraries: ClassVar[tuple[str, ...]] = ("pypdf",)
+
+    def read(self, name: str, data: bytes) -> ParsedDocument:
+        from pypdf import PdfReader as _Pdf
+        from pypdf.errors import PdfReadError
+
+        if not data.strip():
+            raise ReadError("the file is empty")
+        if not data.lstrip()[:5] == b"%PDF-":
+            raise ReadError("the file is not a PDF (no %PDF header)")
+        try:
+            pdf = _Pdf(io.BytesIO(data), strict=False)
+            if pdf.is_encrypted:
+                raise ReadError("the PDF is password-protected; remove the password and upload it again")
+            units = [TextUnit(page.extract_text() or "", page=number) for number, page in enumerate(pdf.pages, 1)]
+        except ReadError:
+            raise
+        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+            raise ReadError(f"the PDF is damaged and cannot be read ({type(exc).__name__}: {exc})") from exc
+        units = [unit for unit in units if unit.text.strip()]
+        return _require_text(ParsedDocument(name, "pdf", len(data), units))
+
+
+class DocxReader:
+    """Word documents with python-docx: heading styles become '#' headings, tables become rows of text."""
+
+    name = "docx"
+    suffixes: ClassVar[tuple[str, ...]] = (".docx",)
+    libraries: ClassVar[tuple[str, ...]] = ("python-docx",)
+
+    def read(self, name: str, data: bytes) -> ParsedDocument:
+        import zipfile
+
+        import docx
+
+        try:
+            document = docx.Document(io.BytesIO(data))
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            raise ReadError(f"the file is not a readable .docx document ({type(exc).__name__})") from exc
+        lines: list[str] = []
+        for paragraph in document.paragraphs:
+            text = paragraph.text.strip()
+            if not text:
+                continue
+            style = (paragraph.style.name or "") if paragraph.style is not None else ""
+            match = re.match(r"Heading (\d)", style)
+            if match:
+                lines.append(f"\n{'#' * int(match.group(1))} {text}\n")
+            elif style == "Title":
+                lines.append(f"\n# {text}\n")
+            else:
+                lines.append(text)
+        for table in document.tables:
+            for row in table.rows:
+                lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+        return _require_text(ParsedDocument(name, "docx", len(data), [TextUnit("\n".join(lines))], markdown=True))
+
+
+READERS: tuple[Reader, ...] = (TextReader(), MarkdownReader(), HtmlReader(), PdfReader(), DocxReader())
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(s for reader in READERS for s in reader.suffixes)
+
+
+def reader_for(name: str) -> Reader:
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    for reader in READERS:
+        if suffix in reader.suffixes:
+            return reader
+    raise ReadError(f"unsupported file type {suffix or '(no extension)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+
+
+def read_document(name: str, data: bytes) -> ParsedDocument:
+    """Parse one file by its extension; raises :class:`ReadError` with a user-facing reason."""
+    return reader_for(name).read(name, data)
