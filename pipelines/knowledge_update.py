@@ -39,17 +39,14 @@ class UpdateScenario:
     old_fact: str  # a regex that matches an answer stating the old fact
 
 
+# Measured with the offline SmolLM2-135M: the update document ranks first for the question, and the RAG
+# answer states the new amount; a longer, Markdown-headed version of the same fact confused the small reader.
 DEFAULT_SCENARIO = UpdateScenario(
-    question="How long is the warranty on a Tessel sensor?",
-    document_name="warranty_update_2026.md",
-    document_text=(
-        "# Warranty update, November 2026\n"
-        "The warranty on a Tessel sensor is now 7 years from delivery. From 1 November 2026 every Tessel sensor, "
-        "old or new, has a warranty of 7 years (seven years) from delivery; the earlier 4-year warranty no "
-        "longer applies."
-    ),
-    new_fact=r"\b(7|seven)\b",
-    old_fact=r"\b(4|four)\b",
+    question="What is the daily meal allowance when travelling for Lumenhollow?",
+    document_name="travel_update_2026.txt",
+    document_text="Travel policy update: the daily meal allowance when travelling for Lumenhollow is now 75 euros.",
+    new_fact=r"\b75\b",
+    old_fact=r"\b68\b",
 )
 
 
