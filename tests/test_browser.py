@@ -169,6 +169,42 @@ def test_blind_mode_hides_identities_until_the_vote_and_stores_the_order(app_url
     assert page.dialogs == []
 
 
+def test_upload_documents_then_ask_about_them_with_inert_html(app_url, page, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.documents import XSS_HTML, write
+
+    url, _ = app_url
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    harbour = write(tmp_path, "quillmoor_harbour.md",
+                    "# Quillmoor harbour\nThe harbour master of Quillmoor is Odile Varrent, since 2021.")
+    ferry = write(tmp_path, "ferry.html", XSS_HTML)
+    page.goto(url)
+    page.get_by_role("tab", name="Knowledge").click()
+    page.locator("#kb-upload input[type=file]").set_input_files([str(harbour), str(ferry)])
+    expect(page.locator("#kb-upload").get_by_role("button", name="Remove this file")).to_have_count(2,
+                                                                                                timeout=30_000)
+    page.locator("#kb-ingest").click()
+    expect(page.locator("#kb-report")).to_contain_text("2 file(s) ingested", timeout=120_000)
+    expect(page.locator("#kb-documents")).to_contain_text("quillmoor_harbour.md")
+    expect(page.locator("#kb-documents")).to_contain_text("ferry.html")
+    page.screenshot(path=str(ARTIFACTS / "knowledge.png"), full_page=True)
+
+    page.get_by_role("tab", name="Arena").click()
+    ask(page, "Who is the harbour master of Quillmoor?")
+    expect(page.locator("#context")).to_contain_text("quillmoor_harbour.md")
+    expect(page.locator("#context .ctx-card").first).to_contain_text("§ Quillmoor harbour")
+    assert page.locator("#context mark").count() > 0  # the question's terms are highlighted
+
+    ask(page, "When does the Quillmoor ferry leave, and what are the fares?")
+    expect(page.locator("#context")).to_contain_text("ferry.html")
+    expect(page.locator("#context")).to_contain_text("<script>alert('escaped')</script> stays text.")
+    assert page.locator("#context script, #context img").count() == 0
+    time.sleep(1)
+    assert page.dialogs == [] and not [m for m in console if "alert" in m or "escaped" in m], console
+
+
 def test_dpo_from_votes_activates_a_new_adapter_version(app_url, page):
     """Runs after a decided vote exists (the first test of this module voted RAG better)."""
     from playwright.sync_api import expect
