@@ -130,6 +130,9 @@ def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena:
                                             on_progress=lambda fraction, message: progress(fraction, desc=message))
         except KnowledgeError as exc:
             return {report: f"⚠️ {html.escape(str(exc))}"}
+        except Exception as exc:  # Weaviate down mid-upload: nothing of a failed file is kept
+            return {report: f"⚠️ Ingestion stopped ({html.escape(type(exc).__name__)}: {html.escape(str(exc))}). "
+                            "Each file is stored whole or not at all: the document list shows which made it."}
         return {report: report_markdown(result), **listing(name), uploads: None}
 
     def do_create(given: str, name: str) -> dict:

@@ -49,7 +49,8 @@ class Embedder:
 
     @property
     def dimensions(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension() or 0)
+        size = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(size() or 0)
 
     @property
     def max_tokens(self) -> int:

@@ -71,7 +71,7 @@ class KnowledgeBase:
     def collections(self) -> list[str]:
         """Collections made by this app (they record their embedding model), default first."""
         names = [name for name, config in self.client.collections.list_all(simple=True).items()
-                 if collection_embedding_model(config.description)]
+                 if collection_embedding_model(config.description) or name == self.default_collection]
         return sorted(names, key=lambda n: (n != self.default_collection, n))
 
     def create_collection(self, name: str) -> str:

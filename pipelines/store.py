@@ -25,6 +25,7 @@ from typing import Protocol
 import weaviate
 from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.config import Configure, DataType, Property
+from weaviate.classes.data import DataObject
 from weaviate.classes.init import Auth
 from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.util import generate_uuid5
@@ -37,6 +38,7 @@ from pipelines.settings import Settings
 log = logging.getLogger(__name__)
 _META_PREFIX = "rag-ft-arena:"
 MAX_CHUNKS_PER_DOCUMENT = 10_000  # Weaviate's default QUERY_MAXIMUM_RESULTS
+INSERT_BATCH = 1000  # objects per gRPC insert_many call
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
 
@@ -159,25 +161,29 @@ class KnowledgeStore:
 
     def _write(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], meta: DocumentMeta,
                added_at: datetime) -> None:
-        with self.collection.batch.fixed_size(batch_size=256, concurrent_requests=2) as batch:
-            for chunk, vector in zip(chunks, vectors, strict=True):
-                properties = {
-                    "text": chunk.text,
-                    "source": chunk.source,
-                    "doc_type": meta.doc_type,
-                    "heading": chunk.heading,
-                    "chunk_index": chunk.chunk_index,
-                    "char_start": chunk.char_start,
-                    "content_hash": chunk.content_hash,
-                    "doc_bytes": meta.size_bytes,
-                    "added_at": added_at,
-                }
-                if chunk.page is not None:
-                    properties["page"] = chunk.page
-                batch.add_object(properties=properties, vector=vector, uuid=generate_uuid5(chunk.content_hash))
-        failed = self.collection.batch.failed_objects
-        if failed:
-            raise RetrievalError(f"{len(failed)} chunks were not stored: {failed[0].message}")
+        """Synchronous gRPC batches: the background batcher sleeps about a second per flush, per document."""
+        objects = []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            properties = {
+                "text": chunk.text,
+                "source": chunk.source,
+                "doc_type": meta.doc_type,
+                "heading": chunk.heading,
+                "chunk_index": chunk.chunk_index,
+                "char_start": chunk.char_start,
+                "content_hash": chunk.content_hash,
+                "doc_bytes": meta.size_bytes,
+                "added_at": added_at,
+            }
+            if chunk.page is not None:
+                properties["page"] = chunk.page
+            objects.append(DataObject(properties=properties, vector=list(vector),
+                                      uuid=generate_uuid5(chunk.content_hash)))
+        for start in range(0, len(objects), INSERT_BATCH):
+            result = self.collection.data.insert_many(objects[start : start + INSERT_BATCH])
+            if result.has_errors:
+                first = next(iter(result.errors.values()))
+                raise RetrievalError(f"{len(result.errors)} chunks were not stored: {first.message}")
 
     def replace_documents(
         self, documents: Sequence[tuple[DocumentMeta, Sequence[Chunk]]], on_progress: ProgressCallback | None = None
