@@ -11,6 +11,7 @@ import gradio as gr
 
 from components.arena import build_arena_tab
 from components.evaluation import build_evaluation_tab
+from components.finetune import build_finetune_tab
 from components.knowledge import build_knowledge_tab
 from components.leaderboard import build_leaderboard_tab
 from components.rendering import CSS
@@ -36,6 +37,10 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                                 runtime.retrieval_defaults)
             with gr.Tab("Knowledge", id="knowledge") as knowledge_tab:
                 build_knowledge_tab(runtime.knowledge, runtime.auth, runtime.arena, runtime.rag_problem)
+            with gr.Tab("Fine-tune", id="finetune") as finetune_tab:
+                build_finetune_tab(runtime.training, runtime.knowledge, runtime.auth, runtime.adapter_folders,
+                                   runtime.activate_adapter if runtime.backend else None, runtime.active_adapter,
+                                   runtime.settings.questions_file)
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
                 build_leaderboard_tab(runtime.feedback, runtime.auth, questions,
                                       runtime.improve_adapter_from_votes if runtime.backend else None)
@@ -46,6 +51,7 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
         evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")
         arena_tab.select(None, js="() => document.querySelector('#refresh-retrieval')?.click()")
         knowledge_tab.select(None, js="() => document.querySelector('#kb-refresh')?.click()")
+        finetune_tab.select(None, js="() => document.querySelector('#ft-refresh')?.click()")
     return demo
 
 

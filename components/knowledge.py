@@ -56,7 +56,7 @@ def _demo_markdown(result) -> str:
         f"**Why:** {EXPLANATION}",
         "",
         "To teach the fine-tuned column the new fact, retrain its adapter on the updated documents "
-        "(`python -m pipelines.training --docs <folder>`; the Fine-tune tab where available). "
+        "(the **Fine-tune** tab, or `python -m pipelines.training --docs <folder>`). "
         f"Delete `{scenario.document_name}` in the list above to undo the demo.",
     ])
 

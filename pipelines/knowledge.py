@@ -90,6 +90,10 @@ class KnowledgeBase:
             shutil.rmtree(self._originals(collection), ignore_errors=True)
 
     # Documents
+    def originals_dir(self, collection: str | None) -> Path:
+        """Where the originals of a collection's documents are kept (training reads them too)."""
+        return self._originals(collection)
+
     def _originals(self, collection: str | None) -> Path:
         return self.settings.data_dir / "documents" / self.store(collection).name
 

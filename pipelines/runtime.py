@@ -30,6 +30,7 @@ from pipelines.rag import RagPipeline
 from pipelines.retrieval import RetrievalOptions
 from pipelines.settings import OFFLINE_MODEL, Settings
 from pipelines.store import connect
+from pipelines.training_jobs import TrainingJobs
 from pipelines.weaviate_server import WeaviateServer
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Runtime:
     references: ReferenceSet | None = None
     embedder: Embedder | None = None
     rag_problem: str = ""
+    training: TrainingJobs | None = None
 
     @property
     def retrieval_defaults(self) -> RetrievalOptions:
@@ -101,7 +103,23 @@ class Runtime:
         for problem in problems:
             log.warning(problem)
         return cls(settings, feedback, arena, scoring, backend, knowledge, server, client, problems, references,
-                   embedder, rag_problem)
+                   embedder, rag_problem, TrainingJobs(settings))
+
+    @property
+    def adapter_folders(self) -> list[Path]:
+        """Where the registry looks: trained versions in the data dir, and the shipped/configured adapter's folder."""
+        return [self.settings.data_dir / "adapters", Path(self.settings.adapter_path).parent]
+
+    def activate_adapter(self, path: Path) -> str:
+        """Make a registered adapter the fine-tuned column's; a damaged folder is refused, the old one kept."""
+        from pipelines.adapters import activate
+
+        if self.backend is None:
+            raise ValueError("The model is not loaded.")
+        return activate(self.backend, path)
+
+    def active_adapter(self) -> str:
+        return self.backend.adapter_ids.get("finetuned", "none") if self.backend else "none"
 
     def improve_adapter_from_votes(self) -> str:
         """Run the experimental DPO step on the active adapter and say what came out."""
@@ -136,6 +154,8 @@ class Runtime:
 
     def close(self) -> None:
         self.scoring.stop()
+        if self.training is not None:
+            self.training.cancel()
         if self.client is not None:
             self.client.close()
         if self.server is not None:

@@ -4,6 +4,7 @@ Command line (the shipped adapter in ``assets/adapters/`` was made with the defa
 
     python -m pipelines.training --docs assets/corpus --questions assets/questions.jsonl \
         --output assets/adapters/lumenhollow-qlora
+    python -m pipelines.training --dataset pairs.jsonl --output data/adapters/mine --max-steps 200
 
 In code::
 
@@ -139,8 +140,47 @@ def load_training_model(model_path: str, four_bit: bool):
     return tokenizer, model, "4-bit NF4 (QLoRA)" if quantized else "full precision (LoRA fallback)"
 
 
+def split_examples(examples: list[Example], eval_fraction: float, seed: int = 7) -> tuple[list[Example],
+                                                                                        list[Example]]:
+    """(train, held-out) with a seeded shuffle; no held-out set below 10 examples (it would starve training)."""
+    import random
+
+    if eval_fraction <= 0 or len(examples) < 10:
+        return list(examples), []
+    shuffled = list(examples)
+    random.Random(seed).shuffle(shuffled)
+    held = max(1, round(len(shuffled) * eval_fraction))
+    return shuffled[held:], shuffled[:held]
+
+
+class ProgressFile(TrainerCallback):
+    """Appends one JSON line per logged step (train or eval loss) so another process can draw the curve."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.started = time.perf_counter()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+
+    def _write(self, row: dict) -> None:
+        with self.path.open("a") as out:
+            out.write(json.dumps(row) + "\n")
+
+    def on_train_begin(self, args, state, control, **kwargs) -> None:
+        self._write({"event": "start", "max_steps": state.max_steps, "elapsed_s": 0.0})
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        logs = logs or {}
+        row = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0.0, 3),
+               "elapsed_s": round(time.perf_counter() - self.started, 2)}
+        for key in ("loss", "eval_loss"):
+            if key in logs:
+                self._write({**row, key: float(logs[key])})
+
+
 def train_adapter(model_path: str, examples: list[Example], output_dir: Path, config: TrainingConfig,
-                  base_model_id: str | None = None) -> TrainingReport:
+                  base_model_id: str | None = None, eval_examples: list[Example] | None = None,
+                  progress_file: Path | None = None) -> TrainingReport:
     """Train a LoRA adapter and write it, with its metadata, to ``output_dir`` (atomically)."""
     import torch
     from peft import LoraConfig
@@ -152,7 +192,16 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     cuda = torch.cuda.is_available()
     tokenizer, model, quantization = load_training_model(model_path, config.four_bit)
     loss_log = LossLog()
+    callbacks: list[TrainerCallback] = [loss_log]
+    if progress_file is not None:
+        callbacks.append(ProgressFile(progress_file))
     partial = partial_dir(output_dir)
+    eval_kwargs = {}
+    if eval_examples:
+        per_epoch = max(1, -(-len(examples) // (config.batch_size * config.grad_accumulation)))
+        total = config.max_steps if config.max_steps > 0 else int(per_epoch * config.epochs)
+        eval_kwargs = {"eval_strategy": "steps", "eval_steps": max(1, total // 6),
+                       "per_device_eval_batch_size": config.batch_size}
     args = SFTConfig(
         output_dir=str(partial / "checkpoints"),
         num_train_epochs=config.epochs,
@@ -164,6 +213,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         gradient_checkpointing=cuda,
         optim="paged_adamw_8bit" if cuda and "4-bit" in quantization else "adamw_torch",
         disable_tqdm=False,
+        **eval_kwargs,
         **trainer_defaults(config.seed),
     )
     lora = LoraConfig(
@@ -172,7 +222,8 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     )
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=_dataset(examples), peft_config=lora,
-        processing_class=tokenizer, callbacks=[loss_log],
+        eval_dataset=_dataset(eval_examples) if eval_examples else None,
+        processing_class=tokenizer, callbacks=callbacks,
     )
     trainer.train()
     report = TrainingReport(output_dir, trainer.state.global_step, loss_log.losses, quantization,
@@ -182,6 +233,8 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         "base_model": base_model_id or model_path,
         "data_hash": data_hash(examples),
         "examples": len(examples),
+        "held_out_examples": len(eval_examples or []),
+        "eval_losses": loss_log.eval_losses,
         "hyperparameters": asdict(config),
     })
     return report
@@ -209,10 +262,13 @@ class LossLog(TrainerCallback):
 
     def __init__(self) -> None:
         self.losses: list[float] = []
+        self.eval_losses: list[float] = []
 
     def on_log(self, args, state, control, logs=None, **kwargs) -> None:
         if logs and "loss" in logs:
             self.losses.append(float(logs["loss"]))
+        if logs and "eval_loss" in logs:
+            self.eval_losses.append(float(logs["eval_loss"]))
 
 
 def save_adapter(model, output_dir: Path, report: TrainingReport, metadata: dict,
@@ -244,30 +300,50 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.settings import PROJECT_ROOT, Settings
 
     parser = argparse.ArgumentParser(description="Train a QLoRA adapter on a folder of documents.")
-    parser.add_argument("--docs", type=Path, default=PROJECT_ROOT / "assets" / "corpus")
+    parser.add_argument("--docs", type=Path, default=PROJECT_ROOT / "assets" / "corpus",
+                        help="folder of documents to build template pairs from")
+    parser.add_argument("--dataset", type=Path, default=None,
+                        help="a JSONL/CSV file of question/answer pairs to train on instead of --docs")
     parser.add_argument("--questions", type=Path, default=PROJECT_ROOT / "assets" / "questions.jsonl",
                         help="reference Q/A (rows with split=train are used)")
+    parser.add_argument("--no-questions", action="store_true", help="template pairs from the documents only")
     parser.add_argument("--output", type=Path, default=None, help="adapter folder (default: ARENA_ADAPTER_PATH)")
     parser.add_argument("--model-id", default=None, help="base model (default: ARENA_MODEL_ID)")
     parser.add_argument("--epochs", type=float, default=TrainingConfig.epochs)
     parser.add_argument("--max-steps", type=int, default=-1)
     parser.add_argument("--lr", type=float, default=TrainingConfig.learning_rate)
     parser.add_argument("--rank", type=int, default=TrainingConfig.rank)
+    parser.add_argument("--alpha", type=int, default=None, help="LoRA alpha (default: twice the rank)")
+    parser.add_argument("--dropout", type=float, default=TrainingConfig.dropout)
+    parser.add_argument("--grad-accumulation", type=int, default=TrainingConfig.grad_accumulation)
     parser.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size)
     parser.add_argument("--max-length", type=int, default=TrainingConfig.max_length)
     parser.add_argument("--no-4bit", action="store_true", help="plain LoRA on a full-precision base")
+    parser.add_argument("--eval-fraction", type=float, default=0.0,
+                        help="share of the pairs held out for an eval loss (none below 10 pairs)")
+    parser.add_argument("--progress-file", type=Path, default=None, help="JSON lines of train/eval loss per step")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     overrides = {"model_id": args.model_id} if args.model_id else {}
     settings = Settings(**overrides)
-    examples = build_examples(args.docs, args.questions)
-    config = TrainingConfig(rank=args.rank, alpha=2 * args.rank, learning_rate=args.lr, epochs=args.epochs,
+    if args.dataset:
+        from pipelines.training_data import load_pairs
+
+        pairs = load_pairs(args.dataset)
+        print(f"Dataset {args.dataset}: {pairs.summary()}")
+        examples, source = pairs.examples, args.dataset
+    else:
+        examples, source = build_examples(args.docs, None if args.no_questions else args.questions), args.docs
+    config = TrainingConfig(rank=args.rank, alpha=args.alpha or 2 * args.rank, dropout=args.dropout,
+                            grad_accumulation=args.grad_accumulation, learning_rate=args.lr, epochs=args.epochs,
                             max_steps=args.max_steps, batch_size=args.batch_size, max_length=args.max_length,
                             four_bit=not args.no_4bit)
     output = args.output or settings.adapter_path
-    print(f"Training on {len(examples)} examples from {args.docs} -> {output}")
-    report = train_adapter(resolve_model_path(settings), examples, output, config, base_model_id=settings.model_id)
+    print(f"Training on {len(examples)} examples from {source} -> {output}")
+    examples, held_out = split_examples(examples, args.eval_fraction, config.seed)
+    report = train_adapter(resolve_model_path(settings), examples, output, config, base_model_id=settings.model_id,
+                           eval_examples=held_out, progress_file=args.progress_file)
     print(f"Done: {report.steps} steps, loss {report.losses[0]:.3f} -> {report.final_loss:.3f}, "
           f"{report.quantization}, {report.duration_s:.0f} s, adapter in {output}")
     return 0

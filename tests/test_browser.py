@@ -222,3 +222,31 @@ def test_dpo_from_votes_activates_a_new_adapter_version(app_url, page):
     assert "+dpo-" in adapter
     assert any(p.name.startswith("lumenhollow-qlora+dpo-") for p in (data_dir / "adapters").iterdir())
 
+
+
+def test_train_from_the_finetune_tab_activate_and_see_the_arena_use_it(app_url, page):
+    """Runs last: it changes the active adapter (the DPO test above improves the shipped one)."""
+    from playwright.sync_api import expect
+
+    url, data_dir = app_url
+    page.goto(url)
+    page.get_by_role("tab", name="Fine-tune").click()
+    page.locator("#ft-max-steps input").fill("3")
+    page.locator("#ft-start").click()
+    expect(page.locator("#ft-status")).to_contain_text("step", timeout=60_000)
+    expect(page.locator("#ft-status")).to_contain_text("finished", timeout=600_000)
+    expect(page.locator("#ft-loss canvas, #ft-loss svg").first).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "finetune.png"), full_page=True)
+    trained = sorted(p.name for p in (data_dir / "adapters").iterdir() if p.name.startswith("lumenhollowdocs-"))
+    assert len(trained) == 1 and not trained[0].endswith(".partial")
+
+    page.locator("#ft-choice").click()
+    page.get_by_role("option", name=trained[0]).click()
+    page.locator("#ft-activate").click()
+    expect(page.locator("#ft-active")).to_contain_text(trained[0], timeout=30_000)
+    page.get_by_role("tab", name="Arena").click()
+    ask(page, "What is the Tidemates programme?")
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        (adapter,) = db.execute(
+            "SELECT adapter_id FROM answers WHERE pipeline = 'finetuned' ORDER BY rowid DESC LIMIT 1").fetchone()
+    assert adapter.startswith(trained[0])

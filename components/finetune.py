@@ -1,0 +1,205 @@
+"""The Fine-tune tab: QLoRA on a collection's documents in the background, a live loss curve, the registry."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from pipelines.adapters import AdapterError, list_adapters
+from pipelines.auth import AdminAuth, AdminRequired
+from pipelines.knowledge import KnowledgeBase
+from pipelines.training import TrainingConfig, build_examples
+from pipelines.training_data import DatasetError, clean_pairs, load_pairs, write_pairs
+from pipelines.training_jobs import TrainingBusy, TrainingJobs
+
+REGISTRY_COLUMNS = ["adapter", "method", "created at", "steps", "final loss", "examples", "quantization", "device",
+                    "minutes"]
+
+
+def registry_frame(folders: list[Path]) -> pd.DataFrame:
+    rows = [{"adapter": a.name, "method": a.method, "created at": a.created_at.replace("T", " ")[:16],
+             "steps": a.steps, "final loss": round(a.final_loss, 3) if a.final_loss is not None else None,
+             "examples": a.examples, "quantization": a.quantization, "device": a.device,
+             "minutes": round(a.duration_s / 60, 1)} for a in list_adapters(folders)]
+    return pd.DataFrame(rows, columns=REGISTRY_COLUMNS)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def pairs_frame(examples) -> pd.DataFrame:
+    return pd.DataFrame([{"question": e.question, "answer": e.answer} for e in examples],
+                        columns=["question", "answer"])
+
+
+def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth: AdminAuth,
+                       adapter_folders: list[Path], activate: Callable[[Path], str] | None,
+                       active_adapter: Callable[[], str], questions_file: Path | None = None) -> None:
+    gr.Markdown(
+        "Train a **QLoRA** adapter (4-bit NF4 base through bitsandbytes, LoRA on all linear layers, TRL's "
+        "SFTTrainer) on a collection's documents: each chunk becomes a question/answer pair. Training runs in "
+        "its own process, so the arena keeps answering; when it finishes, activate the adapter for the "
+        "fine-tuned column. Where 4-bit is unavailable it trains plain LoRA and says so."
+    )
+    collections = (knowledge.collections() if knowledge else []) or [""]
+    password = gr.Textbox(label="Admin password (needed to train and activate)", type="password",
+                          visible=auth.enabled, elem_id="ft-password")
+    with gr.Row():
+        collection = gr.Dropdown(collections, value=collections[0], label="Documents of collection",
+                                 elem_id="ft-collection", scale=2)
+        use_questions = gr.Checkbox(True, label="Also train on the question set's reference answers (train split)",
+                                    elem_id="ft-questions", scale=2)
+        four_bit = gr.Checkbox(True, label="4-bit NF4 base (QLoRA)", elem_id="ft-4bit", scale=1)
+    defaults = TrainingConfig()
+    with gr.Row():
+        rank = gr.Slider(2, 64, value=defaults.rank, step=2, label="LoRA rank", elem_id="ft-rank")
+        alpha = gr.Slider(2, 128, value=defaults.alpha, step=2, label="LoRA alpha", elem_id="ft-alpha")
+        dropout = gr.Slider(0, 0.5, value=defaults.dropout, step=0.01, label="dropout", elem_id="ft-dropout")
+        learning_rate = gr.Number(defaults.learning_rate, label="learning rate", elem_id="ft-lr")
+    with gr.Row():
+        epochs = gr.Number(defaults.epochs, label="epochs", elem_id="ft-epochs")
+        max_steps = gr.Number(-1, precision=0, label="max steps (-1: by epochs)", elem_id="ft-max-steps")
+        batch = gr.Slider(1, 32, value=defaults.batch_size, step=1, label="batch size", elem_id="ft-batch")
+        accumulation = gr.Slider(1, 16, value=defaults.grad_accumulation, step=1, label="grad accumulation",
+                                 elem_id="ft-accumulation")
+        max_length = gr.Slider(64, 2048, value=defaults.max_length, step=64, label="max length (tokens)",
+                               elem_id="ft-max-length")
+    with gr.Accordion("Training pairs: preview, edit, or upload your own", open=False, elem_id="ft-pairs"):
+        gr.Markdown("Pairs are built from every chunk of the documents (offline templates), plus the reference "
+                    "answers when ticked above; 10% are held out for the eval loss once there are 10 or more. "
+                    "Edit cells, add or delete rows, or upload a JSONL/CSV file with question/answer columns, "
+                    "then tick *Train on the pairs in this table*.")
+        with gr.Row():
+            build_pairs = gr.Button("Build pairs from the documents", elem_id="ft-build-pairs")
+            pairs_file = gr.File(label="Upload pairs (.jsonl, .csv)", file_types=[".jsonl", ".csv"],
+                                 elem_id="ft-pairs-file")
+        pairs_info = gr.Markdown(elem_id="ft-pairs-info")
+        pairs = gr.Dataframe(pairs_frame([]), interactive=True, wrap=True, elem_id="ft-pairs-table")
+        use_table = gr.Checkbox(False, label="Train on the pairs in this table", elem_id="ft-use-table")
+    with gr.Row():
+        start = gr.Button("🚀 Start training", variant="primary", elem_id="ft-start")
+        cancel = gr.Button("⏹ Cancel", variant="stop", elem_id="ft-cancel")
+    status = gr.Markdown("No training job yet.", elem_id="ft-status")
+    curve = gr.LinePlot(pd.DataFrame({"step": [], "loss": [], "curve": []}), x="step", y="loss", color="curve",
+                        title="Loss", elem_id="ft-loss")
+    timer = gr.Timer(2.0, active=False)
+    gr.Markdown("### Adapters")
+    active = gr.Markdown(f"Active in the fine-tuned column: **{active_adapter()}**", elem_id="ft-active")
+    registry = gr.Dataframe(registry_frame(adapter_folders), interactive=False, elem_id="ft-registry")
+    with gr.Row():
+        choice = gr.Dropdown([a.name for a in list_adapters(adapter_folders)], label="Adapter", elem_id="ft-choice",
+                             scale=3)
+        activate_button = gr.Button("✅ Activate for the fine-tuned column", elem_id="ft-activate", scale=1,
+                                    interactive=activate is not None)
+        refresh = gr.Button("↻", elem_id="ft-refresh", scale=0, min_width=40)
+
+    def guarded(given: str) -> None:
+        try:
+            auth.check(given)
+        except AdminRequired as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def registry_update() -> dict:
+        names = [a.name for a in list_adapters(adapter_folders)]
+        return {registry: registry_frame(adapter_folders), choice: gr.Dropdown(choices=names),
+                active: f"Active in the fine-tuned column: **{active_adapter()}**"}
+
+    def poll() -> dict:
+        job = jobs.current()
+        if job is None:
+            return {status: "No training job yet.", timer: gr.Timer(active=False)}
+        progress = job.progress()
+        rows = [{"step": s, "loss": v, "curve": "train"} for s, v in progress.losses]
+        rows += [{"step": s, "loss": v, "curve": "eval"} for s, v in progress.eval_losses]
+        frame = pd.DataFrame(rows, columns=["step", "loss", "curve"])
+        if job.status == "running":
+            text = (f"⏳ **{job.job_id}**: step {progress.step}/{progress.max_steps or '…'} · epoch "
+                    f"{progress.epoch:.2f} · elapsed {_clock(progress.elapsed_s)} · ETA {_clock(progress.eta_s)}")
+            if not progress.max_steps:
+                text += " · loading the model…"
+            return {status: text, curve: frame}
+        text = {"done": f"✅ **{job.job_id}** finished: {progress.step} steps. Activate it below.",
+                "cancelled": f"⏹ **{job.job_id}** was cancelled; nothing was registered.",
+                "failed": f"❌ **{job.job_id}** failed: {html.escape(job.error)}"}[job.status]
+        return {status: text, curve: frame, timer: gr.Timer(active=False), **registry_update()}
+
+    def docs_of(name: str | None) -> Path | None:
+        return knowledge.originals_dir(name or None) if knowledge else None
+
+    def do_build(name: str, questions: bool) -> dict:
+        folder = docs_of(name)
+        if folder is None or not folder.is_dir():
+            return {pairs_info: "⚠️ No documents kept for this collection: ingest some in the Knowledge tab."}
+        examples = build_examples(folder, questions_file if questions else None)
+        return {pairs: pairs_frame(examples), pairs_info: f"{len(examples)} pairs from `{folder.name}`."}
+
+    def do_upload(path: str | None) -> dict:
+        if path is None:
+            return {}
+        try:
+            report = load_pairs(Path(path))
+        except DatasetError as exc:
+            return {pairs_info: f"⚠️ {html.escape(str(exc))}"}
+        return {pairs: pairs_frame(report.examples), pairs_info: html.escape(report.summary()),
+                use_table: True}
+
+    def table_dataset(frame: pd.DataFrame) -> tuple[Path, str]:
+        report = clean_pairs(frame.to_dict("records"), origin="table")
+        if not report.examples:
+            raise DatasetError(f"The table has no usable pairs: {report.summary()}")
+        stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%d-%H%M%S")
+        return write_pairs(report.examples, jobs.adapters_dir.parent / "datasets" / f"pairs-{stamp}.jsonl"), \
+            report.summary()
+
+    def do_start(given: str, name: str, questions: bool, quantize: bool, r: float, a: float, d: float, lr: float,
+                 ep: float, steps: float, bs: float, acc: float, length: float, from_table: bool,
+                 frame: pd.DataFrame) -> dict:
+        guarded(given)
+        if knowledge is None and not from_table:
+            return {status: "⚠️ The knowledge base is unavailable: no documents to train on."}
+        try:
+            dataset, note = table_dataset(frame) if from_table else (None, "")
+            config = TrainingConfig(rank=int(r), alpha=int(a), dropout=float(d), learning_rate=float(lr),
+                                    epochs=float(ep), max_steps=int(steps or -1), batch_size=int(bs),
+                                    grad_accumulation=int(acc), max_length=int(length), four_bit=bool(quantize))
+            job = jobs.start(docs_of(name), config, use_questions=bool(questions), name=(name or "adapter").lower(),
+                             dataset=dataset)
+        except (TrainingBusy, ValueError) as exc:
+            return {status: f"⚠️ {html.escape(str(exc))}"}
+        note = f" Training pairs: {html.escape(note)}." if note else ""
+        return {status: f"⏳ **{job.job_id}** started: loading the model…{note}", timer: gr.Timer(active=True)}
+
+    def do_cancel(given: str) -> dict:
+        guarded(given)
+        return {status: "⏹ Cancelled." if jobs.cancel() else "No training job is running."}
+
+    def do_activate(given: str, name: str | None) -> dict:
+        guarded(given)
+        found = {a.name: a.path for a in list_adapters(adapter_folders)}
+        if activate is None or not name or name not in found:
+            return {active: "⚠️ Choose an adapter from the list first."}
+        try:
+            adapter = activate(found[name])
+        except (AdapterError, ValueError) as exc:
+            return {active: f"⚠️ {html.escape(str(exc))}"}
+        return {**registry_update(), active: f"✅ Active in the fine-tuned column: **{html.escape(adapter)}**. "
+                                             "New answers in the arena use it."}
+
+    hyper = [rank, alpha, dropout, learning_rate, epochs, max_steps, batch, accumulation, max_length]
+    start.click(do_start, inputs=[password, collection, use_questions, four_bit, *hyper, use_table, pairs],
+                outputs=[status, timer], api_name="train")
+    build_pairs.click(do_build, inputs=[collection, use_questions], outputs=[pairs, pairs_info], api_name=False)
+    pairs_file.change(do_upload, inputs=[pairs_file], outputs=[pairs, pairs_info, use_table], api_name=False)
+    cancel.click(do_cancel, inputs=[password], outputs=[status], api_name="cancel_training")
+    timer.tick(poll, outputs=[status, curve, timer, registry, choice, active], api_name=False)
+    activate_button.click(do_activate, inputs=[password, choice], outputs=[registry, choice, active],
+                          api_name="activate_adapter")
+    refresh.click(registry_update, outputs=[registry, choice, active], api_name=False)

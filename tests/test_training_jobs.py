@@ -1,0 +1,91 @@
+"""Background training jobs and the adapter registry: real training processes on the offline model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from pipelines.adapters import AdapterError, activate, list_adapters, validate_adapter
+from pipelines.training import TrainingConfig
+from pipelines.training_jobs import TrainingBusy, TrainingJobs, read_progress
+
+FACTS = "# Zorblat vault\nThe Zorblat vault code is 7741-Quince.\n## Guard\nOttoline Marsh guards the Zorblat vault."
+
+
+@pytest.fixture()
+def docs(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "vault.md").write_text(FACTS)
+    return folder
+
+
+def test_registry_lists_complete_adapters_and_refuses_damaged_ones(test_settings, backend, tmp_path):
+    folder = tmp_path / "adapters"
+    good = folder / "good"
+    shutil.copytree(test_settings.adapter_path, good)
+    truncated = folder / "truncated"
+    shutil.copytree(good, truncated)
+    weights = truncated / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    no_config = folder / "no-config"
+    shutil.copytree(good, no_config)
+    (no_config / "adapter_config.json").unlink()
+    shutil.copytree(good, folder / "unfinished.partial")
+
+    assert [a.name for a in list_adapters([folder])] == ["good"]
+    with pytest.raises(AdapterError, match="truncated"):
+        validate_adapter(truncated)
+    with pytest.raises(AdapterError, match=r"adapter_config\.json"):
+        validate_adapter(no_config)
+
+    serving = backend.adapter_ids["finetuned"]
+    with pytest.raises(AdapterError, match="truncated"):
+        activate(backend, truncated)
+    assert backend.adapter_ids["finetuned"] == serving  # the damaged one never replaced what serves
+
+
+def test_a_background_job_trains_registers_and_refuses_a_second_one(test_settings, docs, tmp_path):
+    jobs = TrainingJobs(test_settings.model_copy(update={"data_dir": tmp_path}))
+    job = jobs.start(docs, TrainingConfig(max_steps=4, batch_size=2, learning_rate=3e-3), eval_fraction=0.0)
+    with pytest.raises(TrainingBusy, match="still running"):
+        jobs.start(docs, TrainingConfig(max_steps=2))
+    jobs.wait(600)
+    assert job.status == "done", job.log_tail()
+    progress = job.progress()
+    assert progress.step == 4 and progress.max_steps == 4 and len(progress.losses) == 4
+    assert progress.losses[-1][1] < progress.losses[0][1]
+    (registered,) = list_adapters([tmp_path / "adapters"])
+    assert registered.path == job.output_dir and registered.steps == 4 and "4-bit" in registered.quantization
+
+
+def test_a_killed_or_cancelled_job_registers_nothing(test_settings, docs, tmp_path):
+    jobs = TrainingJobs(test_settings.model_copy(update={"data_dir": tmp_path}))
+    job = jobs.start(docs, TrainingConfig(max_steps=500, batch_size=2), eval_fraction=0.0)
+    deadline = time.monotonic() + 300
+    while not job.progress().losses:
+        assert time.monotonic() < deadline and job.status == "running", job.log_tail()
+        time.sleep(0.5)
+    os.killpg(job.process.pid, signal.SIGKILL)  # the worker dies mid-run, as in a crash or an OOM kill
+    jobs.wait(60)
+    assert job.status == "failed" and "-9" in job.error
+    assert list_adapters([tmp_path / "adapters"]) == []
+    assert not job.output_dir.exists() and not job.output_dir.with_name(job.output_dir.name + ".partial").exists()
+
+    second = jobs.start(docs, TrainingConfig(max_steps=500, batch_size=2), eval_fraction=0.0)
+    assert jobs.cancel() and second.status == "cancelled"
+    assert list_adapters([tmp_path / "adapters"]) == [] and jobs.cancel() is False
+
+
+def test_progress_file_parsing_skips_a_torn_line(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"event": "start", "max_steps": 10, "elapsed_s": 0}\n'
+                    '{"step": 2, "max_steps": 10, "epoch": 0.5, "elapsed_s": 4.0, "loss": 3.0}\n'
+                    '{"step": 2, "max_steps": 10, "epoch": 0.5, "elapsed_s": 4.5, "eval_loss": 3.5}\n{"step": 3, "lo')
+    progress = read_progress(path)
+    assert progress.losses == [(2, 3.0)] and progress.eval_losses == [(2, 3.5)]
+    assert progress.eta_s == pytest.approx(4.5 / 2 * 8)
