@@ -88,8 +88,11 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
         start = gr.Button("🚀 Start training", variant="primary", elem_id="ft-start")
         cancel = gr.Button("⏹ Cancel", variant="stop", elem_id="ft-cancel")
     status = gr.Markdown("No training job yet.", elem_id="ft-status")
-    curve = gr.LinePlot(pd.DataFrame({"step": [], "loss": [], "curve": []}), x="step", y="loss", color="curve",
-                        title="Loss", elem_id="ft-loss")
+    # Two plots, no initial frame: Gradio's plot keeps the colour domain (and type) of its first data, so
+    # one plot coloured by train/eval never showed an eval series that appeared later.
+    with gr.Row():
+        curve = gr.LinePlot(None, x="step", y="loss", title="Training pairs", elem_id="ft-loss")
+        eval_curve = gr.LinePlot(None, x="step", y="loss", title="Held-out pairs (eval)", elem_id="ft-eval-loss")
     timer = gr.Timer(2.0, active=False)
     gr.Markdown("### Adapters")
     active = gr.Markdown(f"Active in the fine-tuned column: **{active_adapter()}**", elem_id="ft-active")
@@ -117,19 +120,18 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
         if job is None:
             return {status: "No training job yet.", timer: gr.Timer(active=False)}
         progress = job.progress()
-        rows = [{"step": s, "loss": v, "curve": "train"} for s, v in progress.losses]
-        rows += [{"step": s, "loss": v, "curve": "eval"} for s, v in progress.eval_losses]
-        frame = pd.DataFrame(rows, columns=["step", "loss", "curve"])
+        frame = {plot: pd.DataFrame(points, columns=["step", "loss"])
+                 for plot, points in ((curve, progress.losses), (eval_curve, progress.eval_losses)) if points}
         if job.status == "running":
             text = (f"⏳ **{job.job_id}**: step {progress.step}/{progress.max_steps or '…'} · epoch "
                     f"{progress.epoch:.2f} · elapsed {_clock(progress.elapsed_s)} · ETA {_clock(progress.eta_s)}")
             if not progress.max_steps:
                 text += " · loading the model…"
-            return {status: text, curve: frame}
+            return {status: text, **frame}
         text = {"done": f"✅ **{job.job_id}** finished: {progress.step} steps. Activate it below.",
                 "cancelled": f"⏹ **{job.job_id}** was cancelled; nothing was registered.",
                 "failed": f"❌ **{job.job_id}** failed: {html.escape(job.error)}"}[job.status]
-        return {status: text, curve: frame, timer: gr.Timer(active=False), **registry_update()}
+        return {status: text, **frame, timer: gr.Timer(active=False), **registry_update()}
 
     def docs_of(name: str | None) -> Path | None:
         return knowledge.originals_dir(name or None) if knowledge else None
@@ -199,7 +201,7 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
     build_pairs.click(do_build, inputs=[collection, use_questions], outputs=[pairs, pairs_info], api_name=False)
     pairs_file.change(do_upload, inputs=[pairs_file], outputs=[pairs, pairs_info, use_table], api_name=False)
     cancel.click(do_cancel, inputs=[password], outputs=[status], api_name="cancel_training")
-    timer.tick(poll, outputs=[status, curve, timer, registry, choice, active], api_name=False)
+    timer.tick(poll, outputs=[status, curve, eval_curve, timer, registry, choice, active], api_name=False)
     activate_button.click(do_activate, inputs=[password, choice], outputs=[registry, choice, active],
                           api_name="activate_adapter")
     refresh.click(registry_update, outputs=[registry, choice, active], api_name=False)
