@@ -52,9 +52,8 @@ def bare(model_path: str, examples, config, warmup: int) -> float:
     rows = []
     for example in examples:
         prompt = [{"role": "system", "content": ASSISTANT_SYSTEM}, {"role": "user", "content": example.question}]
-        prompt_ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)
-        if isinstance(prompt_ids, dict):
-            prompt_ids = prompt_ids["input_ids"]
+        prompt_text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+        prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
         answer_ids = tokenizer(example.answer + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
         ids = (list(prompt_ids) + answer_ids)[: config.max_length]
         labels = ([-100] * len(prompt_ids) + answer_ids)[: config.max_length]

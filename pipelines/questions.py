@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
+
+from pipelines.jsonl import JsonLineError, json_lines
 
 MAX_BYTES = 5_000_000
 MAX_QUESTIONS = 10_000
@@ -33,13 +34,11 @@ def load_question_set(path: Path) -> list[str]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         questions = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise QuestionSetError(f"Line {number} is not valid JSON: {exc.msg}") from exc
+        try:
+            rows = json_lines(text)
+        except JsonLineError as exc:
+            raise QuestionSetError(str(exc)) from exc
+        for number, row in rows:
             if not isinstance(row, dict) or not isinstance(row.get("question"), str):
                 raise QuestionSetError(f"Line {number} has no \"question\" text field.")
             questions.append(row["question"])

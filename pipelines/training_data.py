@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.jsonl import JsonLineError, json_lines
 from pipelines.training import Example
 
 COLUMN_PAIRS = (("question", "answer"), ("instruction", "output"), ("prompt", "completion"))
@@ -49,16 +50,10 @@ def _rows(path: Path) -> list[dict]:
         raise DatasetError(f"{path.name} cannot be read as UTF-8 text ({exc})") from exc
     if path.suffix.lower() == ".csv":
         return list(csv.DictReader(io.StringIO(text)))
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise DatasetError(f"{path.name}, line {number}: not JSON ({exc.args[0]})") from exc
-        rows.append(row if isinstance(row, dict) else {})
-    return rows
+    try:
+        return [row if isinstance(row, dict) else {} for _, row in json_lines(text)]
+    except JsonLineError as exc:
+        raise DatasetError(f"{path.name}: {exc}") from exc
 
 
 def clean_pairs(rows: list[dict], origin: str = "dataset", max_chars: int = MAX_FIELD_CHARS) -> PairsReport:

@@ -41,7 +41,7 @@ def test_bad_rows_are_dropped_and_reported_by_row_number(tmp_path):
 def test_unusable_files_are_refused_with_the_reason(tmp_path):
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"question": "a", "answer": "b"}\n{not json\n')
-    with pytest.raises(DatasetError, match="line 2"):
+    with pytest.raises(DatasetError, match="Line 2 is not valid JSON"):
         load_pairs(broken)
     with pytest.raises(DatasetError, match="no usable pairs"):
         load_pairs(jsonl(tmp_path / "empty.jsonl", [{"question": "", "answer": ""}]))
