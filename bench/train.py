@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -60,9 +61,15 @@ def bare(model_path: str, examples, config, warmup: int) -> float:
         rows.append((ids, labels))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     model.train()
+    order: list[int] = []
+    shuffle = random.Random(config.seed)
+    while len(order) < config.max_steps * config.batch_size:  # shuffled epochs, as the Trainer's sampler does:
+        epoch = list(range(len(rows)))                         # consecutive rows are alike in length and would
+        shuffle.shuffle(epoch)                                  # pad less than the Trainer's random batches
+        order += epoch
     times = []
     for step in range(config.max_steps):
-        batch = [rows[(step * config.batch_size + i) % len(rows)] for i in range(config.batch_size)]
+        batch = [rows[order[step * config.batch_size + i]] for i in range(config.batch_size)]
         width = max(len(ids) for ids, _ in batch)
         input_ids = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids, _ in batch])
         labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
