@@ -24,7 +24,7 @@ from pipelines.embeddings import Embedder
 from pipelines.ingest import IngestProgress, IngestReport, ingest_files
 from pipelines.retrieval import CrossEncoderReranker, HybridRetriever, RetrievalOptions, WithNeighbours
 from pipelines.settings import Settings
-from pipelines.store import DocumentMeta, KnowledgeStore, Retriever, collection_embedding_model
+from pipelines.store import DocumentMeta, KnowledgeStore, Retriever, collection_embedding_model, collection_name
 from pipelines.uploads import UploadedFile, UploadLimits, expand_uploads
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class KnowledgeBase:
         self.client = client
         self.embedder = embedder
         self.settings = settings
-        self.default_collection = KnowledgeStore(client, settings.collection, embedder).name
+        self.default_collection = collection_name(settings.collection)
         self._stores: dict[str, KnowledgeStore] = {}
         self._reranker = None
         self._lock = threading.Lock()  # one ingestion at a time: two writers of one document would race
@@ -61,7 +61,7 @@ class KnowledgeBase:
     # Collections
     def store(self, collection: str | None = None) -> KnowledgeStore:
         """The store of a collection (created on first use with this app's embedding model)."""
-        name = KnowledgeStore(self.client, collection or self.default_collection, self.embedder).name
+        name = collection_name(collection or self.default_collection)
         if name not in self._stores:
             store = KnowledgeStore(self.client, name, self.embedder)
             store.ensure_collection()
@@ -76,25 +76,22 @@ class KnowledgeBase:
 
     def create_collection(self, name: str) -> str:
         try:
-            store = KnowledgeStore(self.client, name.strip(), self.embedder)
+            name = collection_name(name.strip())
         except ValueError as exc:
             raise KnowledgeError(str(exc)) from exc
-        if self.client.collections.exists(store.name):
-            raise KnowledgeError(f"A collection named {store.name} exists already.")
-        return self.store(store.name).name
+        if self.client.collections.exists(name):
+            raise KnowledgeError(f"A collection named {name} exists already.")
+        return self.store(name).name
 
     def clear(self, collection: str) -> None:
         """Delete every document of a collection, and the kept originals."""
         with self._lock:
             self.store(collection).clear()
-            shutil.rmtree(self._originals(collection), ignore_errors=True)
+            shutil.rmtree(self.originals_dir(collection), ignore_errors=True)
 
     # Documents
     def originals_dir(self, collection: str | None) -> Path:
         """Where the originals of a collection's documents are kept (training reads them too)."""
-        return self._originals(collection)
-
-    def _originals(self, collection: str | None) -> Path:
         return self.settings.data_dir / "documents" / self.store(collection).name
 
     def chunker(self, size: int | None = None, overlap: int | None = None) -> Chunker:
@@ -109,7 +106,7 @@ class KnowledgeBase:
         store = self.store(collection)
         with self._lock:
             report = ingest_files(store, files, chunker, on_progress)
-            folder = self._originals(collection)
+            folder = self.originals_dir(collection)
             for upload in files:
                 if upload.name in report.files:
                     folder.mkdir(parents=True, exist_ok=True)
@@ -130,22 +127,21 @@ class KnowledgeBase:
         return report.merge_refusals(refused)
 
     def delete_document(self, collection: str | None, source: str) -> int:
-        with self._lock:
-            deleted = self.store(collection).delete_document(source)
-            (self._originals(collection) / Path(source).name).unlink(missing_ok=True)
+        deleted = self.delete_document_if_present(collection, source)
         if not deleted:
             raise KnowledgeError(f"No document named {source!r} in {self.store(collection).name}.")
         return deleted
 
     def delete_document_if_present(self, collection: str | None, source: str) -> int:
+        """Delete a document's chunks and kept original; returns how many chunks went (0 if it was not there)."""
         with self._lock:
-            (self._originals(collection) / Path(source).name).unlink(missing_ok=True)
+            (self.originals_dir(collection) / Path(source).name).unlink(missing_ok=True)
             return self.store(collection).delete_document(source)
 
     def reingest(self, collection: str | None, source: str, *, chunk_size: int | None = None,
                  overlap: int | None = None) -> IngestReport:
         """Read the kept original again (for instance with new chunk sizes) and replace the stored chunks."""
-        original = self._originals(collection) / Path(source).name
+        original = self.originals_dir(collection) / Path(source).name
         if not original.is_file():
             raise KnowledgeError(f"The original of {source!r} is not kept here (it was ingested elsewhere); "
                                  "upload it again instead.")

@@ -105,8 +105,8 @@ class WithNeighbours:
     def run(self, query: str, top_k: int, sources: Sequence[str] | None = None) -> list[RetrievedChunk]:
         hits = self.retriever.run(query, top_k, sources)
         try:
-            return [replace(hit, **dict(zip(("before", "after"), self.store.neighbours(hit.source, hit.chunk_index),
-                                            strict=True)))
-                    for hit in hits]
+            around = self.store.neighbours(hits)
         except Exception:  # the surroundings are a convenience: never lose the hits for them
             return hits
+        return [replace(hit, before=around.get((hit.source, hit.chunk_index - 1), ""),
+                        after=around.get((hit.source, hit.chunk_index + 1), "")) for hit in hits]

@@ -104,16 +104,19 @@ def collection_embedding_model(description: str | None) -> str | None:
         return None
 
 
+def collection_name(name: str) -> str:
+    """A valid Weaviate collection name as Weaviate stores it (first letter capitalised); ValueError otherwise."""
+    if not name or not name[0].isalpha() or not name.replace("_", "").isalnum():
+        raise ValueError(f"Collection names start with a letter and hold only letters, digits and _, got {name!r}")
+    return name[0].upper() + name[1:]
+
+
 class KnowledgeStore:
     """Chunks of the user's documents in one Weaviate collection, vectors supplied by ``embedder``."""
 
     def __init__(self, client, collection: str, embedder: Embedder) -> None:
-        if not collection or not collection[0].isalpha() or not collection.replace("_", "").isalnum():
-            raise ValueError(
-                f"Collection names start with a letter and hold only letters, digits and _, got {collection!r}"
-            )
         self.client = client
-        self.name = collection[0].upper() + collection[1:]  # Weaviate capitalises class names
+        self.name = collection_name(collection)
         self.embedder = embedder
 
     @property
@@ -306,12 +309,15 @@ class KnowledgeStore:
             for rank, obj in enumerate(result.objects, start=1)
         ]
 
-    def neighbours(self, source: str, chunk_index: int) -> tuple[str, str]:
-        """The text of the chunks just before and after one chunk of a document ('' at either end)."""
+    def neighbours(self, hits: Sequence[RetrievedChunk]) -> dict[tuple[str, int], str]:
+        """Text of the chunks just before and after each hit, ``(source, chunk_index) -> text``, in one query."""
+        wanted = {(hit.source, hit.chunk_index + step) for hit in hits for step in (-1, 1)}
+        if not wanted:
+            return {}
         result = self.collection.query.fetch_objects(
-            filters=Filter.by_property("source").equal(source)
-            & Filter.by_property("chunk_index").contains_any([chunk_index - 1, chunk_index + 1]),
-            limit=2, return_properties=["text", "chunk_index"],
+            filters=Filter.any_of([Filter.by_property("source").equal(source)
+                                   & Filter.by_property("chunk_index").equal(index) for source, index in wanted]),
+            limit=len(wanted), return_properties=["text", "source", "chunk_index"],
         )
-        texts = {int(obj.properties["chunk_index"]): str(obj.properties["text"]) for obj in result.objects}
-        return texts.get(chunk_index - 1, ""), texts.get(chunk_index + 1, "")
+        return {(str(obj.properties["source"]), int(obj.properties["chunk_index"])): str(obj.properties["text"])
+                for obj in result.objects}
