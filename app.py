@@ -36,7 +36,8 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                 build_arena_tab(runtime.arena, runtime.describe_model(), questions, runtime.knowledge,
                                 runtime.retrieval_defaults)
             with gr.Tab("Knowledge", id="knowledge") as knowledge_tab:
-                build_knowledge_tab(runtime.knowledge, runtime.auth, runtime.arena, runtime.rag_problem)
+                build_knowledge_tab(runtime.knowledge, runtime.auth, runtime.arena, runtime.rag_problem,
+                                    runtime.retrieval_defaults)
             with gr.Tab("Fine-tune", id="finetune") as finetune_tab:
                 build_finetune_tab(runtime.training, runtime.knowledge, runtime.auth, runtime.adapter_folders,
                                    runtime.activate_adapter if runtime.backend else None, runtime.active_adapter,

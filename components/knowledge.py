@@ -15,6 +15,7 @@ from pipelines.ingest import IngestReport
 from pipelines.knowledge import KnowledgeBase, KnowledgeError
 from pipelines.knowledge_update import EXPLANATION, run_update_demo
 from pipelines.readers import SUPPORTED_SUFFIXES
+from pipelines.retrieval import RetrievalOptions
 
 DOC_COLUMNS = ["document", "type", "size", "chunks", "added at (UTC)"]
 
@@ -62,7 +63,7 @@ def _demo_markdown(result) -> str:
 
 
 def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena: Arena,
-                        unavailable_reason: str = "") -> None:
+                        unavailable_reason: str = "", retrieval_defaults: RetrievalOptions | None = None) -> None:
     if knowledge is None:
         gr.Markdown(f"⚠️ The knowledge base is unavailable: {html.escape(unavailable_reason or 'no vector store')}",
                     elem_id="knowledge-unavailable")
@@ -168,7 +169,7 @@ def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena:
     def do_demo(given: str, name: str, progress=gr.Progress()) -> dict:  # noqa: B008
         guarded(given)
         try:
-            result = run_update_demo(arena, knowledge, name,
+            result = run_update_demo(arena, knowledge, name, defaults=retrieval_defaults,
                                      on_step=lambda fraction, message: progress(fraction, desc=message))
         except (KnowledgeError, ValueError) as exc:
             return {demo_result: f"⚠️ {html.escape(str(exc))}"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipelines.arena import Arena, ArenaSession
 from pipelines.events import DoneEvent, ErrorEvent
@@ -84,11 +84,14 @@ def _answers(arena: Arena, question: str, session: ArenaSession) -> tuple[dict[s
 
 
 def run_update_demo(arena: Arena, knowledge: KnowledgeBase, collection: str | None = None,
-                    scenario: UpdateScenario = DEFAULT_SCENARIO,
+                    scenario: UpdateScenario = DEFAULT_SCENARIO, defaults: RetrievalOptions | None = None,
                     on_step: Callable[[float, str], None] | None = None) -> UpdateDemoResult:
-    """Ask, add the scenario's document to ``collection``, ask again; the document stays (delete it to undo)."""
+    """Ask, add the scenario's document to ``collection``, ask again; the document stays (delete it to undo).
+
+    ``defaults`` are the arena's retrieval defaults, so the demo retrieves as a fresh arena session does.
+    """
     step = on_step or (lambda _fraction, _message: None)
-    options = RetrievalOptions(collection=collection, top_k=arena_top_k(arena))
+    options = replace(defaults or RetrievalOptions(), collection=collection)
     step(0.05, "asking both columns before the update")
     knowledge.delete_document_if_present(collection, scenario.document_name)  # a rerun starts from the old corpus
     before, first_id = _answers(arena, scenario.question,
@@ -102,12 +105,3 @@ def run_update_demo(arena: Arena, knowledge: KnowledgeBase, collection: str | No
                                 ArenaSession(session_id="knowledge-update-demo", retrieval=options))
     step(1.0, "done")
     return UpdateDemoResult(scenario, before, after, (first_id, second_id))
-
-
-def arena_top_k(arena: Arena) -> int:
-    """The RAG column's default number of passages, so the demo retrieves as the arena does."""
-    for pipeline in arena.pipelines:
-        defaults = getattr(pipeline, "defaults", None)
-        if isinstance(defaults, RetrievalOptions):
-            return defaults.top_k
-    return RetrievalOptions().top_k

@@ -54,7 +54,7 @@ class Runtime:
 
     @property
     def retrieval_defaults(self) -> RetrievalOptions:
-        return RetrievalOptions(top_k=self.settings.top_k, alpha=self.settings.hybrid_alpha)
+        return retrieval_defaults(self.settings)
 
     @property
     def auth(self) -> AdminAuth:
@@ -86,8 +86,8 @@ class Runtime:
 
         references = ReferenceSet.load(settings.questions_file, settings.corpus_dir, make_chunker(embedder, settings))
         scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references))
-        defaults = RetrievalOptions(top_k=settings.top_k, alpha=settings.hybrid_alpha)
-        rag = RagPipeline(knowledge.retriever if knowledge else None, defaults, unavailable_reason=rag_problem)
+        rag = RagPipeline(knowledge.retriever if knowledge else None, retrieval_defaults(settings),
+                          unavailable_reason=rag_problem)
         arena = Arena(
             [rag, FinetunedPipeline(backend)],
             backend,
@@ -160,6 +160,11 @@ class Runtime:
             self.client.close()
         if self.server is not None:
             self.server.stop()
+
+
+def retrieval_defaults(settings: Settings) -> RetrievalOptions:
+    """What a new arena session retrieves with until the user changes the retrieval settings."""
+    return RetrievalOptions(top_k=settings.top_k, alpha=settings.hybrid_alpha)
 
 
 def _start_knowledge_base(settings: Settings, embedder: Embedder):
