@@ -9,8 +9,9 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pipelines.adapters import AdapterError, list_adapters
-from pipelines.auth import AdminAuth, AdminRequired
+from components.admin import require_admin
+from pipelines.adapters import AdapterError, AdapterInfo, list_adapters
+from pipelines.auth import AdminAuth
 from pipelines.knowledge import KnowledgeBase
 from pipelines.training import TrainingConfig, build_examples
 from pipelines.training_data import DatasetError, clean_pairs, load_pairs, write_pairs
@@ -20,11 +21,11 @@ REGISTRY_COLUMNS = ["adapter", "method", "created at", "steps", "final loss", "e
                     "minutes"]
 
 
-def registry_frame(folders: list[Path]) -> pd.DataFrame:
+def registry_frame(adapters: list[AdapterInfo]) -> pd.DataFrame:
     rows = [{"adapter": a.name, "method": a.method, "created at": a.created_at.replace("T", " ")[:16],
              "steps": a.steps, "final loss": round(a.final_loss, 3) if a.final_loss is not None else None,
              "examples": a.examples, "quantization": a.quantization, "device": a.device,
-             "minutes": round(a.duration_s / 60, 1)} for a in list_adapters(folders)]
+             "minutes": round(a.duration_s / 60, 1)} for a in adapters]
     return pd.DataFrame(rows, columns=REGISTRY_COLUMNS)
 
 
@@ -96,23 +97,18 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
     timer = gr.Timer(2.0, active=False)
     gr.Markdown("### Adapters")
     active = gr.Markdown(f"Active in the fine-tuned column: **{active_adapter()}**", elem_id="ft-active")
-    registry = gr.Dataframe(registry_frame(adapter_folders), interactive=False, elem_id="ft-registry")
+    adapters = list_adapters(adapter_folders)
+    registry = gr.Dataframe(registry_frame(adapters), interactive=False, elem_id="ft-registry")
     with gr.Row():
-        choice = gr.Dropdown([a.name for a in list_adapters(adapter_folders)], label="Adapter", elem_id="ft-choice",
+        choice = gr.Dropdown([a.name for a in adapters], label="Adapter", elem_id="ft-choice",
                              scale=3)
         activate_button = gr.Button("✅ Activate for the fine-tuned column", elem_id="ft-activate", scale=1,
                                     interactive=activate is not None)
         refresh = gr.Button("↻", elem_id="ft-refresh", scale=0, min_width=40)
 
-    def guarded(given: str) -> None:
-        try:
-            auth.check(given)
-        except AdminRequired as exc:
-            raise gr.Error(str(exc)) from exc
-
     def registry_update() -> dict:
-        names = [a.name for a in list_adapters(adapter_folders)]
-        return {registry: registry_frame(adapter_folders), choice: gr.Dropdown(choices=names),
+        found = list_adapters(adapter_folders)  # one scan of the folders for the table and the choices
+        return {registry: registry_frame(found), choice: gr.Dropdown(choices=[a.name for a in found]),
                 active: f"Active in the fine-tuned column: **{active_adapter()}**"}
 
     def poll() -> dict:
@@ -164,7 +160,7 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
     def do_start(given: str, name: str, questions: bool, quantize: bool, r: float, a: float, d: float, lr: float,
                  ep: float, steps: float, bs: float, acc: float, length: float, from_table: bool,
                  frame: pd.DataFrame) -> dict:
-        guarded(given)
+        require_admin(auth, given)
         if knowledge is None and not from_table:
             return {status: "⚠️ The knowledge base is unavailable: no documents to train on."}
         try:
@@ -180,11 +176,11 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
         return {status: f"⏳ **{job.job_id}** started: loading the model…{note}", timer: gr.Timer(active=True)}
 
     def do_cancel(given: str) -> dict:
-        guarded(given)
+        require_admin(auth, given)
         return {status: "⏹ Cancelled." if jobs.cancel() else "No training job is running."}
 
     def do_activate(given: str, name: str | None) -> dict:
-        guarded(given)
+        require_admin(auth, given)
         found = {a.name: a.path for a in list_adapters(adapter_folders)}
         if activate is None or not name or name not in found:
             return {active: "⚠️ Choose an adapter from the list first."}

@@ -8,9 +8,10 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from components.admin import require_admin
 from components.rendering import size_label
 from pipelines.arena import Arena
-from pipelines.auth import AdminAuth, AdminRequired
+from pipelines.auth import AdminAuth
 from pipelines.ingest import IngestReport
 from pipelines.knowledge import KnowledgeBase, KnowledgeError
 from pipelines.knowledge_update import EXPLANATION, run_update_demo
@@ -115,15 +116,9 @@ def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena:
         names = frame["document"].tolist()
         return {documents: frame, selected: gr.Dropdown(choices=names, value=names[0] if names else None)}
 
-    def guarded(given: str) -> None:
-        try:
-            auth.check(given)
-        except AdminRequired as exc:
-            raise gr.Error(str(exc)) from exc
-
     def do_ingest(given: str, name: str, files: list[str] | None, size: float, lap: float,
                   progress=gr.Progress()) -> dict:  # noqa: B008 (Gradio's progress-injection idiom)
-        guarded(given)
+        require_admin(auth, given)
         if not files:
             return {report: "⚠️ Choose one or more files first."}
         try:
@@ -137,7 +132,7 @@ def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena:
         return {report: report_markdown(result), **listing(name), uploads: None}
 
     def do_create(given: str, name: str) -> dict:
-        guarded(given)
+        require_admin(auth, given)
         try:
             created = knowledge.create_collection(name)
         except KnowledgeError as exc:
@@ -146,12 +141,12 @@ def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena:
                 report: f"✅ Collection **{created}** created; pick it in the arena's retrieval settings."}
 
     def do_clear(given: str, name: str) -> dict:
-        guarded(given)
+        require_admin(auth, given)
         knowledge.clear(name)
         return {report: f"🗑 Collection **{html.escape(name)}** cleared.", **listing(name)}
 
     def do_delete(given: str, name: str, source: str | None) -> dict:
-        guarded(given)
+        require_admin(auth, given)
         try:
             deleted = knowledge.delete_document(name, source or "")
         except KnowledgeError as exc:
@@ -159,7 +154,7 @@ def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena:
         return {report: f"🗑 `{html.escape(source or '')}` deleted ({deleted} chunks).", **listing(name)}
 
     def do_reingest(given: str, name: str, source: str | None, size: float, lap: float) -> dict:
-        guarded(given)
+        require_admin(auth, given)
         try:
             result = knowledge.reingest(name, source or "", chunk_size=int(size), overlap=int(lap))
         except KnowledgeError as exc:
@@ -167,7 +162,7 @@ def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena:
         return {report: report_markdown(result), **listing(name)}
 
     def do_demo(given: str, name: str, progress=gr.Progress()) -> dict:  # noqa: B008
-        guarded(given)
+        require_admin(auth, given)
         try:
             result = run_update_demo(arena, knowledge, name, defaults=retrieval_defaults,
                                      on_step=lambda fraction, message: progress(fraction, desc=message))

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from components.admin import require_admin
 from pipelines.auth import AdminAuth, AdminRequired
 from pipelines.export import export_feedback
 from pipelines.feedback import FeedbackStore
@@ -80,10 +81,7 @@ def build_leaderboard_tab(
         return frame, gr.BarPlot(value=frame[["pipeline", "rating"]], y_lim=[floor, float(frame["rating"].max()) + 50])
 
     def do_export(given: str) -> list[str]:
-        try:
-            auth.check(given)
-        except AdminRequired as exc:
-            raise gr.Error(str(exc)) from exc
+        require_admin(auth, given)
         result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")))
         return [str(result.dpo_jsonl), str(result.ratings_jsonl)]
 

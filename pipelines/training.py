@@ -250,9 +250,14 @@ def trainer_defaults(seed: int) -> dict:
             "seed": seed, "bf16": cuda, "use_cpu": not cuda}
 
 
-def partial_dir(output_dir: Path) -> Path:
+def partial_path(output_dir: Path) -> Path:
     """Where an adapter is written before it is complete; a killed run leaves only this behind."""
-    partial = output_dir.with_name(output_dir.name + ".partial")
+    return output_dir.with_name(output_dir.name + ".partial")
+
+
+def partial_dir(output_dir: Path) -> Path:
+    """The partial folder, emptied of any earlier unfinished run."""
+    partial = partial_path(output_dir)
     shutil.rmtree(partial, ignore_errors=True)
     return partial
 

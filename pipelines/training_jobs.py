@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.settings import PROJECT_ROOT, Settings
-from pipelines.training import TrainingConfig
+from pipelines.training import TrainingConfig, partial_path
 
 
 class TrainingBusy(RuntimeError):
@@ -148,7 +148,7 @@ class TrainingJobs:
             else:
                 job.status = "failed"
                 job.error = f"training exited with code {code}: {job.log_tail(3)}"
-                shutil.rmtree(job.output_dir.with_name(job.output_dir.name + ".partial"), ignore_errors=True)
+                shutil.rmtree(partial_path(job.output_dir), ignore_errors=True)
 
     def cancel(self) -> bool:
         """Stop the running job (its partial adapter is removed); False when none runs."""
@@ -160,7 +160,7 @@ class TrainingJobs:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(job.process.pid, signal.SIGKILL)
         job.process.wait()
-        shutil.rmtree(job.output_dir.with_name(job.output_dir.name + ".partial"), ignore_errors=True)
+        shutil.rmtree(partial_path(job.output_dir), ignore_errors=True)
         return True
 
     def wait(self, timeout: float | None = None) -> TrainingJob | None:
