@@ -34,7 +34,6 @@ from pipelines.events import (
 from pipelines.feedback import FeedbackError, FeedbackStore
 from pipelines.models import ModelBackend
 from pipelines.pipeline import Pipeline, PipelineError, PreparedRequest
-from pipelines.ratelimit import RateLimiter, RateLimitError
 from pipelines.retrieval import RetrievalOptions
 
 log = logging.getLogger(__name__)
@@ -54,6 +53,7 @@ class ArenaSession:
     """
 
     session_id: str = ""  # given on the first question: UI state templates are deep-copied per browser tab
+    user_name: str | None = None  # the signed-in Hugging Face user, when sign-in is on
     histories: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     exchange_id: str | None = None
     last_question: str | None = None
@@ -96,7 +96,7 @@ class Arena:
         self.temperature = temperature
         self.model_error = model_error
         self.on_vote = on_vote
-        self.vote_limiter = RateLimiter(votes_per_minute)
+        self.votes_per_minute = votes_per_minute
         self._rng = random.Random(seed)
 
     def validate(self, question: str) -> str:
@@ -150,6 +150,7 @@ class Arena:
         exchange_id = self.feedback.record_exchange(
             session.session_id, question, results.values(), history=session.histories.get("rag", []),
             mode="blind" if session.blind else "named", shown_order=session.shown_order,
+            user_name=session.user_name,
         )
         session.exchange_id = exchange_id
         for name, result in results.items():
@@ -201,11 +202,8 @@ class Arena:
         """Store the vote on the session's open exchange; returns the vote id once it is on disk."""
         if session.exchange_id is None:
             raise FeedbackError(NO_OPEN_EXCHANGE)
-        try:
-            self.vote_limiter.check(session.session_id)
-        except RateLimitError as exc:
-            raise FeedbackError(str(exc)) from exc
-        vote_id = self.feedback.add_vote(session.exchange_id, choice, session_id=session.session_id)
+        vote_id = self.feedback.add_vote(session.exchange_id, choice, session_id=session.session_id,
+                                         user_name=session.user_name, limit_per_minute=self.votes_per_minute)
         session.voted = True
         if self.on_vote is not None:
             self.on_vote(session.exchange_id)
@@ -216,4 +214,4 @@ class Arena:
         """Store a rating of the answer shown in column ``position`` of the open exchange."""
         pipeline = session.pipeline_at(position)
         return self.feedback.add_rating(session.exchange_id, pipeline, session_id=session.session_id,
-                                        score=score, tags=tags, comment=comment)
+                                        user_name=session.user_name, score=score, tags=tags, comment=comment)

@@ -45,6 +45,7 @@ def dpo_rows(rated: list[dict]) -> list[dict]:
                 "rejected_adapter": loser["adapter_id"],
                 "exchange_id": exchange["exchange_id"],
                 "session_id": exchange["session_id"],
+                "rater": exchange["rater"],
                 "voted_at": exchange["voted_at"],
             })
     return rows
@@ -67,6 +68,7 @@ def rating_rows(rated: list[dict]) -> list[dict]:
                 "vote": choice,
                 "exchange_id": exchange["exchange_id"],
                 "session_id": exchange["session_id"],
+                "rater": exchange["rater"],
                 "voted_at": exchange["voted_at"],
             })
     return rows

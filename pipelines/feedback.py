@@ -1,11 +1,14 @@
-"""Append-only store of exchanges, votes and metric scores in SQLite (WAL, fully synced).
+"""Append-only store of exchanges, votes, ratings and metric scores, on SQLite or PostgreSQL.
 
-A vote is committed (and fsynced) before ``add_vote`` returns, so whatever the UI
-confirmed survives a crash of the app.
+SQLite (WAL, ``synchronous=FULL``) is the default: one file in the data dir. Set
+``ARENA_DATABASE_URL=postgresql://user:pass@host/db`` when several app replicas share one
+store. The schema is managed by Alembic migrations (``pipelines/migrations``), applied when
+the store opens. A vote is committed (and on disk) before ``add_vote`` returns, so whatever
+the UI confirmed survives a crash of the app.
 
 Example::
 
-    store = FeedbackStore(Path("data/feedback.sqlite3"))
+    store = FeedbackStore("sqlite:///data/feedback.sqlite3")
     exchange_id = store.record_exchange("session-1", "Who founded Lumenhollow?", results)
     store.add_vote(exchange_id, "rag", session_id="session-1")
 """
@@ -13,169 +16,171 @@ Example::
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, inspect, select, text
+from sqlalchemy.engine import make_url
+
 from pipelines.events import PipelineResult
+from pipelines.feedback_schema import answers, exchange_views, exchanges, ratings, scores, votes
 
 VoteChoice = Literal["rag", "finetuned", "tie", "both_bad"]
 VOTE_CHOICES: tuple[str, ...] = ("rag", "finetuned", "tie", "both_bad")
 RATING_TAGS: tuple[str, ...] = ("correct", "hallucination", "incomplete", "off-topic", "unsafe", "good citation")
 MAX_COMMENT_CHARS = 2000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS exchanges (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    question TEXT NOT NULL,
-    history TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS answers (
-    exchange_id TEXT NOT NULL REFERENCES exchanges(id),
-    pipeline TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    contexts TEXT NOT NULL DEFAULT '[]',
-    error TEXT,
-    model_id TEXT NOT NULL DEFAULT '',
-    adapter_id TEXT,
-    first_token_s REAL,
-    total_s REAL,
-    retrieval_s REAL,
-    PRIMARY KEY (exchange_id, pipeline)
-);
-CREATE TABLE IF NOT EXISTS votes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    exchange_id TEXT NOT NULL REFERENCES exchanges(id),
-    choice TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS scores (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    exchange_id TEXT NOT NULL REFERENCES exchanges(id),
-    pipeline TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    value REAL,
-    status TEXT NOT NULL,
-    reason TEXT,
-    scorer TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS exchange_views (
-    exchange_id TEXT PRIMARY KEY REFERENCES exchanges(id),
-    mode TEXT NOT NULL,
-    shown_order TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ratings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    exchange_id TEXT NOT NULL REFERENCES exchanges(id),
-    pipeline TEXT NOT NULL,
-    score INTEGER,
-    tags TEXT NOT NULL DEFAULT '[]',
-    comment TEXT NOT NULL DEFAULT '',
-    session_id TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS votes_by_exchange ON votes(exchange_id);
-CREATE VIEW IF NOT EXISTS latest_votes AS
-    SELECT * FROM votes WHERE id IN (SELECT MAX(id) FROM votes GROUP BY exchange_id);
-CREATE INDEX IF NOT EXISTS scores_by_exchange ON scores(exchange_id);
-"""
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BASELINE_REVISION = "0001"  # the schema the first (stdlib sqlite3) store created
 
 
 class FeedbackError(ValueError):
     """A vote or exchange was refused; the message is safe to show to the user."""
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+class VoteLimitError(FeedbackError):
+    """The rater already voted the allowed number of times in the last minute."""
+
+
+def database_url(target: str | Path) -> str:
+    """A SQLAlchemy URL for a file path or a URL; ``postgres(ql)://`` gets the psycopg 3 driver."""
+    if isinstance(target, Path):
+        return f"sqlite:///{target}"
+    for prefix in ("postgres://", "postgresql://"):
+        if target.startswith(prefix):
+            return "postgresql+psycopg://" + target[len(prefix):]
+    return target
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; a database made before Alembic is stamped first.
+
+    On PostgreSQL an advisory lock makes replicas that start together migrate one at a time.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('rag-ft-arena-migrations'))"))
+        config.attributes["connection"] = conn
+        tables = set(inspect(conn).get_table_names())
+        if "exchanges" in tables and "alembic_version" not in tables:
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, "head")
+
+
+def _now(clock: Callable[[], datetime]) -> str:
+    return clock().astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class FeedbackStore:
-    """SQLite-backed store; one connection per thread, every write in its own transaction."""
+    """The feedback database behind one small interface; every write is its own transaction."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        # Writers queue on this lock instead of SQLite's busy handler, which polls with sleeps:
+    def __init__(self, target: str | Path, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.url = database_url(target)
+        self.clock = clock
+        self.engine = _make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        # SQLite writers queue on this lock instead of SQLite's busy handler, which polls with sleeps:
         # measured 0.30x of a bare insert loop and a 181 ms p99 with 20 writer threads without it.
-        self._write_lock = threading.Lock()
-        self._connection().executescript(_SCHEMA)
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        migrate(self.engine)
 
-    def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # a confirmed vote must survive a crash
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for a server database."""
+        return Path(make_url(self.url).database) if self.dialect == "sqlite" else None
 
-    def _write(self) -> _Transaction:
-        return _Transaction(self._connection(), self._write_lock)
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a query (health check)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        lock = self._write_lock or _NO_LOCK
+        with lock, self.engine.connect() as conn:
+            conn.execution_options(arena_write=True)
+            with conn.begin():
+                yield conn
+
+    def _read(self, statement) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(statement).mappings()]
 
     def record_exchange(
         self, session_id: str, question: str, results: Iterable[PipelineResult], history: list | None = None,
-        *, mode: str = "named", shown_order: list[str] | None = None,
+        *, mode: str = "named", shown_order: list[str] | None = None, user_name: str | None = None,
     ) -> str:
         """Store a question with every column's answer, and the order the columns were shown in."""
         exchange_id = uuid.uuid4().hex
         results = list(results)
         with self._write() as conn:
-            conn.execute(
-                "INSERT INTO exchanges (id, created_at, session_id, question, history) VALUES (?, ?, ?, ?, ?)",
-                (exchange_id, _now(), session_id, question, json.dumps(history or [])),
-            )
-            conn.execute(
-                "INSERT INTO exchange_views (exchange_id, mode, shown_order) VALUES (?, ?, ?)",
-                (exchange_id, mode, json.dumps(shown_order or [r.pipeline for r in results])),
-            )
-            for result in results:
-                timings = result.timings
-                conn.execute(
-                    "INSERT INTO answers (exchange_id, pipeline, answer, contexts, error, model_id, adapter_id,"
-                    " first_token_s, total_s, retrieval_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        exchange_id,
-                        result.pipeline,
-                        result.answer,
-                        json.dumps([asdict(c) for c in result.chunks]),
-                        result.error,
-                        result.model_id,
-                        result.adapter_id,
-                        timings.first_token_s if timings else None,
-                        timings.total_s if timings else None,
-                        timings.retrieval_s if timings else None,
-                    ),
-                )
+            conn.execute(insert(exchanges).values(
+                id=exchange_id, created_at=_now(self.clock), session_id=session_id, question=question,
+                history=json.dumps(history or []), user_name=user_name,
+            ))
+            conn.execute(insert(exchange_views).values(
+                exchange_id=exchange_id, mode=mode,
+                shown_order=json.dumps(shown_order or [r.pipeline for r in results]),
+            ))
+            if results:
+                conn.execute(insert(answers), [_answer_row(exchange_id, i, r) for i, r in enumerate(results)])
         return exchange_id
 
-    def add_vote(self, exchange_id: str, choice: str, *, session_id: str) -> int:
-        """Store a vote (append-only: a changed vote is a new row) and return its id once on disk."""
+    def add_vote(
+        self, exchange_id: str, choice: str, *, session_id: str, user_name: str | None = None,
+        limit_per_minute: int | None = None,
+    ) -> int:
+        """Store a vote (append-only: a changed vote is a new row) and return its id once on disk.
+
+        ``limit_per_minute`` counts the rater's votes in the database, so the limit holds across
+        app replicas sharing one store. The rater is the signed-in user, else the session.
+        """
         if choice not in VOTE_CHOICES:
             raise FeedbackError(f"Unknown vote {choice!r}; expected one of {', '.join(VOTE_CHOICES)}")
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM exchanges WHERE id = ?", (exchange_id,)).fetchone() is None:
+            if conn.execute(select(exchanges.c.id).where(exchanges.c.id == exchange_id)).first() is None:
                 raise FeedbackError("That exchange is unknown: ask a question before voting.")
-            cursor = conn.execute(
-                "INSERT INTO votes (exchange_id, choice, session_id, created_at) VALUES (?, ?, ?, ?)",
-                (exchange_id, choice, session_id, _now()),
-            )
-            return int(cursor.lastrowid)
+            if limit_per_minute is not None:
+                self._check_vote_limit(conn, user_name or session_id, limit_per_minute)
+            result = conn.execute(insert(votes).values(
+                exchange_id=exchange_id, choice=choice, session_id=session_id, user_name=user_name,
+                created_at=_now(self.clock),
+            ))
+            return int(result.inserted_primary_key[0])
+
+    def _check_vote_limit(self, conn: Connection, rater: str, per_minute: int) -> None:
+        if self.dialect == "postgresql":  # two replicas must not both pass the count for one rater
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(rater.encode())})
+        now = self.clock()
+        window_start = _now(lambda: now - timedelta(seconds=60))
+        count, oldest = conn.execute(
+            select(func.count(), func.min(votes.c.created_at))
+            .where(RATER == rater, votes.c.created_at > window_start)
+        ).one()
+        if count >= per_minute:
+            wait = 60 - (now - datetime.fromisoformat(oldest)).total_seconds()
+            raise VoteLimitError(f"Too many votes: at most {per_minute} a minute. Try again in {max(wait, 1):.0f} s.")
 
     def add_rating(
         self, exchange_id: str, pipeline: str, *, session_id: str, score: int | None = None,
-        tags: list[str] | None = None, comment: str = "",
+        tags: list[str] | None = None, comment: str = "", user_name: str | None = None,
     ) -> int:
         """Store one answer's rating (1-5 score, tags, comment; each optional). Append-only like votes."""
         tags = tags or []
@@ -189,168 +194,204 @@ class FeedbackStore:
             raise FeedbackError("Nothing to save: give a score, a tag or a comment.")
         with self._write() as conn:
             known = conn.execute(
-                "SELECT 1 FROM answers WHERE exchange_id = ? AND pipeline = ?", (exchange_id, pipeline)
-            ).fetchone()
+                select(answers.c.pipeline).where(answers.c.exchange_id == exchange_id, answers.c.pipeline == pipeline)
+            ).first()
             if known is None:
                 raise FeedbackError("That answer is unknown: ask a question before rating.")
-            cursor = conn.execute(
-                "INSERT INTO ratings (exchange_id, pipeline, score, tags, comment, session_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (exchange_id, pipeline, score, json.dumps(tags), comment, session_id, _now()),
-            )
-            return int(cursor.lastrowid)
+            result = conn.execute(insert(ratings).values(
+                exchange_id=exchange_id, pipeline=pipeline, score=score, tags=json.dumps(tags), comment=comment,
+                session_id=session_id, user_name=user_name, created_at=_now(self.clock),
+            ))
+            return int(result.inserted_primary_key[0])
 
     def ratings(self, exchange_id: str | None = None) -> list[dict]:
-        return [{**r, "tags": json.loads(r["tags"])} for r in self._rows("ratings", exchange_id)]
+        return [{**r, "tags": json.loads(r["tags"])} for r in self._rows(ratings, exchange_id)]
+
+    def comments(self, limit: int = 50) -> list[dict]:
+        """The newest rating comments with their question, newest first (shown as plain text)."""
+        return self._read(
+            select(ratings.c.created_at, ratings.c.pipeline, ratings.c.score, ratings.c.comment,
+                   RATINGS_RATER.label("rater"), exchanges.c.question)
+            .join(exchanges, exchanges.c.id == ratings.c.exchange_id)
+            .where(ratings.c.comment != "")
+            .order_by(ratings.c.id.desc())
+            .limit(limit)
+        )
 
     def view(self, exchange_id: str) -> dict | None:
         """How an exchange was shown: ``mode`` (named or blind) and ``shown_order`` (left to right)."""
-        row = self._connection().execute(
-            "SELECT mode, shown_order FROM exchange_views WHERE exchange_id = ?", (exchange_id,)
-        ).fetchone()
-        return {"mode": row["mode"], "shown_order": json.loads(row["shown_order"])} if row else None
+        rows = self._read(select(exchange_views).where(exchange_views.c.exchange_id == exchange_id))
+        return {"mode": rows[0]["mode"], "shown_order": json.loads(rows[0]["shown_order"])} if rows else None
 
     def exchange(self, exchange_id: str) -> dict | None:
         """The exchange with its answers keyed by pipeline, or None."""
-        conn = self._connection()
-        row = conn.execute("SELECT * FROM exchanges WHERE id = ?", (exchange_id,)).fetchone()
-        if row is None:
+        rows = self._read(select(exchanges).where(exchanges.c.id == exchange_id))
+        if not rows:
             return None
-        answers = conn.execute("SELECT * FROM answers WHERE exchange_id = ?", (exchange_id,)).fetchall()
-        result = dict(row)
+        result = rows[0]
         result["answers"] = {
-            a["pipeline"]: {**dict(a), "contexts": json.loads(a["contexts"])} for a in answers
+            a["pipeline"]: {**a, "contexts": json.loads(a["contexts"])}
+            for a in _answers_by_exchange(self, [exchange_id]).get(exchange_id, [])
         }
         return result
 
-    def _rows(self, table: str, exchange_id: str | None) -> list[dict]:
+    def _rows(self, table, exchange_id: str | None) -> list[dict]:
         """All rows of ``votes``, ``scores`` or ``ratings`` in insertion order, optionally for one exchange."""
-        where, args = ("WHERE exchange_id = ?", (exchange_id,)) if exchange_id else ("", ())
-        return [dict(r) for r in self._connection().execute(f"SELECT * FROM {table} {where} ORDER BY id", args)]
+        statement = select(table).order_by(table.c.id)
+        if exchange_id:
+            statement = statement.where(table.c.exchange_id == exchange_id)
+        return self._read(statement)
 
     def votes(self, exchange_id: str | None = None) -> list[dict]:
-        return self._rows("votes", exchange_id)
+        return self._rows(votes, exchange_id)
 
     def add_scores(self, exchange_id: str, rows: Iterable[dict], scorer: str) -> None:
         """Store metric rows: ``pipeline``, ``metric``, ``value`` (None when not computed), ``status``, ``reason``."""
+        now = _now(self.clock)
+        values = [
+            {"exchange_id": exchange_id, "pipeline": r["pipeline"], "metric": r["metric"], "value": r.get("value"),
+             "status": r["status"], "reason": r.get("reason"), "scorer": scorer, "created_at": now}
+            for r in rows
+        ]
         with self._write() as conn:
-            conn.execute("DELETE FROM scores WHERE exchange_id = ? AND scorer = ?", (exchange_id, scorer))
-            conn.executemany(
-                "INSERT INTO scores (exchange_id, pipeline, metric, value, status, reason, scorer, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (exchange_id, r["pipeline"], r["metric"], r.get("value"), r["status"], r.get("reason"),
-                     scorer, _now())
-                    for r in rows
-                ],
-            )
+            conn.execute(delete(scores).where(scores.c.exchange_id == exchange_id, scores.c.scorer == scorer))
+            if values:
+                conn.execute(insert(scores), values)
 
     def scores(self, exchange_id: str | None = None) -> list[dict]:
-        return self._rows("scores", exchange_id)
+        return self._rows(scores, exchange_id)
 
     def rated_exchanges(self) -> list[dict]:
         """Every voted exchange with its latest vote and its answers in column order (leaderboard, export)."""
-        conn = self._connection()
-        rows = [dict(r) for r in conn.execute(
-            """
-            SELECT e.id AS exchange_id, e.question, e.session_id, e.created_at, v.choice, v.created_at AS voted_at
-            FROM exchanges e JOIN latest_votes v ON v.exchange_id = e.id
-            ORDER BY e.created_at
-            """
-        )]
-        answers = _answers_by_exchange(conn, [r["exchange_id"] for r in rows])
+        latest = _latest_votes()
+        rows = self._read(
+            select(exchanges.c.id.label("exchange_id"), exchanges.c.question, exchanges.c.session_id,
+                   exchanges.c.created_at, latest.c.choice, latest.c.created_at.label("voted_at"),
+                   func.coalesce(latest.c.user_name, latest.c.session_id).label("rater"))
+            .join(latest, latest.c.exchange_id == exchanges.c.id)
+            .order_by(exchanges.c.created_at)
+        )
+        grouped = _answers_by_exchange(self, [r["exchange_id"] for r in rows])
         for row in rows:
-            row["answers"] = answers.get(row["exchange_id"], [])
+            row["answers"] = grouped.get(row["exchange_id"], [])
         return rows
 
     def scores_with_votes(self) -> list[dict]:
         """Every computed metric value beside the latest vote of its exchange (agreement statistics)."""
-        rows = self._connection().execute(
-            """
-            SELECT s.exchange_id, v.choice, s.pipeline, s.metric, s.value
-            FROM scores s JOIN latest_votes v ON v.exchange_id = s.exchange_id
-            WHERE s.status = 'ok'
-            """
-        ).fetchall()
-        return [dict(r) for r in rows]
+        latest = _latest_votes()
+        return self._read(
+            select(scores.c.exchange_id, latest.c.choice, scores.c.pipeline, scores.c.metric, scores.c.value)
+            .join(latest, latest.c.exchange_id == scores.c.exchange_id)
+            .where(scores.c.status == "ok")
+        )
 
     def latest_rating_scores(self) -> dict[tuple[str, str], int]:
         """(exchange_id, pipeline) -> the latest 1-5 score a rater gave that answer."""
-        rows = self._connection().execute(
-            "SELECT exchange_id, pipeline, score FROM ratings WHERE score IS NOT NULL ORDER BY id"
-        ).fetchall()
+        rows = self._read(
+            select(ratings.c.exchange_id, ratings.c.pipeline, ratings.c.score)
+            .where(ratings.c.score.is_not(None)).order_by(ratings.c.id)
+        )
         return {(r["exchange_id"], r["pipeline"]): r["score"] for r in rows}
 
     def scored_votes(self, limit: int = 200) -> list[dict]:
         """Latest vote per exchange beside that exchange's metric scores, newest first (Evaluation tab)."""
-        conn = self._connection()
-        rows = conn.execute(
-            """
-            SELECT e.id AS exchange_id, e.created_at, e.question, v.choice AS vote,
-                   s.pipeline, s.metric, s.value, s.status, s.reason
-            FROM exchanges e
-            JOIN latest_votes v ON v.exchange_id = e.id
-            LEFT JOIN scores s ON s.exchange_id = e.id
-            ORDER BY e.created_at DESC, s.pipeline, s.metric
-            LIMIT ?
-            """,
-            (limit * 16,),
-        ).fetchall()
-        return [dict(r) for r in rows]
+        latest = _latest_votes()
+        return self._read(
+            select(exchanges.c.id.label("exchange_id"), exchanges.c.created_at, exchanges.c.question,
+                   latest.c.choice.label("vote"), scores.c.pipeline, scores.c.metric, scores.c.value,
+                   scores.c.status, scores.c.reason)
+            .join(latest, latest.c.exchange_id == exchanges.c.id)
+            .outerjoin(scores, scores.c.exchange_id == exchanges.c.id)
+            .order_by(exchanges.c.created_at.desc(), scores.c.pipeline, scores.c.metric)
+            .limit(limit * 16)
+        )
 
 
-def _answers_by_exchange(conn: sqlite3.Connection, exchange_ids: list[str]) -> dict[str, list[dict]]:
+RATER = func.coalesce(votes.c.user_name, votes.c.session_id)
+RATINGS_RATER = func.coalesce(ratings.c.user_name, ratings.c.session_id)
+_NO_LOCK = threading.Lock()  # stands in when the database serialises writers itself; never contended
+
+
+def _latest_votes():
+    """Each exchange's newest vote (a changed vote is a new row; the newest one counts)."""
+    newest = select(func.max(votes.c.id)).group_by(votes.c.exchange_id)
+    return select(votes).where(votes.c.id.in_(newest)).subquery("latest_votes")
+
+
+def _answer_row(exchange_id: str, position: int, result: PipelineResult) -> dict:
+    timings = result.timings
+    return {
+        "exchange_id": exchange_id, "pipeline": result.pipeline, "answer": result.answer,
+        "contexts": json.dumps([asdict(c) for c in result.chunks]), "error": result.error,
+        "model_id": result.model_id, "adapter_id": result.adapter_id, "position": position,
+        "first_token_s": timings.first_token_s if timings else None,
+        "total_s": timings.total_s if timings else None,
+        "retrieval_s": timings.retrieval_s if timings else None,
+    }
+
+
+def _answers_by_exchange(store: FeedbackStore, exchange_ids: list[str]) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = {}
-    for chunk_start in range(0, len(exchange_ids), 500):
-        ids = exchange_ids[chunk_start : chunk_start + 500]
-        marks = ",".join("?" * len(ids))
-        for row in conn.execute(f"SELECT * FROM answers WHERE exchange_id IN ({marks}) ORDER BY rowid", ids):
-            grouped.setdefault(row["exchange_id"], []).append(dict(row))
+    for start in range(0, len(exchange_ids), 500):
+        ids = exchange_ids[start : start + 500]
+        for row in store._read(
+            select(answers).where(answers.c.exchange_id.in_(ids)).order_by(answers.c.exchange_id, answers.c.position)
+        ):
+            grouped.setdefault(row["exchange_id"], []).append(row)
     return grouped
 
 
-class _Transaction:
-    """``with`` block that runs BEGIN IMMEDIATE / COMMIT (or ROLLBACK) on an autocommit connection."""
+def _make_engine(url: str) -> Engine:
+    """An engine; for SQLite: WAL, fully synced commits, foreign keys, and BEGIN IMMEDIATE for writes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_size=24, max_overflow=8, connect_args={"timeout": 30})
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
-        self.conn = conn
-        self.lock = lock
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below issues BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # a confirmed vote must survive a crash
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.lock.release()
-            raise
-        return self.conn
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A write takes the lock up front, so it never fails half way on SQLITE_BUSY.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("arena_write") else "BEGIN")
 
-    def __exit__(self, exc_type, *exc: object) -> None:
-        try:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()
+    return engine
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipelines.feedback export --out DIR``: preference data as JSONL and datasets folders."""
+    """``python -m pipelines.feedback export --out DIR`` / ``migrate``: work with the feedback store."""
     import argparse
 
     from pipelines.export import export_feedback
     from pipelines.settings import Settings
 
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument("--db", default=None,
+                          help="database URL or SQLite file (default: ARENA_DATABASE_URL, else the data dir's file)")
     parser = argparse.ArgumentParser(description="Work with the arena's feedback store.")
     commands = parser.add_subparsers(dest="command", required=True)
-    export = commands.add_parser("export", help="write DPO pairs and per-answer ratings")
+    export = commands.add_parser("export", parents=[database], help="write DPO pairs and per-answer ratings")
     export.add_argument("--out", type=Path, required=True)
-    export.add_argument("--db", type=Path, default=None, help="feedback database (default: ARENA_DATA_DIR's)")
     export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push both datasets (needs HF_TOKEN)")
+    commands.add_parser("migrate", parents=[database], help="bring the schema to the newest revision (also done on every start)")
     args = parser.parse_args(argv)
-    store = FeedbackStore(args.db or Settings().feedback_db)
+    target = (Path(args.db) if "://" not in args.db else args.db) if args.db else Settings().feedback_target
+    store = FeedbackStore(target)
+    if args.command == "migrate":
+        print(f"{store.engine.url.render_as_string(hide_password=True)}: schema at the newest revision")
+        return 0
     result = export_feedback(store, args.out, push_to_hub=args.push_to_hub)
     print(f"{result.dpo_pairs} DPO pairs -> {result.dpo_jsonl}; {result.ratings} ratings -> {result.ratings_jsonl}")
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

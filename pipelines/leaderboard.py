@@ -151,7 +151,7 @@ class LeaderboardFilter:
     def keeps(self, exchange: dict) -> bool:
         if self.since and exchange["voted_at"] < self.since:
             return False
-        if self.rater and exchange["session_id"] != self.rater:
+        if self.rater and exchange["rater"] != self.rater:
             return False
         return self.questions is None or normalise_question(exchange["question"]) in self.questions
 

@@ -65,7 +65,7 @@ class Runtime:
     def start(cls, settings: Settings) -> Runtime:
         problems: list[str] = []
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        feedback = FeedbackStore(settings.feedback_db)
+        feedback = FeedbackStore(settings.feedback_target)
         embedder = Embedder.load(settings.embedding_model)
 
         server, client, knowledge, rag_problem = _start_knowledge_base(settings, embedder)
@@ -146,14 +146,21 @@ class Runtime:
                 weaviate = "ok" if self.client.is_live() else "down"
             except Exception:
                 weaviate = "down"
+        try:
+            self.feedback.ping()
+            store = "ok"
+        except Exception as exc:  # the health check reports, it never raises
+            store = f"down: {type(exc).__name__}"
         return {
             "model": "ok" if self.backend else "not loaded",
             "weaviate": weaviate,
-            "feedback_db": str(self.settings.feedback_db),
+            "feedback_store": store,
+            "feedback_db": self.feedback.engine.url.render_as_string(hide_password=True),
         }
 
     def close(self) -> None:
         self.scoring.stop()
+        self.feedback.close()
         if self.training is not None:
             self.training.cancel()
         if self.client is not None:

@@ -68,7 +68,16 @@ class Settings(BaseSettings):
     max_zip_total_mb: float = Field(200, gt=0, description="Largest total uncompressed size of an uploaded zip.")
 
     # Feedback
-    votes_per_minute: int = Field(30, ge=1, description="Per-session vote limit, against scripted flooding.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the feedback store, e.g. postgresql://user:pass@host/db for "
+        "several replicas; unset: SQLite in the data dir."
+    )
+    votes_per_minute: int = Field(
+        30, ge=1, description="Votes a rater (signed-in user, else session) may cast per minute, counted in the store."
+    )
+    hf_login: bool | None = Field(
+        None, description="Show 'Sign in with Hugging Face' and store the user name; unset: on when in a Space."
+    )
     admin_password: SecretStr | None = Field(None, description="If set, export and training need it.")
 
     # Evaluation
@@ -89,6 +98,11 @@ class Settings(BaseSettings):
     @property
     def feedback_db(self) -> Path:
         return self.data_dir / "feedback.sqlite3"
+
+    @property
+    def feedback_target(self) -> str | Path:
+        """What the feedback store opens: the database URL, else the SQLite file."""
+        return self.database_url or self.feedback_db
 
     @property
     def weaviate_data_dir(self) -> Path:

@@ -1,0 +1,82 @@
+"""The feedback database's tables, as SQLAlchemy Core metadata (the head of the Alembic migrations).
+
+The same tables run on SQLite (the default, one file) and PostgreSQL (several replicas).
+Timestamps are ISO-8601 UTC strings, which sort the same way on both.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+exchanges = Table(
+    "exchanges", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", String(32), nullable=False),
+    Column("session_id", String(64), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("history", Text, nullable=False, server_default="[]"),
+    Column("user_name", String(128)),  # signed-in Hugging Face user, when there is one
+)
+
+answers = Table(
+    "answers", metadata,
+    Column("exchange_id", String(32), ForeignKey("exchanges.id"), primary_key=True),
+    Column("pipeline", String(64), primary_key=True),
+    Column("answer", Text, nullable=False),
+    Column("contexts", Text, nullable=False, server_default="[]"),
+    Column("error", Text),
+    Column("model_id", String(256), nullable=False, server_default=""),
+    Column("adapter_id", String(256)),
+    Column("first_token_s", Float),
+    Column("total_s", Float),
+    Column("retrieval_s", Float),
+    Column("position", Integer, nullable=False, server_default="0"),  # column order as the arena ran them
+)
+
+votes = Table(
+    "votes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("exchange_id", String(32), ForeignKey("exchanges.id"), nullable=False),
+    Column("choice", String(16), nullable=False),
+    Column("session_id", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("user_name", String(128)),
+    Index("votes_by_exchange", "exchange_id"),
+    Index("votes_by_time", "created_at"),
+)
+
+scores = Table(
+    "scores", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("exchange_id", String(32), ForeignKey("exchanges.id"), nullable=False),
+    Column("pipeline", String(64), nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("value", Float),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("scorer", String(256), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Index("scores_by_exchange", "exchange_id"),
+)
+
+exchange_views = Table(
+    "exchange_views", metadata,
+    Column("exchange_id", String(32), ForeignKey("exchanges.id"), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("shown_order", Text, nullable=False),
+)
+
+ratings = Table(
+    "ratings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("exchange_id", String(32), ForeignKey("exchanges.id"), nullable=False),
+    Column("pipeline", String(64), nullable=False),
+    Column("score", Integer),
+    Column("tags", Text, nullable=False, server_default="[]"),
+    Column("comment", Text, nullable=False, server_default=""),
+    Column("session_id", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("user_name", String(128)),
+)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the feedback database (``python -m pipelines.feedback migrate``)."""
