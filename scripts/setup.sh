@@ -64,11 +64,13 @@ step "Offline model cache (GGUF -> safetensors, once)"
   "from pipelines.models import materialize_offline_model; from pipelines.settings import Settings; print(materialize_offline_model(Settings().cache_dir))")
 
 if [[ $DEV -eq 1 ]]; then
-  step "Chromium for the browser tests (Debian package)"
-  if ! dpkg -s chromium fonts-noto-color-emoji >/dev/null 2>&1; then
+  step "Chromium for the browser tests, PostgreSQL for the feedback-store tests (Debian packages)"
+  if ! dpkg -s chromium fonts-noto-color-emoji postgresql >/dev/null 2>&1; then
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core fonts-noto-color-emoji >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core fonts-noto-color-emoji \
+      postgresql >/dev/null
   fi
   chromium --version
+  ls /usr/lib/postgresql/*/bin/pg_ctl
 fi
 echo "setup done: $VENV"

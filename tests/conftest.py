@@ -120,3 +120,18 @@ class RunningApp:
                 self.process.kill()
                 self.process.wait()
 
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A real PostgreSQL server for the feedback store's tests (Debian's package)."""
+    import shutil
+    import tempfile
+
+    from tests.postgres import PostgresServer
+
+    root = Path(tempfile.mkdtemp(prefix="arena-postgres-"))  # not under pytest's 0700 folder: may run as postgres
+    server = PostgresServer(root).start()
+    yield server.url
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
