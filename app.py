@@ -34,7 +34,7 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Arena", id="arena") as arena_tab:
                 build_arena_tab(runtime.arena, runtime.describe_model(), questions, runtime.knowledge,
-                                runtime.retrieval_defaults)
+                                runtime.retrieval_defaults, sign_in=runtime.settings.sign_in_enabled)
             with gr.Tab("Knowledge", id="knowledge") as knowledge_tab:
                 build_knowledge_tab(runtime.knowledge, runtime.auth, runtime.arena, runtime.rag_problem,
                                     runtime.retrieval_defaults)

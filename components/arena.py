@@ -100,14 +100,24 @@ def build_retrieval_controls(knowledge: KnowledgeBase | None, defaults: Retrieva
     refresh.click(refreshed, inputs=[collection, sources], outputs=[collection, sources], api_name=False)
 
 
+def signed_in(state: ArenaSession, profile: gr.OAuthProfile | None) -> ArenaSession:
+    """Put the Hugging Face user name (or None when signed out) on the session: it is stored as the rater."""
+    state.user_name = profile.username if profile is not None else None
+    return state
+
+
 def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
-                    knowledge: KnowledgeBase | None = None, defaults: RetrievalOptions | None = None) -> None:
+                    knowledge: KnowledgeBase | None = None, defaults: RetrievalOptions | None = None,
+                    sign_in: bool = False) -> None:
+    """``sign_in`` shows "Sign in with Hugging Face" (OAuth on a Space); votes then carry the user name."""
     named_order = [p.name for p in arena.pipelines]
     session = gr.State(ArenaSession())
     with gr.Row():
         gr.Markdown(f"**Model:** {model_description}", elem_id="model-info")
         blind = gr.Checkbox(label="Blind mode (columns shuffled, identities revealed after the vote)",
                             value=False, elem_id="blind")
+        if sign_in:
+            gr.LoginButton(elem_id="login", scale=0, min_width=220)
     titles, chats, statuses = [], [], []
     with gr.Row(equal_height=False):
         for position, name in zip(POSITIONS, named_order, strict=False):
@@ -159,7 +169,9 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         texts = _vote_labels(bool(state and state.blind), named_order)
         return {button: gr.Button(texts[key], interactive=enabled) for key, button in vote_buttons.items()}
 
-    def ask(question: str, state: ArenaSession, left_history: list, right_history: list):
+    def ask(question: str, state: ArenaSession, left_history: list, right_history: list,
+            profile: gr.OAuthProfile | None = None):
+        signed_in(state, profile)
         try:
             question = arena.validate(question)
         except PromptError as exc:
@@ -211,7 +223,8 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
             elif isinstance(event, RecordedEvent):
                 yield view({notice: "Answers recorded. Which one is better?", **votes_enabled(True, state)})
 
-    def vote(key: str, state: ArenaSession, held_context: str) -> dict:
+    def vote(key: str, state: ArenaSession, held_context: str, profile: gr.OAuthProfile | None) -> dict:
+        signed_in(state, profile)
         try:
             choice = state.pipeline_at(POSITIONS.index(key)) if key in POSITIONS else key
             vote_id = arena.vote(state, choice)
@@ -227,7 +240,9 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
             update[context] = held_context
         return update
 
-    def rate(position: int, state: ArenaSession, score: int | None, tags: list[str], comment: str) -> dict:
+    def rate(position: int, state: ArenaSession, score: int | None, tags: list[str], comment: str,
+             profile: gr.OAuthProfile | None) -> dict:
+        signed_in(state, profile)
         try:
             rating_id = arena.rate(state, position, score=score, tags=tags or [], comment=comment or "")
         except FeedbackError as exc:
@@ -236,7 +251,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
 
     def new_conversation(blind_mode: bool, previous: ArenaSession) -> dict:
         state = ArenaSession(session_id=previous.session_id, blind=blind_mode,  # same rater, fresh history
-                             retrieval=previous.retrieval)
+                             retrieval=previous.retrieval, user_name=previous.user_name)
         update = {session: state, notice: "", context: context_panel_html([]), **votes_enabled(False, state)}
         for position in range(len(named_order)):
             update[chats[position]] = []
@@ -251,9 +266,10 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         api_name="ask", concurrency_limit=1, concurrency_id="generation",
     )
 
-    def ask_again(state: ArenaSession, left_history: list, right_history: list):
+    def ask_again(state: ArenaSession, left_history: list, right_history: list,
+                  profile: gr.OAuthProfile | None = None):
         """New answers to the last question; the earlier ones stay in the conversation and the store."""
-        yield from ask(state.last_question or "", state, left_history, right_history)
+        yield from ask(state.last_question or "", state, left_history, right_history, profile)
 
     regenerate.click(ask_again, inputs=[session, *chats], outputs=ask_outputs, api_name="regenerate",
                      concurrency_limit=1, concurrency_id="generation")
@@ -271,12 +287,21 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
     next_question.click(lambda pool: random.choice(pool) if pool else "", inputs=[question_set], outputs=[prompt],
                         api_name="next_question")
     vote_outputs = [notice, session, *titles, context]
+    def vote_handler(key: str):
+        def cast(state: ArenaSession, held: str, profile: gr.OAuthProfile | None = None) -> dict:
+            return vote(key, state, held, profile)
+        return cast
+
+    def rate_handler(position: int):
+        def save_rating(state: ArenaSession, score: int | None, tags: list[str], comment: str,
+                        profile: gr.OAuthProfile | None = None) -> dict:
+            return rate(position, state, score, tags, comment, profile)
+        return save_rating
+
     for key, button in vote_buttons.items():
-        button.click(lambda state, held, k=key: vote(k, state, held), inputs=[session, context_held],
-                     outputs=vote_outputs,
-                     api_name=f"vote_{key}")
+        button.click(vote_handler(key), inputs=[session, context_held], outputs=vote_outputs, api_name=f"vote_{key}")
     for position, (score, tags, comment, save) in enumerate(rating_inputs):
-        save.click(lambda state, s, t, c, p=position: rate(p, state, s, t, c), inputs=[session, score, tags, comment],
+        save.click(rate_handler(position), inputs=[session, score, tags, comment],
                    outputs=[notice], api_name=f"rate_{POSITIONS[position]}")
     reset_outputs = [session, notice, context, *chats, *statuses, *titles, *vote_buttons.values()]
     clear.click(new_conversation, inputs=[blind, session], outputs=reset_outputs, api_name=False)

@@ -76,7 +76,8 @@ class Settings(BaseSettings):
         30, ge=1, description="Votes a rater (signed-in user, else session) may cast per minute, counted in the store."
     )
     hf_login: bool | None = Field(
-        None, description="Show 'Sign in with Hugging Face' and store the user name; unset: on when in a Space."
+        None, description="Show 'Sign in with Hugging Face' and store the user name; unset: on in a Space with "
+        "hf_oauth (off a Space, Gradio signs you in as the owner of the local HF token)."
     )
     admin_password: SecretStr | None = Field(None, description="If set, export and training need it.")
 
@@ -98,6 +99,13 @@ class Settings(BaseSettings):
     @property
     def feedback_db(self) -> Path:
         return self.data_dir / "feedback.sqlite3"
+
+    @property
+    def sign_in_enabled(self) -> bool:
+        """Hugging Face sign-in: as configured, else on inside a Space (where the Hub provides OAuth)."""
+        if self.hf_login is not None:
+            return self.hf_login
+        return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("OAUTH_CLIENT_ID"))
 
     @property
     def feedback_target(self) -> str | Path:
