@@ -14,6 +14,7 @@ from pipelines.auth import AdminAuth, AdminRequired
 from pipelines.export import export_feedback
 from pipelines.feedback import FeedbackStore
 from pipelines.leaderboard import LeaderboardFilter, store_leaderboard
+from pipelines.ratings_summary import rating_summary
 
 LABELS = {"rag": "RAG", "finetuned": "Fine-tuned"}
 
@@ -43,6 +44,19 @@ def leaderboard_frame(feedback: FeedbackStore, where: LeaderboardFilter | None =
     )
 
 
+def ratings_frames(feedback: FeedbackStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-pipeline rating summary, and the newest comments as plain text (never rendered as HTML)."""
+    summary = pd.DataFrame(rating_summary(feedback.ratings()))
+    if not summary.empty:
+        summary["pipeline"] = summary["pipeline"].map(_label)
+    comments = pd.DataFrame(
+        [{"when": c["created_at"][:16].replace("T", " "), "rater": c["rater"], "answer": _label(c["pipeline"]),
+          "score": c["score"], "comment": c["comment"], "question": c["question"]} for c in feedback.comments()],
+        columns=["when", "rater", "answer", "score", "comment", "question"],
+    )
+    return summary, comments
+
+
 def build_leaderboard_tab(
     feedback: FeedbackStore, auth: AdminAuth, questions: list[str],
     improve_adapter: Callable[[], str] | None = None,
@@ -59,6 +73,11 @@ def build_leaderboard_tab(
     refresh = gr.Button("↻ Refresh leaderboard", elem_id="refresh-leaderboard")
     table = gr.Dataframe(label="Leaderboard", elem_id="leaderboard", interactive=False)
     plot = gr.BarPlot(x="pipeline", y="rating", title="Rating by pipeline", elem_id="leaderboard-plot")
+    with gr.Accordion("Per-answer ratings and comments", open=True, elem_id="ratings-panel"):
+        ratings_table = gr.Dataframe(label="Ratings per pipeline (each rater's latest rating of an answer)",
+                                     elem_id="ratings-summary", interactive=False)
+        comments_table = gr.Dataframe(label="Newest comments", elem_id="comments", interactive=False,
+                                      datatype=["str", "str", "str", "number", "str", "str"], wrap=True)
     password = gr.Textbox(label="Admin password (needed for export and training)", type="password",
                           visible=auth.enabled, elem_id="admin-password")
     with gr.Row():
@@ -67,18 +86,20 @@ def build_leaderboard_tab(
 
     question_set = frozenset(questions)
 
-    def show(split: bool, only_set: bool, since_date: str, rater_id: str) -> tuple[pd.DataFrame, gr.BarPlot]:
+    def show(split: bool, only_set: bool, since_date: str, rater_id: str) -> tuple:
         try:
             where = LeaderboardFilter(since=since_date.strip() or None, rater=rater_id.strip() or None,
                                       questions=question_set if only_set else None, by_adapter=split)
         except ValueError as exc:
             raise gr.Error(str(exc)) from exc
         frame = leaderboard_frame(feedback, where)
+        ratings = ratings_frames(feedback)
         if frame.empty:
-            return frame, gr.BarPlot(value=frame[["pipeline", "rating"]])
+            return frame, gr.BarPlot(value=frame[["pipeline", "rating"]]), *ratings
         # Bars grow from below the lowest rating, so the weakest pipeline still shows a bar.
         floor = float(frame["rating"].min()) - 100
-        return frame, gr.BarPlot(value=frame[["pipeline", "rating"]], y_lim=[floor, float(frame["rating"].max()) + 50])
+        plot_update = gr.BarPlot(value=frame[["pipeline", "rating"]], y_lim=[floor, float(frame["rating"].max()) + 50])
+        return frame, plot_update, *ratings
 
     def do_export(given: str) -> list[str]:
         require_admin(auth, given)
@@ -98,9 +119,10 @@ def build_leaderboard_tab(
             return f"⚠️ {exc}"
 
     filters = [by_adapter, in_set, since, rater]
-    refresh.click(show, inputs=filters, outputs=[table, plot], api_name="leaderboard")
+    shown = [table, plot, ratings_table, comments_table]
+    refresh.click(show, inputs=filters, outputs=shown, api_name="leaderboard")
     gr.on([by_adapter.change, in_set.change, since.submit, rater.submit], show, inputs=filters,
-          outputs=[table, plot], api_name=False)
+          outputs=shown, api_name=False)
     improve.click(lambda: "⏳ Training… (a short DPO run; the arena keeps answering meanwhile)",
                   outputs=[improve_status], api_name=False).then(
         run_improve, inputs=[password], outputs=[improve_status], api_name="improve_adapter", concurrency_limit=1)

@@ -172,7 +172,7 @@ class FeedbackStore:
         window_start = _now(lambda: now - timedelta(seconds=60))
         count, oldest = conn.execute(
             select(func.count(), func.min(votes.c.created_at))
-            .where(RATER == rater, votes.c.created_at > window_start)
+            .where(vote_rater == rater, votes.c.created_at > window_start)
         ).one()
         if count >= per_minute:
             wait = 60 - (now - datetime.fromisoformat(oldest)).total_seconds()
@@ -211,7 +211,7 @@ class FeedbackStore:
         """The newest rating comments with their question, newest first (shown as plain text)."""
         return self._read(
             select(ratings.c.created_at, ratings.c.pipeline, ratings.c.score, ratings.c.comment,
-                   RATINGS_RATER.label("rater"), exchanges.c.question)
+                   rating_rater.label("rater"), exchanges.c.question)
             .join(exchanges, exchanges.c.id == ratings.c.exchange_id)
             .where(ratings.c.comment != "")
             .order_by(ratings.c.id.desc())
@@ -307,8 +307,8 @@ class FeedbackStore:
         )
 
 
-RATER = func.coalesce(votes.c.user_name, votes.c.session_id)
-RATINGS_RATER = func.coalesce(ratings.c.user_name, ratings.c.session_id)
+vote_rater = func.coalesce(votes.c.user_name, votes.c.session_id)
+rating_rater = func.coalesce(ratings.c.user_name, ratings.c.session_id)
 _NO_LOCK = threading.Lock()  # stands in when the database serialises writers itself; never contended
 
 
@@ -382,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     export = commands.add_parser("export", parents=[database], help="write DPO pairs and per-answer ratings")
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push both datasets (needs HF_TOKEN)")
-    commands.add_parser("migrate", parents=[database], help="bring the schema to the newest revision (also done on every start)")
+    commands.add_parser("migrate", parents=[database],
+                        help="bring the schema to the newest revision (also done on every start)")
     args = parser.parse_args(argv)
     target = (Path(args.db) if "://" not in args.db else args.db) if args.db else Settings().feedback_target
     store = FeedbackStore(target)

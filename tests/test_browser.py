@@ -166,6 +166,12 @@ def test_blind_mode_hides_identities_until_the_vote_and_stores_the_order(app_url
             "SELECT score, tags, comment, pipeline FROM ratings ORDER BY id DESC LIMIT 1").fetchone()
     assert (score, json.loads(tags), pipeline) == (4, ["correct"], choice)
     assert comment == "<img src=x onerror=alert(1)> fine"
+
+    page.get_by_role("tab", name="Leaderboard").click()  # the comment is shown to the team, as text
+    expect(page.locator("#comments")).to_contain_text("<img src=x onerror=alert(1)> fine", timeout=30_000)
+    assert page.locator("#comments img").count() == 0
+    expect(page.locator("#ratings-summary")).to_contain_text({"rag": "RAG", "finetuned": "Fine-tuned"}[choice])
+    page.screenshot(path=str(ARTIFACTS / "ratings.png"), full_page=True)
     assert page.dialogs == []
 
 

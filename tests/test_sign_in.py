@@ -38,9 +38,11 @@ def _session_cookie(username: str) -> str:
 
 @pytest.fixture(scope="module")
 def space_app(tmp_path_factory):
-    app = RunningApp(tmp_path_factory.mktemp("space"), ARENA_MAX_NEW_TOKENS="4", SYSTEM="spaces", SPACE_ID="arena/test-space",
-                     OAUTH_CLIENT_ID="test-client", OAUTH_CLIENT_SECRET=OAUTH_SECRET, OAUTH_SCOPES="openid profile",
-                     OPENID_PROVIDER_URL="http://127.0.0.1:9")  # never contacted: no one presses the button here
+    app = RunningApp(
+        tmp_path_factory.mktemp("space"), ARENA_MAX_NEW_TOKENS="4", SYSTEM="spaces", SPACE_ID="arena/test-space",
+        OAUTH_CLIENT_ID="test-client", OAUTH_CLIENT_SECRET=OAUTH_SECRET, OAUTH_SCOPES="openid profile",
+        OPENID_PROVIDER_URL="http://127.0.0.1:9",  # never contacted: no one presses the button here
+    )
     yield app.start()
     app.stop()
 
