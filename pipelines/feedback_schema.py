@@ -43,8 +43,9 @@ votes = Table(
     Column("session_id", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("user_name", String(128)),
+    Column("rater", String(128), nullable=False, server_default=""),  # user_name, else session_id: whom limits count
     Index("votes_by_exchange", "exchange_id"),
-    Index("votes_by_time", "created_at"),
+    Index("votes_by_rater", "rater", "created_at"),
 )
 
 scores = Table(
