@@ -2,7 +2,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,15 +44,7 @@ def _results():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def target(request, tmp_path):
     """A fresh database of each kind: a SQLite file, or a new database on the real PostgreSQL server."""
-    if request.param == "sqlite":
-        return tmp_path / "f.sqlite3"
-    server_url = request.getfixturevalue("postgres_url")
-    name = f"t{uuid.uuid4().hex[:12]}"
-    admin = create_engine(database_url(server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
+    return tmp_path / "f.sqlite3" if request.param == "sqlite" else request.getfixturevalue("postgres_database")
 
 
 def test_exchange_round_trip_and_votes_are_append_only(target):
@@ -174,11 +165,11 @@ def test_a_database_from_before_migrations_is_upgraded_in_place(tmp_path):
     FeedbackStore(path)  # opening again is a no-op
 
 
-def test_migrate_command_on_a_server_database(postgres_url):
-    run = subprocess.run([sys.executable, "-m", "pipelines.feedback", "migrate", "--db", postgres_url],
+def test_migrate_command_on_a_server_database(postgres_database):
+    run = subprocess.run([sys.executable, "-m", "pipelines.feedback", "migrate", "--db", postgres_database],
                          capture_output=True, text=True, timeout=120, check=True)
     assert "newest revision" in run.stdout
-    engine = create_engine(database_url(postgres_url))
+    engine = create_engine(database_url(postgres_database))
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
         tables = {r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))}

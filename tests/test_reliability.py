@@ -98,3 +98,35 @@ def test_sigkill_during_voting_loses_no_acknowledged_vote(tmp_path):
         assert _vote_id(fresh.predict(api_name="/vote_tie")[0]) > max(acknowledged)
     finally:
         app.stop()
+
+
+def test_two_replicas_share_one_postgresql_store(tmp_path, postgres_database):
+    """The scale-out setup: two app processes, one PostgreSQL database; each sees the other's votes."""
+    from sqlalchemy import create_engine, text
+
+    from pipelines.feedback import database_url
+
+    replicas = [RunningApp(tmp_path / name, ARENA_MAX_NEW_TOKENS="4", ARENA_DATABASE_URL=postgres_database)
+                for name in ("a", "b")]
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(RunningApp.start, replicas))
+
+        def ask_and_vote(url: str) -> list[int]:
+            client = Client(url, verbose=False)
+            client.predict("Where is the Lumenhollow office?", api_name="/ask")
+            return [_vote_id(client.predict(api_name=VOTE_ENDPOINTS[k % 4])[0]) for k in range(5)]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            acknowledged = [i for ids in pool.map(ask_and_vote, [r.url for r in replicas] * 2) for i in ids]
+        engine = create_engine(database_url(postgres_database))
+        with engine.connect() as conn:
+            stored = [row[0] for row in conn.execute(text("SELECT id FROM votes"))]
+        engine.dispose()
+        assert len(acknowledged) == 20 and sorted(stored) == sorted(acknowledged)
+        board = Client(replicas[1].url, verbose=False).predict(False, False, "", "", api_name="/leaderboard")[0]
+        assert sum(row[4] for row in board["data"]) == 2 * 4  # 4 exchanges, latest vote each, both columns
+        assert not (tmp_path / "a" / "feedback.sqlite3").exists()
+    finally:
+        for replica in replicas:
+            replica.stop()
