@@ -3,6 +3,7 @@ import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -181,3 +182,13 @@ def test_database_url_gives_postgres_the_installed_driver(tmp_path):
     assert database_url("postgres://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
     assert database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url(tmp_path / "x.sqlite3") == f"sqlite:///{tmp_path}/x.sqlite3"
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_declares(target):
+    """``alembic check`` compares the migrated database with feedback_schema.py: nothing may differ."""
+    FeedbackStore(target)
+    url = database_url(target)
+    alembic = [sys.executable, "-m", "alembic", "-x", f"url={url}", "check"]
+    run = subprocess.run(alembic, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "No new upgrade operations detected" in run.stdout + run.stderr

@@ -5,9 +5,16 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from pipelines.feedback import database_url
 from pipelines.feedback_schema import metadata
 
 config = context.config
+
+
+def _url() -> str:
+    """``alembic -x url=...`` wins over alembic.ini's ``sqlalchemy.url``; ``postgres://`` gets psycopg 3."""
+    given = context.get_x_argument(as_dictionary=True).get("url")
+    return database_url(given or config.get_main_option("sqlalchemy.url"))
 
 
 def run_migrations_online() -> None:
@@ -17,7 +24,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(_url())
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():
@@ -25,7 +32,7 @@ def run_migrations_online() -> None:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
+    context.configure(url=_url(), target_metadata=metadata,
                       literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
