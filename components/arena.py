@@ -23,26 +23,33 @@ from pipelines.retrieval import RetrievalOptions
 TITLES = {
     "rag": "RAG · Weaviate hybrid retrieval + base model",
     "finetuned": "Fine-tuned · QLoRA adapter, no retrieval",
+    "rag_finetuned": "RAG + fine-tuned · retrieval and the adapter",
 }
-SHORT = {"rag": "RAG", "finetuned": "Fine-tuned"}
-VERDICTS = {"rag": "RAG is better", "finetuned": "Fine-tuned is better", "tie": "a tie", "both_bad": "both are bad"}
-BLIND_LABELS = ("A", "B")
-POSITIONS = ("left", "right")
+SHORT = {"rag": "RAG", "finetuned": "Fine-tuned", "rag_finetuned": "RAG+FT"}
+VERDICTS = {"rag": "RAG is better", "finetuned": "Fine-tuned is better", "rag_finetuned": "RAG+FT is best",
+            "tie": "a tie", "both_bad": "none is good"}
+BLIND_LABELS = ("A", "B", "C")
+POSITIONS = ("left", "right", "third")  # the third column sits right of the other two
+TWO_COLUMNS = ("rag", "finetuned")
 HIDDEN_PANEL = context_panel_html([], error="Hidden in blind mode until you vote (it would tell which column is RAG).")
 
 
 def _vote_labels(blind: bool, order: list[str]) -> dict[str, str]:
-    left, right = (f"{BLIND_LABELS[0]}", f"{BLIND_LABELS[1]}") if blind else (SHORT[order[0]], SHORT[order[1]])
-    return {"left": f"👈 {left} is better", "right": f"👉 {right} is better", "tie": "🤝 Tie",
-            "both_bad": "👎 Both are bad"}
+    names = [BLIND_LABELS[i] if blind else SHORT[name] for i, name in enumerate(order)]
+    if len(names) == 2:
+        return {"left": f"👈 {names[0]} is better", "right": f"👉 {names[1]} is better", "third": "",
+                "tie": "🤝 Tie", "both_bad": "👎 Both are bad"}
+    return {"left": f"🥇 {names[0]} is best", "right": f"🥇 {names[1]} is best", "third": f"🥇 {names[2]} is best",
+            "tie": "🤝 Tie", "both_bad": "👎 All are bad"}
 
 
 def _titles(state: ArenaSession, order: list[str]) -> list[str]:
     if not state.blind:
         return [f"### {TITLES[name]}" for name in order]
     if state.voted:
-        return [f"### Model {label} — revealed: {SHORT[name]}" for label, name in zip(BLIND_LABELS, order, strict=True)]
-    return [f"### Model {label}" for label in BLIND_LABELS]
+        return [f"### Model {label} — revealed: {SHORT[name]}"
+                for label, name in zip(BLIND_LABELS, order, strict=False)]
+    return [f"### Model {label}" for label in BLIND_LABELS[: len(order)]]
 
 
 def _collection_choices(knowledge: KnowledgeBase | None) -> list[str]:
@@ -110,21 +117,25 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                     knowledge: KnowledgeBase | None = None, defaults: RetrievalOptions | None = None,
                     sign_in: bool = False) -> None:
     """``sign_in`` shows "Sign in with Hugging Face" (OAuth on a Space); votes then carry the user name."""
-    named_order = [p.name for p in arena.pipelines]
+    named_order = [p.name for p in arena.pipelines]  # every column the arena can show, in its order
+    has_third = len(named_order) > 2
     session = gr.State(ArenaSession())
     with gr.Row():
         gr.Markdown(f"**Model:** {model_description}", elem_id="model-info")
         blind = gr.Checkbox(label="Blind mode (columns shuffled, identities revealed after the vote)",
                             value=False, elem_id="blind")
+        third_on = gr.Checkbox(label="Third column: RAG + fine-tuned (retrieval and the adapter together)",
+                               value=False, visible=has_third, elem_id="third-column")
         if sign_in:
             gr.LoginButton(elem_id="login", scale=0, min_width=220)
-    titles, chats, statuses = [], [], []
+    titles, chats, statuses, columns = [], [], [], []
     with gr.Row(equal_height=False):
         for position, name in zip(POSITIONS, named_order, strict=False):
-            with gr.Column():
+            with gr.Column(visible=name in TWO_COLUMNS) as column:
                 titles.append(gr.Markdown(f"### {TITLES[name]}", elem_id=f"{position}-title"))
                 chats.append(gr.Chatbot(show_label=False, elem_id=position, height=380, buttons=["copy"]))
                 statuses.append(gr.Markdown(elem_id=f"{position}-status"))
+            columns.append(column)
     with gr.Row():
         prompt = gr.Textbox(
             placeholder="Ask about the documents, e.g. 'What is the battery life of the Tessel T4?'",
@@ -132,9 +143,10 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         )
         send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
     with gr.Row():
-        labels = _vote_labels(False, named_order)
+        labels = _vote_labels(False, list(TWO_COLUMNS))
         vote_buttons = {
-            key: gr.Button(label, interactive=False, elem_id=f"vote-{key}") for key, label in labels.items()
+            key: gr.Button(label, interactive=False, elem_id=f"vote-{key}", visible=key != "third")
+            for key, label in labels.items()
         }
     with gr.Row():
         regenerate = gr.Button("🔁 Regenerate", elem_id="regenerate")
@@ -149,10 +161,11 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         question_set_info = gr.Markdown(f"Using the sample set: {len(questions)} questions.",
                                         elem_id="question-set-info")
     with gr.Accordion("Rate each answer (optional)", open=False, elem_id="ratings"):
-        rating_inputs = []
+        rating_inputs, rating_columns = [], []
         with gr.Row():
-            for position in POSITIONS:
-                with gr.Column():
+            for position, name in zip(POSITIONS, named_order, strict=False):
+                with gr.Column(visible=name in TWO_COLUMNS) as rating_column:
+                    rating_columns.append(rating_column)
                     score = gr.Radio([1, 2, 3, 4, 5], label=f"{position.title()} answer: score",
                                      elem_id=f"rate-{position}-score")
                     tags = gr.CheckboxGroup(list(RATING_TAGS), label="Tags", elem_id=f"rate-{position}-tags")
@@ -166,18 +179,19 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
 
     def votes_enabled(enabled: bool, state: ArenaSession | None = None) -> dict:
         """Updates for the vote buttons (built inside handlers, so no new buttons get rendered)."""
-        texts = _vote_labels(bool(state and state.blind), named_order)
-        return {button: gr.Button(texts[key], interactive=enabled) for key, button in vote_buttons.items()}
+        order = (state.shown_order or list(state.columns)) if state else list(TWO_COLUMNS)
+        texts = _vote_labels(bool(state and state.blind), order)
+        return {button: gr.Button(texts[key], interactive=enabled, visible=bool(texts[key]))
+                for key, button in vote_buttons.items()}
 
-    def ask(question: str, state: ArenaSession, left_history: list, right_history: list,
-            profile: gr.OAuthProfile | None = None):
+    def ask(question: str, state: ArenaSession, profile: gr.OAuthProfile | None, *histories: list):
+        """Stream every active column; ``histories`` are the chat components' contents, left to right."""
         signed_in(state, profile)
         try:
             question = arena.validate(question)
         except PromptError as exc:
             yield {notice: f"⚠️ {exc}", session: state}
             return
-        histories = [left_history, right_history]
         answers: dict[str, str] = {name: "" for name in named_order}
         chunks: dict[str, list] = {}
         status_text = {name: status_line(None, running=True) for name in named_order}
@@ -236,7 +250,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
             reveal = ", ".join(f"{label} was {SHORT[name]}" for label, name in zip(BLIND_LABELS, state.shown_order,
                                                                                    strict=True))
             update[notice] = f"{message} Revealed: {reveal}."
-            update.update(dict(zip(titles, _titles(state, state.shown_order), strict=True)))
+            update.update(dict(zip(titles, _titles(state, state.shown_order), strict=False)))
             update[context] = held_context
         return update
 
@@ -249,14 +263,21 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
             return {notice: f"⚠️ {exc}"}
         return {notice: f"✅ Rating #{rating_id} of the {POSITIONS[position]} answer stored."}
 
-    def new_conversation(blind_mode: bool, previous: ArenaSession) -> dict:
-        state = ArenaSession(session_id=previous.session_id, blind=blind_mode,  # same rater, fresh history
+    def new_conversation(blind_mode: bool, third: bool, previous: ArenaSession) -> dict:
+        """A fresh conversation with the chosen mode and columns; the same rater and retrieval settings."""
+        chosen = tuple(named_order) if third and has_third else TWO_COLUMNS
+        state = ArenaSession(session_id=previous.session_id, blind=blind_mode, columns=chosen,
                              retrieval=previous.retrieval, user_name=previous.user_name)
         update = {session: state, notice: "", context: context_panel_html([]), **votes_enabled(False, state)}
+        shown_titles = _titles(state, list(chosen))
         for position in range(len(named_order)):
+            visible = position < len(chosen)
             update[chats[position]] = []
             update[statuses[position]] = ""
-            update[titles[position]] = _titles(state, named_order)[position]
+            update[columns[position]] = gr.Column(visible=visible)
+            update[rating_columns[position]] = gr.Column(visible=visible)
+            if visible:
+                update[titles[position]] = shown_titles[position]
         return update
 
     ask_outputs = [prompt, notice, session, *chats, *statuses, *titles, context, context_held,
@@ -266,10 +287,9 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         api_name="ask", concurrency_limit=1, concurrency_id="generation",
     )
 
-    def ask_again(state: ArenaSession, left_history: list, right_history: list,
-                  profile: gr.OAuthProfile | None = None):
+    def ask_again(state: ArenaSession, profile: gr.OAuthProfile | None, *histories: list):
         """New answers to the last question; the earlier ones stay in the conversation and the store."""
-        yield from ask(state.last_question or "", state, left_history, right_history, profile)
+        yield from ask(state.last_question or "", state, profile, *histories)
 
     regenerate.click(ask_again, inputs=[session, *chats], outputs=ask_outputs, api_name="regenerate",
                      concurrency_limit=1, concurrency_id="generation")
@@ -303,6 +323,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
     for position, (score, tags, comment, save) in enumerate(rating_inputs):
         save.click(rate_handler(position), inputs=[session, score, tags, comment],
                    outputs=[notice], api_name=f"rate_{POSITIONS[position]}")
-    reset_outputs = [session, notice, context, *chats, *statuses, *titles, *vote_buttons.values()]
-    clear.click(new_conversation, inputs=[blind, session], outputs=reset_outputs, api_name=False)
-    blind.change(new_conversation, inputs=[blind, session], outputs=reset_outputs, api_name=False)
+    reset_outputs = [session, notice, context, *chats, *statuses, *titles, *columns, *rating_columns,
+                     *vote_buttons.values()]
+    for trigger in (clear.click, blind.change, third_on.change):
+        trigger(new_conversation, inputs=[blind, third_on, session], outputs=reset_outputs, api_name=False)

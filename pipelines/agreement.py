@@ -58,11 +58,12 @@ def metric_agreement(scores: list[dict], human_scores: dict[tuple[str, str], int
         agreed, pairs = 0.0, 0
         for exchange_id, values in exchanges.items():
             choice = choices[exchange_id]
-            if choice not in values or len(values) != 2:
-                continue  # a tie, both bad, or only one column scored: nothing to compare
-            other = next(v for p, v in values.items() if p != choice)
-            agreed += 1.0 if values[choice] > other else 0.5 if values[choice] == other else 0.0
-            pairs += 1
+            if choice not in values or len(values) < 2:
+                continue  # a tie, all bad, or only one column scored: nothing to compare
+            for pipeline, other in values.items():  # the preferred answer against each other one
+                if pipeline != choice:
+                    agreed += 1.0 if values[choice] > other else 0.5 if values[choice] == other else 0.0
+                    pairs += 1
         low, high = wilson_interval(agreed, pairs) if pairs else (None, None)
         metric_values, human_values = [], []
         for exchange_id, values in exchanges.items():

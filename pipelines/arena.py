@@ -61,6 +61,7 @@ class ArenaSession:
     shown_order: list[str] = field(default_factory=list)
     voted: bool = False
     retrieval: RetrievalOptions | None = None  # the user's retrieval choices; None: the app's defaults
+    columns: tuple[str, ...] = ("rag", "finetuned")  # the pipelines this user compares (a third is optional)
 
     def pipeline_at(self, position: int) -> str:
         """The pipeline shown in column ``position`` (0 = left) of the open exchange."""
@@ -99,6 +100,11 @@ class Arena:
         self.votes_per_minute = votes_per_minute
         self._rng = random.Random(seed)
 
+    def active_pipelines(self, session: ArenaSession) -> list[Pipeline]:
+        """The session's columns in the arena's order; the first two when the session names none known."""
+        active = [p for p in self.pipelines if p.name in session.columns]
+        return active if len(active) >= 2 else self.pipelines[:2]
+
     def validate(self, question: str) -> str:
         question = (question or "").strip()
         if not question:
@@ -122,14 +128,15 @@ class Arena:
         question = self.validate(question)
         session.session_id = session.session_id or uuid.uuid4().hex[:12]
         session.last_question = question
-        names = [p.name for p in self.pipelines]
+        active = self.active_pipelines(session)
+        names = [p.name for p in active]
         session.shown_order = self._rng.sample(names, len(names)) if session.blind else names
         session.voted = False
         started = time.perf_counter()
         results = {p.name: PipelineResult(p.name, model_id=self.backend.model_id if self.backend else "")
-                   for p in self.pipelines}
+                   for p in active}
         prepared: list[PreparedRequest] = []
-        for pipeline in self.pipelines:
+        for pipeline in active:
             try:
                 if self.backend is None:
                     raise PipelineError(f"The model is not loaded: {self.model_error}")
@@ -202,6 +209,9 @@ class Arena:
         """Store the vote on the session's open exchange; returns the vote id once it is on disk."""
         if session.exchange_id is None:
             raise FeedbackError(NO_OPEN_EXCHANGE)
+        if choice not in (*session.shown_order, "tie", "both_bad"):
+            raise FeedbackError(f"{choice!r} did not answer this question; vote for one of "
+                                f"{', '.join(session.shown_order)}, tie or both_bad.")
         vote_id = self.feedback.add_vote(session.exchange_id, choice, session_id=session.session_id,
                                          user_name=session.user_name, limit_per_minute=self.votes_per_minute)
         session.voted = True

@@ -49,8 +49,9 @@ from sqlalchemy.exc import IntegrityError
 from pipelines.events import PipelineResult
 from pipelines.feedback_schema import answers, exchange_views, exchanges, ratings, scores, votes
 
-VoteChoice = Literal["rag", "finetuned", "tie", "both_bad"]
-VOTE_CHOICES: tuple[str, ...] = ("rag", "finetuned", "tie", "both_bad")
+VoteChoice = Literal["rag", "finetuned", "rag_finetuned", "tie", "both_bad"]
+# The best answer's pipeline, a tie, or none good ("both_bad" keeps its name with three columns: all bad).
+VOTE_CHOICES: tuple[str, ...] = ("rag", "finetuned", "rag_finetuned", "tie", "both_bad")
 RATING_TAGS: tuple[str, ...] = ("correct", "hallucination", "incomplete", "off-topic", "unsafe", "good citation")
 MAX_COMMENT_CHARS = 2000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

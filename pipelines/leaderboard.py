@@ -50,18 +50,19 @@ class LeaderboardRow:
         return (self.wins + 0.5 * self.ties) / self.votes if self.votes else 0.0
 
 
-def outcome_from_vote(choice: str, pipelines: list[str]) -> Outcome | None:
-    """Map a stored vote onto a comparison of the exchange's first two answering pipelines."""
+def outcomes_from_vote(choice: str, pipelines: list[str]) -> list[Outcome]:
+    """A stored vote as pairwise comparisons of the exchange's answering pipelines.
+
+    Two columns give one comparison. With three, the best answer beats each of the
+    other two (the two losers are not compared); a tie or "all bad" ties every pair.
+    """
     if len(pipelines) < 2:
-        return None
-    first, second = pipelines[0], pipelines[1]
-    if choice == first:
-        return Outcome(first, second, 1.0)
-    if choice == second:
-        return Outcome(first, second, 0.0)
+        return []
     if choice in ("tie", "both_bad"):
-        return Outcome(first, second, 0.5)
-    return None
+        return [Outcome(a, b, 0.5) for i, a in enumerate(pipelines) for b in pipelines[i + 1:]]
+    if choice not in pipelines:
+        return []
+    return [Outcome(choice, other, 1.0) for other in pipelines if other != choice]
 
 
 def bradley_terry(outcomes: list[Outcome], iterations: int = 200, prior: float = 0.5) -> dict[str, float]:
@@ -165,12 +166,10 @@ def store_leaderboard(store: FeedbackStore, rounds: int = 200,
         if not where.keeps(exchange):
             continue
         answers = exchange["answers"]
-        outcome = outcome_from_vote(exchange["choice"], [a["pipeline"] for a in answers])
-        if outcome is None:
-            continue
+        found = outcomes_from_vote(exchange["choice"], [a["pipeline"] for a in answers])
         if where.by_adapter:
             label = {a["pipeline"]: f"{a['pipeline']}@{a['adapter_id']}" if a["adapter_id"] else a["pipeline"]
                      for a in answers}
-            outcome = Outcome(label[outcome.first], label[outcome.second], outcome.score)
-        outcomes.append(outcome)
+            found = [Outcome(label[o.first], label[o.second], o.score) for o in found]
+        outcomes.extend(found)
     return leaderboard(outcomes, rounds=rounds)

@@ -27,6 +27,7 @@ from pipelines.ingest import folder_files
 from pipelines.knowledge import KnowledgeBase, make_chunker
 from pipelines.models import ModelBackend, ModelLoadError
 from pipelines.rag import RagPipeline
+from pipelines.rag_finetuned import RagFinetunedPipeline
 from pipelines.retrieval import RetrievalOptions
 from pipelines.settings import OFFLINE_MODEL, Settings
 from pipelines.store import connect
@@ -89,7 +90,7 @@ class Runtime:
         rag = RagPipeline(knowledge.retriever if knowledge else None, retrieval_defaults(settings),
                           unavailable_reason=rag_problem)
         arena = Arena(
-            [rag, FinetunedPipeline(backend)],
+            [rag, FinetunedPipeline(backend), RagFinetunedPipeline(rag, backend)],
             backend,
             feedback,
             max_new_tokens=settings.max_new_tokens,

@@ -55,3 +55,10 @@ def test_verdict_names_the_best_metric_once_there_are_enough_votes():
     rows = [MetricAgreement("rouge_score", 6, 0.5, 0.2, 0.8, 0, None, None),
             MetricAgreement("semantic_similarity", 6, 5 / 6, 0.4, 0.97, 0, None, None)]
     assert best_predictor(rows).startswith("**semantic_similarity** predicts your raters best")
+
+
+def test_a_best_of_three_vote_is_two_comparisons():
+    scores = [{"exchange_id": "e1", "choice": "rag_finetuned", "pipeline": p, "metric": "m", "value": v}
+              for p, v in (("rag", 0.5), ("finetuned", 0.9), ("rag_finetuned", 0.7))]
+    (row,) = metric_agreement(scores, {})
+    assert row.pairs == 2 and row.pairwise_accuracy == 0.5  # above RAG, below fine-tuned

@@ -145,3 +145,34 @@ def test_bad_ratings_are_refused(backend, knowledge, tmp_path):
             arena.rate(session, 0, **{"score": None, "tags": [], "comment": "", **kwargs})
     assert arena.feedback.ratings() == []
 
+
+
+def test_third_column_reads_the_passages_with_the_adapter_and_best_of_three_votes(backend, knowledge, tmp_path):
+    from pipelines.leaderboard import store_leaderboard
+    from pipelines.rag_finetuned import RagFinetunedPipeline
+
+    rag = RagPipeline.from_retriever(HybridRetriever(knowledge), top_k=3)
+    arena = Arena([rag, FinetunedPipeline(backend), RagFinetunedPipeline(rag, backend)], backend,
+                  FeedbackStore(tmp_path / "f.sqlite3"), max_new_tokens=24, max_prompt_chars=500)
+    two = ArenaSession()
+    assert "rag_finetuned" not in {n for n, _ in arena.ask("Who founded Lumenhollow?", two)}  # off by default
+
+    session = ArenaSession(columns=("rag", "finetuned", "rag_finetuned"))
+    events: dict[str, list] = {}
+    for name, event in arena.ask("What is the battery life of the Tessel T4?", session):
+        events.setdefault(name, []).append(event)
+    both = events["rag_finetuned"]
+    assert [e.chunks[0].source for e in both if isinstance(e, ContextEvent)] == ["tessel_t4_datasheet.md"]
+    assert isinstance(both[-1], DoneEvent) and both[-1].answer
+    stored = arena.feedback.exchange(session.exchange_id)["answers"]
+    assert stored["rag_finetuned"]["adapter_id"] == stored["finetuned"]["adapter_id"] is not None
+    assert stored["rag"]["adapter_id"] is None
+    assert stored["rag_finetuned"]["contexts"] == stored["rag"]["contexts"]
+    # the same prompt with and without the adapter: the one batch really switched adapters per row
+    assert stored["rag_finetuned"]["answer"] != stored["rag"]["answer"]
+
+    with pytest.raises(FeedbackError, match="did not answer"):
+        arena.vote(two, "rag_finetuned")  # the two-column exchange had no third answer
+    arena.vote(session, "rag_finetuned")
+    rows = {r.pipeline: r for r in store_leaderboard(arena.feedback, rounds=10)}
+    assert rows["rag_finetuned"].wins == 2 and rows["rag"].losses == 1 and rows["finetuned"].losses == 1

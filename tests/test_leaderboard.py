@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from pipelines.leaderboard import ELO_BASE, ELO_SCALE, Outcome, bradley_terry, leaderboard, outcome_from_vote
+from pipelines.leaderboard import ELO_BASE, ELO_SCALE, Outcome, bradley_terry, leaderboard, outcomes_from_vote
 
 
 def test_two_players_match_the_closed_form():
@@ -34,11 +34,24 @@ def test_three_players_are_ordered_and_intervals_bracket_the_rating():
 
 def test_votes_map_to_outcomes():
     pipelines = ["rag", "finetuned"]
-    assert outcome_from_vote("rag", pipelines) == Outcome("rag", "finetuned", 1.0)
-    assert outcome_from_vote("finetuned", pipelines).score == 0.0
-    assert outcome_from_vote("both_bad", pipelines).score == 0.5
-    assert outcome_from_vote("rag", ["rag"]) is None
+    assert outcomes_from_vote("rag", pipelines) == [Outcome("rag", "finetuned", 1.0)]
+    assert outcomes_from_vote("finetuned", pipelines) == [Outcome("finetuned", "rag", 1.0)]
+    assert outcomes_from_vote("both_bad", pipelines) == [Outcome("rag", "finetuned", 0.5)]
+    assert outcomes_from_vote("rag", ["rag"]) == []
+    assert outcomes_from_vote("rag_finetuned", pipelines) == []  # not a column of this exchange
     assert leaderboard([]) == []
+
+
+def test_best_of_three_beats_each_other_answer_and_a_tie_ties_every_pair():
+    three = ["rag", "finetuned", "rag_finetuned"]
+    assert outcomes_from_vote("rag_finetuned", three) == [
+        Outcome("rag_finetuned", "rag", 1.0), Outcome("rag_finetuned", "finetuned", 1.0)]
+    assert outcomes_from_vote("tie", three) == [
+        Outcome("rag", "finetuned", 0.5), Outcome("rag", "rag_finetuned", 0.5),
+        Outcome("finetuned", "rag_finetuned", 0.5)]
+    rows = {r.pipeline: r for r in leaderboard(outcomes_from_vote("rag_finetuned", three) * 3, rounds=10)}
+    assert rows["rag_finetuned"].wins == 6 and rows["rag"].losses == 3 and rows["finetuned"].losses == 3
+    assert rows["rag_finetuned"].rating > rows["rag"].rating
 
 
 def test_store_leaderboard_filters_and_splits_by_adapter(tmp_path):
