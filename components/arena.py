@@ -173,7 +173,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                     save = gr.Button(f"Save rating of the {position} answer", elem_id=f"rate-{position}-save")
                     rating_inputs.append((score, tags, comment, save))
     build_retrieval_controls(knowledge, defaults or RetrievalOptions(), session)
-    with gr.Accordion("Retrieved context (RAG column)", open=True):
+    with gr.Accordion("Retrieved context (the RAG columns)", open=True):
         context = gr.HTML(context_panel_html([]), elem_id="context")
     context_held = gr.State("")  # blind mode: the context panel, shown once the user has voted
 
@@ -248,7 +248,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         update = {notice: message, session: state}
         if state.blind:
             reveal = ", ".join(f"{label} was {SHORT[name]}" for label, name in zip(BLIND_LABELS, state.shown_order,
-                                                                                   strict=True))
+                                                                                   strict=False))
             update[notice] = f"{message} Revealed: {reveal}."
             update.update(dict(zip(titles, _titles(state, state.shown_order), strict=False)))
             update[context] = held_context

@@ -175,6 +175,32 @@ def test_blind_mode_hides_identities_until_the_vote_and_stores_the_order(app_url
     assert page.dialogs == []
 
 
+def test_third_column_rag_plus_finetuned_best_of_three(app_url, page):
+    from playwright.sync_api import expect
+
+    url, data_dir = app_url
+    page.goto(url)
+    expect(page.locator("#third")).to_be_hidden()
+    page.get_by_label("Third column: RAG + fine-tuned").check()
+    expect(page.locator("#third-title")).to_contain_text("RAG + fine-tuned")
+    ask(page, "What is the battery life of the Tessel T4?")
+    assert page.locator("#third [data-testid='bot']").last.inner_text().strip()
+    expect(page.locator("#vote-third")).to_contain_text("RAG+FT is best")
+    expect(page.locator("#vote-both_bad")).to_contain_text("All are bad")
+    page.screenshot(path=str(ARTIFACTS / "three-columns.png"), full_page=True)
+    page.locator("#vote-third").click()
+    expect(page.locator("#notice")).to_contain_text("RAG+FT is best", timeout=30_000)
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        choice, answered = db.execute(
+            "SELECT v.choice, (SELECT COUNT(*) FROM answers a WHERE a.exchange_id = v.exchange_id)"
+            " FROM votes v ORDER BY v.id DESC LIMIT 1").fetchone()
+    assert (choice, answered) == ("rag_finetuned", 3)
+    page.get_by_label("Third column: RAG + fine-tuned").uncheck()
+    expect(page.locator("#third")).to_be_hidden()
+    expect(page.locator("#vote-third")).to_be_hidden()
+    assert page.dialogs == []
+
+
 def test_upload_documents_then_ask_about_them_with_inert_html(app_url, page, tmp_path):
     from playwright.sync_api import expect
 
