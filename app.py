@@ -41,7 +41,7 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
             with gr.Tab("Fine-tune", id="finetune") as finetune_tab:
                 build_finetune_tab(runtime.training, runtime.knowledge, runtime.auth, runtime.adapter_folders,
                                    runtime.activate_adapter if runtime.backend else None, runtime.active_adapter,
-                                   runtime.settings.questions_file)
+                                   runtime.settings.questions_file, runtime.pair_writer)
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
                 build_leaderboard_tab(runtime.feedback, runtime.auth, questions,
                                       runtime.improve_adapter_from_votes if runtime.backend else None)

@@ -1,8 +1,9 @@
-"""Side-by-side cost: both columns as the app runs them vs one column alone, on the same prompts.
+"""Side-by-side cost: two and three columns as the app runs them vs one column alone, on the same prompts.
 
 Prints ratios measured in one run (never absolute times as goals):
   wall-time ratio  = both columns (one mixed-adapter batch) / one column alone   (goal <= 1.15)
   peak-memory ratio = peak RSS serving both / peak RSS serving one              (goal <= 1.10)
+  the same two ratios for three columns (RAG, fine-tuned, RAG + fine-tuned)     (goals <= 1.2, <= 1.1)
 and, for reference, the ratio of running the two columns one after the other.
 
 Each mode runs in its own process (so peak RSS is that mode's), against one shared Weaviate server.
@@ -25,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-MODES = ("both", "rag", "finetuned", "sequential")
+MODES = ("both", "three", "rag", "finetuned", "sequential")
+THREE = ("rag", "finetuned", "rag_finetuned")
 
 
 def run_mode(mode: str, http_port: int, grpc_port: int, prompts: int, tokens: int) -> dict:
@@ -38,6 +40,7 @@ def run_mode(mode: str, http_port: int, grpc_port: int, prompts: int, tokens: in
     from pipelines.knowledge import KnowledgeBase
     from pipelines.models import ModelBackend
     from pipelines.rag import RagPipeline
+    from pipelines.rag_finetuned import RagFinetunedPipeline
     from pipelines.retrieval import HybridRetriever
     from pipelines.settings import Settings
     from pipelines.store import connect
@@ -58,14 +61,18 @@ def run_mode(mode: str, http_port: int, grpc_port: int, prompts: int, tokens: in
         return Arena(pipelines, backend, feedback, max_new_tokens=tokens, max_prompt_chars=4000)
 
     arenas = {"both": [arena([rag, finetuned])], "rag": [arena([rag])], "finetuned": [arena([finetuned])],
+              "three": [arena([rag, finetuned, RagFinetunedPipeline(rag, backend)])],
               "sequential": [arena([rag]), arena([finetuned])]}[mode]
+
+    def session() -> ArenaSession:
+        return ArenaSession(columns=THREE)  # arenas with fewer pipelines show all of theirs
     questions = [json.loads(line)["question"] for line in settings.questions_file.read_text().splitlines()]
     for a in arenas:  # warm-up
-        list(a.ask(questions[-1], ArenaSession()))
+        list(a.ask(questions[-1], session()))
     started = time.perf_counter()
     for question in questions[:prompts]:
         for a in arenas:
-            list(a.ask(question, ArenaSession()))
+            list(a.ask(question, session()))
     seconds = time.perf_counter() - started
     client.close()
     return {"mode": mode, "seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -105,6 +112,8 @@ def main() -> None:
     print(f"  wall time   both / sequential columns   : "
           f"{results['both']['seconds'] / results['sequential']['seconds']:.2f}  (batching gain)")
     print(f"  peak memory both / single column        : {results['both']['peak_rss_mb'] / one_mem:.2f}  (goal <= 1.10)")
+    print(f"  wall time   three / slower single column: {results['three']['seconds'] / one:.2f}  (goal <= 1.2)")
+    print(f"  peak memory three / single column       : {results['three']['peak_rss_mb'] / one_mem:.2f}  (goal <= 1.1)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ import pandas as pd
 from components.admin import require_admin
 from pipelines.adapters import AdapterError, AdapterInfo, list_adapters
 from pipelines.auth import AdminAuth
+from pipelines.chat_models import ChatModel
 from pipelines.knowledge import KnowledgeBase
+from pipelines.pair_generation import generate_pairs
 from pipelines.training import TrainingConfig, build_examples
 from pipelines.training_data import DatasetError, clean_pairs, load_pairs, write_pairs
 from pipelines.training_jobs import TrainingBusy, TrainingJobs
@@ -43,7 +45,9 @@ def pairs_frame(examples) -> pd.DataFrame:
 
 def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth: AdminAuth,
                        adapter_folders: list[Path], activate: Callable[[Path], str] | None,
-                       active_adapter: Callable[[], str], questions_file: Path | None = None) -> None:
+                       active_adapter: Callable[[], str], questions_file: Path | None = None,
+                       pair_writer: Callable[[], ChatModel | None] | None = None) -> None:
+    """``pair_writer`` gives the language model that writes training pairs (None: templates only)."""
     gr.Markdown(
         "Train a **QLoRA** adapter (4-bit NF4 base through bitsandbytes, LoRA on all linear layers, TRL's "
         "SFTTrainer) on a collection's documents: each chunk becomes a question/answer pair. Training runs in "
@@ -79,6 +83,9 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
                     "Edit cells, add or delete rows, or upload a JSONL/CSV file with question/answer columns, "
                     "then tick *Train on the pairs in this table*.")
         with gr.Row():
+            writer = gr.Radio(["templates (offline, instant)", "language model (slower, reads each passage)"],
+                              value="templates (offline, instant)", label="Write the pairs with",
+                              elem_id="ft-pair-writer", interactive=pair_writer is not None)
             build_pairs = gr.Button("Build pairs from the documents", elem_id="ft-build-pairs")
             pairs_file = gr.File(label="Upload pairs (.jsonl, .csv)", file_types=[".jsonl", ".csv"],
                                  elem_id="ft-pairs-file")
@@ -132,12 +139,20 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
     def docs_of(name: str | None) -> Path | None:
         return knowledge.originals_dir(name or None) if knowledge else None
 
-    def do_build(name: str, questions: bool) -> dict:
+    def do_build(name: str, questions: bool, how: str, progress=gr.Progress()) -> dict:  # noqa: B008
         folder = docs_of(name)
         if folder is None or not folder.is_dir():
             return {pairs_info: "⚠️ No documents kept for this collection: ingest some in the Knowledge tab."}
-        examples = build_examples(folder, questions_file if questions else None)
-        return {pairs: pairs_frame(examples), pairs_info: f"{len(examples)} pairs from `{folder.name}`."}
+        if not how.startswith("language model"):
+            examples = build_examples(folder, questions_file if questions else None)
+            return {pairs: pairs_frame(examples), pairs_info: f"{len(examples)} pairs from `{folder.name}`."}
+        model = pair_writer() if pair_writer else None
+        if model is None:
+            return {pairs_info: "⚠️ No language model is loaded to write pairs; use the templates."}
+        report = generate_pairs(folder, model, progress=lambda done, text: progress(done, desc=text))
+        return {pairs: pairs_frame(report.examples),
+                pairs_info: f"{html.escape(report.summary())} (by `{html.escape(model.name)}`). Edit them, then "
+                            "tick *Train on the pairs in this table*."}
 
     def do_upload(path: str | None) -> dict:
         if path is None:
@@ -194,7 +209,8 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
     hyper = [rank, alpha, dropout, learning_rate, epochs, max_steps, batch, accumulation, max_length]
     start.click(do_start, inputs=[password, collection, use_questions, four_bit, *hyper, use_table, pairs],
                 outputs=[status, timer], api_name="train")
-    build_pairs.click(do_build, inputs=[collection, use_questions], outputs=[pairs, pairs_info], api_name=False)
+    build_pairs.click(do_build, inputs=[collection, use_questions, writer], outputs=[pairs, pairs_info],
+                      api_name=False, concurrency_limit=1, concurrency_id="generation")
     pairs_file.change(do_upload, inputs=[pairs_file], outputs=[pairs, pairs_info, use_table], api_name=False)
     cancel.click(do_cancel, inputs=[password], outputs=[status], api_name="cancel_training")
     timer.tick(poll, outputs=[status, curve, eval_curve, timer, registry, choice, active], api_name=False)

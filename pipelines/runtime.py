@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipelines.arena import Arena
 from pipelines.auth import AdminAuth
+from pipelines.chat_models import ChatModel, LocalChatModel, OpenAICompatibleChatModel
 from pipelines.embeddings import Embedder
 from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker
 from pipelines.feedback import FeedbackStore
@@ -139,6 +140,14 @@ class Runtime:
             if self.settings.model_id == OFFLINE_MODEL else self.settings.model_id
         adapter = self.backend.adapter_ids.get("finetuned", "none")
         return f"{name} · {self.backend.precision} · adapter {adapter}"
+
+    def pair_writer(self) -> ChatModel | None:
+        """The language model that writes training pairs: the configured endpoint, else the base model."""
+        settings = self.settings
+        if settings.llm_base_url:
+            key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+            return OpenAICompatibleChatModel(settings.llm_base_url, settings.llm_model, key)
+        return LocalChatModel(self.backend) if self.backend else None
 
     def health(self) -> dict[str, str]:
         weaviate = "down"

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     )
     admin_password: SecretStr | None = Field(None, description="If set, export and training need it.")
 
+    # A helper language model (writes training pairs now; judges answers later): OpenAI-compatible server
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (vLLM, TGI, Ollama, llama.cpp server, a hosted API); "
+        "unset: the arena's own base model."
+    )
+    llm_model: str = Field("", description="Model name at that endpoint.")
+    llm_api_key: SecretStr | None = None
+
     # Evaluation
     questions_file: Path = PROJECT_ROOT / "assets" / "questions.jsonl"
 

@@ -1,0 +1,62 @@
+"""Chat models for the arena's helper jobs (writing training pairs, judging answers), behind one small interface.
+
+Two kinds: the arena's own base model in-process (no adapter), and any OpenAI-compatible
+server (vLLM, TGI, Ollama, llama.cpp's server, a hosted API) named by base URL, model and key.
+
+Example::
+
+    chat = LocalChatModel(backend)
+    chat.complete([[{"role": "user", "content": "Say hi"}]], max_new_tokens=8)   # ["Hi!"]
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pipelines.models import GenerationRequest, ModelBackend
+
+Messages = list[dict[str, str]]
+
+
+class ChatModel(Protocol):
+    name: str
+
+    def complete(self, conversations: list[Messages], max_new_tokens: int) -> list[str]:
+        """One reply per conversation, in order (greedy, so the same input gives the same pairs)."""
+        ...
+
+
+class LocalChatModel:
+    """The arena's base model without adapter; all conversations decode as one batch."""
+
+    def __init__(self, backend: ModelBackend) -> None:
+        self.backend = backend
+        self.name = f"local:{backend.model_id}"
+
+    def complete(self, conversations: list[Messages], max_new_tokens: int) -> list[str]:
+        replies = [""] * len(conversations)
+        requests = [GenerationRequest(messages, adapter=None) for messages in conversations]
+        for row, delta in self.backend.stream(requests, max_new_tokens, temperature=0.0):
+            if delta is not None:
+                replies[row] += delta
+        return [reply.strip() for reply in replies]
+
+
+class OpenAICompatibleChatModel:
+    """A chat-completions endpoint; one request per conversation."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 60.0) -> None:
+        from openai import OpenAI
+
+        self.client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=1)
+        self.model = model
+        self.name = f"openai:{model}@{base_url}"
+
+    def complete(self, conversations: list[Messages], max_new_tokens: int) -> list[str]:
+        replies = []
+        for messages in conversations:
+            response = self.client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=max_new_tokens, temperature=0.0,
+            )
+            replies.append((response.choices[0].message.content or "").strip())
+        return replies
