@@ -1,4 +1,4 @@
-"""Training cost: seconds per step of our QLoRA path (TRL SFTTrainer) vs a bare peft loop, in one run.
+"""Training cost: seconds per step of our QLoRA path (transformers Trainer) vs a bare peft loop, in one run.
 
 Same base model (4-bit NF4 where bitsandbytes allows), same LoRA (all linear layers, same rank),
 same examples, same batch size and max length, completion-only loss in both. The first steps
@@ -102,7 +102,7 @@ def main() -> None:
     bare_s = bare(model_path, examples, config, args.warmup)
     print(f"train ({len(examples)} examples, batch {args.batch_size}, {args.steps} steps, first {args.warmup} not "
           f"counted, rank {config.rank}, 4-bit {config.four_bit})")
-    print(f"  seconds per step, ours (TRL SFTTrainer) / bare peft loop : {ours_s / bare_s:.2f}  (goal <= 1.1; "
+    print(f"  seconds per step, ours (transformers Trainer) / bare peft loop : {ours_s / bare_s:.2f}  (goal <= 1.1; "
           f"{ours_s:.2f} s vs {bare_s:.2f} s)")
 
 

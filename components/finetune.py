@@ -49,10 +49,11 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
                        pair_writer: Callable[[], ChatModel | None] | None = None) -> None:
     """``pair_writer`` gives the language model that writes training pairs (None: templates only)."""
     gr.Markdown(
-        "Train a **QLoRA** adapter (4-bit NF4 base through bitsandbytes, LoRA on all linear layers, TRL's "
-        "SFTTrainer) on a collection's documents: each chunk becomes a question/answer pair. Training runs in "
-        "its own process, so the arena keeps answering; when it finishes, activate the adapter for the "
-        "fine-tuned column. Where 4-bit is unavailable it trains plain LoRA and says so."
+        "Train a **QLoRA** adapter (4-bit NF4 base through bitsandbytes, LoRA on all linear layers, "
+        "transformers' Trainer, loss on the answers only) on a collection's documents: each chunk becomes a "
+        "question/answer pair. Training runs in its own process, so the arena keeps answering; when it "
+        "finishes, activate the adapter for the fine-tuned column. Where 4-bit is unavailable it trains plain "
+        "LoRA and says so."
     )
     collections = (knowledge.collections() if knowledge else []) or [""]
     password = gr.Textbox(label="Admin password (needed to train and activate)", type="password",

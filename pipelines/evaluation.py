@@ -1,7 +1,7 @@
 """RAGAS scores for every rated exchange, computed in the background after each vote.
 
 Offline by default: the non-LLM ragas metrics (context precision/recall against the
-reference passages, ROUGE) and semantic similarity with the offline MiniLM. A metric
+reference passages, ROUGE, BLEU, string similarity) and semantic similarity with the offline MiniLM. A metric
 that cannot apply is stored as ``n/a`` with its reason, never as a zero.
 
 Example::
@@ -31,7 +31,7 @@ os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 log = logging.getLogger(__name__)
 
 CONTEXT_METRICS = ("non_llm_context_precision_with_reference", "non_llm_context_recall")
-ANSWER_METRICS = ("rouge_score", "semantic_similarity")
+ANSWER_METRICS = ("rouge_score", "bleu_score", "non_llm_string_similarity", "semantic_similarity")
 
 
 def normalise_question(text: str) -> str:
@@ -125,13 +125,15 @@ class RagasScorer:
 
     def _metrics(self, with_context: bool) -> list:
         from ragas.metrics import (
+            BleuScore,
             NonLLMContextPrecisionWithReference,
             NonLLMContextRecall,
+            NonLLMStringSimilarity,
             RougeScore,
             SemanticSimilarity,
         )
 
-        metrics = [RougeScore(), SemanticSimilarity(embeddings=self._embeddings)]
+        metrics = [RougeScore(), BleuScore(), NonLLMStringSimilarity(), SemanticSimilarity(embeddings=self._embeddings)]
         if with_context:
             metrics = [NonLLMContextPrecisionWithReference(), NonLLMContextRecall(), *metrics]
         return metrics

@@ -43,6 +43,8 @@ def test_scores_follow_answer_quality_and_missing_reference_is_na(tmp_path, embe
     rag_sim = scores[("rag", "semantic_similarity")]["value"]
     ft_sim = scores[("finetuned", "semantic_similarity")]["value"]
     assert 0 <= ft_sim < rag_sim <= 1
+    for metric in ("rouge_score", "bleu_score", "non_llm_string_similarity"):  # offline, against the reference
+        assert 0 <= scores[("finetuned", metric)]["value"] < scores[("rag", metric)]["value"] <= 1, metric
     assert scores[("rag", "non_llm_context_recall")]["status"] == "ok"
     assert scores[("rag", "non_llm_context_precision_with_reference")]["value"] > 0
     assert scores[("finetuned", "non_llm_context_recall")]["status"] == "n/a"
