@@ -46,7 +46,7 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                 build_leaderboard_tab(runtime.feedback, runtime.auth, questions,
                                       runtime.improve_adapter_from_votes if runtime.backend else None)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
-                build_evaluation_tab(runtime.feedback)
+                build_evaluation_tab(runtime.feedback, runtime.rescore)
         # Each tab shows fresh numbers when opened.
         leaderboard_tab.select(None, js="() => document.querySelector('#refresh-leaderboard')?.click()")
         evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")

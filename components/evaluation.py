@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gradio as gr
 import pandas as pd
 
 from pipelines.agreement import best_predictor, metric_agreement
 from pipelines.feedback import FeedbackStore
 
-COLUMNS = ["question", "vote", "pipeline", "metric", "score", "status", "reason"]
+COLUMNS = ["question", "vote", "pipeline", "metric", "score", "status", "reason", "scorer"]
 
 
 def scores_frames(feedback: FeedbackStore) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -50,14 +52,32 @@ def agreement_view(feedback: FeedbackStore) -> tuple[str, pd.DataFrame, pd.DataF
     return best_predictor(rows), table, points
 
 
-def build_evaluation_tab(feedback: FeedbackStore) -> None:
+def distribution_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Every computed score as one point per answer (metric on x, score on y, pipeline as colour)."""
+    scored = table[table["status"] == "ok"] if not table.empty else table
+    return pd.DataFrame({"metric": scored.get("metric", []), "score": scored.get("score", []),
+                         "pipeline": scored.get("pipeline", [])})
+
+
+def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | None = None) -> None:
+    """``rescore`` queues every voted exchange for scoring again (after a new judge or metric version)."""
     gr.Markdown(
         "Each voted exchange is scored with **RAGAS** in the background (offline metrics: non-LLM context "
-        "precision/recall against the reference passages, ROUGE, and semantic similarity to the reference "
-        "answer). Questions outside the question set get *n/a* with the reason."
+        "precision/recall against the reference passages, ROUGE, BLEU, string similarity and semantic "
+        "similarity to the reference answer). Questions outside the question set get *n/a* with the reason; "
+        "each score names the scorer (ragas version and judge) that computed it."
     )
-    refresh = gr.Button("↻ Refresh scores", elem_id="refresh-scores")
+    with gr.Row():
+        refresh = gr.Button("↻ Refresh scores", elem_id="refresh-scores")
+        rescore_button = gr.Button("⟳ Re-score every voted exchange", elem_id="rescore",
+                                   interactive=rescore is not None)
+    rescore_status = gr.Markdown(elem_id="rescore-status")
     summary = gr.Dataframe(label="Mean per pipeline", elem_id="score-summary", interactive=False)
+    with gr.Row():
+        means_plot = gr.BarPlot(x="metric", y="mean", color="pipeline", title="Mean per pipeline",
+                                elem_id="score-means-plot")
+        spread_plot = gr.ScatterPlot(x="metric", y="score", color="pipeline", title="Every answer's score",
+                                     elem_id="score-distribution-plot")
     table = gr.Dataframe(label="Scores per rated exchange", elem_id="scores", interactive=False, wrap=True)
     gr.Markdown("### Agreement with your raters")
     verdict = gr.Markdown(elem_id="agreement-verdict")
@@ -67,6 +87,15 @@ def build_evaluation_tab(feedback: FeedbackStore) -> None:
                              title="Metric value vs human 1-5 score")
 
     def refresh_all() -> tuple:
-        return (*scores_frames(feedback), *agreement_view(feedback))
+        per_exchange, means = scores_frames(feedback)
+        plots = (gr.BarPlot(value=means, x_label_angle=-30) if not means.empty else gr.BarPlot(),
+                 gr.ScatterPlot(value=distribution_frame(per_exchange)) if not means.empty else gr.ScatterPlot())
+        return (per_exchange, means, *plots, *agreement_view(feedback))
 
-    refresh.click(refresh_all, outputs=[table, summary, verdict, agreement, scatter], api_name="scores")
+    def do_rescore() -> str:
+        queued = rescore()
+        return f"⏳ {queued} voted exchanges queued for scoring; refresh in a while."
+
+    refresh.click(refresh_all, outputs=[table, summary, means_plot, spread_plot, verdict, agreement, scatter],
+                  api_name="scores")
+    rescore_button.click(do_rescore, outputs=[rescore_status], api_name="rescore")

@@ -288,6 +288,12 @@ class FeedbackStore:
             row["answers"] = grouped.get(row["exchange_id"], [])
         return rows
 
+    def voted_exchange_ids(self) -> list[str]:
+        """Every exchange with at least one vote, oldest first (to score them all again)."""
+        rows = self._read(select(votes.c.exchange_id, func.min(votes.c.id).label("first"))
+                          .group_by(votes.c.exchange_id).order_by("first"))
+        return [r["exchange_id"] for r in rows]
+
     def scores_with_votes(self) -> list[dict]:
         """Every computed metric value beside the latest vote of its exchange (agreement statistics)."""
         latest = _latest_votes()
@@ -311,7 +317,7 @@ class FeedbackStore:
         return self._read(
             select(exchanges.c.id.label("exchange_id"), exchanges.c.created_at, exchanges.c.question,
                    latest.c.choice.label("vote"), scores.c.pipeline, scores.c.metric, scores.c.value,
-                   scores.c.status, scores.c.reason)
+                   scores.c.status, scores.c.reason, scores.c.scorer)
             .join(latest, latest.c.exchange_id == exchanges.c.id)
             .outerjoin(scores, scores.c.exchange_id == exchanges.c.id)
             .order_by(exchanges.c.created_at.desc(), scores.c.pipeline, scores.c.metric)

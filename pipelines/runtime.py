@@ -141,6 +141,13 @@ class Runtime:
         adapter = self.backend.adapter_ids.get("finetuned", "none")
         return f"{name} · {self.backend.precision} · adapter {adapter}"
 
+    def rescore(self) -> int:
+        """Queue every voted exchange for scoring again; returns how many."""
+        exchange_ids = self.feedback.voted_exchange_ids()
+        for exchange_id in exchange_ids:
+            self.scoring.submit(exchange_id)
+        return len(exchange_ids)
+
     def pair_writer(self) -> ChatModel | None:
         """The language model that writes training pairs: the configured endpoint, else the base model."""
         settings = self.settings

@@ -85,6 +85,10 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
     expect(page.locator("#score-summary")).to_contain_text("rag")
     expect(page.locator("#agreement")).to_contain_text("semantic_similarity")
     expect(page.locator("#agreement-verdict")).to_contain_text("Not enough evidence")
+    expect(page.locator("#scores")).to_contain_text("ragas-")  # each score names its scorer
+    expect(page.locator("#scores")).to_contain_text("bleu_score")
+    page.locator("#rescore").click()
+    expect(page.locator("#rescore-status")).to_contain_text("1 voted exchanges queued")
     page.screenshot(path=str(ARTIFACTS / "evaluation.png"), full_page=True)
     assert page.dialogs == []
 

@@ -92,7 +92,9 @@ def test_scores_replace_previous_run_of_same_scorer(target):
     store.add_scores(exchange_id, [{**row, "value": 0.7}], scorer="x")
     assert [s["value"] for s in store.scores(exchange_id)] == [0.7]
     rows = store.scored_votes()
-    assert rows[0]["vote"] == "rag" and rows[0]["metric"] == "rouge_score"
+    assert rows[0]["vote"] == "rag" and rows[0]["metric"] == "rouge_score" and rows[0]["scorer"] == "x"
+    store.record_exchange("s1", "never voted", _results())
+    assert store.voted_exchange_ids() == [exchange_id]
 
 
 def test_vote_limit_is_per_rater_slides_with_time_and_holds_across_replicas(target):
