@@ -50,22 +50,26 @@ def run_batch(runtime: Runtime, questions_file: Path, out_dir: Path, limit: int 
         raise ValueError(f"No questions in {questions_file}")
     scorer = RagasScorer(runtime.embedder, references)
     session_id = f"batch-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
-    rows: list[dict] = []
-    samples: list[dict] = []
+    every_column = tuple(p.name for p in runtime.arena.pipelines)  # the optional third column included
+    exchanges = []
     for question in tqdm(questions, desc="questions", unit="q"):
-        session = ArenaSession(session_id=session_id)
+        session = ArenaSession(session_id=session_id, columns=every_column)
         for _ in runtime.arena.ask(question, session):
             pass
-        exchange = runtime.feedback.exchange(session.exchange_id)
-        scored = scorer.score_exchange(exchange)
-        runtime.feedback.add_scores(session.exchange_id, scored, scorer=scorer.name)
-        reference = references.find(question)
+        exchanges.append(runtime.feedback.exchange(session.exchange_id))
+    scored = scorer.score_exchanges(exchanges)  # one ragas.evaluate per metric set for the whole run
+    rows: list[dict] = []
+    samples: list[dict] = []
+    for exchange in exchanges:
+        runtime.feedback.add_scores(exchange["id"], scored[exchange["id"]], scorer=scorer.name)
+        reference = references.find(exchange["question"])
         for pipeline, answer in exchange["answers"].items():
-            samples.append({"pipeline": pipeline, "user_input": question, "response": answer["answer"],
+            samples.append({"pipeline": pipeline, "user_input": exchange["question"], "response": answer["answer"],
                             "reference": reference.answer if reference else None,
                             "retrieved_contexts": [c["text"] for c in answer["contexts"]], "error": answer["error"]})
         split = reference.split if reference else ""
-        rows += [{"question": question, "split": split, "exchange_id": session.exchange_id, **row} for row in scored]
+        rows += [{"question": exchange["question"], "split": split, "exchange_id": exchange["id"], **row}
+                 for row in scored[exchange["id"]]]
     report = BatchReport(out_dir, len(questions), rows)
     _write(report, samples, scorer.name)
     return report

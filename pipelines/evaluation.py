@@ -139,53 +139,76 @@ class RagasScorer:
         return metrics
 
     def score_exchange(self, exchange: dict) -> list[dict]:
-        from ragas import EvaluationDataset, SingleTurnSample, evaluate
+        return self.score_exchanges([exchange])[exchange["id"]]
 
-        reference = self.references.find(exchange["question"])
-        rows: list[dict] = []
-        for pipeline, answer in exchange["answers"].items():
-            contexts = [c["text"] for c in answer["contexts"]]
-            names = (*CONTEXT_METRICS, *ANSWER_METRICS)
-            if answer["error"]:
-                rows += [_row(pipeline, m, status="n/a", reason="the pipeline failed to answer") for m in names]
-                continue
-            if reference is None:
-                reason = "no reference answer for this question (it is not in the question set)"
-                rows += [_row(pipeline, m, status="n/a", reason=reason) for m in names]
-                continue
-            with_context = bool(contexts)
-            if not with_context:
-                rows += [_row(pipeline, m, status="n/a", reason="this pipeline retrieves no context")
-                         for m in CONTEXT_METRICS]
-            sample = SingleTurnSample(
-                user_input=exchange["question"],
-                response=answer["answer"],
-                reference=reference.answer,
-                retrieved_contexts=contexts or None,
-                reference_contexts=list(reference.contexts) if with_context else None,
-            )
-            try:
-                result = evaluate(
-                    EvaluationDataset(samples=[sample]), metrics=self._metrics(with_context),
-                    show_progress=False, raise_exceptions=True,
-                )
-                values = result.scores[0]
-            except Exception as exc:  # a metric failure is recorded, never stored as a zero
-                log.exception("ragas failed")
-                rows += [_row(pipeline, m, status="failed", reason=f"{type(exc).__name__}: {exc}")
-                         for m in (names if with_context else ANSWER_METRICS)]
-                continue
-            for key, value in values.items():
-                metric = key.split("(")[0]
-                if value is None or (isinstance(value, float) and math.isnan(value)):
-                    rows.append(_row(pipeline, metric, status="failed", reason="ragas returned no value"))
-                else:
-                    rows.append(_row(pipeline, metric, float(value)))
+    def score_exchanges(self, exchanges: list[dict]) -> dict[str, list[dict]]:
+        """Metric rows per exchange id. All answers that share a metric set go through one ``evaluate``."""
+        from ragas import SingleTurnSample
+
+        rows: dict[str, list[dict]] = {exchange["id"]: [] for exchange in exchanges}
+        groups: dict[bool, list[tuple[str, str, SingleTurnSample]]] = {True: [], False: []}
+        names = (*CONTEXT_METRICS, *ANSWER_METRICS)
+        for exchange in exchanges:
+            out = rows[exchange["id"]]
+            reference = self.references.find(exchange["question"])
+            for pipeline, answer in exchange["answers"].items():
+                contexts = [c["text"] for c in answer["contexts"]]
+                if answer["error"]:
+                    out += [_row(pipeline, m, status="n/a", reason="the pipeline failed to answer") for m in names]
+                    continue
+                if reference is None:
+                    reason = "no reference answer for this question (it is not in the question set)"
+                    out += [_row(pipeline, m, status="n/a", reason=reason) for m in names]
+                    continue
+                if not contexts:
+                    out += [_row(pipeline, m, status="n/a", reason="this pipeline retrieves no context")
+                            for m in CONTEXT_METRICS]
+                groups[bool(contexts)].append((exchange["id"], pipeline, SingleTurnSample(
+                    user_input=exchange["question"], response=answer["answer"], reference=reference.answer,
+                    retrieved_contexts=contexts or None,
+                    reference_contexts=list(reference.contexts) if contexts else None,
+                )))
+        for with_context, items in groups.items():
+            if items:
+                for exchange_id, metric_rows in self._evaluate(items, with_context):
+                    rows[exchange_id] += metric_rows
         return rows
+
+    def _evaluate(self, items: list, with_context: bool) -> list[tuple[str, list[dict]]]:
+        """One ``ragas.evaluate`` for all items; if it raises, each item alone, so one bad answer fails alone."""
+        from ragas import EvaluationDataset, evaluate
+
+        try:
+            result = evaluate(EvaluationDataset(samples=[sample for *_, sample in items]),
+                              metrics=self._metrics(with_context), show_progress=False, raise_exceptions=True)
+        except Exception as exc:
+            if len(items) > 1:
+                return [row for item in items for row in self._evaluate([item], with_context)]
+            log.exception("ragas failed")
+            exchange_id, pipeline, _ = items[0]
+            metrics = (*CONTEXT_METRICS, *ANSWER_METRICS) if with_context else ANSWER_METRICS
+            return [(exchange_id, [_row(pipeline, m, status="failed", reason=f"{type(exc).__name__}: {exc}")
+                                   for m in metrics])]
+        return [(exchange_id, _value_rows(pipeline, values))
+                for (exchange_id, pipeline, _), values in zip(items, result.scores, strict=True)]
+
+
+def _value_rows(pipeline: str, values: dict) -> list[dict]:
+    """ragas' values as rows; a missing or NaN value is a failure, never a zero."""
+    rows = []
+    for key, value in values.items():
+        metric = key.split("(")[0]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            rows.append(_row(pipeline, metric, status="failed", reason="ragas returned no value"))
+        else:
+            rows.append(_row(pipeline, metric, float(value)))
+    return rows
 
 
 class ScoringWorker:
     """A background thread that scores exchanges after votes, so voting never waits for metrics."""
+
+    max_batch = 64
 
     def __init__(self, feedback: FeedbackStore, scorer_factory) -> None:
         self.feedback = feedback
@@ -209,24 +232,36 @@ class ScoringWorker:
 
     def _run(self) -> None:
         while True:
-            exchange_id = self._queue.get()
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:  # votes that queued up meanwhile are scored together
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if exchange_id is None:
-                    return
-                self.score(exchange_id)
+                self.score_many([exchange_id for exchange_id in batch if exchange_id is not None])
             except Exception:  # keep the worker alive; the failure is logged and the next vote retries
-                log.exception("scoring %s failed", exchange_id)
+                log.exception("scoring %s failed", batch)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+            if None in batch:
+                return
 
     def score(self, exchange_id: str) -> list[dict]:
-        exchange = self.feedback.exchange(exchange_id)
-        if exchange is None:
-            return []
+        return self.score_many([exchange_id]).get(exchange_id, [])
+
+    def score_many(self, exchange_ids: list[str]) -> dict[str, list[dict]]:
+        """Score the exchanges together and store each one's rows (replacing this scorer's earlier rows)."""
+        found = (self.feedback.exchange(exchange_id) for exchange_id in dict.fromkeys(exchange_ids))
+        exchanges = [exchange for exchange in found if exchange is not None]
+        if not exchanges:
+            return {}
         if self._scorer is None:
             self._scorer = self._scorer_factory()
-        rows = self._scorer.score_exchange(exchange)
-        self.feedback.add_scores(exchange_id, rows, scorer=self._scorer.name)
+        rows = self._scorer.score_exchanges(exchanges)
+        for exchange_id, exchange_rows in rows.items():
+            self.feedback.add_scores(exchange_id, exchange_rows, scorer=self._scorer.name)
         return rows
 
 

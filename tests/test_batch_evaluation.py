@@ -36,5 +36,7 @@ def test_batch_report_matches_the_stored_scores(tmp_path):
     assert f"| rag | semantic_similarity | {mean:.3f} | {len(ok)} |" in summary
     assert "finetuned / non_llm_context_recall: this pipeline retrieves no context" in summary
     samples = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
-    assert len(samples) == 6 and {s["pipeline"] for s in samples} == {"rag", "finetuned"}
+    assert len(samples) == 9 and {s["pipeline"] for s in samples} == {"rag", "finetuned", "rag_finetuned"}
+    assert any(r["pipeline"] == "rag_finetuned" and r["metric"] == "non_llm_context_recall" and r["status"] == "ok"
+               for r in rows)  # the third column retrieves, so its context metrics are computed
     assert all(s["reference"] for s in samples)
