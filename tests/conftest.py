@@ -152,3 +152,36 @@ def postgres_database(postgres_url) -> str:
         conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
     return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def openai_server(test_settings) -> str:
+    """A real OpenAI-compatible server (``transformers serve``) on loopback, serving the offline model.
+
+    Yields the base URL (``.../v1``); the model name is the model folder's path.
+    """
+    from pipelines.models import resolve_model_path
+
+    (port,) = free_ports(1)
+    model = resolve_model_path(test_settings)
+    log = (ARTIFACTS / "openai-server.log")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "transformers"), "serve", model, "--host", "127.0.0.1",
+             "--port", str(port), "--device", "cpu"],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"transformers serve did not start:\n{log.read_text()[-3000:]}") from None
+            time.sleep(1)
+    yield f"http://127.0.0.1:{port}/v1"
+    process.terminate()
+    process.wait(timeout=30)

@@ -60,3 +60,16 @@ def test_the_offline_model_writes_pairs_from_the_passages(backend, tmp_path):
     for example in report.examples:
         assert example.question.endswith("?") and len(example.question.split()) >= 4
         assert example.answer and example.origin == "llm:t4.md"
+
+
+def test_an_openai_compatible_endpoint_writes_pairs(openai_server, test_settings, tmp_path):
+    """The endpoint path against a real OpenAI-compatible server (transformers serve) with the same model."""
+    from pipelines.chat_models import OpenAICompatibleChatModel
+    from pipelines.models import resolve_model_path
+
+    (tmp_path / "t4.md").write_text(PASSAGES)
+    chat = OpenAICompatibleChatModel(openai_server, resolve_model_path(test_settings))
+    assert "Paris" in chat.complete([[{"role": "user", "content": "What is the capital of France?"}]], 16)[0]
+    report = generate_pairs(tmp_path, chat, words=30)
+    assert report.chunks == 2 and report.examples, report.summary()
+    assert all(e.question.endswith("?") and e.answer for e in report.examples)
