@@ -74,7 +74,7 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
     rescore_status = gr.Markdown(elem_id="rescore-status")
     summary = gr.Dataframe(label="Mean per pipeline", elem_id="score-summary", interactive=False)
     with gr.Row():
-        means_plot = gr.BarPlot(x="metric", y="mean", color="pipeline", title="Mean per pipeline",
+        means_plot = gr.BarPlot(x="metric · pipeline", y="mean", color="pipeline", title="Mean per pipeline",
                                 elem_id="score-means-plot")
         spread_plot = gr.ScatterPlot(x="metric", y="score", color="pipeline", title="Every answer's score",
                                      elem_id="score-distribution-plot")
@@ -88,7 +88,9 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
 
     def refresh_all() -> tuple:
         per_exchange, means = scores_frames(feedback)
-        plots = (gr.BarPlot(value=means, x_label_angle=-30) if not means.empty else gr.BarPlot(),
+        # One bar per (metric, pipeline): bars sharing an x value would stack, and means do not add up.
+        bars = means.assign(**{"metric · pipeline": means["metric"] + " · " + means["pipeline"]})
+        plots = (gr.BarPlot(value=bars, x_label_angle=-40) if not means.empty else gr.BarPlot(),
                  gr.ScatterPlot(value=distribution_frame(per_exchange)) if not means.empty else gr.ScatterPlot())
         return (per_exchange, means, *plots, *agreement_view(feedback))
 
