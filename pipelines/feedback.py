@@ -20,7 +20,7 @@ import threading
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -115,11 +115,6 @@ class FeedbackStore:
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         migrate(self.engine)
 
-    @property
-    def path(self) -> Path | None:
-        """The SQLite file, or None for a server database."""
-        return Path(make_url(self.url).database) if self.dialect == "sqlite" else None
-
     def close(self) -> None:
         self.engine.dispose()
 
@@ -131,7 +126,7 @@ class FeedbackStore:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         # The pool checkout happens before the lock, so other writers' Python work overlaps this one's fsync.
-        with self._write_engine.connect() as conn, self._write_lock or _NO_LOCK, conn.begin():
+        with self._write_engine.connect() as conn, self._write_lock or nullcontext(), conn.begin():
             yield conn
 
     def _read(self, statement) -> list[dict]:
@@ -336,7 +331,6 @@ _INSERT_VOTE_WITHIN_LIMIT = insert(votes).from_select(
     .where(select(func.count()).where(_recent_votes).scalar_subquery() < bindparam("limit", type_=Integer)),
 ).returning(votes.c.id)
 _OLDEST_RECENT_VOTE = select(func.min(votes.c.created_at)).where(_recent_votes)
-_NO_LOCK = threading.Lock()  # stands in when the database serialises writers itself; never contended
 
 
 def _latest_votes():
