@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
+from components.admin import require_admin
 from pipelines.agreement import best_predictor, metric_agreement
+from pipelines.auth import AdminAuth
 from pipelines.feedback import FeedbackStore
 
 COLUMNS = ["question", "vote", "pipeline", "metric", "score", "status", "reason", "scorer"]
@@ -59,14 +62,20 @@ def distribution_frame(table: pd.DataFrame) -> pd.DataFrame:
                          "pipeline": scored.get("pipeline", [])})
 
 
-def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | None = None) -> None:
-    """``rescore`` queues every voted exchange for scoring again (after a new judge or metric version)."""
+def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | None = None, judge_status: str = "",
+                         batch_report: Callable[[int | None], tuple[str, Path]] | None = None,
+                         auth: AdminAuth | None = None) -> None:
+    """``rescore`` queues every voted exchange for scoring again (after a new judge or metric version);
+    ``batch_report(limit)`` runs every pipeline over the question set and returns (summary, zip)."""
+    auth = auth or AdminAuth(None)
     gr.Markdown(
         "Each voted exchange is scored with **RAGAS** in the background (offline metrics: non-LLM context "
         "precision/recall against the reference passages, ROUGE, BLEU, string similarity and semantic "
         "similarity to the reference answer). Questions outside the question set get *n/a* with the reason; "
-        "each score names the scorer (ragas version and judge) that computed it."
+        "each score names the scorer (ragas version and judge) that computed it; a judge's failure is "
+        "recorded with its reason, never as a zero."
     )
+    gr.Markdown(judge_status, elem_id="judge-status")
     with gr.Row():
         refresh = gr.Button("↻ Refresh scores", elem_id="refresh-scores")
         rescore_button = gr.Button("⟳ Re-score every voted exchange", elem_id="rescore",
@@ -98,6 +107,28 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
         queued = rescore()
         return f"⏳ {queued} voted exchanges queued for scoring; refresh in a while."
 
+    with gr.Accordion("Batch evaluation: every pipeline over the question set", open=False, elem_id="batch-panel"):
+        gr.Markdown("Asks every question of the set in all three columns, scores every answer, and gives the "
+                    "report: `scores.csv`, `summary.md` / `summary.html` (table with bars) and `dataset.jsonl` "
+                    "(the ragas samples). Same as `python -m pipelines.evaluation`.")
+        with gr.Row():
+            limit = gr.Number(label="Questions (0 = all)", value=3, precision=0, minimum=0, elem_id="batch-limit")
+            password = gr.Textbox(label="Admin password", type="password", visible=auth.enabled,
+                                  elem_id="batch-password")
+            run_batch = gr.Button("▶ Run batch evaluation", elem_id="run-batch", interactive=batch_report is not None)
+        batch_summary = gr.Markdown(elem_id="batch-summary")
+        batch_file = gr.File(label="Report (zip)", elem_id="batch-report")
+
+    def do_batch(count: float | None, given: str, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str]:  # noqa: B008
+        require_admin(auth, given)
+        try:
+            summary_text, archive = batch_report(int(count) if count else None)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+        return summary_text, str(archive)
+
+    run_batch.click(do_batch, inputs=[limit, password], outputs=[batch_summary, batch_file], api_name="evaluate",
+                    concurrency_limit=1, concurrency_id="generation")
     refresh.click(refresh_all, outputs=[table, summary, means_plot, spread_plot, verdict, agreement, scatter],
                   api_name="scores")
     rescore_button.click(do_rescore, outputs=[rescore_status], api_name="rescore")

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -165,10 +166,7 @@ class Arena:
             session.histories.setdefault(name, []).extend(
                 [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
             )
-        log.info(
-            "exchange %s session %s %s", exchange_id, session.session_id,
-            " ".join(f"{n}={r.timings.total_s:.2f}s" if r.timings else f"{n}=error" for n, r in results.items()),
-        )
+        log.info("%s", exchange_log_line(exchange_id, session, question, results))
         yield "arena", RecordedEvent(exchange_id)
 
     def _generate(
@@ -225,3 +223,24 @@ class Arena:
         pipeline = session.pipeline_at(position)
         return self.feedback.add_rating(session.exchange_id, pipeline, session_id=session.session_id,
                                         user_name=session.user_name, score=score, tags=tags, comment=comment)
+
+
+def exchange_log_line(exchange_id: str, session: ArenaSession, question: str,
+                      results: dict[str, PipelineResult]) -> str:
+    """One JSON line per exchange (ids and timings, never the text), for log search and dashboards."""
+    columns = {}
+    for name, result in results.items():
+        timings = result.timings
+        columns[name] = {
+            "ok": not result.error,
+            "total_s": round(timings.total_s, 3) if timings else None,
+            "first_token_s": round(timings.first_token_s, 3) if timings and timings.first_token_s is not None
+            else None,
+            "retrieval_s": round(timings.retrieval_s, 3) if timings and timings.retrieval_s is not None else None,
+            "tokens": timings.tokens if timings else 0,
+            "adapter": result.adapter_id,
+            "passages": len(result.chunks),
+        }
+    return json.dumps({"event": "exchange", "exchange_id": exchange_id, "session_id": session.session_id,
+                       "user": session.user_name, "question_chars": len(question), "columns": columns},
+                      separators=(",", ":"))

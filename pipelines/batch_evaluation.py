@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,7 +49,7 @@ def run_batch(runtime: Runtime, questions_file: Path, out_dir: Path, limit: int 
     questions = references.questions()[:limit] if limit else references.questions()
     if not questions:
         raise ValueError(f"No questions in {questions_file}")
-    scorer = RagasScorer(runtime.embedder, references)
+    scorer = RagasScorer(runtime.embedder, references, runtime.judge_factory)
     session_id = f"batch-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     every_column = tuple(p.name for p in runtime.arena.pipelines)  # the optional third column included
     exchanges = []
@@ -68,22 +69,27 @@ def run_batch(runtime: Runtime, questions_file: Path, out_dir: Path, limit: int 
                             "reference": reference.answer if reference else None,
                             "retrieved_contexts": [c["text"] for c in answer["contexts"]], "error": answer["error"]})
         split = reference.split if reference else ""
-        rows += [{"question": exchange["question"], "split": split, "exchange_id": exchange["id"], **row}
-                 for row in scored[exchange["id"]]]
+        rows += [{"question": exchange["question"], "split": split, "exchange_id": exchange["id"],
+                  "scorer": scorer.name, **row} for row in scored[exchange["id"]]]
     report = BatchReport(out_dir, len(questions), rows)
-    _write(report, samples, scorer.name)
+    _write(report, samples, scorer.name, runtime.judge_status())
     return report
 
 
-def _write(report: BatchReport, samples: list[dict], scorer: str) -> None:
+def zip_report(folder: Path) -> Path:
+    """The report folder as one zip beside it (the Evaluation tab's download)."""
+    return Path(shutil.make_archive(str(folder), "zip", root_dir=folder))
+
+
+def _write(report: BatchReport, samples: list[dict], scorer: str, judge: str) -> None:
     report.folder.mkdir(parents=True, exist_ok=True)
     with (report.folder / "scores.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["question", "split", "exchange_id", "pipeline", "metric",
-                                                    "value", "status", "reason"])
+                                                    "value", "status", "reason", "scorer"])
         writer.writeheader()
         writer.writerows(report.rows)
     (report.folder / "dataset.jsonl").write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
-    lines = [f"# Batch evaluation ({report.questions} questions, {scorer})", "",
+    lines = [f"# Batch evaluation ({report.questions} questions, {scorer})", "", judge, "",
              "| pipeline | metric | mean | answers |", "|---|---|---|---|"]
     lines += [f"| {pipeline} | {metric} | {mean:.3f} | {count} |"
               for (pipeline, metric), (mean, count) in report.means().items()]
@@ -96,3 +102,25 @@ def _write(report: BatchReport, samples: list[dict], scorer: str) -> None:
     if skipped:
         lines += ["", "Not scored:", *[f"- {p} / {m}: {reason}" for p, m, reason in skipped]]
     (report.folder / "summary.md").write_text("\n".join(lines) + "\n")
+    (report.folder / "summary.html").write_text(_html_summary(report, scorer, judge))
+
+
+def _html_summary(report: BatchReport, scorer: str, judge: str) -> str:
+    """The per-pipeline table with a bar in each cell (every metric here lies in [0, 1]), one page, no JS."""
+    import html
+
+    import pandas as pd
+
+    means = pd.DataFrame([{"metric": metric, "pipeline": pipeline, "mean": mean}
+                          for (pipeline, metric), (mean, _count) in report.means().items()])
+    if means.empty:
+        table = "<p>No metric could be computed.</p>"
+    else:
+        wide = means.pivot(index="metric", columns="pipeline", values="mean")
+        table = (wide.style.bar(vmin=0.0, vmax=1.0, color="#8fb3ff", height=70).format("{:.3f}", na_rep="–")
+                 .set_caption("Mean of each metric per pipeline (bar: 0 to 1)").to_html())
+    return (f"<!doctype html><meta charset='utf-8'><title>Batch evaluation</title>"
+            f"<h1>Batch evaluation: {report.questions} questions</h1><p>{html.escape(scorer)}</p>"
+            f"<p>{html.escape(judge.replace('**', '').replace('`', ''))}</p>{table}"
+            "<p>Every score, with failures and their reasons: <code>scores.csv</code>; the scored ragas samples: "
+            "<code>dataset.jsonl</code>.</p>")

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 from pipelines.models import GenerationRequest, ModelBackend
@@ -21,8 +22,13 @@ Messages = list[dict[str, str]]
 class ChatModel(Protocol):
     name: str
 
-    def complete(self, conversations: list[Messages], max_new_tokens: int) -> list[str]:
-        """One reply per conversation, in order (greedy, so the same input gives the same pairs)."""
+    def complete(self, conversations: list[Messages], max_new_tokens: int,
+                 timeout_s: float | None = None) -> list[str]:
+        """One reply per conversation, in order (greedy, so the same input gives the same pairs).
+
+        ``timeout_s`` bounds the whole call: a local model stops decoding (keeping what it wrote), an
+        endpoint raises its client's timeout error.
+        """
         ...
 
 
@@ -33,12 +39,16 @@ class LocalChatModel:
         self.backend = backend
         self.name = f"local:{backend.model_id}"
 
-    def complete(self, conversations: list[Messages], max_new_tokens: int) -> list[str]:
+    def complete(self, conversations: list[Messages], max_new_tokens: int,
+                 timeout_s: float | None = None) -> list[str]:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         replies = [""] * len(conversations)
         requests = [GenerationRequest(messages, adapter=None) for messages in conversations]
         for row, delta in self.backend.stream(requests, max_new_tokens, temperature=0.0):
             if delta is not None:
                 replies[row] += delta
+            if deadline is not None and time.monotonic() > deadline:
+                break  # closing the stream stops decoding and frees the model for the arena
         return [reply.strip() for reply in replies]
 
 
@@ -52,11 +62,13 @@ class OpenAICompatibleChatModel:
         self.model = model
         self.name = f"openai:{model}@{base_url}"
 
-    def complete(self, conversations: list[Messages], max_new_tokens: int) -> list[str]:
+    def complete(self, conversations: list[Messages], max_new_tokens: int,
+                 timeout_s: float | None = None) -> list[str]:
         replies = []
         for messages in conversations:
             response = self.client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_new_tokens, temperature=0.0,
+                **({"timeout": timeout_s} if timeout_s is not None else {}),
             )
             replies.append((response.choices[0].message.content or "").strip())
         return replies

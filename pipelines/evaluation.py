@@ -115,13 +115,16 @@ def _row(pipeline: str, metric: str, value: float | None = None, status: str = "
 class RagasScorer:
     """Scores each answer of an exchange with the ragas metrics that run offline."""
 
-    def __init__(self, embedder: Embedder, references: ReferenceSet) -> None:
+    def __init__(self, embedder: Embedder, references: ReferenceSet, judge_factory=None) -> None:
+        """``judge_factory(embeddings)`` builds an :class:`~pipelines.judges.LLMJudge` for the LLM-judged metrics."""
         import ragas
 
         self.embedder = embedder
         self.references = references
         self.name = f"ragas-{ragas.__version__}-offline"
         self._embeddings = _ragas_embeddings(embedder)
+        self.judge = judge_factory(self._embeddings) if judge_factory else None
+        self.judge_name = f"ragas-{ragas.__version__} judge {self.judge.name}" if self.judge else ""
 
     def _metrics(self, with_context: bool) -> list:
         from ragas.metrics import (
@@ -172,6 +175,27 @@ class RagasScorer:
             if items:
                 for exchange_id, metric_rows in self._evaluate(items, with_context):
                     rows[exchange_id] += metric_rows
+        if self.judge is not None:
+            for exchange in exchanges:
+                rows[exchange["id"]] += [{**row, "scorer": self.judge_name} for row in self._judged(exchange)]
+        return rows
+
+    def _judged(self, exchange: dict) -> list[dict]:
+        """The LLM-judged rows of each answer; the fine-tuned answer is judged against the exchange's passages."""
+        from ragas import SingleTurnSample
+
+        reference = self.references.find(exchange["question"])
+        answers = exchange["answers"]
+        passages = next(([c["text"] for c in a["contexts"]] for a in answers.values() if a["contexts"]), [])
+        rows = []
+        for pipeline, answer in answers.items():
+            if answer["error"]:
+                continue
+            own = [c["text"] for c in answer["contexts"]]
+            sample = SingleTurnSample(user_input=exchange["question"], response=answer["answer"],
+                                      retrieved_contexts=(own or passages) or None,
+                                      reference=reference.answer if reference else None)
+            rows += self.judge.score_answer(pipeline, sample, retrieved=bool(own))
         return rows
 
     def _evaluate(self, items: list, with_context: bool) -> list[tuple[str, list[dict]]]:
@@ -227,8 +251,12 @@ class ScoringWorker:
         threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
         return done.wait(timeout)
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 0.0) -> None:
+        """Finish what is queued (up to ``wait_s`` seconds, then leave it: scores can be recomputed, votes
+        are already stored) and end the thread."""
         self._queue.put(None)
+        if wait_s:
+            self._thread.join(wait_s)
 
     def _run(self) -> None:
         while True:

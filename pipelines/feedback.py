@@ -40,6 +40,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
     text,
 )
@@ -253,15 +254,20 @@ class FeedbackStore:
         return self._rows(votes, exchange_id)
 
     def add_scores(self, exchange_id: str, rows: Iterable[dict], scorer: str) -> None:
-        """Store metric rows: ``pipeline``, ``metric``, ``value`` (None when not computed), ``status``, ``reason``."""
+        """Store metric rows: ``pipeline``, ``metric``, ``value`` (None when not computed), ``status``, ``reason``
+        and optionally their own ``scorer`` (default ``scorer``). A new score replaces the exchange's earlier
+        score of the same pipeline and metric, whichever scorer (judge) computed that one.
+        """
         now = _now(self.clock)
         values = [
             {"exchange_id": exchange_id, "pipeline": r["pipeline"], "metric": r["metric"], "value": r.get("value"),
-             "status": r["status"], "reason": r.get("reason"), "scorer": scorer, "created_at": now}
+             "status": r["status"], "reason": r.get("reason"), "scorer": r.get("scorer", scorer), "created_at": now}
             for r in rows
         ]
+        metrics = {v["metric"] for v in values}
         with self._write() as conn:
-            conn.execute(delete(scores).where(scores.c.exchange_id == exchange_id, scores.c.scorer == scorer))
+            conn.execute(delete(scores).where(scores.c.exchange_id == exchange_id,
+                                              or_(scores.c.scorer == scorer, scores.c.metric.in_(metrics))))
             if values:
                 conn.execute(insert(scores), values)
 

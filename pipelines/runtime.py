@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,15 +26,17 @@ from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker
 from pipelines.feedback import FeedbackStore
 from pipelines.finetuned import FinetunedPipeline
 from pipelines.ingest import folder_files
+from pipelines.judges import JUDGED_METRICS, LLMJudge
 from pipelines.knowledge import KnowledgeBase, make_chunker
 from pipelines.models import ModelBackend, ModelLoadError
 from pipelines.rag import RagPipeline
 from pipelines.rag_finetuned import RagFinetunedPipeline
 from pipelines.retrieval import RetrievalOptions
 from pipelines.settings import OFFLINE_MODEL, Settings
+from pipelines.spaces_support import download_weaviate
 from pipelines.store import connect
 from pipelines.training_jobs import TrainingJobs
-from pipelines.weaviate_server import WeaviateServer
+from pipelines.weaviate_server import WEAVIATE_VERSION, WeaviateServer
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class Runtime:
     embedder: Embedder | None = None
     rag_problem: str = ""
     training: TrainingJobs | None = None
+    judge_factory: Callable[[object], LLMJudge] | None = None
 
     @property
     def retrieval_defaults(self) -> RetrievalOptions:
@@ -87,7 +91,8 @@ class Runtime:
                 problems.append(f"Fine-tuned column unavailable: {exc}")
 
         references = ReferenceSet.load(settings.questions_file, settings.corpus_dir, make_chunker(embedder, settings))
-        scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references))
+        judge_factory = _judge_factory(settings, backend)
+        scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references, judge_factory))
         rag = RagPipeline(knowledge.retriever if knowledge else None, retrieval_defaults(settings),
                           unavailable_reason=rag_problem)
         arena = Arena(
@@ -105,7 +110,7 @@ class Runtime:
         for problem in problems:
             log.warning(problem)
         return cls(settings, feedback, arena, scoring, backend, knowledge, server, client, problems, references,
-                   embedder, rag_problem, TrainingJobs(settings))
+                   embedder, rag_problem, TrainingJobs(settings), judge_factory)
 
     @property
     def adapter_folders(self) -> list[Path]:
@@ -150,11 +155,23 @@ class Runtime:
 
     def pair_writer(self) -> ChatModel | None:
         """The language model that writes training pairs: the configured endpoint, else the base model."""
-        settings = self.settings
-        if settings.llm_base_url:
-            key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-            return OpenAICompatibleChatModel(settings.llm_base_url, settings.llm_model, key)
+        if self.settings.llm_base_url:
+            return _endpoint_chat_model(self.settings)
         return LocalChatModel(self.backend) if self.backend else None
+
+    def batch_report(self, limit: int | None = None) -> tuple[str, Path]:
+        """Every pipeline over the question set, scored; the summary (Markdown) and the report as a zip."""
+        from datetime import UTC, datetime
+
+        from pipelines.batch_evaluation import run_batch, zip_report
+
+        folder = self.settings.data_dir / "reports" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        report = run_batch(self, self.settings.questions_file, folder, limit)
+        return (report.folder / "summary.md").read_text(), zip_report(report.folder)
+
+    def judge_status(self) -> str:
+        """One sentence for the Evaluation tab and reports: which judge scores, or which metrics are skipped."""
+        return judge_status(self.settings, self.backend)
 
     def health(self) -> dict[str, str]:
         weaviate = "down"
@@ -176,7 +193,8 @@ class Runtime:
         }
 
     def close(self) -> None:
-        self.scoring.stop()
+        """Graceful shutdown: scoring drains briefly, training is cancelled, the store and Weaviate stop."""
+        self.scoring.stop(wait_s=10.0)
         self.feedback.close()
         if self.training is not None:
             self.training.cancel()
@@ -184,6 +202,35 @@ class Runtime:
             self.client.close()
         if self.server is not None:
             self.server.stop()
+
+
+def _endpoint_chat_model(settings: Settings) -> OpenAICompatibleChatModel:
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return OpenAICompatibleChatModel(settings.llm_base_url or "", settings.llm_model, key,
+                                     timeout_s=settings.judge_timeout_s)
+
+
+def _judge_factory(settings: Settings, backend: ModelBackend | None):
+    """What builds the LLM judge for the scorer, or None: offline metrics only."""
+    if settings.judge == "endpoint":
+        chat: ChatModel = _endpoint_chat_model(settings)
+    elif settings.judge == "local" and backend is not None:
+        chat = LocalChatModel(backend)
+    else:
+        return None
+    return lambda embeddings: LLMJudge(chat, embeddings, settings.judge_max_tokens, settings.judge_timeout_s)
+
+
+def judge_status(settings: Settings, backend: ModelBackend | None) -> str:
+    skipped = ", ".join(JUDGED_METRICS)
+    if settings.judge == "endpoint":
+        return f"Judge: **{settings.llm_model or 'default model'}** at `{settings.llm_base_url}` scores {skipped}."
+    if settings.judge == "local" and backend is not None:
+        return (f"Judge: the arena's own base model (**{backend.model_id}**, in-process; small models often write "
+                f"unparsable verdicts, recorded as failures) scores {skipped}.")
+    why = "the model is not loaded" if settings.judge == "local" else "no judge is configured"
+    return (f"LLM-judged metrics skipped ({skipped}): {why}. Set `ARENA_JUDGE=endpoint` with "
+            "`ARENA_LLM_BASE_URL`/`ARENA_LLM_MODEL` (any OpenAI-compatible server), or `ARENA_JUDGE=local`.")
 
 
 def retrieval_defaults(settings: Settings) -> RetrievalOptions:
@@ -196,6 +243,9 @@ def _start_knowledge_base(settings: Settings, embedder: Embedder):
     server = client = None
     try:
         if not settings.weaviate_url:
+            binary = settings.resolved_weaviate_binary
+            if not binary.exists() and settings.fetch_weaviate:
+                download_weaviate(binary, WEAVIATE_VERSION, settings.weaviate_release_url)
             server = WeaviateServer(
                 settings.resolved_weaviate_binary, settings.weaviate_data_dir,
                 http_port=settings.weaviate_http_port, grpc_port=settings.weaviate_grpc_port,

@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipelines.spaces_support import WEAVIATE_RELEASE_URL, in_space, persistent_data_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_MODEL = "offline:smollm2-135m-instruct"
@@ -42,13 +44,22 @@ class Settings(BaseSettings):
     history_turns: int = Field(2, ge=0, description="Earlier turns each column sees.")
 
     # Storage
-    data_dir: Path = PROJECT_ROOT / "data"
+    data_dir: Path = Field(
+        default_factory=lambda: persistent_data_dir(PROJECT_ROOT / "data"),
+        description="Feedback DB, adapters, Weaviate data; default data/, or /data/arena in a Space with "
+        "persistent storage.",
+    )
     cache_dir: Path = Field(default_factory=_default_cache_dir)
 
     # Weaviate
     weaviate_url: str | None = Field(None, description="Remote Weaviate; unset means a managed local server.")
     weaviate_api_key: str | None = None
     weaviate_binary: Path | None = Field(None, description="weaviate-server binary; default: the setup cache.")
+    weaviate_download: bool | None = Field(
+        None, description="Download the release weaviate-server when the binary is missing; unset: only in a "
+        "Space (elsewhere scripts/setup.sh provides it)."
+    )
+    weaviate_release_url: str = Field(WEAVIATE_RELEASE_URL, description="{version} and {arch} are filled in.")
     weaviate_http_port: int = 8079
     weaviate_grpc_port: int = 50061
     weaviate_grpc_host: str | None = Field(None, description="Remote gRPC host when it differs from the URL's host.")
@@ -81,7 +92,7 @@ class Settings(BaseSettings):
     )
     admin_password: SecretStr | None = Field(None, description="If set, export and training need it.")
 
-    # A helper language model (writes training pairs now; judges answers later): OpenAI-compatible server
+    # A helper language model (writes training pairs, judges answers): an OpenAI-compatible server
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint (vLLM, TGI, Ollama, llama.cpp server, a hosted API); "
         "unset: the arena's own base model."
@@ -90,11 +101,23 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
 
     # Evaluation
+    judge: Literal["none", "local", "endpoint"] = Field(
+        "none", description="Judge of the LLM-judged ragas metrics: none = offline metrics only; local = the "
+        "arena's base model in-process (slow, shares the model with the arena); endpoint = the OpenAI-compatible "
+        "server of ARENA_LLM_BASE_URL / ARENA_LLM_MODEL / ARENA_LLM_API_KEY."
+    )
+    judge_max_tokens: int = Field(512, ge=16, le=8192, description="Longest reply of one judge call.")
+    judge_timeout_s: float = Field(180.0, gt=0, description="Longest wait for one metric of one answer.")
     questions_file: Path = PROJECT_ROOT / "assets" / "questions.jsonl"
 
     # Server
     host: str = "127.0.0.1"
     port: int = 7860
+    queue_concurrency: int = Field(8, ge=1, description="Requests handled at once (generation itself is one "
+                                   "batch at a time; votes, ratings and pages use the rest).")
+    queue_max_size: int | None = Field(None, ge=1, description="Requests allowed to wait; beyond it users are "
+                                       "told the arena is busy. Unset: no limit.")
+    mcp_server: bool = Field(True, description="Serve the API endpoints as MCP tools at /gradio_api/mcp/.")
 
     @field_validator("chunk_overlap_tokens")
     @classmethod
@@ -103,6 +126,12 @@ class Settings(BaseSettings):
         if value >= size:
             raise ValueError(f"chunk_overlap_tokens ({value}) must be smaller than chunk_tokens ({size})")
         return value
+
+    @model_validator(mode="after")
+    def _endpoint_judge_needs_endpoint(self) -> Settings:
+        if self.judge == "endpoint" and not self.llm_base_url:
+            raise ValueError("ARENA_JUDGE=endpoint needs ARENA_LLM_BASE_URL (and ARENA_LLM_MODEL)")
+        return self
 
     @property
     def feedback_db(self) -> Path:
@@ -119,6 +148,10 @@ class Settings(BaseSettings):
     def feedback_target(self) -> str | Path:
         """What the feedback store opens: the database URL, else the SQLite file."""
         return self.database_url or self.feedback_db
+
+    @property
+    def fetch_weaviate(self) -> bool:
+        return in_space() if self.weaviate_download is None else self.weaviate_download
 
     @property
     def weaviate_data_dir(self) -> Path:

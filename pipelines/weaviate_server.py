@@ -22,6 +22,10 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+#: The server version the app runs (scripts/setup.sh builds the same): the newest tag on the Go module
+#: proxy that weaviate-client 4.24 supports.
+WEAVIATE_VERSION = "v1.39.0"
+
 
 def _die_with_parent() -> None:
     """Linux: have the kernel SIGTERM the server when the app dies, even by SIGKILL."""

@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${ARENA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-ft-arena}"
 VENV="${ARENA_VENV:-$CACHE/venv}"
-WEAVIATE_VERSION="v1.39.0"   # newest tag on the Go module proxy that weaviate-client 4.24 supports
+WEAVIATE_VERSION="v1.39.0"   # keep equal to pipelines/weaviate_server.py WEAVIATE_VERSION
 WEAVIATE_BIN="$CACHE/bin/weaviate-server"
 DEV=0
 [[ "${1:-}" == "--dev" ]] && DEV=1

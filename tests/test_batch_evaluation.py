@@ -35,6 +35,10 @@ def test_batch_report_matches_the_stored_scores(tmp_path):
     mean = sum(float(r["value"]) for r in ok) / len(ok)
     assert f"| rag | semantic_similarity | {mean:.3f} | {len(ok)} |" in summary
     assert "finetuned / non_llm_context_recall: this pipeline retrieves no context" in summary
+    assert "LLM-judged metrics skipped" in summary  # no judge configured: said, not silently left out
+    assert all(r["scorer"].startswith("ragas-") for r in rows)
+    page = (out / "summary.html").read_text()
+    assert "semantic_similarity" in page and f"{mean:.3f}" in page and "<table" in page
     samples = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
     assert len(samples) == 9 and {s["pipeline"] for s in samples} == {"rag", "finetuned", "rag_finetuned"}
     assert any(r["pipeline"] == "rag_finetuned" and r["metric"] == "non_llm_context_recall" and r["status"] == "ok"

@@ -89,6 +89,21 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
     expect(page.locator("#scores")).to_contain_text("bleu_score")
     page.locator("#rescore").click()
     expect(page.locator("#rescore-status")).to_contain_text("1 voted exchanges queued")
+    expect(page.locator("#judge-status")).to_contain_text("LLM-judged metrics skipped")  # no judge configured
+    page.locator("#batch-panel").get_by_text("Batch evaluation").first.click()
+    limit = page.locator("#batch-limit input")
+    expect(limit).to_be_visible()
+    for _ in range(5):  # the accordion's first render can reset a value typed while it opens
+        limit.fill("1")
+        limit.press("Tab")
+        time.sleep(0.5)
+        if limit.input_value() == "1":
+            break
+    expect(limit).to_have_value("1")
+    page.locator("#run-batch").click()
+    expect(page.locator("#batch-summary")).to_contain_text("Batch evaluation (1 questions", timeout=300_000)
+    expect(page.locator("#batch-summary table")).to_contain_text("semantic_similarity")
+    expect(page.locator("#batch-report")).to_contain_text(".zip")
     page.screenshot(path=str(ARTIFACTS / "evaluation.png"), full_page=True)
     assert page.dialogs == []
 

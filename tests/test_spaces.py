@@ -1,0 +1,85 @@
+"""Running as a Hugging Face Space: persistent /data, ZeroGPU decorator, and fetching the Weaviate binary
+(served here over loopback from a release-shaped archive of the real binary; no network)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import tarfile
+import threading
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from pipelines import spaces_support
+from pipelines.retrieval import HybridRetriever
+from pipelines.runtime import Runtime
+from pipelines.settings import PROJECT_ROOT, Settings
+from pipelines.spaces_support import download_weaviate, zero_gpu
+from pipelines.weaviate_server import WEAVIATE_VERSION, free_ports
+
+
+@pytest.fixture(scope="module")
+def release_server(tmp_path_factory):
+    """An HTTP server on loopback laid out like GitHub's release downloads, holding the real binary."""
+    root = tmp_path_factory.mktemp("releases")
+    folder = root / "download" / WEAVIATE_VERSION
+    folder.mkdir(parents=True)
+    binary = Settings().resolved_weaviate_binary
+    with tarfile.open(folder / f"weaviate-{WEAVIATE_VERSION}-Linux-amd64.tar.gz", "w:gz", compresslevel=1) as tar:
+        tar.add(binary, arcname="weaviate")
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/download/{{version}}/weaviate-{{version}}-Linux-{{arch}}.tar.gz"
+    server.shutdown()
+
+
+def test_persistent_storage_is_used_in_a_space(tmp_path, monkeypatch):
+    monkeypatch.setattr(spaces_support, "SPACES_PERSISTENT_DIR", tmp_path)
+    monkeypatch.delenv("SYSTEM", raising=False)
+    assert Settings().data_dir == PROJECT_ROOT / "data"
+    monkeypatch.setenv("SYSTEM", "spaces")
+    assert Settings().data_dir == tmp_path / "arena"
+    monkeypatch.setattr(spaces_support, "SPACES_PERSISTENT_DIR", tmp_path / "not-mounted")
+    assert Settings().data_dir == PROJECT_ROOT / "data"  # no persistent storage: the Space's ephemeral disk
+
+
+def test_zero_gpu_leaves_functions_alone_off_zerogpu(monkeypatch):
+    def answer() -> int:
+        return 42
+
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert zero_gpu()(answer) is answer
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")  # ZeroGPU, but the `spaces` package is not installed here
+    assert zero_gpu()(answer)() == 42
+
+
+def test_weaviate_binary_is_downloaded_whole_or_not_at_all(tmp_path, release_server):
+    target = tmp_path / "bin" / "weaviate-server"
+    download_weaviate(target, WEAVIATE_VERSION, release_server)
+    original = Settings().resolved_weaviate_binary
+    assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(original.read_bytes()).digest()
+    assert target.stat().st_mode & 0o111
+    missing = tmp_path / "bin2" / "weaviate-server"
+    with pytest.raises(OSError, match=r"v0\.0\.0.*404"):
+        download_weaviate(missing, "v0.0.0", release_server)
+    assert not missing.exists() and list(missing.parent.iterdir()) == []
+
+
+def test_a_space_without_the_binary_fetches_it_and_serves_rag(tmp_path, release_server):
+    http_port, grpc_port = free_ports(2)
+    settings = Settings(data_dir=tmp_path / "data", weaviate_http_port=http_port, weaviate_grpc_port=grpc_port,
+                        weaviate_binary=tmp_path / "bin" / "weaviate-server",
+                        weaviate_download=True, weaviate_release_url=release_server, collection="SpaceDocs",
+                        model_id=str(tmp_path / "no-model"))  # the model is not what this test is about
+    runtime = Runtime.start(settings)
+    try:
+        assert Path(settings.weaviate_binary).exists()
+        assert runtime.knowledge is not None and not runtime.rag_problem
+        assert runtime.health()["weaviate"] == "ok"
+        hits = HybridRetriever(runtime.knowledge.store()).run("Who founded Lumenhollow Instruments?", top_k=1)
+        assert hits and "Varnholt" in hits[0].text
+    finally:
+        runtime.close()
