@@ -9,12 +9,14 @@ import warnings
 
 import gradio as gr
 
+from components.api import register_api
 from components.arena import build_arena_tab
 from components.evaluation import build_evaluation_tab
 from components.finetune import build_finetune_tab
 from components.knowledge import build_knowledge_tab
 from components.leaderboard import build_leaderboard_tab
 from components.rendering import CSS
+from pipelines.api import ArenaAPI
 from pipelines.runtime import Runtime
 from pipelines.settings import Settings
 
@@ -46,7 +48,9 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                 build_leaderboard_tab(runtime.feedback, runtime.auth, questions,
                                       runtime.improve_adapter_from_votes if runtime.backend else None)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
-                build_evaluation_tab(runtime.feedback, runtime.rescore)
+                build_evaluation_tab(runtime.feedback, runtime.rescore, runtime.judge_status(),
+                                     runtime.batch_report, runtime.auth)
+        register_api(ArenaAPI(runtime.arena, runtime.feedback, runtime.health))
         # Each tab shows fresh numbers when opened.
         leaderboard_tab.select(None, js="() => document.querySelector('#refresh-leaderboard')?.click()")
         evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")
@@ -56,6 +60,22 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
     return demo
 
 
+def add_health_route(demo: gr.Blocks, runtime: Runtime) -> None:
+    """``GET /healthz``: 200 with each part's status when model, Weaviate and store are up, else 503.
+
+    Inserted ahead of Gradio's own routes, for load balancers and Spaces' health checks.
+    """
+    from fastapi.responses import JSONResponse
+    from fastapi.routing import APIRoute
+
+    def healthz() -> JSONResponse:
+        status = runtime.health()
+        healthy = all(status[part] == "ok" for part in ("model", "weaviate", "feedback_store"))
+        return JSONResponse(status, status_code=200 if healthy else 503)
+
+    demo.app.router.routes.insert(0, APIRoute("/healthz", healthz, methods=["GET"]))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", category=ResourceWarning)
@@ -63,11 +83,18 @@ def main() -> None:
     settings = Settings()
     runtime = Runtime.start(settings)
     try:
-        build_demo(runtime).queue(default_concurrency_limit=8).launch(
-            server_name=settings.host, server_port=settings.port, css=CSS, show_error=True,
-        )
+        demo = build_demo(runtime).queue(default_concurrency_limit=settings.queue_concurrency,
+                                         max_size=settings.queue_max_size)
+        demo.launch(server_name=settings.host, server_port=settings.port, css=CSS, show_error=True,
+                    mcp_server=settings.mcp_server, prevent_thread_lock=True)
+        add_health_route(demo, runtime)
+        log.info("serving on http://%s:%d (MCP server %s)", settings.host, settings.port,
+                 "on at /gradio_api/mcp/" if settings.mcp_server else "off")
+        demo.block_thread()
     finally:
+        log.info("shutting down: stopping the scoring worker, the store and the managed Weaviate")
         runtime.close()
+        log.info("shutdown complete")
 
 
 def __getattr__(name: str) -> gr.Blocks:

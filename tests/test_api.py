@@ -1,0 +1,92 @@
+"""The app as programs and agents use it: gradio_client on the named endpoints, the MCP server, the
+health route, the per-exchange log line, and a graceful shutdown, all against ``python app.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import urllib.error
+import urllib.request
+
+import pytest
+from gradio_client import Client
+
+from tests.conftest import RunningApp
+
+
+@pytest.fixture(scope="module")
+def api_app(tmp_path_factory):
+    app = RunningApp(tmp_path_factory.mktemp("api"), ARENA_MAX_NEW_TOKENS="8")
+    yield app.start()
+    app.stop()
+
+
+def test_ask_and_vote_through_gradio_client(api_app):
+    client = Client(api_app.url, verbose=False)
+    result = client.predict(question="Who founded Lumenhollow Instruments?", top_k=2, api_name="/ask_both")
+    assert set(result["answers"]) == {"rag", "finetuned"}
+    for name, answer in result["answers"].items():
+        assert answer["error"] is None and answer["answer"].strip(), name
+    assert result["answers"]["finetuned"]["adapter"].startswith("lumenhollow-qlora")
+    assert len(result["contexts"]) == 2 and all(c["source"] and c["text"] for c in result["contexts"])
+
+    vote = client.predict(exchange_id=result["exchange_id"], choice="finetuned", api_name="/vote")
+    with sqlite3.connect(api_app.data_dir / "feedback.sqlite3") as db:
+        stored = db.execute("SELECT id, exchange_id, choice FROM votes").fetchall()
+    assert stored == [(vote["vote_id"], result["exchange_id"], "finetuned")]
+    with pytest.raises(Exception, match="did not answer this question"):
+        client.predict(exchange_id=result["exchange_id"], choice="rag_finetuned", api_name="/vote")
+    with pytest.raises(Exception, match="No exchange"):
+        client.predict(exchange_id="nope", choice="rag", api_name="/vote")
+    with pytest.raises(Exception, match="Type a question first"):
+        client.predict(question="   ", api_name="/ask_both")
+
+    # One JSON log line per exchange, with ids and timings and no question text.
+    lines = [json.loads(line.split("pipelines.arena: ", 1)[1]) for line in api_app.log.read_text().splitlines()
+             if '"event":"exchange"' in line]
+    logged = next(line for line in lines if line["exchange_id"] == result["exchange_id"])
+    assert logged["columns"]["rag"]["passages"] == 2 and logged["columns"]["rag"]["total_s"] > 0
+    assert "Lumenhollow" not in json.dumps(logged)
+
+
+def test_health_route_and_endpoint(api_app):
+    with urllib.request.urlopen(f"{api_app.url}/healthz", timeout=10) as response:
+        assert response.status == 200
+        status = json.load(response)
+    assert status["model"] == status["weaviate"] == status["feedback_store"] == "ok"
+    assert Client(api_app.url, verbose=False).predict(api_name="/health")["weaviate"] == "ok"
+
+
+def test_mcp_server_lists_and_calls_the_tools(api_app):
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def session_calls() -> tuple[list[str], str]:
+        async with streamablehttp_client(f"{api_app.url}/gradio_api/mcp/") as (read, write, _), \
+                ClientSession(read, write) as session:
+            await session.initialize()
+            tools = [tool.name for tool in (await session.list_tools()).tools]
+            health = next(name for name in tools if name.endswith("health"))
+            result = await session.call_tool(health, {})
+            return tools, " ".join(getattr(part, "text", "") for part in result.content)
+
+    tools, health_text = asyncio.run(session_calls())
+    assert any(name.endswith("ask_both") for name in tools) and any(name.endswith("vote") for name in tools)
+    assert "feedback_store" in health_text and "ok" in health_text
+
+
+def test_health_is_503_when_weaviate_dies_and_sigterm_shuts_down_cleanly(tmp_path):
+    app = RunningApp(tmp_path / "app", ARENA_MAX_NEW_TOKENS="4").start()
+    try:
+        weaviate_pid = int((app.data_dir / "weaviate.pid").read_text())
+        os.kill(weaviate_pid, signal.SIGKILL)
+        with pytest.raises(urllib.error.HTTPError) as failure:
+            urllib.request.urlopen(f"{app.url}/healthz", timeout=10)
+        assert failure.value.code == 503 and json.load(failure.value)["weaviate"] == "down"
+    finally:
+        app.process.send_signal(signal.SIGTERM)
+        assert app.process.wait(timeout=60) == 0
+    assert "shutdown complete" in app.log.read_text()
