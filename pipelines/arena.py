@@ -18,6 +18,7 @@ import json
 import logging
 import random
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ class Arena:
 
     def validate(self, question: str) -> str:
         question = (question or "").strip()
-        if not question:
+        if not any(unicodedata.category(char)[0] not in "CZ" for char in question):  # only spaces/invisibles
             raise PromptError("Type a question first.")
         if len(question) > self.max_prompt_chars:
             raise PromptError(

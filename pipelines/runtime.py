@@ -175,9 +175,11 @@ class Runtime:
 
     def health(self) -> dict[str, str]:
         weaviate = "down"
-        if self.client is not None:
+        if self.server is not None and self.server.process is not None and not self.server.is_ready():
+            weaviate = "starting"  # the supervisor is restarting it, or its schema is not loaded yet
+        elif self.client is not None:
             try:
-                weaviate = "ok" if self.client.is_live() else "down"
+                weaviate = "ok" if self.client.is_ready() else "down"
             except Exception:
                 weaviate = "down"
         try:
@@ -249,7 +251,7 @@ def _start_knowledge_base(settings: Settings, embedder: Embedder):
             server = WeaviateServer(
                 settings.resolved_weaviate_binary, settings.weaviate_data_dir,
                 http_port=settings.weaviate_http_port, grpc_port=settings.weaviate_grpc_port,
-            ).start()
+            ).start().supervise()
         client = connect(settings)
         knowledge = KnowledgeBase(client, embedder, settings)
         if knowledge.store().count() == 0 and settings.corpus_dir.is_dir():

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -96,6 +97,8 @@ class WeaviateServer:
         self.http_port = http_port
         self.grpc_port = grpc_port
         self.process: subprocess.Popen | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
         self.log_file = data_dir.parent / "weaviate.log"
         self.pid_file = data_dir.parent / "weaviate.pid"
 
@@ -154,18 +157,46 @@ class WeaviateServer:
                 log.info("Weaviate ready on http://127.0.0.1:%d (gRPC %d)", self.http_port, self.grpc_port)
                 return self
             time.sleep(0.25)
-        self.stop()
+        self._terminate()
         raise WeaviateStartError(f"weaviate-server did not become ready within {timeout_s:.0f} s")
 
     def is_ready(self) -> bool:
-        url = f"http://127.0.0.1:{self.http_port}/v1/.well-known/ready"
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        """Ready *and* the schema readable: after a crash Weaviate says ready before its Raft node has
+        elected itself leader, and until then every query fails with "could not find class"."""
+        for path in ("/v1/.well-known/ready", "/v1/schema"):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=2) as response:
+                    if response.status != 200:
+                        return False
+            except OSError:
+                return False
+        return True
+
+    def supervise(self, interval_s: float = 2.0) -> WeaviateServer:
+        """Restart the server (same data dir and ports) whenever it dies, until ``stop()``: a crash of
+        Weaviate costs RAG a few seconds, not the session. Its write-ahead log restores what was stored."""
+
+        def watch() -> None:
+            while not self._stopping.wait(interval_s):
+                process = self.process
+                if process is None or process.poll() is None:
+                    continue
+                log.warning("weaviate-server exited (code %s); restarting it", process.returncode)
+                try:
+                    self.start()
+                    self.restarts += 1
+                except WeaviateStartError:
+                    log.exception("restarting weaviate-server failed; trying again")
+
+        threading.Thread(target=watch, name="weaviate-supervisor", daemon=True).start()
+        return self
 
     def stop(self, timeout_s: float = 20.0) -> None:
+        """Stop for good (the supervisor too)."""
+        self._stopping.set()
+        self._terminate(timeout_s)
+
+    def _terminate(self, timeout_s: float = 20.0) -> None:
         """Stop gracefully (SIGTERM flushes Weaviate's write-ahead log), then kill if it hangs."""
         process, self.process = self.process, None
         self.pid_file.unlink(missing_ok=True)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import sqlite3
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 
 from tests.conftest import RunningApp
 
@@ -66,6 +69,9 @@ def test_sigkill_during_voting_loses_no_acknowledged_vote(tmp_path):
     acknowledged: list[int] = []
     try:
         client = Client(app.url, verbose=False)
+        note = tmp_path / "kestrel-memo.txt"
+        note.write_text("The Kestrel loading dock opens at 06:40 and is run by Odalys Ferreira-Quist.")
+        client.predict("", "LumenhollowDocs", [handle_file(str(note))], 160, 32, api_name="/ingest")
         client.predict("What is the Tidemates programme?", api_name="/ask")
 
         def vote_until_the_app_dies() -> None:
@@ -96,8 +102,70 @@ def test_sigkill_during_voting_loses_no_acknowledged_vote(tmp_path):
         fresh = Client(app.url, verbose=False)
         fresh.predict("What is the Tidemates programme?", api_name="/ask")
         assert _vote_id(fresh.predict(api_name="/vote_tie")[0]) > max(acknowledged)
+        # The document ingested before the kill is still there and retrieved.
+        result = fresh.predict(question="Who runs the Kestrel loading dock?", api_name="/ask_both")
+        assert "kestrel-memo.txt" in [c["source"] for c in result["contexts"]]
     finally:
         app.stop()
+
+
+def test_weaviate_killed_mid_session_is_restarted_and_rag_recovers(tmp_path):
+    app = RunningApp(tmp_path / "data", ARENA_MAX_NEW_TOKENS="4").start()
+    question = "Who founded Lumenhollow Instruments?"
+    try:
+        client = Client(app.url, verbose=False)
+        before = client.predict(question=question, api_name="/ask_both")
+        client.predict(exchange_id=before["exchange_id"], choice="rag", api_name="/vote")
+        os.kill(int((app.data_dir / "weaviate.pid").read_text()), signal.SIGKILL)
+
+        during = client.predict(question=question, api_name="/ask_both")  # one pipeline down never blanks the other
+        assert during["answers"]["finetuned"]["error"] is None and during["answers"]["finetuned"]["answer"]
+
+        deadline = time.monotonic() + 120
+        while not _healthy(app.url):
+            assert time.monotonic() < deadline, "Weaviate was not restarted"
+            time.sleep(1)
+        after = client.predict(question=question, api_name="/ask_both")
+        assert after["answers"]["rag"]["error"] is None
+        # Same best passage (ties further down may order differently once the index is reloaded).
+        assert after["contexts"][0]["text"] == before["contexts"][0]["text"]
+        assert len(after["contexts"]) == len(before["contexts"])
+        with sqlite3.connect(app.data_dir / "feedback.sqlite3") as db:
+            assert db.execute("SELECT choice FROM votes").fetchall() == [("rag",)]
+        assert "restarting it" in app.log.read_text()
+    finally:
+        app.stop()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("x" * 100_000, "100,000 characters long; the limit is"),
+    ("", "Type a question first"),
+    ("\u200b\u200b  \n\t", "Type a question first"),
+])
+def test_refused_prompts_say_why_and_store_nothing(fast_app, question, expected):
+    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
+        before = db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]
+    with pytest.raises(Exception, match=expected):
+        Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")
+    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == before
+
+
+def test_unusual_unicode_is_answered_and_stored_verbatim(fast_app):
+    question = "Wer gründete Lumenhollow? 🔦 مرحبا e\u0301 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \u202etxet\u202c"
+    result = Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")
+    assert result["answers"]["finetuned"]["error"] is None
+    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
+        (stored,) = db.execute("SELECT question FROM exchanges WHERE id = ?", (result["exchange_id"],)).fetchone()
+    assert stored == question
 
 
 def test_two_replicas_share_one_postgresql_store(tmp_path, postgres_database):
