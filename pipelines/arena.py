@@ -30,6 +30,7 @@ from pipelines.events import (
     Event,
     PipelineResult,
     RecordedEvent,
+    RowFailure,
     Timings,
     TokenEvent,
 )
@@ -182,6 +183,11 @@ class Arena:
             ):
                 item = prepared[row]
                 result = results[item.pipeline]
+                if isinstance(delta, RowFailure):  # a remote backend's row failed alone
+                    open_rows.discard(row)
+                    result.error = f"Generation failed: {delta.message}"
+                    yield item.pipeline, ErrorEvent(result.error)
+                    continue
                 if delta is None:
                     open_rows.discard(row)
                     result.answer = result.answer.strip()

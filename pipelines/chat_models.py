@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+from pipelines.events import RowFailure
 from pipelines.models import GenerationRequest, ModelBackend
 
 Messages = list[dict[str, str]]
@@ -45,6 +46,8 @@ class LocalChatModel:
         replies = [""] * len(conversations)
         requests = [GenerationRequest(messages, adapter=None) for messages in conversations]
         for row, delta in self.backend.stream(requests, max_new_tokens, temperature=0.0):
+            if isinstance(delta, RowFailure):  # a remote backend's request failed
+                raise RuntimeError(delta.message)
             if delta is not None:
                 replies[row] += delta
             if deadline is not None and time.monotonic() > deadline:

@@ -81,3 +81,10 @@ class RecordedEvent:
     """The exchange was stored; votes refer to it by ``exchange_id``."""
 
     exchange_id: str
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """A backend yields this in place of a text delta when one row's request failed; the other rows go on."""
+
+    message: str

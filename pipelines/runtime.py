@@ -29,6 +29,7 @@ from pipelines.ingest import folder_files
 from pipelines.judges import JUDGED_METRICS, LLMJudge
 from pipelines.knowledge import KnowledgeBase, make_chunker
 from pipelines.models import ModelBackend, ModelLoadError
+from pipelines.openai_backend import OpenAICompatibleBackend
 from pipelines.rag import RagPipeline
 from pipelines.rag_finetuned import RagFinetunedPipeline
 from pipelines.retrieval import RetrievalOptions
@@ -79,16 +80,19 @@ class Runtime:
             problems.append(f"RAG is unavailable: {rag_problem}")
 
         backend, model_problem = None, ""
-        try:
-            backend = ModelBackend.load(settings)
-        except (ModelLoadError, OSError, ValueError) as exc:
-            model_problem = str(exc)
-            problems.append(f"The model could not be loaded: {exc}")
-        if backend is not None:
+        if settings.generation_base_url:
+            backend = _remote_backend(settings)
+        else:
             try:
-                backend.load_adapter(Path(settings.adapter_path))
-            except ModelLoadError as exc:
-                problems.append(f"Fine-tuned column unavailable: {exc}")
+                backend = ModelBackend.load(settings)
+            except (ModelLoadError, OSError, ValueError) as exc:
+                model_problem = str(exc)
+                problems.append(f"The model could not be loaded: {exc}")
+            if backend is not None:
+                try:
+                    backend.load_adapter(Path(settings.adapter_path))
+                except ModelLoadError as exc:
+                    problems.append(f"Fine-tuned column unavailable: {exc}")
 
         references = ReferenceSet.load(settings.questions_file, settings.corpus_dir, make_chunker(embedder, settings))
         judge_factory = _judge_factory(settings, backend)
@@ -123,7 +127,14 @@ class Runtime:
 
         if self.backend is None:
             raise ValueError("The model is not loaded.")
+        self._require_in_process("Activating an adapter folder")
         return activate(self.backend, path)
+
+    def _require_in_process(self, action: str) -> None:
+        if isinstance(self.backend, OpenAICompatibleBackend):
+            raise ValueError(f"{action} needs the in-process model; generation runs at {self.backend.base_url}: "
+                             "serve the adapter there (vLLM --lora-modules NAME=FOLDER) and set "
+                             "ARENA_GENERATION_ADAPTER_MODEL=NAME.")
 
     def active_adapter(self) -> str:
         return self.backend.adapter_ids.get("finetuned", "none") if self.backend else "none"
@@ -134,6 +145,7 @@ class Runtime:
 
         if self.backend is None:
             raise ValueError("The model is not loaded.")
+        self._require_in_process("DPO from votes")
         new_id, report = improve_active_adapter(self.backend, self.feedback, self.settings)
         return (f"✅ New adapter **{new_id}** is active: {report.steps} DPO steps, loss "
                 f"{report.losses[0]:.3f} → {report.final_loss:.3f}. New answers in the arena use it.")
@@ -187,8 +199,11 @@ class Runtime:
             store = "ok"
         except Exception as exc:  # the health check reports, it never raises
             store = f"down: {type(exc).__name__}"
+        model = "ok" if self.backend else "not loaded"
+        if isinstance(self.backend, OpenAICompatibleBackend) and not self.backend.is_live():
+            model = f"down: {self.backend.base_url} does not answer"
         return {
-            "model": "ok" if self.backend else "not loaded",
+            "model": model,
             "weaviate": weaviate,
             "feedback_store": store,
             "feedback_db": self.feedback.engine.url.render_as_string(hide_password=True),
@@ -204,6 +219,15 @@ class Runtime:
             self.client.close()
         if self.server is not None:
             self.server.stop()
+
+
+def _remote_backend(settings: Settings) -> OpenAICompatibleBackend:
+    """The columns generate on an OpenAI-compatible server; the adapter is a model name there."""
+    key = settings.generation_api_key.get_secret_value() if settings.generation_api_key else None
+    backend = OpenAICompatibleBackend(settings.generation_base_url or "", settings.generation_model or
+                                      settings.model_id, key)
+    backend.load_adapter(settings.generation_adapter_model or str(settings.adapter_path))
+    return backend
 
 
 def _endpoint_chat_model(settings: Settings) -> OpenAICompatibleChatModel:

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
         "4bit", description="4bit: NF4 through bitsandbytes, falling back to full precision (logged)."
     )
     adapter_path: Path = PROJECT_ROOT / "assets" / "adapters" / "lumenhollow-qlora"
+    generation_base_url: str | None = Field(
+        None, description="Generate on an OpenAI-compatible server (vLLM with --enable-lora) instead of in-process."
+    )
+    generation_model: str = Field("", description="The base model's name at that server (default: ARENA_MODEL_ID).")
+    generation_adapter_model: str = Field(
+        "", description="The fine-tuned column's model name at that server (a vLLM --lora-modules name); "
+        "default: ARENA_ADAPTER_PATH."
+    )
+    generation_api_key: SecretStr | None = None
     max_new_tokens: int = Field(96, ge=1, le=4096)
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
     max_prompt_chars: int = Field(4000, ge=1)

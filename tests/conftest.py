@@ -156,19 +156,17 @@ def postgres_database(postgres_url) -> str:
 
 @pytest.fixture(scope="session")
 def openai_server(test_settings) -> str:
-    """A real OpenAI-compatible server (``transformers serve``) on loopback, serving the offline model.
+    """A real OpenAI-compatible server (``transformers serve``) on loopback, serving local model folders.
 
-    Yields the base URL (``.../v1``); the model name is the model folder's path.
+    Yields the base URL (``.../v1``); a request's model name is a model folder's path (the offline model's:
+    ``resolve_model_path(test_settings)``), loaded on first use, as vLLM picks a served model by name.
     """
-    from pipelines.models import resolve_model_path
-
     (port,) = free_ports(1)
-    model = resolve_model_path(test_settings)
     log = (ARTIFACTS / "openai-server.log")
     ARTIFACTS.mkdir(exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "transformers"), "serve", model, "--host", "127.0.0.1",
+            [str(Path(sys.executable).parent / "transformers"), "serve", "--host", "127.0.0.1",
              "--port", str(port), "--device", "cpu"],
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )
