@@ -125,7 +125,7 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
             summary_text, archive = batch_report(int(count) if count else None)
         except ValueError as exc:
             raise gr.Error(str(exc)) from exc
-        return summary_text, str(archive)
+        return summary_text.replace("# Batch evaluation", "### Batch evaluation", 1), str(archive)
 
     run_batch.click(do_batch, inputs=[limit, password], outputs=[batch_summary, batch_file], api_name="evaluate",
                     concurrency_limit=1, concurrency_id="generation")
