@@ -3,8 +3,9 @@
     python -m pipelines.evaluation --questions assets/questions.jsonl --out reports/today [--limit 10]
 
 The report folder holds ``scores.csv`` (one row per question, pipeline and metric),
-``summary.md`` (mean of each metric per pipeline, and how many answers it covers) and
-``dataset.jsonl`` (the ragas samples that were scored). Exchanges and scores also go to the
+``summary.md`` and ``summary.html`` (mean of each metric per pipeline, and how many answers it covers),
+``dataset.jsonl`` (the samples that were scored, with their pipeline) and ``ragas_dataset.jsonl`` (the same
+as a ragas ``EvaluationDataset``). Exchanges and scores also go to the
 feedback store, so the Evaluation tab shows them.
 """
 
@@ -82,6 +83,8 @@ def zip_report(folder: Path) -> Path:
 
 
 def _write(report: BatchReport, samples: list[dict], scorer: str, judge: str) -> None:
+    from ragas import EvaluationDataset, SingleTurnSample
+
     report.folder.mkdir(parents=True, exist_ok=True)
     with (report.folder / "scores.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["question", "split", "exchange_id", "pipeline", "metric",
@@ -89,6 +92,13 @@ def _write(report: BatchReport, samples: list[dict], scorer: str, judge: str) ->
         writer.writeheader()
         writer.writerows(report.rows)
     (report.folder / "dataset.jsonl").write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
+    # The same answers as ragas' own EvaluationDataset file (EvaluationDataset.from_jsonl reads it back), one
+    # sample per answer in dataset.jsonl's order; failed answers left out.
+    EvaluationDataset(samples=[
+        SingleTurnSample(user_input=s["user_input"], response=s["response"], reference=s["reference"],
+                         retrieved_contexts=s["retrieved_contexts"] or None)
+        for s in samples if not s["error"]
+    ]).to_jsonl(report.folder / "ragas_dataset.jsonl")
     lines = [f"# Batch evaluation ({report.questions} questions, {scorer})", "", judge, "",
              "| pipeline | metric | mean | answers |", "|---|---|---|---|"]
     lines += [f"| {pipeline} | {metric} | {mean:.3f} | {count} |"

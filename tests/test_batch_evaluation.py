@@ -44,3 +44,7 @@ def test_batch_report_matches_the_stored_scores(tmp_path):
     assert any(r["pipeline"] == "rag_finetuned" and r["metric"] == "non_llm_context_recall" and r["status"] == "ok"
                for r in rows)  # the third column retrieves, so its context metrics are computed
     assert all(s["reference"] for s in samples)
+    from ragas import EvaluationDataset
+
+    dataset = EvaluationDataset.from_jsonl(out / "ragas_dataset.jsonl")
+    assert [s.user_input for s in dataset.samples] == [s["user_input"] for s in samples if not s["error"]]
