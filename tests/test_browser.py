@@ -108,6 +108,19 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
     assert page.dialogs == []
 
 
+def test_html_in_a_question_and_its_answers_stays_inert(app_url, page):
+    from playwright.sync_api import expect
+
+    url, _ = app_url
+    page.goto(url)
+    ask(page, "<img src=x onerror=alert('question')> What does quiet mode do?")
+    for column in ("#left", "#right"):
+        expect(page.locator(column)).to_contain_text("What does quiet mode do?")
+        assert page.locator(f"{column} [onerror], {column} script").count() == 0
+    time.sleep(1)
+    assert page.dialogs == []
+
+
 def test_empty_prompt_shows_a_message_and_stores_nothing(app_url, page):
     from playwright.sync_api import expect
 

