@@ -41,7 +41,8 @@ def run(name: str, arguments: list[str]) -> tuple[list[dict], float, str]:
     for line in done.stdout.splitlines():
         if match := RATIO_LINE.match(line):
             goal = re.search(r"goal ([<>]=? ?[0-9.]+)", match["rest"])
-            rows.append({"measure": match["label"], "value": match["value"], "goal": goal[1] if goal else "",
+            rows.append({"measure": " ".join(match["label"].split()), "value": match["value"],
+                         "goal": goal[1] if goal else "",
                          "detail": re.sub(r"\(?goal [<>]=? ?[0-9.]+;? ?", "", match["rest"]).strip(" ()")})
     first = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
     return rows, seconds, "" if rows else first
