@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import logging
 import shutil
@@ -168,6 +169,10 @@ class ModelBackend:
         self.adapter_ids: dict[str, str] = {}
         self.adapter_paths: dict[str, Path] = {}
         self._lock = threading.Lock()
+        # Prefill needs the last position's logits only: asking for those alone skips the LM head over the
+        # whole prompt (a 49k-vocabulary projection per prompt token for SmolLM2); older architectures lack it.
+        self._prefill_kwargs = {"logits_to_keep": 1} \
+            if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
@@ -278,7 +283,7 @@ class ModelBackend:
         for request, name in zip(requests, names, strict=True):
             prompt = self.render_prompt(request.messages)
             ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(device)
-            out = self.model(input_ids=ids, use_cache=True, **self._adapter_kwargs([name]))
+            out = self.model(input_ids=ids, use_cache=True, **self._prefill_kwargs, **self._adapter_kwargs([name]))
             last_logits.append(out.logits[:, -1].float())
             caches.append(out.cache)
             lengths.append(ids.shape[1])
