@@ -20,8 +20,6 @@ from pipelines.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent
 from pipelines.feedback import FeedbackError, FeedbackStore
 from pipelines.retrieval import RetrievalOptions
 
-CHOICES = ("rag", "finetuned", "rag_finetuned", "tie", "both_bad")
-
 
 class ArenaAPI:
     def __init__(self, arena: Arena, feedback: FeedbackStore, health: Callable[[], dict]) -> None:

@@ -235,15 +235,16 @@ class Arena:
 def exchange_log_line(exchange_id: str, session: ArenaSession, question: str,
                       results: dict[str, PipelineResult]) -> str:
     """One JSON line per exchange (ids and timings, never the text), for log search and dashboards."""
+    def seconds(field: str, timings: Timings | None) -> float | None:
+        value = getattr(timings, field) if timings else None
+        return None if value is None else round(value, 3)
+
     columns = {}
     for name, result in results.items():
         timings = result.timings
         columns[name] = {
             "ok": not result.error,
-            "total_s": round(timings.total_s, 3) if timings else None,
-            "first_token_s": round(timings.first_token_s, 3) if timings and timings.first_token_s is not None
-            else None,
-            "retrieval_s": round(timings.retrieval_s, 3) if timings and timings.retrieval_s is not None else None,
+            **{field: seconds(field, timings) for field in ("total_s", "first_token_s", "retrieval_s")},
             "tokens": timings.tokens if timings else 0,
             "adapter": result.adapter_id,
             "passages": len(result.chunks),

@@ -133,4 +133,4 @@ def _html_summary(report: BatchReport, scorer: str, judge: str) -> str:
             f"<h1>Batch evaluation: {report.questions} questions</h1><p>{html.escape(scorer)}</p>"
             f"<p>{html.escape(judge.replace('**', '').replace('`', ''))}</p>{table}"
             "<p>Every score, with failures and their reasons: <code>scores.csv</code>; the scored ragas samples: "
-            "<code>dataset.jsonl</code>.</p>")
+            "<code>dataset.jsonl</code> (as a ragas EvaluationDataset: <code>ragas_dataset.jsonl</code>).</p>")

@@ -168,7 +168,7 @@ class Runtime:
     def pair_writer(self) -> ChatModel | None:
         """The language model that writes training pairs: the configured endpoint, else the base model."""
         if self.settings.llm_base_url:
-            return _endpoint_chat_model(self.settings)
+            return _endpoint_chat_model(self.settings, timeout_s=60.0)
         return LocalChatModel(self.backend) if self.backend else None
 
     def batch_report(self, limit: int | None = None) -> tuple[str, Path]:
@@ -187,8 +187,9 @@ class Runtime:
 
     def health(self) -> dict[str, str]:
         weaviate = "down"
-        if self.server is not None and self.server.process is not None and not self.server.is_ready():
-            weaviate = "starting"  # the supervisor is restarting it, or its schema is not loaded yet
+        if self.server is not None and self.server.process is not None:
+            # Managed: its readiness includes the schema; not ready means the supervisor is restarting it.
+            weaviate = "ok" if self.server.is_ready() else "starting"
         elif self.client is not None:
             try:
                 weaviate = "ok" if self.client.is_ready() else "down"
@@ -230,16 +231,15 @@ def _remote_backend(settings: Settings) -> OpenAICompatibleBackend:
     return backend
 
 
-def _endpoint_chat_model(settings: Settings) -> OpenAICompatibleChatModel:
+def _endpoint_chat_model(settings: Settings, timeout_s: float) -> OpenAICompatibleChatModel:
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    return OpenAICompatibleChatModel(settings.llm_base_url or "", settings.llm_model, key,
-                                     timeout_s=settings.judge_timeout_s)
+    return OpenAICompatibleChatModel(settings.llm_base_url or "", settings.llm_model, key, timeout_s=timeout_s)
 
 
 def _judge_factory(settings: Settings, backend: ModelBackend | None):
     """What builds the LLM judge for the scorer, or None: offline metrics only."""
     if settings.judge == "endpoint":
-        chat: ChatModel = _endpoint_chat_model(settings)
+        chat: ChatModel = _endpoint_chat_model(settings, timeout_s=settings.judge_timeout_s)
     elif settings.judge == "local" and backend is not None:
         chat = LocalChatModel(backend)
     else:
@@ -273,7 +273,7 @@ def _start_knowledge_base(settings: Settings, embedder: Embedder):
             if not binary.exists() and settings.fetch_weaviate:
                 download_weaviate(binary, WEAVIATE_VERSION, settings.weaviate_release_url)
             server = WeaviateServer(
-                settings.resolved_weaviate_binary, settings.weaviate_data_dir,
+                binary, settings.weaviate_data_dir,
                 http_port=settings.weaviate_http_port, grpc_port=settings.weaviate_grpc_port,
             ).start().supervise()
         client = connect(settings)

@@ -97,7 +97,6 @@ class WeaviateServer:
         self.http_port = http_port
         self.grpc_port = grpc_port
         self.process: subprocess.Popen | None = None
-        self.restarts = 0
         self._stopping = threading.Event()
         self.log_file = data_dir.parent / "weaviate.log"
         self.pid_file = data_dir.parent / "weaviate.pid"
@@ -184,7 +183,6 @@ class WeaviateServer:
                 log.warning("weaviate-server exited (code %s); restarting it", process.returncode)
                 try:
                     self.start()
-                    self.restarts += 1
                 except WeaviateStartError:
                     log.exception("restarting weaviate-server failed; trying again")
 
