@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedTokenizerBase
 
+from pipelines.decoding import use_narrow_batch_head
 from pipelines.settings import OFFLINE_MODEL, Settings
 from pipelines.spaces_support import in_space, zero_gpu
 
@@ -173,6 +174,7 @@ class ModelBackend:
         # whole prompt (a 49k-vocabulary projection per prompt token for SmolLM2); older architectures lack it.
         self._prefill_kwargs = {"logits_to_keep": 1} \
             if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+        use_narrow_batch_head(model)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
