@@ -27,13 +27,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedTokenizerBase
 
-from pipelines.decoding import use_narrow_batch_head
+from pipelines.decoding import BASE_ADAPTER, RowAdapters, use_narrow_batch_head
 from pipelines.settings import OFFLINE_MODEL, Settings
 from pipelines.spaces_support import in_space, zero_gpu
 
 log = logging.getLogger(__name__)
 
-BASE_ADAPTER = "__base__"
 FINETUNED_ADAPTER = "finetuned"
 OFFLINE_MODEL_DIRNAME = "smollm2-135m-instruct"
 
@@ -236,7 +235,8 @@ class ModelBackend:
 
         Each prompt is prefilled on its own (no padding: a short prompt never pays for a long
         one), the KV caches are merged with left padding, and the rows then decode as one
-        batch in which peft's ``adapter_names`` gives each row its own adapter (or none).
+        batch in which each row runs its own adapter (or none) through peft's mixed-adapter
+        batches, set up once per call by :class:`RowAdapters`.
         """
         for request in requests:
             if request.adapter and request.adapter not in self.adapter_ids:
@@ -245,8 +245,8 @@ class ModelBackend:
         decoders = [_IncrementalDecoder(self.tokenizer) for _ in requests]
         eos = _eos_ids(self.tokenizer)
         open_rows = set(range(len(requests)))
-        with self._lock:
-            logits, cache, mask, positions = self._prefill(requests, names)
+        with self._lock, RowAdapters(self.model, names) as row_adapters:
+            logits, cache, mask, positions = self._prefill(requests, row_adapters)
             for _step in range(max_new_tokens):
                 tokens = self._pick(logits, temperature)
                 for row, token in enumerate(tokens.tolist()):
@@ -260,35 +260,35 @@ class ModelBackend:
                 if not open_rows:
                     return
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-                logits = self._forward(tokens.unsqueeze(1), mask, positions, cache, names)
+                logits = self._forward(tokens.unsqueeze(1), mask, positions, cache)
                 positions = positions + 1
         for row in sorted(open_rows):  # reached max_new_tokens
             yield row, None
 
-    def _adapter_kwargs(self, names: list[str]) -> dict:
-        return {"adapter_names": names} if self.adapter_ids else {}
-
     @torch.inference_mode()
     def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
-                 cache: DynamicCache, names: list[str]) -> torch.Tensor:
+                 cache: DynamicCache) -> torch.Tensor:
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                         cache=cache, use_cache=True, **self._adapter_kwargs(names))
+                         cache=cache, use_cache=True)
         return out.logits[:, -1].float()
 
     @torch.inference_mode()
     def _prefill(
-        self, requests: list[GenerationRequest], names: list[str]
+        self, requests: list[GenerationRequest], row_adapters: RowAdapters
     ) -> tuple[torch.Tensor, DynamicCache, torch.Tensor, torch.Tensor]:
         """Run each prompt alone, then merge the caches left-padded to the longest prompt."""
         device = self.model.device
         last_logits, caches, lengths = [], [], []
+        names = row_adapters.names
         for request, name in zip(requests, names, strict=True):
+            row_adapters.names = [name]  # this prompt alone
             prompt = self.render_prompt(request.messages)
             ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(device)
-            out = self.model(input_ids=ids, use_cache=True, **self._prefill_kwargs, **self._adapter_kwargs([name]))
+            out = self.model(input_ids=ids, use_cache=True, **self._prefill_kwargs)
             last_logits.append(out.logits[:, -1].float())
             caches.append(out.cache)
             lengths.append(ids.shape[1])
+        row_adapters.names = names  # from here the rows decode together
         longest = max(lengths)
         merged = DynamicCache()
         for layer in range(len(caches[0].layers)):

@@ -4,6 +4,9 @@ import torch
 from torch import nn
 
 from pipelines.decoding import NarrowBatchHead, use_narrow_batch_head
+from pipelines.models import FINETUNED_ADAPTER, GenerationRequest
+from pipelines.prompts import plain_messages
+from tests.test_models import _generate
 
 
 def test_head_matches_linear_for_every_row_count_and_under_grad():
@@ -21,11 +24,6 @@ def test_head_matches_linear_for_every_row_count_and_under_grad():
 
 
 def test_backend_shares_the_tied_weight_and_a_three_row_batch_answers_as_rows_alone(backend):
-    from tests.test_models import _generate
-
-    from pipelines.models import FINETUNED_ADAPTER, GenerationRequest
-    from pipelines.prompts import plain_messages
-
     inner = backend.model.get_base_model() if hasattr(backend.model, "get_base_model") else backend.model
     assert isinstance(inner.lm_head, NarrowBatchHead)
     assert inner.lm_head.weight is inner.get_input_embeddings().weight  # tie kept: no second copy
@@ -39,3 +37,45 @@ def test_backend_shares_the_tied_weight_and_a_three_row_batch_answers_as_rows_al
     alone = [_generate(backend, [request], tokens=16)[0] for request in requests]
     for batched, single in zip(together, alone, strict=True):
         assert batched.split()[:3] == single.split()[:3]
+
+
+def test_row_adapters_match_peft_mixed_batches_and_leave_the_model_as_found(backend):
+    import torch
+
+    from pipelines.decoding import RowAdapters
+
+    model = backend.model
+    names = ["__base__", FINETUNED_ADAPTER, FINETUNED_ADAPTER]
+    prompts = ["Who founded Lumenhollow?", "How long is the warranty on a Tessel sensor?", "What is a Tessel?"]
+    batch = backend.tokenizer(prompts, return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        peft_logits = model(**batch, adapter_names=names).logits[:, -1]
+        with RowAdapters(model, names):
+            ours = model(**batch).logits[:, -1]
+        after = model(**batch, adapter_names=names).logits[:, -1]
+        base_alone = model(**batch, adapter_names=["__base__"] * 3).logits[:, -1]
+    # 4-bit layers compute in bf16, so a different but equal LoRA sum can round one bf16 step apart.
+    assert (ours - peft_logits).abs().max() < 0.02 * peft_logits.abs().max()
+    assert torch.equal(ours.argmax(-1), peft_logits.argmax(-1))
+    assert torch.equal(after, peft_logits)  # hooks gone and peft's adapters switched back on
+    assert torch.equal(ours[0], base_alone[0]) and not torch.allclose(ours[1:], base_alone[1:])
+
+
+def test_row_adapters_leave_dora_adapters_to_peft(test_settings):
+    import pytest
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from pipelines.decoding import RowAdapters
+    from pipelines.models import load_causal_lm, resolve_model_path
+
+    base = load_causal_lm(resolve_model_path(test_settings), four_bit=False)
+    config = LoraConfig(r=4, use_dora=True, init_lora_weights=False, target_modules=["q_proj", "v_proj"])
+    model = get_peft_model(base, config, adapter_name="dora").eval()
+    ids = torch.tensor([[1, 2, 3, 4, 5]] * 2)
+    # DoRA rescales the weight itself, so a masked B(A(x)) would be silently wrong: peft's own
+    # mixed-batch path runs instead, and it refuses DoRA with its own message.
+    with torch.inference_mode(), RowAdapters(model, ["__base__", "dora"]), pytest.raises(ValueError, match="DoRA"):
+        model(input_ids=ids)
+    with torch.inference_mode(), RowAdapters(model, ["dora", "dora"]), pytest.raises(ValueError, match="DoRA"):
+        model(input_ids=ids)
