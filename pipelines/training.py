@@ -65,6 +65,8 @@ class TrainingReport:
     losses: list[float] = field(default_factory=list)
     quantization: str = ""
     duration_s: float = 0.0
+    steps_per_s: float | None = None  # the training loop's own rate (Trainer's metric, loading excluded)
+    peak_gpu_memory_mb: float | None = None  # CUDA only: QLoRA vs LoRA is compared on these two
 
     @property
     def final_loss(self) -> float | None:
@@ -237,9 +239,12 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
         processing_class=tokenizer, callbacks=callbacks,
     )
-    trainer.train()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    metrics = trainer.train().metrics
     report = TrainingReport(output_dir, trainer.state.global_step, loss_log.losses, quantization,
-                            time.perf_counter() - started)
+                            time.perf_counter() - started, metrics.get("train_steps_per_second"),
+                            torch.cuda.max_memory_allocated() / 2**20 if cuda else None)
     save_adapter(trainer.model, output_dir, report, {
         "method": "sft",
         "base_model": base_model_id or model_path,
@@ -304,6 +309,8 @@ def save_adapter(model, output_dir: Path, report: TrainingReport, metadata: dict
         "quantization": report.quantization,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "duration_s": round(report.duration_s, 1),
+        "steps_per_s": report.steps_per_s,
+        "peak_gpu_memory_mb": None if report.peak_gpu_memory_mb is None else round(report.peak_gpu_memory_mb),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (saved / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
@@ -363,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                            eval_examples=held_out, progress_file=args.progress_file)
     print(f"Done: {report.steps} steps, loss {report.losses[0]:.3f} -> {report.final_loss:.3f}, "
           f"{report.quantization}, {report.duration_s:.0f} s, adapter in {output}")
+    gpu = "" if report.peak_gpu_memory_mb is None else f", peak GPU memory {report.peak_gpu_memory_mb:.0f} MiB"
+    print(f"Speed: {report.steps_per_s} steps/s{gpu}")
     return 0
 
 

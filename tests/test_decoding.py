@@ -79,3 +79,19 @@ def test_row_adapters_leave_dora_adapters_to_peft(test_settings):
         model(input_ids=ids)
     with torch.inference_mode(), RowAdapters(model, ["dora", "dora"]), pytest.raises(ValueError, match="DoRA"):
         model(input_ids=ids)
+
+
+def test_an_abandoned_answer_leaves_no_hooks_and_adapters_switched_on(backend):
+    from peft.tuners.lora import LoraLayer
+
+    messages = plain_messages("Who founded Lumenhollow?", [])
+    stream = backend.stream([GenerationRequest(messages), GenerationRequest(messages, FINETUNED_ADAPTER)], 32)
+    next(stream)  # mid-answer: hooks on, peft's adapter layers off
+    layers = [m for m in backend.model.modules() if isinstance(m, LoraLayer)]
+    assert layers and all(layer._forward_hooks for layer in layers)
+    assert all(layer.disable_adapters for layer in layers)
+    stream.close()  # the browser went away
+    assert not any(layer._forward_hooks or layer._forward_pre_hooks for layer in layers)
+    assert not any(layer.disable_adapters for layer in layers)
+    assert backend._lock.acquire(blocking=False)
+    backend._lock.release()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from pipelines.training import METADATA_FILE
 from pipelines.training_data import DatasetError, load_pairs
@@ -63,3 +64,5 @@ def test_command_line_trains_on_a_dataset_file(tmp_path):
     assert "row 3: empty answer" in done.stdout and "Training on 2 examples" in done.stdout
     meta = json.loads((output / METADATA_FILE).read_text())
     assert meta["steps"] == 3 and meta["examples"] == 2 and (output / "adapter_model.safetensors").is_file()
+    assert meta["steps_per_s"] > 0 and f"Speed: {meta['steps_per_s']} steps/s" in done.stdout
+    assert (meta["peak_gpu_memory_mb"] is None) == (not torch.cuda.is_available())  # GPU runs report it
