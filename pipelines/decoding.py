@@ -28,12 +28,12 @@ class RowAdapters:
     """Each row of the batch runs its own LoRA adapter (``"__base__"``: none) while the context is open.
 
     peft's own way, ``adapter_names=`` on each forward call, walks all modules twice and hooks every
-    LoRA layer again per call (20 ms of an 80 ms decode step here), then gathers and scatters each
-    adapter's rows in every layer (about 10 ms more). Here peft's adapter layers are switched off once
-    per generation and a forward hook on each LoRA layer adds ``B(A(x)) * scaling`` masked to that
-    adapter's rows: for the two or three rows of an arena batch, computing every row and masking costs
-    less than gathering them. Adapters that use a peft variant (DoRA, aLoRA), a LoRA bias, or train whole modules
-    keep peft's own mixed-batch path, hooked once per generation too. Inference only (no dropout).
+    LoRA layer again per call, then gathers and scatters each adapter's rows in every layer (costs in
+    the module docstring). Here peft's adapter layers are switched off once per generation and a
+    forward hook on each LoRA layer adds ``B(A(x)) * scaling`` masked to that adapter's rows: for the
+    two or three rows of an arena batch, computing every row and masking costs less than gathering
+    them. Adapters that use a peft variant (DoRA, aLoRA), a LoRA bias, or train whole modules keep
+    peft's own mixed-batch path, hooked once per generation too. Inference only (no dropout).
 
     ``names`` may be changed between forward calls (one prompt's prefill, then the whole batch).
     """
