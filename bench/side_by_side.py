@@ -9,6 +9,8 @@ Prints ratios measured in one run (never absolute times as goals):
 and, for reference, the ratio of running the two columns one after the other.
 
 Each mode runs in its own process (so peak RSS is that mode's), against one shared Weaviate server.
+Where no Weaviate binary is at hand (a GPU box with no network), ``bench/decode_columns.py`` measures the
+generation part of the same ratios.
 
     python bench/side_by_side.py [--prompts 8] [--tokens 48]
 """

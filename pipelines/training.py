@@ -108,14 +108,13 @@ def data_hash(examples: list[Example]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def tokenize_examples(tokenizer, examples: list[Example], max_length: int):
-    """A datasets.Dataset of chat-formatted pairs with completion-only labels (the prompt's tokens are -100).
+def tokenize_examples(tokenizer, examples: list[Example], max_length: int) -> list[dict[str, list[int]]]:
+    """Chat-formatted pairs with completion-only labels (the prompt's tokens are -100), as the rows the
+    Trainer's data loader indexes (a plain list: no ``datasets``/pyarrow needed on a bare GPU box).
 
     The prompt is rendered exactly as generation renders it (chat template, generation prompt
     added), so the adapter learns on the text it will see when it answers.
     """
-    from datasets import Dataset
-
     rows = []
     for example in examples:
         prompt = [{"role": "system", "content": ASSISTANT_SYSTEM}, {"role": "user", "content": example.question}]
@@ -129,12 +128,12 @@ def tokenize_examples(tokenizer, examples: list[Example], max_length: int):
         ids = (prompt_ids + completion_ids)[:max_length]
         labels = ([-100] * len(prompt_ids) + completion_ids)[:max_length]
         rows.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels})
-    return Dataset.from_list(rows)
+    return rows
 
 
 def load_training_model(model_path: str, four_bit: bool):
-    """Tokenizer (with a pad token) and base model for training: NF4 4-bit (QLoRA) when bitsandbytes
-    allows, else full precision; plus a label saying which it is."""
+    """Tokenizer (with a pad token) and base model for training: NF4 4-bit (QLoRA) when asked and bitsandbytes
+    allows, else 16-bit on CUDA / fp32 on CPU; plus a label saying which, and whether 4-bit fell back."""
     from transformers import AutoTokenizer
 
     from pipelines.models import load_causal_lm
@@ -146,7 +145,10 @@ def load_training_model(model_path: str, four_bit: bool):
     quantized = bool(getattr(model, "is_loaded_in_4bit", False))
     if four_bit and not quantized:
         log.warning("bitsandbytes 4-bit is unavailable here: training plain LoRA on a full-precision base")
-    return tokenizer, model, "4-bit NF4 (QLoRA)" if quantized else "full precision (LoRA fallback)"
+    if quantized:
+        return tokenizer, model, "4-bit NF4 (QLoRA)"
+    precision = str(model.dtype).removeprefix("torch.")
+    return tokenizer, model, f"{precision} (LoRA fallback)" if four_bit else f"{precision} (LoRA)"
 
 
 def split_examples(examples: list[Example], eval_fraction: float, seed: int = 7) -> tuple[list[Example],

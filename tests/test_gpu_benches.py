@@ -1,0 +1,57 @@
+"""The GPU-box benchmarks run end to end here on a tiny model shape (random weights), through the real commands."""
+
+import re
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def run_bench(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, f"bench/{script}", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def ratio(output: str, label: str) -> float:
+    match = re.search(rf"{re.escape(label)}\s*:\s*([0-9.]+)", output)
+    assert match, output
+    return float(match.group(1))
+
+
+def test_qlora_vs_lora_trains_both_ways_through_the_training_command():
+    out = run_bench("qlora_vs_lora.py", "--shape", "tiny-qwen2", "--steps", "3", "--batch-size", "2",
+                    "--max-length", "96", "--rank", "4")
+    qlora = next(line for line in out.splitlines() if line.strip().startswith("qlora "))
+    lora = next(line for line in out.splitlines() if line.strip().startswith("lora "))
+    assert "4-bit NF4 (QLoRA)" in qlora
+    assert "float32 (LoRA)" in lora and "fallback" not in lora  # asked for, not fallen back to
+    assert "tiny-qwen2 (random weights) on cpu, 3 steps" in out
+    assert ratio(out, "steps/s ratio     QLoRA / LoRA") > 0
+    assert ratio(out, "peak memory ratio QLoRA / LoRA") > 0
+
+
+def test_decode_columns_batches_a_random_shape_with_a_random_adapter():
+    out = run_bench("decode_columns.py", "--shape", "tiny-qwen2", "--prompts", "1", "--tokens", "4", "--rounds", "1")
+    assert ratio(out, "wall time   two / slower single column") > 0
+    assert ratio(out, "wall time   three / slower single column") > 0
+
+
+def test_a_random_adapter_changes_the_answer(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from bench.decode_columns import random_adapter
+    from bench.qlora_vs_lora import SHAPES, build_random_model
+    from pipelines.models import GenerationRequest, ModelBackend, materialize_offline_model
+    from pipelines.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data")
+    model_dir = build_random_model(SHAPES / "tiny-qwen2.json", str(materialize_offline_model(settings.cache_dir)),
+                                   tmp_path)
+    backend = ModelBackend.load(settings.model_copy(update={"model_id": str(model_dir), "quantization": "none"}))
+    backend.load_adapter(random_adapter(model_dir, tmp_path / "adapter"))
+    messages = [{"role": "user", "content": "Who founded Lumenhollow?"}]
+    texts = ["", ""]
+    for row, delta in backend.stream([GenerationRequest(messages), GenerationRequest(messages, "finetuned")], 8):
+        texts[row] += delta or ""
+    assert texts[0] != texts[1]
