@@ -5,7 +5,7 @@ model, data, LoRA rank, batch and length:
 
   steps/s ratio     = QLoRA steps/s / LoRA steps/s            (the Trainer's own rate, loading excluded)
   peak memory ratio = QLoRA peak / LoRA peak                  (GPU: torch.cuda.max_memory_allocated;
-                                                               CPU: the child's peak RSS)
+                                                               CPU: the child's peak RSS, loading included)
 
 Made for a GPU box with no network (the ``device`` tool): ``--shape`` builds the model from an
 architecture file in ``bench/model_shapes/`` with random weights (steps/s and memory depend on the shape,
@@ -117,7 +117,7 @@ def main() -> None:
 
     qlora, lora = results["qlora"], results["lora"]
     device = qlora["device"]
-    memory = "peak GPU memory (MiB)" if qlora.get("peak_gpu_memory_mb") is not None else "peak RSS (MiB)"
+    memory = "peak GPU memory (MiB)" if qlora.get("peak_gpu_memory_mb") is not None else "peak RSS, loading incl. (MiB)"
     print(f"qlora_vs_lora: {label} on {device}, {args.steps} steps, batch {args.batch_size}, "
           f"max length {args.max_length}, LoRA r={args.rank} on all linear layers")
     for name, meta in results.items():

@@ -20,14 +20,17 @@ from pipelines.training_data import DatasetError, clean_pairs, load_pairs, write
 from pipelines.training_jobs import TrainingBusy, TrainingJobs
 
 REGISTRY_COLUMNS = ["adapter", "method", "created at", "steps", "final loss", "examples", "quantization", "device",
-                    "minutes"]
+                    "minutes", "steps/s", "peak GPU MiB"]
 
 
 def registry_frame(adapters: list[AdapterInfo]) -> pd.DataFrame:
     rows = [{"adapter": a.name, "method": a.method, "created at": a.created_at.replace("T", " ")[:16],
              "steps": a.steps, "final loss": round(a.final_loss, 3) if a.final_loss is not None else None,
              "examples": a.examples, "quantization": a.quantization, "device": a.device,
-             "minutes": round(a.duration_s / 60, 1)} for a in adapters]
+             "minutes": round(a.duration_s / 60, 1),
+             "steps/s": round(a.steps_per_s, 3) if a.steps_per_s is not None else None,
+             "peak GPU MiB": round(a.peak_gpu_memory_mb) if a.peak_gpu_memory_mb is not None else None}
+            for a in adapters]
     return pd.DataFrame(rows, columns=REGISTRY_COLUMNS)
 
 

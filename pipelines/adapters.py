@@ -37,6 +37,8 @@ class AdapterInfo:
     quantization: str
     device: str
     duration_s: float
+    steps_per_s: float | None = None  # the Trainer's own rate; with peak GPU memory it compares QLoRA and LoRA runs
+    peak_gpu_memory_mb: float | None = None  # CUDA runs only
 
     @property
     def name(self) -> str:
@@ -97,9 +99,15 @@ def list_adapters(folders: list[Path]) -> list[AdapterInfo]:
                 created_at=str(meta.get("created_at", "")), steps=int(meta.get("steps") or 0),
                 final_loss=meta.get("final_loss"), examples=int(meta.get("examples") or 0),
                 quantization=str(meta.get("quantization", "")), device=str(meta.get("device", "")),
-                duration_s=float(meta.get("duration_s") or 0.0),
+                duration_s=float(meta.get("duration_s") or 0.0), steps_per_s=_number(meta.get("steps_per_s")),
+                peak_gpu_memory_mb=_number(meta.get("peak_gpu_memory_mb")),
             ))
     return sorted(found, key=lambda info: info.created_at, reverse=True)
+
+
+def _number(value: object) -> float | None:
+    """A metadata number, or None where it is missing or not a number (older or hand-written metadata)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def activate(backend, path: Path, name: str = "finetuned") -> str:

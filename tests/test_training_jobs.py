@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import time
 
+import pandas as pd
 import pytest
 
+from components.finetune import registry_frame
 from pipelines.adapters import AdapterError, activate, list_adapters, validate_adapter
-from pipelines.training import TrainingConfig
+from pipelines.training import METADATA_FILE, TrainingConfig
 from pipelines.training_jobs import TrainingBusy, TrainingJobs, read_progress
 
 FACTS = "# Zorblat vault\nThe Zorblat vault code is 7741-Quince.\n## Guard\nOttoline Marsh guards the Zorblat vault."
@@ -61,6 +64,22 @@ def test_a_background_job_trains_registers_and_refuses_a_second_one(test_setting
     assert progress.losses[-1][1] < progress.losses[0][1]
     (registered,) = list_adapters([tmp_path / "adapters"])
     assert registered.path == job.output_dir and registered.steps == 4 and "4-bit" in registered.quantization
+    assert registered.steps_per_s > 0 and registered.peak_gpu_memory_mb is None  # CPU: no GPU peak to show
+    (row,) = registry_frame([registered]).to_dict("records")
+    assert row["steps/s"] == round(registered.steps_per_s, 3) and pd.isna(row["peak GPU MiB"])
+
+
+def test_registry_shows_speed_and_gpu_memory_and_ignores_odd_values(test_settings, tmp_path):
+    folder = tmp_path / "adapters"
+    for name, speed, memory in (("gpu-run", 2.5, 5120.4), ("odd", "fast", True)):
+        shutil.copytree(test_settings.adapter_path, folder / name)
+        meta_file = folder / name / METADATA_FILE
+        meta = json.loads(meta_file.read_text())
+        meta_file.write_text(json.dumps({**meta, "steps_per_s": speed, "peak_gpu_memory_mb": memory,
+                                         "created_at": f"2026-11-30T10:00:0{len(name)}"}))
+    rows = {row["adapter"]: row for row in registry_frame(list_adapters([folder])).to_dict("records")}
+    assert rows["gpu-run"]["steps/s"] == 2.5 and rows["gpu-run"]["peak GPU MiB"] == 5120
+    assert pd.isna(rows["odd"]["steps/s"]) and pd.isna(rows["odd"]["peak GPU MiB"])  # an empty cell
 
 
 def test_a_killed_or_cancelled_job_registers_nothing(test_settings, docs, tmp_path):
