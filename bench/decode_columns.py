@@ -37,16 +37,15 @@ MODES = {"rag": ("rag",), "finetuned": ("finetuned",), "both": ("rag", "finetune
 
 
 def random_adapter(model_dir: Path, target: Path, rank: int = 8) -> Path:
-    """A LoRA adapter on all linear layers with random (non-zero) B, so the adapted rows really differ."""
+    """A LoRA adapter on all linear layers with random (non-zero) B, so the adapted rows really differ.
+
+    Made on the CPU, so no GPU memory is left over to blur the per-mode peaks measured afterwards."""
     from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
 
-    from pipelines.models import load_causal_lm
-
-    model = load_causal_lm(str(model_dir), four_bit=False)
-    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear",
-                                                  init_lora_weights=False, task_type="CAUSAL_LM"))
-    peft_model.save_pretrained(target)
-    del model, peft_model
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+    get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear",
+                                     init_lora_weights=False, task_type="CAUSAL_LM")).save_pretrained(target)
     return target
 
 
