@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pack what a GPU box with no network needs for the GPU checks (scripts/gpu_check.sh) into gpu-bundle/
-# (git-ignored, about 45 MB: under the device tool's 64 MiB carry limit):
+# (git-ignored, about 55 MB: with the 6 MB tree, under the device tool's 64 MiB carry limit):
 #   wheels/     bitsandbytes, peft, accelerate, psutil, pydantic(-settings), python-dotenv: pinned versions, no deps
 #   tokenizer/  the offline model's tokenizer (the benchmarks build models of a given shape with random weights)
 # Then, with the device tool: carry ["gpu-bundle"], command "bash scripts/gpu_check.sh".
@@ -22,6 +22,7 @@ for py in 3.10 3.11 3.12 3.13; do
   "$VENV/bin/pip" download --quiet --no-deps --only-binary=:all: --python-version "$py" "${PLATFORMS[@]}" \
     -d "$OUT/wheels" "$CORE"
 done
+cd "$ROOT"
 "$VENV/bin/python" - "$OUT/tokenizer" <<'PY'
 import sys
 from transformers import AutoTokenizer

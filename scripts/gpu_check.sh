@@ -9,6 +9,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RESULTS="${OUT:-$ROOT/gpu-results}"; mkdir -p "$RESULTS"
 BUNDLE="$ROOT/gpu-bundle"
 cd "$ROOT"
+PY="$(command -v python || command -v python3)"
+python() { "$PY" "$@"; }
+# Wheels go to their own folder on PYTHONPATH: works where the system Python is marked externally managed.
+DEPS="${TMPDIR:-/tmp}/arena-gpu-deps"; export PYTHONPATH="$DEPS${PYTHONPATH:+:$PYTHONPATH}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$RESULTS/gpu.txt"
 # Install only what this machine lacks, from the bundle (never from an index).
 missing=()
@@ -19,7 +23,8 @@ for pair in bitsandbytes:bitsandbytes peft:peft accelerate:accelerate psutil:psu
 done
 if ((${#missing[@]})); then
   echo "installing from the bundle: ${missing[*]}"
-  python -m pip install --quiet --no-index --no-deps --find-links "$BUNDLE/wheels" "${missing[@]}" || exit 1
+  python -m pip install --quiet --no-index --no-deps --target "$DEPS" --find-links "$BUNDLE/wheels" "${missing[@]}" \
+    || exit 1
 fi
 python -c "import torch, transformers, peft, bitsandbytes; print('torch', torch.__version__, 'cuda', torch.version.cuda, \
 'transformers', transformers.__version__, 'peft', peft.__version__, 'bitsandbytes', bitsandbytes.__version__)" \
@@ -35,8 +40,8 @@ step() {
 }
 SHAPES="${GPU_SHAPES:-qwen2.5-0.5b-instruct qwen2.5-1.5b-instruct}"  # GPU_SHAPES=tiny-qwen2: a dry run on a CPU
 for shape in $SHAPES; do  # under 10 minutes in all, the device tool's limit per command
-  step "qlora_vs_lora-$shape" 220 python bench/qlora_vs_lora.py --shape "$shape" --tokenizer "$BUNDLE/tokenizer" \
+  step "qlora_vs_lora-$shape" 220 "$PY" bench/qlora_vs_lora.py --shape "$shape" --tokenizer "$BUNDLE/tokenizer" \
     --steps "${GPU_TRAIN_STEPS:-30}"
 done
-step decode_columns 120 python bench/decode_columns.py --shape "${SHAPES%% *}" --tokenizer "$BUNDLE/tokenizer" \
+step decode_columns 120 "$PY" bench/decode_columns.py --shape "${SHAPES%% *}" --tokenizer "$BUNDLE/tokenizer" \
   ${GPU_DECODE_ARGS:-}
