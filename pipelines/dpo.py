@@ -30,6 +30,7 @@ from pipelines.training import (
     TrainingReport,
     load_training_model,
     partial_dir,
+    run_trainer,
     save_adapter,
     trainer_defaults,
 )
@@ -88,9 +89,7 @@ def train_dpo(model_path: str, adapter_path: Path, pairs: list[dict], output_dir
     )
     trainer = DPOTrainer(model=model, args=args, train_dataset=_dataset(pairs), processing_class=tokenizer,
                          callbacks=[loss_log])
-    trainer.train()
-    report = TrainingReport(output_dir, trainer.state.global_step, loss_log.losses, quantization,
-                            time.perf_counter() - started)
+    report = run_trainer(trainer, output_dir, loss_log, quantization, started)
     pairs_hash = hashlib.sha256(json.dumps(pairs, sort_keys=True).encode()).hexdigest()
     save_adapter(trainer.model, output_dir, report, {
         "method": "dpo",

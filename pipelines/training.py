@@ -241,12 +241,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
         processing_class=tokenizer, callbacks=callbacks,
     )
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    metrics = trainer.train().metrics
-    report = TrainingReport(output_dir, trainer.state.global_step, loss_log.losses, quantization,
-                            time.perf_counter() - started, metrics.get("train_steps_per_second"),
-                            torch.cuda.max_memory_allocated() / 2**20 if cuda else None)
+    report = run_trainer(trainer, output_dir, loss_log, quantization, started)
     save_adapter(trainer.model, output_dir, report, {
         "method": "sft",
         "base_model": base_model_id or model_path,
@@ -257,6 +252,20 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         "hyperparameters": asdict(config),
     })
     return report
+
+
+def run_trainer(trainer, output_dir: Path, loss_log: LossLog, quantization: str, started: float) -> TrainingReport:
+    """Train, and report what the run measured: losses, the Trainer's steps/s and, on CUDA, peak GPU memory
+    (counted from the start of training: the figures that compare QLoRA and LoRA, SFT and DPO runs)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    metrics = trainer.train().metrics
+    return TrainingReport(output_dir, trainer.state.global_step, loss_log.losses, quantization,
+                          time.perf_counter() - started, metrics.get("train_steps_per_second"),
+                          torch.cuda.max_memory_allocated() / 2**20 if cuda else None)
 
 
 def trainer_defaults(seed: int) -> dict:

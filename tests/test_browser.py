@@ -304,6 +304,9 @@ def test_train_from_the_finetune_tab_activate_and_see_the_arena_use_it(app_url, 
     page.screenshot(path=str(ARTIFACTS / "finetune.png"), full_page=True)
     trained = sorted(p.name for p in (data_dir / "adapters").iterdir() if p.name.startswith("lumenhollowdocs-"))
     assert len(trained) == 1 and not trained[0].endswith(".partial")
+    registry = page.locator("#ft-registry")  # the new run is listed with its training speed
+    expect(registry).to_contain_text(trained[0], timeout=30_000)
+    expect(registry).to_contain_text("steps/s")
 
     page.locator("#ft-choice input").click()
     page.get_by_role("option", name=trained[0]).click()

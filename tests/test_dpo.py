@@ -31,6 +31,7 @@ def test_votes_become_a_new_adapter_version_that_loads(test_settings, tmp_path):
     assert report.losses[-1] < report.losses[0]  # DPO starts at ln 2 and falls as chosen outscores rejected
     meta = json.loads((output / METADATA_FILE).read_text())
     assert meta["method"] == "dpo" and meta["examples"] == 2
+    assert meta["steps_per_s"] > 0  # DPO runs report their speed like SFT runs (registry column)
     assert meta["parent_adapter"] == str(test_settings.adapter_path)
     assert (output / "adapter_model.safetensors").exists() and not output.with_name("dpo-adapter.partial").exists()
 
