@@ -83,15 +83,13 @@ def main() -> None:
     from pipelines.models import ModelBackend
     from pipelines.settings import Settings
 
-    settings = Settings(data_dir=Path(tempfile.mkdtemp()))
     with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data")
         adapter = settings.adapter_path
         if args.shape:
             from bench.qlora_vs_lora import SHAPES, build_random_model
-            from pipelines.models import materialize_offline_model
 
-            tokenizer = args.tokenizer or str(materialize_offline_model(settings.cache_dir))
-            model_dir = build_random_model(SHAPES / f"{args.shape}.json", tokenizer, Path(tmp))
+            model_dir = build_random_model(SHAPES / f"{args.shape}.json", Path(tmp), args.tokenizer)
             adapter = random_adapter(model_dir, Path(tmp) / "adapter")
             settings = settings.model_copy(update={"model_id": str(model_dir)})
         backend = ModelBackend.load(settings)

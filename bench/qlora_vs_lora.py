@@ -34,11 +34,17 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def build_random_model(shape_file: Path, tokenizer_dir: str, target: Path) -> Path:
-    """A model folder with the shape's architecture, random weights (bf16 on CUDA) and the given tokenizer."""
+def build_random_model(shape_file: Path, target: Path, tokenizer_dir: str | None = None) -> Path:
+    """A model folder with the shape's architecture, random weights (bf16 on CUDA) and the given tokenizer
+    (default: the offline model's)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    if tokenizer_dir is None:
+        from pipelines.models import materialize_offline_model
+        from pipelines.settings import Settings
+
+        tokenizer_dir = str(materialize_offline_model(Settings().cache_dir))
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     config_dir = target / "config"
     config_dir.mkdir(parents=True)
@@ -104,13 +110,7 @@ def main() -> None:
         if args.model_id:
             model, label = args.model_id, args.model_id
         else:
-            tokenizer = args.tokenizer
-            if tokenizer is None:
-                from pipelines.models import materialize_offline_model
-                from pipelines.settings import Settings
-
-                tokenizer = str(materialize_offline_model(Settings().cache_dir))
-            model = str(build_random_model(SHAPES / f"{args.shape}.json", tokenizer, work))
+            model = str(build_random_model(SHAPES / f"{args.shape}.json", work, args.tokenizer))
             label = f"{args.shape} (random weights)"
         results = {name: run_mode(model, four_bit, args, work / name)
                    for name, four_bit in (("qlora", True), ("lora", False))}

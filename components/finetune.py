@@ -23,13 +23,15 @@ REGISTRY_COLUMNS = ["adapter", "method", "created at", "steps", "final loss", "e
                     "minutes", "steps/s", "peak GPU MiB"]
 
 
+def _rounded(value: float | None, digits: int | None = None) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def registry_frame(adapters: list[AdapterInfo]) -> pd.DataFrame:
     rows = [{"adapter": a.name, "method": a.method, "created at": a.created_at.replace("T", " ")[:16],
-             "steps": a.steps, "final loss": round(a.final_loss, 3) if a.final_loss is not None else None,
-             "examples": a.examples, "quantization": a.quantization, "device": a.device,
-             "minutes": round(a.duration_s / 60, 1),
-             "steps/s": round(a.steps_per_s, 3) if a.steps_per_s is not None else None,
-             "peak GPU MiB": round(a.peak_gpu_memory_mb) if a.peak_gpu_memory_mb is not None else None}
+             "steps": a.steps, "final loss": _rounded(a.final_loss, 3), "examples": a.examples,
+             "quantization": a.quantization, "device": a.device, "minutes": round(a.duration_s / 60, 1),
+             "steps/s": _rounded(a.steps_per_s, 3), "peak GPU MiB": _rounded(a.peak_gpu_memory_mb)}
             for a in adapters]
     return pd.DataFrame(rows, columns=REGISTRY_COLUMNS)
 

@@ -42,12 +42,11 @@ def test_a_random_adapter_changes_the_answer(tmp_path):
     sys.path.insert(0, str(ROOT))
     from bench.decode_columns import random_adapter
     from bench.qlora_vs_lora import SHAPES, build_random_model
-    from pipelines.models import GenerationRequest, ModelBackend, materialize_offline_model
+    from pipelines.models import GenerationRequest, ModelBackend
     from pipelines.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data")
-    model_dir = build_random_model(SHAPES / "tiny-qwen2.json", str(materialize_offline_model(settings.cache_dir)),
-                                   tmp_path)
+    model_dir = build_random_model(SHAPES / "tiny-qwen2.json", tmp_path)  # the offline model's tokenizer
     backend = ModelBackend.load(settings.model_copy(update={"model_id": str(model_dir), "quantization": "none"}))
     backend.load_adapter(random_adapter(model_dir, tmp_path / "adapter"))
     messages = [{"role": "user", "content": "Who founded Lumenhollow?"}]
