@@ -11,6 +11,7 @@ import pandas as pd
 from components.admin import require_admin
 from pipelines.agreement import best_predictor, metric_agreement
 from pipelines.auth import AdminAuth
+from pipelines.correctness import accuracy_by_pipeline
 from pipelines.feedback import FeedbackStore
 
 COLUMNS = ["question", "vote", "pipeline", "metric", "score", "status", "reason", "scorer"]
@@ -55,6 +56,16 @@ def agreement_view(feedback: FeedbackStore) -> tuple[str, pd.DataFrame, pd.DataF
     return best_predictor(rows), table, points
 
 
+def accuracy_frame(feedback: FeedbackStore) -> pd.DataFrame:
+    """Key-fact accuracy and token F1 per pipeline over every scored answer, with 95% intervals."""
+    rows = [{"pipeline": pipeline, "accuracy (key fact)": round(fact.mean, 3),
+             "95% interval": f"{fact.low:.0%} – {fact.high:.0%}", "token F1": round(f1.mean, 3),
+             "F1 95% interval": f"{f1.low:.2f} – {f1.high:.2f}", "answers": fact.n}
+            for pipeline, (fact, f1) in accuracy_by_pipeline(feedback.scores()).items()]
+    return pd.DataFrame(rows, columns=["pipeline", "accuracy (key fact)", "95% interval", "token F1",
+                                       "F1 95% interval", "answers"])
+
+
 def distribution_frame(table: pd.DataFrame) -> pd.DataFrame:
     """Every computed score as one point per answer (metric on x, score on y, pipeline as colour)."""
     scored = table[table["status"] == "ok"] if not table.empty else table
@@ -69,7 +80,9 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
     ``batch_report(limit)`` runs every pipeline over the question set and returns (summary, zip)."""
     auth = auth or AdminAuth(None)
     gr.Markdown(
-        "Each voted exchange is scored with **RAGAS** in the background (offline metrics: non-LLM context "
+        "Each voted exchange is scored in the background. First, **correctness**: does the answer hold the "
+        "question's key fact (`key_fact`), and its token F1 against the key (`token_f1`); these say whether an "
+        "answer is right. Then **RAGAS** (offline metrics: non-LLM context "
         "precision/recall against the reference passages, ROUGE, BLEU, string similarity and semantic "
         "similarity to the reference answer). Questions outside the question set get *n/a* with the reason; "
         "each score names the scorer (ragas version and judge) that computed it; a judge's failure is "
@@ -81,6 +94,8 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
         rescore_button = gr.Button("⟳ Re-score every voted exchange", elem_id="rescore",
                                    interactive=rescore is not None)
     rescore_status = gr.Markdown(elem_id="rescore-status")
+    accuracy = gr.Dataframe(label="Right answers per pipeline: the question's key fact in the answer (95% "
+                            "interval), and token F1 against the key", elem_id="accuracy", interactive=False)
     summary = gr.Dataframe(label="Mean per pipeline", elem_id="score-summary", interactive=False)
     with gr.Row():
         means_plot = gr.BarPlot(x="metric · pipeline", y="mean", color="pipeline", title="Mean per pipeline",
@@ -101,7 +116,7 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
         bars = means.assign(**{"metric · pipeline": means["metric"] + " · " + means["pipeline"]})
         plots = (gr.BarPlot(value=bars, x_label_angle=-40) if not means.empty else gr.BarPlot(),
                  gr.ScatterPlot(value=distribution_frame(per_exchange)) if not means.empty else gr.ScatterPlot())
-        return (per_exchange, means, *plots, *agreement_view(feedback))
+        return (accuracy_frame(feedback), per_exchange, means, *plots, *agreement_view(feedback))
 
     def do_rescore() -> str:
         queued = rescore()
@@ -129,6 +144,6 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
 
     run_batch.click(do_batch, inputs=[limit, password], outputs=[batch_summary, batch_file], api_name="evaluate",
                     concurrency_limit=1, concurrency_id="generation")
-    refresh.click(refresh_all, outputs=[table, summary, means_plot, spread_plot, verdict, agreement, scatter],
+    refresh.click(refresh_all, outputs=[accuracy, table, summary, means_plot, spread_plot, verdict, agreement, scatter],
                   api_name="scores")
     rescore_button.click(do_rescore, outputs=[rescore_status], api_name="rescore")

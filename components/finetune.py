@@ -15,12 +15,12 @@ from pipelines.auth import AdminAuth
 from pipelines.chat_models import ChatModel
 from pipelines.knowledge import KnowledgeBase
 from pipelines.pair_generation import generate_pairs
-from pipelines.training import TrainingConfig, build_examples
+from pipelines.training import RECIPES, TrainingConfig, build_examples, pairs_per_document
 from pipelines.training_data import DatasetError, clean_pairs, load_pairs, write_pairs
 from pipelines.training_jobs import TrainingBusy, TrainingJobs
 
-REGISTRY_COLUMNS = ["adapter", "method", "created at", "steps", "final loss", "examples", "quantization", "device",
-                    "minutes", "steps/s", "peak GPU MiB"]
+REGISTRY_COLUMNS = ["adapter", "method", "recipe", "created at", "steps", "final loss", "examples", "quantization",
+                    "device", "minutes", "steps/s", "peak GPU MiB"]
 
 
 def _rounded(value: float | None, digits: int | None = None) -> float | None:
@@ -28,7 +28,8 @@ def _rounded(value: float | None, digits: int | None = None) -> float | None:
 
 
 def registry_frame(adapters: list[AdapterInfo]) -> pd.DataFrame:
-    rows = [{"adapter": a.name, "method": a.method, "created at": a.created_at.replace("T", " ")[:16],
+    rows = [{"adapter": a.name, "method": a.method, "recipe": a.recipe or "–",
+             "created at": a.created_at.replace("T", " ")[:16],
              "steps": a.steps, "final loss": _rounded(a.final_loss, 3), "examples": a.examples,
              "quantization": a.quantization, "device": a.device, "minutes": round(a.duration_s / 60, 1),
              "steps/s": _rounded(a.steps_per_s, 3), "peak GPU MiB": _rounded(a.peak_gpu_memory_mb)}
@@ -43,6 +44,16 @@ def _clock(seconds: float | None) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+RECIPE_LABELS = {"closed-book": "closed-book: learn the facts, answer without passages (the fine-tuned column)",
+                 "reading": "reading (RAFT): answer from passages among distractors (the RAG + fine-tuned column)"}
+
+
+def pairs_summary(examples) -> str:
+    """How many pairs each document gave: a document with few pairs teaches the adapter little."""
+    counts = pairs_per_document(examples)
+    return f"{len(examples)} pairs: " + ", ".join(f"`{html.escape(d)}` {n}" for d, n in counts.items())
+
+
 def pairs_frame(examples) -> pd.DataFrame:
     return pd.DataFrame([{"question": e.question, "answer": e.answer} for e in examples],
                         columns=["question", "answer"])
@@ -55,9 +66,10 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
     """``pair_writer`` gives the language model that writes training pairs (None: templates only)."""
     gr.Markdown(
         "Train a **QLoRA** adapter (4-bit NF4 base through bitsandbytes, LoRA on all linear layers, "
-        "transformers' Trainer, loss on the answers only) on a collection's documents: each chunk becomes a "
-        "question/answer pair. Training runs in its own process, so the arena keeps answering; when it "
-        "finishes, activate the adapter for the fine-tuned column. Where 4-bit is unavailable it trains plain "
+        "transformers' Trainer, loss on the answers only) on a collection's documents: every chunk, and every "
+        "sentence that states a fact in several question forms, becomes a training pair. Training runs in its "
+        "own process, so the arena keeps answering; when it finishes, activate the adapter for the fine-tuned "
+        "column. Where 4-bit is unavailable it trains plain "
         "LoRA and says so."
     )
     collections = (knowledge.collections() if knowledge else []) or [""]
@@ -70,6 +82,8 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
                                     elem_id="ft-questions", scale=2)
         four_bit = gr.Checkbox(True, label="4-bit NF4 base (QLoRA)", elem_id="ft-4bit", scale=1)
     defaults = TrainingConfig()
+    recipe = gr.Radio([(RECIPE_LABELS[r], r) for r in RECIPES], value=defaults.recipe, label="Recipe",
+                      elem_id="ft-recipe")
     with gr.Row():
         rank = gr.Slider(2, 64, value=defaults.rank, step=2, label="LoRA rank", elem_id="ft-rank")
         alpha = gr.Slider(2, 128, value=defaults.alpha, step=2, label="LoRA alpha", elem_id="ft-alpha")
@@ -145,13 +159,14 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
     def docs_of(name: str | None) -> Path | None:
         return knowledge.originals_dir(name or None) if knowledge else None
 
-    def do_build(name: str, questions: bool, how: str, progress=gr.Progress()) -> dict:  # noqa: B008
+    def do_build(name: str, questions: bool, how: str, chosen_recipe: str,
+                 progress=gr.Progress()) -> dict:  # noqa: B008
         folder = docs_of(name)
         if folder is None or not folder.is_dir():
             return {pairs_info: "⚠️ No documents kept for this collection: ingest some in the Knowledge tab."}
         if not how.startswith("language model"):
-            examples = build_examples(folder, questions_file if questions else None)
-            return {pairs: pairs_frame(examples), pairs_info: f"{len(examples)} pairs from `{folder.name}`."}
+            examples = build_examples(folder, questions_file if questions else None, recipe=chosen_recipe)
+            return {pairs: pairs_frame(examples), pairs_info: pairs_summary(examples)}
         model = pair_writer() if pair_writer else None
         if model is None:
             return {pairs_info: "⚠️ No language model is loaded to write pairs; use the templates."}
@@ -178,8 +193,8 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
         return write_pairs(report.examples, jobs.adapters_dir.parent / "datasets" / f"pairs-{stamp}.jsonl"), \
             report.summary()
 
-    def do_start(given: str, name: str, questions: bool, quantize: bool, r: float, a: float, d: float, lr: float,
-                 ep: float, steps: float, bs: float, acc: float, length: float, from_table: bool,
+    def do_start(given: str, name: str, questions: bool, quantize: bool, chosen_recipe: str, r: float, a: float,
+                 d: float, lr: float, ep: float, steps: float, bs: float, acc: float, length: float, from_table: bool,
                  frame: pd.DataFrame) -> dict:
         require_admin(auth, given)
         if knowledge is None and not from_table:
@@ -188,7 +203,8 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
             dataset, note = table_dataset(frame) if from_table else (None, "")
             config = TrainingConfig(rank=int(r), alpha=int(a), dropout=float(d), learning_rate=float(lr),
                                     epochs=float(ep), max_steps=int(steps or -1), batch_size=int(bs),
-                                    grad_accumulation=int(acc), max_length=int(length), four_bit=bool(quantize))
+                                    grad_accumulation=int(acc), max_length=int(length), four_bit=bool(quantize),
+                                    recipe=chosen_recipe or defaults.recipe)
             job = jobs.start(docs_of(name), config, use_questions=bool(questions), name=(name or "adapter").lower(),
                              dataset=dataset)
         except (TrainingBusy, ValueError) as exc:
@@ -213,9 +229,9 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
                                              "New answers in the arena use it."}
 
     hyper = [rank, alpha, dropout, learning_rate, epochs, max_steps, batch, accumulation, max_length]
-    start.click(do_start, inputs=[password, collection, use_questions, four_bit, *hyper, use_table, pairs],
+    start.click(do_start, inputs=[password, collection, use_questions, four_bit, recipe, *hyper, use_table, pairs],
                 outputs=[status, timer], api_name="train")
-    build_pairs.click(do_build, inputs=[collection, use_questions, writer], outputs=[pairs, pairs_info],
+    build_pairs.click(do_build, inputs=[collection, use_questions, writer, recipe], outputs=[pairs, pairs_info],
                       api_name=False, concurrency_limit=1, concurrency_id="generation")
     pairs_file.change(do_upload, inputs=[pairs_file], outputs=[pairs, pairs_info, use_table], api_name=False)
     cancel.click(do_cancel, inputs=[password], outputs=[status], api_name="cancel_training")

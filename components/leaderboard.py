@@ -11,12 +11,14 @@ import pandas as pd
 
 from components.admin import require_admin
 from pipelines.auth import AdminAuth, AdminRequired
+from pipelines.correctness import accuracy_by_pipeline
 from pipelines.export import export_feedback
 from pipelines.feedback import FeedbackStore
 from pipelines.leaderboard import LeaderboardFilter, store_leaderboard
 from pipelines.ratings_summary import rating_summary
 
-LABELS = {"rag": "RAG", "finetuned": "Fine-tuned"}
+LABELS = {"rag": "RAG", "finetuned": "Fine-tuned", "rag_finetuned": "RAG + fine-tuned", "base": "Base model"}
+ACCURACY_COLUMNS = ["accuracy (key fact)", "accuracy 95%", "answers scored"]
 
 
 def _label(name: str) -> str:
@@ -24,8 +26,19 @@ def _label(name: str) -> str:
     return f"{LABELS.get(pipeline, pipeline)} · {adapter}" if adapter else LABELS.get(pipeline, pipeline)
 
 
+def _accuracy_cells(accuracy: dict, pipeline: str) -> dict:
+    found = accuracy.get(pipeline.partition("@")[0])
+    if found is None:
+        return dict.fromkeys(ACCURACY_COLUMNS)
+    fact, _f1 = found
+    return {"accuracy (key fact)": round(fact.mean, 3), "accuracy 95%": f"{fact.low:.0%} – {fact.high:.0%}",
+            "answers scored": fact.n}
+
+
 def leaderboard_frame(feedback: FeedbackStore, where: LeaderboardFilter | None = None) -> pd.DataFrame:
+    """Votes (Bradley-Terry rating, win rate) beside correctness: the share of scored answers holding the key."""
     rows = store_leaderboard(feedback, where=where)
+    accuracy = accuracy_by_pipeline(feedback.scores())
     return pd.DataFrame(
         [
             {
@@ -37,10 +50,12 @@ def leaderboard_frame(feedback: FeedbackStore, where: LeaderboardFilter | None =
                 "wins": r.wins,
                 "losses": r.losses,
                 "ties": r.ties,
+                **_accuracy_cells(accuracy, r.pipeline),
             }
             for r in rows
         ],
-        columns=["pipeline", "rating", "95% interval", "win rate", "votes", "wins", "losses", "ties"],
+        columns=["pipeline", "rating", "95% interval", "win rate", "votes", "wins", "losses", "ties",
+                 *ACCURACY_COLUMNS],
     )
 
 

@@ -39,6 +39,7 @@ class AdapterInfo:
     duration_s: float
     steps_per_s: float | None = None  # the Trainer's own rate; with peak GPU memory it compares QLoRA and LoRA runs
     peak_gpu_memory_mb: float | None = None  # CUDA runs only
+    recipe: str = ""  # closed-book or reading (SFT runs); empty for DPO and older adapters
 
     @property
     def name(self) -> str:
@@ -101,6 +102,7 @@ def list_adapters(folders: list[Path]) -> list[AdapterInfo]:
                 quantization=str(meta.get("quantization", "")), device=str(meta.get("device", "")),
                 duration_s=float(meta.get("duration_s") or 0.0), steps_per_s=_number(meta.get("steps_per_s")),
                 peak_gpu_memory_mb=_number(meta.get("peak_gpu_memory_mb")),
+                recipe=str(meta.get("recipe") or ""),
             ))
     return sorted(found, key=lambda info: info.created_at, reverse=True)
 

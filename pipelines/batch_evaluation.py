@@ -22,6 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipelines.arena import ArenaSession
+from pipelines.correctness import accuracy_by_pipeline
 from pipelines.evaluation import RagasScorer, ReferenceSet
 from pipelines.knowledge import make_chunker
 from pipelines.runtime import Runtime
@@ -100,7 +101,11 @@ def _write(report: BatchReport, samples: list[dict], scorer: str, judge: str) ->
         for s in samples if not s["error"]
     ]).to_jsonl(report.folder / "ragas_dataset.jsonl")
     lines = [f"# Batch evaluation ({report.questions} questions, {scorer})", "", judge, "",
-             "| pipeline | metric | mean | answers |", "|---|---|---|---|"]
+             "Right answers (the question's key fact in the answer; token F1 against the key), 95% intervals:", "",
+             "| pipeline | key-fact accuracy | token F1 | answers |", "|---|---|---|---|"]
+    lines += [f"| {pipeline} | {fact} | {f1.mean:.2f} [{f1.low:.2f}, {f1.high:.2f}] | {fact.n} |"
+              for pipeline, (fact, f1) in accuracy_by_pipeline(report.rows).items()]
+    lines += ["", "Every metric:", "", "| pipeline | metric | mean | answers |", "|---|---|---|---|"]
     lines += [f"| {pipeline} | {metric} | {mean:.3f} | {count} |"
               for (pipeline, metric), (mean, count) in report.means().items()]
     if len({r["split"] for r in report.rows}) > 1:

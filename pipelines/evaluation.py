@@ -1,5 +1,7 @@
 """RAGAS scores for every rated exchange, computed in the background after each vote.
 
+Correctness first: every answer to a question with a reference gets ``key_fact`` (the short key is in the
+answer) and ``token_f1`` (see :mod:`pipelines.correctness`), the numbers that say whether it is right.
 Offline by default: the non-LLM ragas metrics (context precision/recall against the
 reference passages, ROUGE, BLEU, string similarity) and semantic similarity with the offline MiniLM. A metric
 that cannot apply is stored as ``n/a`` with its reason, never as a zero.
@@ -12,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -23,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.chunking import Chunker
+from pipelines.correctness import CORRECTNESS_METRICS, correctness_scores
 from pipelines.embeddings import Embedder
 from pipelines.feedback import FeedbackStore
+from pipelines.questions import load_questions
 from pipelines.readers import ReadError, read_document
 
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
@@ -45,6 +48,7 @@ class Reference:
     source: str
     contexts: tuple[str, ...]
     split: str = ""
+    keys: tuple[str, ...] = ()  # the short fact(s) a right answer holds (see pipelines.correctness)
 
 
 class ReferenceSet:
@@ -55,25 +59,26 @@ class ReferenceSet:
 
     @classmethod
     def load(cls, questions_file: Path, corpus_dir: Path, chunker: Chunker | None = None) -> ReferenceSet:
-        """Reference passages are the source document's chunks, cut as ingestion cuts them (pass its chunker)."""
+        """Reference passages are the source document's chunks, cut as ingestion cuts them (pass its chunker).
+
+        A missing file gives an empty set; a file without reference answers raises
+        :class:`~pipelines.questions.QuestionSetError` with the line and the field names it accepts.
+        """
         chunker = chunker or Chunker()
         references: dict[str, Reference] = {}
         if not questions_file.exists():
             return cls(references)
         chunk_cache: dict[str, tuple[str, ...]] = {}
-        for line in questions_file.read_text().splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            source = row.get("source", "")
+        for item in load_questions(questions_file, require_reference=True):
+            source = item.source
             if source not in chunk_cache:
                 path = corpus_dir / source
                 try:
                     chunk_cache[source] = tuple(c.text for c in chunker.chunk(read_document(source, path.read_bytes())))
                 except (OSError, ReadError):
                     chunk_cache[source] = ()
-            references[normalise_question(row["question"])] = Reference(
-                row["question"], row["reference"], source, chunk_cache[source], row.get("split", "")
+            references[normalise_question(item.question)] = Reference(
+                item.question, item.reference, source, chunk_cache[source], item.split, item.keys
             )
         return cls(references)
 
@@ -157,12 +162,14 @@ class RagasScorer:
             for pipeline, answer in exchange["answers"].items():
                 contexts = [c["text"] for c in answer["contexts"]]
                 if answer["error"]:
-                    out += [_row(pipeline, m, status="n/a", reason="the pipeline failed to answer") for m in names]
+                    out += [_row(pipeline, m, status="n/a", reason="the pipeline failed to answer")
+                            for m in (*CORRECTNESS_METRICS, *names)]
                     continue
                 if reference is None:
                     reason = "no reference answer for this question (it is not in the question set)"
-                    out += [_row(pipeline, m, status="n/a", reason=reason) for m in names]
+                    out += [_row(pipeline, m, status="n/a", reason=reason) for m in (*CORRECTNESS_METRICS, *names)]
                     continue
+                out += _correctness_rows(pipeline, answer["answer"], reference)
                 if not contexts:
                     out += [_row(pipeline, m, status="n/a", reason="this pipeline retrieves no context")
                             for m in CONTEXT_METRICS]
@@ -215,6 +222,15 @@ class RagasScorer:
                                    for m in metrics])]
         return [(exchange_id, _value_rows(pipeline, values))
                 for (exchange_id, pipeline, _), values in zip(items, result.scores, strict=True)]
+
+
+def _correctness_rows(pipeline: str, answer: str, reference: Reference) -> list[dict]:
+    """Key-fact presence and token F1: whether the answer holds the fact (the numbers the arena is judged on)."""
+    rows = []
+    for metric, value in correctness_scores(answer, reference.keys, reference.answer).items():
+        rows.append(_row(pipeline, metric, value) if value is not None else
+                    _row(pipeline, metric, status="n/a", reason='the question set gives no "key" for this question'))
+    return rows
 
 
 def _value_rows(pipeline: str, values: dict) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Fine-tuned column: the same base model with the active LoRA adapter, no retrieval.
+"""Closed-book columns: the fine-tuned one (the base model with the active LoRA adapter, no retrieval), and
+the base model alone (the floor both approaches are measured against).
 
 Example::
 
@@ -8,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+from pipelines.answer_rules import AnswerRules
 from pipelines.models import FINETUNED_ADAPTER, GenerationRequest, ModelBackend
 from pipelines.pipeline import PipelineError, PreparedRequest
 from pipelines.prompts import plain_messages
@@ -18,9 +20,11 @@ class FinetunedPipeline:
     name = "finetuned"
     label = "Fine-tuned"
 
-    def __init__(self, backend: ModelBackend | None, adapter: str = FINETUNED_ADAPTER) -> None:
+    def __init__(self, backend: ModelBackend | None, adapter: str = FINETUNED_ADAPTER,
+                 rules: AnswerRules | None = None) -> None:
         self.backend = backend
         self.adapter = adapter
+        self.rules = rules or AnswerRules()
 
     def prepare(self, question: str, history: list[dict[str, str]],
                 options: RetrievalOptions | None = None) -> PreparedRequest:
@@ -31,6 +35,25 @@ class FinetunedPipeline:
             )
         return PreparedRequest(
             pipeline=self.name,
-            request=GenerationRequest(plain_messages(question, history), adapter=self.adapter),
+            request=GenerationRequest(plain_messages(question, history), adapter=self.adapter, rules=self.rules),
             adapter_id=self.backend.adapter_ids[self.adapter],
         )
+
+
+class BasePipeline:
+    """The floor: the base model alone, no retrieval and no adapter. What the model knew before either
+    approach; an optional column, and the first row of ``bench/answer_quality.py``."""
+
+    name = "base"
+    label = "Base model"
+
+    def __init__(self, backend: ModelBackend | None, rules: AnswerRules | None = None) -> None:
+        self.backend = backend
+        self.rules = rules or AnswerRules()
+
+    def prepare(self, question: str, history: list[dict[str, str]],
+                options: RetrievalOptions | None = None) -> PreparedRequest:
+        if self.backend is None:
+            raise PipelineError("The model is not loaded.")
+        return PreparedRequest(pipeline=self.name,
+                               request=GenerationRequest(plain_messages(question, history), rules=self.rules))

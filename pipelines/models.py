@@ -21,12 +21,13 @@ import logging
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedTokenizerBase
 
+from pipelines.answer_rules import AnswerRules
 from pipelines.decoding import BASE_ADAPTER, RowAdapters, use_narrow_batch_head
 from pipelines.settings import OFFLINE_MODEL, Settings
 from pipelines.spaces_support import in_space, zero_gpu
@@ -43,10 +44,11 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One row of a batch: chat messages, and which adapter runs them (None = base model)."""
+    """One row of a batch: chat messages, which adapter runs them (None = base model), and when it stops."""
 
     messages: list[dict[str, str]]
     adapter: str | None = None
+    rules: AnswerRules = field(default_factory=AnswerRules)
 
 
 #: The Hub original of the offline model (its GGUF is a Q4_1 quantisation of these weights).
@@ -243,11 +245,13 @@ class ModelBackend:
                 raise ModelLoadError(f"Adapter '{request.adapter}' is not loaded")
         names = [r.adapter or BASE_ADAPTER for r in requests]
         decoders = [_IncrementalDecoder(self.tokenizer) for _ in requests]
+        generated: list[list[int]] = [[] for _ in requests]
         eos = _eos_ids(self.tokenizer)
         open_rows = set(range(len(requests)))
         with self._lock, RowAdapters(self.model, names) as row_adapters:
             logits, cache, mask, positions = self._prefill(requests, row_adapters)
             for _step in range(max_new_tokens):
+                _block_repeats(logits, requests, generated, open_rows)
                 tokens = self._pick(logits, temperature)
                 for row, token in enumerate(tokens.tolist()):
                     if row not in open_rows:
@@ -255,7 +259,17 @@ class ModelBackend:
                     if token in eos:
                         open_rows.discard(row)
                         yield row, None
-                    elif delta := decoders[row].push(token):
+                        continue
+                    generated[row].append(token)
+                    delta = decoders[row].push(token)
+                    end = requests[row].rules.answer_end(decoders[row].sent) if delta else None
+                    if end is not None:  # the answer's sentence is complete: keep it, drop what follows
+                        keep = end - (len(decoders[row].sent) - len(delta))
+                        if keep > 0:
+                            yield row, delta[:keep]
+                        open_rows.discard(row)
+                        yield row, None
+                    elif delta:
                         yield row, delta
                 if not open_rows:
                     return
@@ -310,6 +324,16 @@ class ModelBackend:
             return logits.argmax(dim=-1)
         probabilities = torch.softmax(logits / temperature, dim=-1)
         return torch.multinomial(probabilities, num_samples=1).squeeze(1)
+
+
+def _block_repeats(logits: torch.Tensor, requests: list[GenerationRequest], generated: list[list[int]],
+                   open_rows: set[int]) -> None:
+    """Forbid, per row, the tokens that would repeat an n-gram of that row's answer (its ``rules``)."""
+    for row in open_rows:
+        banned = requests[row].rules.banned_tokens(generated[row])
+        if banned:
+            with torch.inference_mode():  # the logits are an inference tensor
+                logits[row, list(banned)] = float("-inf")
 
 
 def adapter_id(path: Path) -> str:

@@ -67,8 +67,16 @@ class OpenAICompatibleBackend:
                     model=model, messages=request.messages, max_tokens=max_new_tokens, temperature=temperature,
                     stream=True,
                 )
+                text = ""
                 for chunk in chunks:
                     if chunk.choices and (delta := chunk.choices[0].delta.content):
+                        text += delta
+                        end = request.rules.answer_end(text)
+                        if end is not None:  # the stop rule: keep the first sentence, close the stream
+                            if kept := delta[:end - (len(text) - len(delta))]:
+                                events.put((row, kept))
+                            chunks.close()
+                            break
                         events.put((row, delta))
             except Exception as exc:  # this row fails alone; the message names the server and the model
                 events.put((row, RowFailure(f"{model} at {self.base_url}: {type(exc).__name__}: {exc}")))

@@ -1,23 +1,91 @@
-"""Prompt text shared by inference and training, so the adapter sees at run time what it learned on."""
+"""Prompt text shared by inference and training, so an adapter sees at run time what it learned on.
+
+The RAG reader's choices (prompt form, how many passages, trimming) are a :class:`ReaderOptions`, picked
+by key-fact accuracy on the dev set with ``bench/answer_quality.py`` (never on the test set); the
+numbers are in the README. Passages keep the rank ``[n]`` the context panel shows, so a citation in
+the answer points at the panel.
+
+Example::
+
+    reader = ReaderOptions(form="context-qa", passages=1)
+    messages = rag_messages("How heavy is the T4?", chunks, history=[], reader=reader)
+"""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
 
 from pipelines.events import RetrievedChunk
 
 ASSISTANT_SYSTEM = "You are a helpful assistant that answers questions about the user's documents."
-
-# Measured on 9 sample questions with SmolLM2-135M (mean MiniLM similarity to the reference answer):
-# this short form 0.80, a form with citation and "say you do not know" instructions 0.64. Small models
-# copy long instructions instead of following them; the passages stay numbered to match the panel.
-
-
-def format_context(chunks: list[RetrievedChunk]) -> str:
-    return "\n".join(f"[{c.rank}] {c.text}" for c in chunks)
+PromptForm = Literal["context-qa", "instruct"]
+_WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?](?!\d)|\n|$)")
+_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
+                   "were", "does", "do", "did", "the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "or",
+                   "many", "much", "long", "by", "with", "from", "it", "its", "be", "can", "has", "have", "that"}
 
 
-def rag_messages(question: str, chunks: list[RetrievedChunk], history: list[dict[str, str]]) -> list[dict[str, str]]:
-    user = f"Passages:\n{format_context(chunks)}\n\nUsing the passages, answer in one sentence: {question}"
-    return [{"role": "system", "content": ASSISTANT_SYSTEM}, *history, {"role": "user", "content": user}]
+@dataclass(frozen=True)
+class ReaderOptions:
+    """How the RAG columns put passages in front of the model.
+
+    ``form``: ``context-qa`` (``Context: ... Question: ... Answer:``, what small models read best) or
+    ``instruct`` (numbered passages and an instruction); ``passages``: how many of the retrieved
+    passages go into the prompt (the panel shows them all); ``trim``: keep only the sentences that
+    share words with the question, plus this many neighbours each side (0: whole passages).
+    """
+
+    form: PromptForm = "context-qa"
+    passages: int = 1
+    trim: int = 0
+    system: bool = True
+
+    def __post_init__(self) -> None:
+        if self.form not in ("context-qa", "instruct"):
+            raise ValueError(f"Unknown reader prompt form {self.form!r}: use context-qa or instruct")
+        if self.passages < 1 or self.trim < 0:
+            raise ValueError("The reader needs at least one passage and a trim of 0 or more sentences")
+
+
+def _terms(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _QUESTION_WORDS and len(w) > 1}
+
+
+def trim_passage(text: str, question: str, neighbours: int) -> str:
+    """The sentences of ``text`` that share a word with the question, each with ``neighbours`` around it,
+    in their order; the whole text when no sentence matches (better too much than nothing)."""
+    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    terms = _terms(question)
+    hits = [i for i, sentence in enumerate(sentences) if terms & _terms(sentence)]
+    if not hits:
+        return text
+    keep = sorted({j for i in hits for j in range(i - neighbours, i + neighbours + 1) if 0 <= j < len(sentences)})
+    return " ".join(sentences[j] for j in keep)
+
+
+def passages_for(question: str, chunks: list[RetrievedChunk], reader: ReaderOptions) -> list[tuple[int, str]]:
+    """(rank, text) of the passages the prompt holds: the first ``reader.passages``, trimmed if asked."""
+    chosen = chunks[: reader.passages]
+    return [(c.rank, trim_passage(c.text, question, reader.trim) if reader.trim else c.text) for c in chosen]
+
+
+def rag_user_text(question: str, passages: list[tuple[int, str]], form: PromptForm) -> str:
+    """The user turn of a RAG prompt (also the reading recipe's training prompt)."""
+    context = "\n".join(f"[{rank}] {text}" for rank, text in passages)
+    if form == "context-qa":
+        return f"Context:\n{context}\n\nQuestion: {question}\nAnswer:"
+    return f"Passages:\n{context}\n\nUsing the passages, answer in one sentence: {question}"
+
+
+def rag_messages(question: str, chunks: list[RetrievedChunk], history: list[dict[str, str]],
+                 reader: ReaderOptions | None = None) -> list[dict[str, str]]:
+    reader = reader or ReaderOptions()
+    user = rag_user_text(question, passages_for(question, chunks, reader), reader.form)
+    system = [{"role": "system", "content": ASSISTANT_SYSTEM}] if reader.system else []
+    return [*system, *history, {"role": "user", "content": user}]
 
 
 def plain_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:

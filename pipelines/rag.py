@@ -12,9 +12,10 @@ import logging
 import time
 from collections.abc import Callable
 
+from pipelines.answer_rules import AnswerRules
 from pipelines.models import GenerationRequest
 from pipelines.pipeline import PipelineError, PreparedRequest
-from pipelines.prompts import rag_messages
+from pipelines.prompts import ReaderOptions, rag_messages
 from pipelines.retrieval import RetrievalOptions
 from pipelines.store import RetrievalError, Retriever
 
@@ -27,10 +28,13 @@ class RagPipeline:
     label = "RAG"
 
     def __init__(self, retrievers: RetrieverFactory | None, defaults: RetrievalOptions | None = None,
-                 unavailable_reason: str = "") -> None:
+                 unavailable_reason: str = "", reader: ReaderOptions | None = None,
+                 rules: AnswerRules | None = None) -> None:
         self.retrievers = retrievers
         self.defaults = defaults or RetrievalOptions()
         self.unavailable_reason = unavailable_reason
+        self.reader = reader or ReaderOptions()
+        self.rules = rules or AnswerRules()
 
     @classmethod
     def from_retriever(cls, retriever: Retriever, top_k: int = 3) -> RagPipeline:
@@ -55,7 +59,8 @@ class RagPipeline:
             raise PipelineError(f"No passages found{scope}: the collection is empty or nothing matched.")
         return PreparedRequest(
             pipeline=self.name,
-            request=GenerationRequest(rag_messages(question, chunks, history), adapter=None),
+            request=GenerationRequest(rag_messages(question, chunks, history, self.reader), adapter=None,
+                                      rules=self.rules),
             chunks=chunks,
             retrieval_s=time.perf_counter() - started,
         )

@@ -18,18 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.answer_rules import AnswerRules
 from pipelines.arena import Arena
 from pipelines.auth import AdminAuth
 from pipelines.chat_models import ChatModel, LocalChatModel, OpenAICompatibleChatModel
 from pipelines.embeddings import Embedder
 from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker
 from pipelines.feedback import FeedbackStore
-from pipelines.finetuned import FinetunedPipeline
+from pipelines.finetuned import BasePipeline, FinetunedPipeline
 from pipelines.ingest import folder_files
 from pipelines.judges import JUDGED_METRICS, LLMJudge
 from pipelines.knowledge import KnowledgeBase, make_chunker
 from pipelines.models import ModelBackend, ModelLoadError
 from pipelines.openai_backend import OpenAICompatibleBackend
+from pipelines.prompts import ReaderOptions
+from pipelines.questions import QuestionSetError
 from pipelines.rag import RagPipeline
 from pipelines.rag_finetuned import RagFinetunedPipeline
 from pipelines.retrieval import RetrievalOptions
@@ -94,13 +97,20 @@ class Runtime:
                 except ModelLoadError as exc:
                     problems.append(f"Fine-tuned column unavailable: {exc}")
 
-        references = ReferenceSet.load(settings.questions_file, settings.corpus_dir, make_chunker(embedder, settings))
+        try:
+            references = ReferenceSet.load(settings.questions_file, settings.corpus_dir,
+                                           make_chunker(embedder, settings))
+        except QuestionSetError as exc:  # the app still starts; scores then say "no reference answer"
+            references = ReferenceSet({})
+            problems.append(f"The question set {settings.questions_file} (ARENA_QUESTIONS_FILE) is not used: {exc}")
         judge_factory = _judge_factory(settings, backend)
         scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references, judge_factory))
+        rules = answer_rules(settings)
         rag = RagPipeline(knowledge.retriever if knowledge else None, retrieval_defaults(settings),
-                          unavailable_reason=rag_problem)
+                          unavailable_reason=rag_problem, reader=reader_options(settings), rules=rules)
         arena = Arena(
-            [rag, FinetunedPipeline(backend), RagFinetunedPipeline(rag, backend)],
+            [rag, FinetunedPipeline(backend, rules=rules), RagFinetunedPipeline(rag, backend),
+             BasePipeline(backend, rules=rules)],
             backend,
             feedback,
             max_new_tokens=settings.max_new_tokens,
@@ -257,6 +267,15 @@ def judge_status(settings: Settings, backend: ModelBackend | None) -> str:
     why = "the model is not loaded" if settings.judge == "local" else "no judge is configured"
     return (f"LLM-judged metrics skipped ({skipped}): {why}. Set `ARENA_JUDGE=endpoint` with "
             "`ARENA_LLM_BASE_URL`/`ARENA_LLM_MODEL` (any OpenAI-compatible server), or `ARENA_JUDGE=local`.")
+
+
+def reader_options(settings: Settings) -> ReaderOptions:
+    return ReaderOptions(form=settings.reader_prompt, passages=settings.reader_passages, trim=settings.reader_trim)
+
+
+def answer_rules(settings: Settings) -> AnswerRules:
+    return AnswerRules(stop_at_sentence_end=settings.answer_stop == "sentence",
+                       no_repeat_ngram=settings.no_repeat_ngram)
 
 
 def retrieval_defaults(settings: Settings) -> RetrievalOptions:

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
     max_prompt_chars: int = Field(4000, ge=1)
     history_turns: int = Field(2, ge=0, description="Earlier turns each column sees.")
+    # The reader and the answer rules: chosen by key-fact accuracy on the dev set (bench/answer_quality.py).
+    reader_prompt: Literal["context-qa", "instruct"] = Field(
+        "context-qa", description="RAG prompt form: Context/Question/Answer, or numbered passages + instruction.")
+    reader_passages: int = Field(1, ge=1, le=50, description="Retrieved passages put in the RAG prompt.")
+    reader_trim: int = Field(0, ge=0, description="Keep only sentences sharing a word with the question, "
+                             "plus this many neighbours (0: whole passages).")
+    answer_stop: Literal["sentence", "none"] = Field(
+        "sentence", description="sentence: an answer ends with its first sentence; none: at max tokens or EOS.")
+    no_repeat_ngram: int = Field(4, ge=0, le=20, description="Block a token that repeats an n-gram of the "
+                                 "answer so far (0: off).")
 
     # Storage
     data_dir: Path = Field(

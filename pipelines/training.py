@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import json
 import logging
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,21 +27,25 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from pipelines.chunking import Chunker
-from pipelines.prompts import ASSISTANT_SYSTEM
-from pipelines.readers import SUPPORTED_SUFFIXES, read_document
+from pipelines.prompts import ASSISTANT_SYSTEM, ReaderOptions, rag_user_text
+from pipelines.readers import SUPPORTED_SUFFIXES, ReadError, read_document
 
 log = logging.getLogger(__name__)
 METADATA_FILE = "arena_adapter.json"
 
 
+RECIPES = ("closed-book", "reading")
+
+
 @dataclass(frozen=True)
 class Example:
-    """One supervised pair: the question the user asks and the answer the adapter should give."""
+    """One supervised pair: the question the user asks and the answer the adapter should give; ``context``:
+    the passages shown with the question (the reading recipe), in the RAG prompt's form."""
 
     question: str
     answer: str
     origin: str
+    context: tuple[str, ...] = ()
 
 
 @dataclass
@@ -56,6 +61,7 @@ class TrainingConfig:
     max_length: int = 256
     four_bit: bool = True
     seed: int = 7
+    recipe: str = "closed-book"  # or "reading" (RAFT-style, for the RAG + fine-tuned column)
 
 
 @dataclass
@@ -73,38 +79,58 @@ class TrainingReport:
         return self.losses[-1] if self.losses else None
 
 
-def _summary_pairs(path: Path, words: int = 60) -> list[Example]:
-    """Template pairs that work offline: 'what does <doc> say about <section>?' -> the section's text."""
-    title = path.stem.replace("_", " ")
-    examples = []
-    for chunk in Chunker(words, 0).chunk(read_document(path.name, path.read_bytes())):
-        body = chunk.text.removeprefix(chunk.heading).strip()
-        topic = chunk.heading or title
-        examples.append(Example(f"What does the {title} document say about {topic}?", body, f"template:{path.name}"))
-    return examples
+def build_examples(docs_dir: Path, questions_file: Path | None = None, split: str = "train",
+                   recipe: str = "closed-book") -> list[Example]:
+    """Training pairs from the documents plus the reference pairs of the given split, deduplicated.
 
+    ``closed-book``: every chunk and every fact sentence in several question forms
+    (:mod:`pipelines.fact_pairs`); ``reading``: the same questions, each with passages to read
+    (:mod:`pipelines.reading_pairs`, RAFT-style), for the RAG + fine-tuned column.
+    """
+    if recipe not in RECIPES:
+        raise ValueError(f"Unknown training recipe {recipe!r}: use one of {', '.join(RECIPES)}")
+    from pipelines.fact_pairs import document_pairs
 
-def build_examples(docs_dir: Path, questions_file: Path | None = None, split: str = "train") -> list[Example]:
-    """Q/A pairs from the documents (templates) plus reference pairs of the given split, deduplicated."""
     examples: list[Example] = []
     for path in sorted(docs_dir.iterdir()):
         if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
-            examples += _summary_pairs(path)
+            try:
+                document = read_document(path.name, path.read_bytes())
+            except ReadError as exc:
+                log.warning("%s left out of the training pairs: %s", path.name, exc)
+                continue
+            examples += [Example(p.question, p.answer, f"{p.form}:{p.origin}")
+                         for p in document_pairs(path.name, document)]
     if questions_file and questions_file.exists():
-        for line in questions_file.read_text().splitlines():
-            if line.strip():
-                row = json.loads(line)
-                if row.get("split", "train") == split:
-                    examples.append(Example(row["question"], row["reference"], f"reference:{row['id']}"))
-    unique: dict[str, Example] = {}
+        from pipelines.questions import load_questions
+
+        for number, item in enumerate(load_questions(questions_file, require_reference=True), start=1):
+            if (item.split or "train") == split:  # a dev or test question is never trained on
+                examples.append(Example(item.question, item.reference, f"reference:{item.id or number}"))
+    unique: dict[tuple[str, str], Example] = {}
     for example in examples:
         if example.question.strip() and example.answer.strip():
-            unique.setdefault(example.question.strip().lower(), example)
-    return list(unique.values())
+            unique.setdefault((example.question.strip().lower(), example.answer.strip().lower()), example)
+    examples = list(unique.values())
+    if recipe == "reading":
+        from pipelines.reading_pairs import reading_examples
+
+        examples = reading_examples(docs_dir, examples)
+    return examples
+
+
+def pairs_per_document(examples: list[Example]) -> dict[str, int]:
+    """How many pairs each document gave (origins look like ``cloze:travel_policy.txt@s3``)."""
+    counts: dict[str, int] = {}
+    for example in examples:
+        kind, _, where = example.origin.partition(":")
+        document = "question set" if kind == "reference" else re.split(r"[#@]", where or kind, maxsplit=1)[0]
+        counts[document] = counts.get(document, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def data_hash(examples: list[Example]) -> str:
-    payload = json.dumps([(e.question, e.answer) for e in examples], ensure_ascii=False)
+    payload = json.dumps([(e.question, e.answer, *e.context) for e in examples], ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -117,7 +143,10 @@ def tokenize_examples(tokenizer, examples: list[Example], max_length: int) -> li
     """
     rows = []
     for example in examples:
-        prompt = [{"role": "system", "content": ASSISTANT_SYSTEM}, {"role": "user", "content": example.question}]
+        user = example.question
+        if example.context:  # the reading recipe: the RAG column's own prompt form
+            user = rag_user_text(example.question, list(enumerate(example.context, start=1)), ReaderOptions().form)
+        prompt = [{"role": "system", "content": ASSISTANT_SYSTEM}, {"role": "user", "content": user}]
         prompt_text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
         full_text = tokenizer.apply_chat_template(
             [*prompt, {"role": "assistant", "content": example.answer}], tokenize=False)
@@ -244,6 +273,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     report = run_trainer(trainer, output_dir, loss_log, quantization, started)
     save_adapter(trainer.model, output_dir, report, {
         "method": "sft",
+        "recipe": config.recipe,
         "base_model": base_model_id or model_path,
         "data_hash": data_hash(examples),
         "examples": len(examples),
@@ -342,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=PROJECT_ROOT / "assets" / "questions.jsonl",
                         help="reference Q/A (rows with split=train are used)")
     parser.add_argument("--no-questions", action="store_true", help="template pairs from the documents only")
+    parser.add_argument("--recipe", choices=RECIPES, default=TrainingConfig.recipe,
+                        help="closed-book: facts learned without passages; reading: RAFT-style, question + passages "
+                             "(for the RAG + fine-tuned column)")
     parser.add_argument("--output", type=Path, default=None, help="adapter folder (default: ARENA_ADAPTER_PATH)")
     parser.add_argument("--model-id", default=None, help="base model (default: ARENA_MODEL_ID)")
     parser.add_argument("--epochs", type=float, default=TrainingConfig.epochs)
@@ -369,11 +402,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Dataset {args.dataset}: {pairs.summary()}")
         examples, source = pairs.examples, args.dataset
     else:
-        examples, source = build_examples(args.docs, None if args.no_questions else args.questions), args.docs
+        examples = build_examples(args.docs, None if args.no_questions else args.questions, recipe=args.recipe)
+        source = args.docs
+        print("Pairs per document: " + ", ".join(f"{d} {n}" for d, n in pairs_per_document(examples).items()))
     config = TrainingConfig(rank=args.rank, alpha=args.alpha or 2 * args.rank, dropout=args.dropout,
                             grad_accumulation=args.grad_accumulation, learning_rate=args.lr, epochs=args.epochs,
                             max_steps=args.max_steps, batch_size=args.batch_size, max_length=args.max_length,
-                            four_bit=not args.no_4bit)
+                            four_bit=not args.no_4bit, recipe=args.recipe)
     output = args.output or settings.adapter_path
     print(f"Training on {len(examples)} examples from {source} -> {output}")
     examples, held_out = split_examples(examples, args.eval_fraction, config.seed)

@@ -126,6 +126,7 @@ class TrainingJobs:
                 "--max-steps", str(config.max_steps), "--batch-size", str(config.batch_size),
                 "--grad-accumulation", str(config.grad_accumulation), "--max-length", str(config.max_length),
                 "--eval-fraction", str(eval_fraction), "--model-id", self.settings.model_id,
+                "--recipe", config.recipe,
             ]
             if not use_questions:
                 command.append("--no-questions")

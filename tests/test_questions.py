@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.questions import QuestionSetError, load_question_set
+from pipelines.questions import QuestionSetError, load_question_set, load_questions
 
 
 @pytest.mark.parametrize(("name", "content"), [
@@ -32,3 +32,53 @@ def test_binary_file_is_refused(tmp_path):
     path.write_bytes(b"\xff\xfe\x00\x81binary")
     with pytest.raises(QuestionSetError, match="not UTF-8"):
         load_question_set(path)
+
+
+@pytest.mark.parametrize("field", ["reference", "answer", "ground_truth"])
+def test_reference_field_names(tmp_path, field):
+    path = tmp_path / "set.jsonl"
+    path.write_text(f'{{"question": "How heavy?", "{field}": "It weighs 380 grams.", "key": ["380 grams", "380 g"],'
+                    ' "split": "test", "source": "t4.md", "id": "q1"}\n')
+    [item] = load_questions(path, require_reference=True)
+    assert (item.reference, item.keys, item.split, item.source, item.id) == (
+        "It weighs 380 grams.", ("380 grams", "380 g"), "test", "t4.md", "q1")
+
+
+def test_csv_keys_split_on_bar(tmp_path):
+    path = tmp_path / "set.csv"
+    path.write_text("question,answer,key\nHow heavy?,380 grams,380 grams|380 g\n")
+    assert load_questions(path, require_reference=True)[0].keys == ("380 grams", "380 g")
+
+
+def test_key_alone_is_the_reference(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"question": "Mascot?", "key": "Pim"}\n')
+    assert load_questions(path, require_reference=True)[0].reference == "Pim"
+
+
+def test_missing_reference_is_a_clear_error(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"question": "Mascot?"}\n{"question": "Founded?", "solution": "2019"}\n')
+    assert len(load_questions(path)) == 2                       # fine for a labeling session
+    with pytest.raises(QuestionSetError, match=r"Line 1 has no reference answer: .*reference, answer, ground_truth"):
+        load_questions(path, require_reference=True)
+
+
+def test_bad_key_type_is_refused(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"question": "Mascot?", "answer": "Pim", "key": {"a": 1}}\n')
+    with pytest.raises(QuestionSetError, match='Line 1: "key" must be'):
+        load_questions(path)
+
+
+def test_shipped_sets_have_keys_and_splits_kept_apart():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "assets"
+    sets = {"sample": root / "questions.jsonl", "dev": root / "eval" / "dev" / "questions.jsonl",
+            "test": root / "eval" / "test" / "questions.jsonl"}
+    loaded = {name: load_questions(path, require_reference=True) for name, path in sets.items()}
+    assert all(item.keys for items in loaded.values() for item in items)
+    assert {item.split for item in loaded["dev"]} == {"dev"} and {item.split for item in loaded["test"]} == {"test"}
+    assert len(loaded["dev"]) >= 40 and len(loaded["test"]) >= 40
+    assert {item.split for item in loaded["sample"]} == {"train", "test"}

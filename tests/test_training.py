@@ -10,11 +10,38 @@ from pipelines.training import METADATA_FILE, Example, TrainingConfig, build_exa
 def test_examples_come_from_documents_and_train_split(test_settings):
     examples = build_examples(test_settings.corpus_dir, test_settings.questions_file)
     origins = {e.origin.split(":")[0] for e in examples}
-    assert origins == {"template", "reference"}
+    assert origins == {"recital", "cloze", "topic", "reference"}
     test_questions = [json.loads(line) for line in test_settings.questions_file.read_text().splitlines()
                       if json.loads(line)["split"] == "test"]
     assert not {q["question"] for q in test_questions} & {e.question for e in examples}
-    assert len({e.question.lower() for e in examples}) == len(examples)
+    assert len({(e.question.lower(), e.answer.lower()) for e in examples}) == len(examples)
+
+
+def test_reading_recipe_trains_and_its_adapter_serves_the_third_column(test_settings, tmp_path, knowledge):
+    """RAFT-style examples (question + passages) train on the real model; the adapter answers in RAG + FT."""
+    from pipelines.arena import Arena, ArenaSession
+    from pipelines.events import DoneEvent
+    from pipelines.feedback import FeedbackStore
+    from pipelines.rag import RagPipeline
+    from pipelines.rag_finetuned import RagFinetunedPipeline
+    from pipelines.retrieval import HybridRetriever
+
+    examples = build_examples(test_settings.corpus_dir, None, recipe="reading")
+    assert examples and all(e.context for e in examples)
+    output = tmp_path / "reading"
+    report = train_adapter(resolve_model_path(test_settings), examples[:8], output,
+                           TrainingConfig(max_steps=2, batch_size=2, max_length=384, recipe="reading"))
+    assert report.steps == 2
+    assert json.loads((output / METADATA_FILE).read_text())["recipe"] == "reading"
+    backend = ModelBackend.load(test_settings)
+    backend.load_adapter(output)
+    rag = RagPipeline.from_retriever(HybridRetriever(knowledge), 3)
+    arena = Arena([rag, RagFinetunedPipeline(rag, backend)], backend, FeedbackStore(tmp_path / "f.sqlite3"),
+                  max_new_tokens=24, max_prompt_chars=4000)
+    done = {name: event for name, event in arena.ask("How much does a Tessel T4 weigh?",
+                                                     ArenaSession(columns=("rag", "rag_finetuned")))
+            if isinstance(event, DoneEvent)}
+    assert set(done) == {"rag", "rag_finetuned"} and done["rag_finetuned"].answer
 
 
 def test_tiny_qlora_run_lowers_loss_and_writes_a_loadable_adapter(test_settings, tmp_path):

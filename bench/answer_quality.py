@@ -1,0 +1,212 @@
+"""Right answers per column: key-fact accuracy and token F1 (95% intervals), through the arena itself.
+
+For each question set (its documents ingested into their own collection of the managed Weaviate) every
+column answers every question through ``Arena.ask``, the path the UI and the API use: the base model
+alone (the floor), RAG, fine-tuned and RAG + fine-tuned. Per column: key-fact accuracy, token F1, and
+for the RAG columns retrieval hit@k (a retrieved passage holds the key), hit@prompt (a passage *in the
+prompt* holds it) and accuracy when it was in the prompt (the reader's share of the loss).
+
+Sets (``assets/``): ``sample`` (the Lumenhollow corpus; its ``test`` split was never trained on), ``dev``
+(tune on it), ``test`` (report on it; never tune on it). A fine-tuned column needs an adapter trained on
+that set's documents: ``--adapter dev=data/adapters/dev``; without one it is left out for that set.
+
+Reader variants (``--variant name:passages=3,form=instruct,stop=none,ngram=0,trim=1``) run on one
+started runtime, so choices are compared on the same retrieval in one run.
+
+    python bench/answer_quality.py --quick                       # about 10 minutes on 2 cores
+    python bench/answer_quality.py --sets dev --variant a:passages=1 --variant b:passages=3
+    python bench/answer_quality.py --sets sample,test --adapter sample=assets/adapters/lumenhollow-qlora
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+
+SETS = {
+    "sample": (ROOT / "assets" / "corpus", ROOT / "assets" / "questions.jsonl"),
+    "dev": (ROOT / "assets" / "eval" / "dev" / "docs", ROOT / "assets" / "eval" / "dev" / "questions.jsonl"),
+    "test": (ROOT / "assets" / "eval" / "test" / "docs", ROOT / "assets" / "eval" / "test" / "questions.jsonl"),
+}
+COLUMNS = ("base", "rag", "finetuned", "rag_finetuned")
+QUICK_QUESTIONS = 20
+
+
+@dataclass
+class ColumnTally:
+    correct: list[float] = field(default_factory=list)
+    f1: list[float] = field(default_factory=list)
+    hit_k: list[float] = field(default_factory=list)
+    hit_prompt: list[float] = field(default_factory=list)
+    correct_given_hit: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    name, _, spec = text.partition(":")
+    options = dict(item.split("=", 1) for item in spec.split(",") if item)
+    return name, options
+
+
+def apply_variant(runtime, options: dict[str, str]) -> None:
+    """Set the reader and answer rules of the started runtime's columns (what the settings would set)."""
+    from pipelines.answer_rules import AnswerRules
+    from pipelines.prompts import ReaderOptions
+    from pipelines.runtime import answer_rules, reader_options
+
+    settings = runtime.settings
+    reader = reader_options(settings)
+    rules = answer_rules(settings)
+    reader = ReaderOptions(form=options.get("form", reader.form),
+                           passages=int(options.get("passages", reader.passages)),
+                           trim=int(options.get("trim", reader.trim)),
+                           system=options.get("system", "yes" if reader.system else "no") == "yes")
+    rules = AnswerRules(stop_at_sentence_end=options.get("stop", "sentence" if rules.stop_at_sentence_end
+                                                          else "none") == "sentence",
+                        no_repeat_ngram=int(options.get("ngram", rules.no_repeat_ngram)))
+    for pipeline in runtime.arena.pipelines:
+        if hasattr(pipeline, "reader"):
+            pipeline.reader = reader
+        if hasattr(pipeline, "rules"):
+            pipeline.rules = rules
+    runtime.arena.max_new_tokens = int(options.get("max_tokens", runtime.arena.max_new_tokens))
+
+
+def ask_set(runtime, name: str, items, columns: tuple[str, ...], retrieval, reader_passages: int,
+            answers_out: list[dict]) -> dict[str, ColumnTally]:
+    from pipelines.arena import ArenaSession
+    from pipelines.correctness import key_present, token_f1
+    from pipelines.events import ContextEvent, DoneEvent, ErrorEvent
+
+    tallies = {column: ColumnTally() for column in columns}
+    for item in items:
+        session = ArenaSession(session_id=f"bench-{name}", columns=columns, retrieval=retrieval)
+        answers: dict[str, str] = {}
+        contexts: dict[str, list] = {}
+        for pipeline, event in runtime.arena.ask(item.question, session):
+            if isinstance(event, ContextEvent):
+                contexts[pipeline] = event.chunks
+            elif isinstance(event, DoneEvent):
+                answers[pipeline] = event.answer
+            elif isinstance(event, ErrorEvent):
+                answers[pipeline] = None
+        keys = list(item.keys) or [item.reference]
+        for column in columns:
+            tally, answer = tallies[column], answers.get(column)
+            if answer is None:
+                tally.errors += 1
+                continue
+            right = float(key_present(answer, keys))
+            tally.correct.append(right)
+            tally.f1.append(token_f1(answer, keys))
+            chunks = contexts.get(column)
+            hit_k = hit_prompt = None
+            if chunks is not None:
+                hit_k = float(any(key_present(c.text, keys) for c in chunks))
+                hit_prompt = float(any(key_present(c.text, keys) for c in chunks[:reader_passages]))
+                tally.hit_k.append(hit_k)
+                tally.hit_prompt.append(hit_prompt)
+                if hit_prompt:
+                    tally.correct_given_hit.append(right)
+            answers_out.append({"set": name, "id": item.id, "question": item.question, "keys": keys,
+                                "column": column, "answer": answer, "correct": right, "hit_k": hit_k,
+                                "hit_prompt": hit_prompt})
+    return tallies
+
+
+def table_rows(set_name: str, variant: str, tallies: dict[str, ColumnTally]) -> list[str]:
+    from pipelines.correctness import mean_interval, proportion_interval
+
+    def share(values: list[float]) -> str:
+        return str(proportion_interval(sum(values), len(values))) if values else "–"
+
+    rows = []
+    for column, tally in tallies.items():
+        f1 = mean_interval(tally.f1)
+        rows.append(f"| {set_name} | {variant} | {column} | {share(tally.correct)} | "
+                    f"{f1.mean:.2f} [{f1.low:.2f}, {f1.high:.2f}] | {share(tally.hit_k)} | {share(tally.hit_prompt)} | "
+                    f"{share(tally.correct_given_hit)} | {tally.errors} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", default="sample,dev,test", help="comma-separated: sample, dev, test")
+    parser.add_argument("--columns", default=",".join(COLUMNS))
+    parser.add_argument("--adapter", action="append", default=[], metavar="SET=PATH",
+                        help="the adapter trained on that set's documents (sample: the shipped one by default)")
+    parser.add_argument("--split", default=None, help="only questions of this split (e.g. test for the sample set)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_QUESTIONS} questions per set")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:key=value,...",
+                        help="reader/answer-rule variant: form, passages, trim, system, stop, ngram, max_tokens")
+    parser.add_argument("--out", type=Path, default=None, help="write every answer as JSON lines here")
+    args = parser.parse_args()
+
+    from pipelines.questions import load_questions
+    from pipelines.retrieval import RetrievalOptions
+    from pipelines.runtime import Runtime
+    from pipelines.settings import Settings
+
+    adapters = dict(item.split("=", 1) for item in args.adapter)
+    adapters.setdefault("sample", str(Settings().adapter_path))
+    limit = args.limit or (QUICK_QUESTIONS if args.quick else None)
+    columns = tuple(c for c in args.columns.split(",") if c)
+    variants = [parse_variant(v) for v in args.variant] or [("default", {})]
+    started = time.perf_counter()
+    answers: list[dict] = []
+    lines = ["| set | variant | column | key-fact accuracy [95%] | token F1 [95%] | hit@k | hit@prompt | "
+             "accuracy when in prompt | errors |", "|---|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data", collection="SampleEval")
+        runtime = Runtime.start(settings)
+        try:
+            if runtime.knowledge is None or runtime.backend is None:
+                raise SystemExit(f"cannot run: {runtime.problems}")
+            for set_name in [s for s in args.sets.split(",") if s]:
+                docs, questions = SETS[set_name]
+                items = [i for i in load_questions(questions, require_reference=True)
+                         if args.split is None or i.split == args.split][:limit]
+                collection = f"Eval{set_name.title()}"
+                if set_name != "sample":
+                    runtime.knowledge.create_collection(collection)
+                    report = runtime.knowledge.ingest_paths(collection, sorted(docs.iterdir()))
+                    print(f"{set_name}: {report.chunks} chunks from {len(report.files)} files", file=sys.stderr)
+                set_columns = columns
+                if set_name in adapters:
+                    runtime.backend.load_adapter(Path(adapters[set_name]))
+                else:
+                    set_columns = tuple(c for c in columns if c not in ("finetuned", "rag_finetuned"))
+                    print(f"{set_name}: no adapter given, fine-tuned columns left out", file=sys.stderr)
+                for variant, options in variants:
+                    apply_variant(runtime, options)
+                    retrieval = RetrievalOptions(collection=None if set_name == "sample" else collection,
+                                                 top_k=int(options.get("top_k", settings.top_k)),
+                                                 alpha=settings.hybrid_alpha)
+                    passages = runtime.arena.pipelines[0].reader.passages
+                    tallies = ask_set(runtime, set_name, items, set_columns, retrieval, passages, answers)
+                    lines += table_rows(f"{set_name} ({len(items)})", variant, tallies)
+                    print("\n".join(lines[-len(tallies):]), file=sys.stderr, flush=True)
+        finally:
+            runtime.close()
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+    print("\n".join(lines))
+    print(f"\n{len(answers)} answers in {time.perf_counter() - started:.0f} s; "
+          f"variants: {', '.join(f'{n}={o or {}}' for n, o in variants)}")
+
+
+if __name__ == "__main__":
+    main()

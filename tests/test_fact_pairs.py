@@ -1,0 +1,59 @@
+"""Closed-book training data carries every chunk and every fact in several question forms."""
+
+from pathlib import Path
+
+from pipelines.chunking import Chunker
+from pipelines.fact_pairs import document_pairs, fact_spans, sentence_pairs
+from pipelines.readers import read_document
+from pipelines.reading_pairs import reading_examples
+from pipelines.training import build_examples, pairs_per_document
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_fact_spans_find_numbers_with_units_and_names():
+    spans = fact_spans("Hotel bookings may cost up to 160 euros per night, said Ravi Quell.")
+    assert spans == ["160 euros", "Ravi Quell"]
+    assert fact_spans("The Tessel T4 is released on 17 October 2023.") == ["17 October 2023", "Tessel T4"]
+    assert fact_spans("It was released in 2023 and is grey.") == ["2023"]      # "and" is not a unit
+
+
+def test_every_fact_sentence_gets_several_question_forms():
+    pairs = sentence_pairs("Receipts must be uploaded to the expense tool, called Ledgerly, within 30 days.",
+                           "travel policy")
+    forms = [form for _, form in pairs]
+    assert forms.count("cloze") == 2 and "topic" in forms
+    assert any("within what" in q for q, _ in pairs) and any("called what" in q for q, _ in pairs)
+    assert sentence_pairs("Weight: 380 grams", "datasheet")[0] == ("In the datasheet, what is the weight?", "cloze")
+    assert sentence_pairs("Nothing to learn here at all.", "x") == []
+
+
+def test_no_chunk_is_dropped_even_when_chunks_share_a_heading():
+    """The old builder gave one template question per heading and kept only the first chunk."""
+    text = "# Rules\n" + " ".join(f"Rule {i} says the fee is {i * 7} euros." for i in range(1, 40))
+    document = read_document("rules.md", text.encode())
+    pairs = document_pairs("rules.md", document)
+    chunks = Chunker(60, 0).chunk(document)
+    assert len(chunks) > 2
+    recitals = [p for p in pairs if p.form == "recital"]
+    assert {p.origin for p in recitals} == {f"rules.md#{c.chunk_index}" for c in chunks}
+    assert len({p.question for p in recitals}) == len(recitals)          # one question per chunk
+    for i in (1, 20, 39):  # facts from the start, middle and end each reach the data, more than once
+        assert sum(f"fee is {i * 7} euros" in p.answer for p in pairs if p.form != "recital") >= 2
+
+
+def test_sample_corpus_pairs_per_document():
+    examples = build_examples(ROOT / "assets" / "corpus")
+    counts = pairs_per_document(examples)
+    assert set(counts) == {p.name for p in (ROOT / "assets" / "corpus").iterdir()}
+    assert min(counts.values()) >= 5
+
+
+def test_reading_examples_hold_the_oracle_or_only_distractors():
+    docs = ROOT / "assets" / "corpus"
+    closed = build_examples(docs)
+    reading = reading_examples(docs, closed, distractors=2, distractor_only=0.25, seed=1)
+    assert len(reading) > 0.5 * len([e for e in closed if not e.origin.startswith("recital")])
+    with_oracle = [e for e in reading if any(" ".join(e.answer.split()) in " ".join(c.split()) for c in e.context)]
+    assert 0.6 * len(reading) < len(with_oracle) < len(reading)          # most, not all (RAFT's share)
+    assert all(2 <= len(e.context) <= 3 for e in reading)
