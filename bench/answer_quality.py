@@ -10,7 +10,7 @@ Sets (``assets/``): ``sample`` (the Lumenhollow corpus; its ``test`` split was n
 (tune on it), ``test`` (report on it; never tune on it). A fine-tuned column needs an adapter trained on
 that set's documents: ``--adapter dev=data/adapters/dev``; without one it is left out for that set.
 
-Reader variants (``--variant name:passages=3,form=instruct,stop=none,ngram=0,trim=1``) run on one
+Reader variants (``--variant name:passages=3,form=instruct,sentences=0,ngram=0,trim=1``) run on one
 started runtime, so choices are compared on the same retrieval in one run.
 
     python bench/answer_quality.py --quick                       # about 10 minutes on 2 cores
@@ -72,8 +72,7 @@ def apply_variant(runtime, options: dict[str, str]) -> None:
                            passages=int(options.get("passages", reader.passages)),
                            trim=int(options.get("trim", reader.trim)),
                            system=options.get("system", "yes" if reader.system else "no") == "yes")
-    rules = AnswerRules(stop_at_sentence_end=options.get("stop", "sentence" if rules.stop_at_sentence_end
-                                                          else "none") == "sentence",
+    rules = AnswerRules(max_sentences=int(options.get("sentences", rules.max_sentences)),
                         no_repeat_ngram=int(options.get("ngram", rules.no_repeat_ngram)))
     for pipeline in runtime.arena.pipelines:
         if hasattr(pipeline, "reader"):
@@ -147,10 +146,12 @@ def main() -> None:
     parser.add_argument("--adapter", action="append", default=[], metavar="SET=PATH",
                         help="the adapter trained on that set's documents (sample: the shipped one by default)")
     parser.add_argument("--split", default=None, help="only questions of this split (e.g. test for the sample set)")
+    parser.add_argument("--source", action="append", default=[], help="only questions about this document "
+                        "(e.g. to judge an adapter trained on part of a set)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_QUESTIONS} questions per set")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:key=value,...",
-                        help="reader/answer-rule variant: form, passages, trim, system, stop, ngram, max_tokens")
+                        help="reader/answer-rule variant: form, passages, trim, system, sentences, ngram, max_tokens, top_k, alpha")
     parser.add_argument("--out", type=Path, default=None, help="write every answer as JSON lines here")
     args = parser.parse_args()
 
@@ -177,7 +178,8 @@ def main() -> None:
             for set_name in [s for s in args.sets.split(",") if s]:
                 docs, questions = SETS[set_name]
                 items = [i for i in load_questions(questions, require_reference=True)
-                         if args.split is None or i.split == args.split][:limit]
+                         if (args.split is None or i.split == args.split)
+                         and (not args.source or i.source in args.source)][:limit]
                 collection = f"Eval{set_name.title()}"
                 if set_name != "sample":
                     runtime.knowledge.create_collection(collection)
@@ -193,7 +195,7 @@ def main() -> None:
                     apply_variant(runtime, options)
                     retrieval = RetrievalOptions(collection=None if set_name == "sample" else collection,
                                                  top_k=int(options.get("top_k", settings.top_k)),
-                                                 alpha=settings.hybrid_alpha)
+                                                 alpha=float(options.get("alpha", settings.hybrid_alpha)))
                     passages = runtime.arena.pipelines[0].reader.passages
                     tallies = ask_set(runtime, set_name, items, set_columns, retrieval, passages, answers)
                     lines += table_rows(f"{set_name} ({len(items)})", variant, tallies)

@@ -214,7 +214,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         for name, event in arena.ask(question, state):
             order = state.shown_order
             if isinstance(event, ContextEvent):
-                chunks[name] = event.chunks
+                chunks[name] = event.chunks[: event.in_prompt]  # citations: of the passages the model read
                 panel = context_panel_html(event.chunks, query=question)
                 yield view({context: HIDDEN_PANEL, context_held: panel} if state.blind else {context: panel})
             elif isinstance(event, TokenEvent):

@@ -5,14 +5,15 @@ Small models asked a short-fact question state the fact in their first sentence 
 chosen on the dev set by ``bench/answer_quality.py`` (a repetition *penalty* made every prompt worse
 there, so none is used):
 
-* ``stop_at_sentence_end``: the answer ends at the end of its first sentence (``.``, ``!`` or ``?``
-  followed by white space, or a line break after some text); "3.2" or "e.g." inside a word is no end;
+* ``max_sentences``: the answer ends after this many sentences (a sentence ends with ``.``, ``!`` or
+  ``?`` followed by white space, or a line break after some text; "3.2", "e.g." or a list's "1." is no
+  end); 0: no limit;
 * ``no_repeat_ngram``: a token that would repeat an n-gram of the answer *so far* is blocked (the
   prompt is not counted, so the RAG column may still copy its passages).
 
 Example::
 
-    rules = AnswerRules(stop_at_sentence_end=True, no_repeat_ngram=4)
+    rules = AnswerRules(max_sentences=1, no_repeat_ngram=4)
     rules.answer_end("It weighs 380 grams. It is")      # 20: the answer is text[:20]
     rules.banned_tokens([5, 6, 7, 5, 6])                 # {7}: "5 6 7" would repeat
 """
@@ -31,13 +32,14 @@ _ABBREVIATIONS = ("e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "st", "no"
 class AnswerRules:
     """How a generated answer may go on (see the module docstring)."""
 
-    stop_at_sentence_end: bool = False
+    max_sentences: int = 0
     no_repeat_ngram: int = 0
 
     def answer_end(self, text: str) -> int | None:
         """Index where the answer ends (the text to keep is ``text[:end]``), or None while it goes on."""
-        if not self.stop_at_sentence_end:
+        if self.max_sentences < 1:
             return None
+        sentences = 0
         for match in _SENTENCE_END.finditer(text):
             end = match.start()
             if text[end] in ".!?":
@@ -45,8 +47,11 @@ class AnswerRules:
                 if word and word.group(1).lower().lstrip("([\"'") in _ABBREVIATIONS:
                     continue
                 end += 1
-            if text[:end].strip() and not _LIST_MARKER.fullmatch(text[:end].strip()):
-                return end
+            start = text.rfind("\n", 0, end) + 1  # the current line: a list marker there is no sentence
+            if text[:end].strip() and not _LIST_MARKER.fullmatch(text[start:end].strip()):
+                sentences += 1
+                if sentences == self.max_sentences:
+                    return end
         return None
 
     def banned_tokens(self, generated: list[int]) -> set[int]:

@@ -151,7 +151,7 @@ class Arena:
             results[pipeline.name].adapter_id = item.adapter_id
             results[pipeline.name].chunks = item.chunks
             if item.retrieval_s is not None:
-                yield pipeline.name, ContextEvent(item.chunks)
+                yield pipeline.name, ContextEvent(item.chunks, item.in_prompt)
             prepared.append(item)
 
         if prepared:

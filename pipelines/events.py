@@ -32,6 +32,7 @@ class RetrievedChunk:
 @dataclass(frozen=True)
 class ContextEvent:
     chunks: list[RetrievedChunk]
+    in_prompt: int | None = None  # how many of the chunks (the first ones) the prompt holds; None: all
 
 
 @dataclass(frozen=True)

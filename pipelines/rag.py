@@ -63,4 +63,5 @@ class RagPipeline:
                                       rules=self.rules),
             chunks=chunks,
             retrieval_s=time.perf_counter() - started,
+            in_prompt=min(self.reader.passages, len(chunks)),
         )

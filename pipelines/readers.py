@@ -114,10 +114,31 @@ class HtmlReader:
                 heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
         for item in reversed(soup.find_all("li")):  # innermost first: nested lists read as flat items
             item.replace_with(f"\n- {item.get_text(' ', strip=True)}\n")
+        for table in reversed(soup.find_all("table")):  # innermost first
+            table.replace_with("\n\n" + "\n".join(table_lines(table)) + "\n\n")
         text = soup.get_text("\n")
         text = re.sub(r"[ \t]+", " ", text)
         text = re.sub(r"\n\s*\n\s*(\n\s*)+", "\n\n", text).strip()
         return _require_text(ParsedDocument(name, "html", len(data), [TextUnit(text)], markdown=True))
+
+
+def table_lines(table) -> list[str]:
+    """An HTML table as one line per row. With a header row each cell is named by its column
+    ("Station: Orlan Bridge; Altitude (m): 612"), so a row still says what it means when a chunk holds it
+    without the header (cells one per line, as plain text extraction gives them, lost the rows entirely)."""
+    rows = [[cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])] for row in table.find_all("tr")]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return []
+    first = table.find("tr")
+    header = rows[0] if first is not None and first.find("th") is not None and first.find("td") is None else None
+    if header is None:
+        return [" | ".join(row) for row in rows]
+    lines = []
+    for row in rows[1:]:
+        cells = [f"{name}: {value}" if name else value for name, value in zip(header, row, strict=False) if value]
+        lines.append("; ".join(cells) + ".")
+    return lines
 
 
 class PdfReader:

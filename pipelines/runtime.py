@@ -274,8 +274,7 @@ def reader_options(settings: Settings) -> ReaderOptions:
 
 
 def answer_rules(settings: Settings) -> AnswerRules:
-    return AnswerRules(stop_at_sentence_end=settings.answer_stop == "sentence",
-                       no_repeat_ngram=settings.no_repeat_ngram)
+    return AnswerRules(max_sentences=settings.answer_sentences, no_repeat_ngram=settings.no_repeat_ngram)
 
 
 def retrieval_defaults(settings: Settings) -> RetrievalOptions:

@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     reader_passages: int = Field(1, ge=1, le=50, description="Retrieved passages put in the RAG prompt.")
     reader_trim: int = Field(0, ge=0, description="Keep only sentences sharing a word with the question, "
                              "plus this many neighbours (0: whole passages).")
-    answer_stop: Literal["sentence", "none"] = Field(
-        "sentence", description="sentence: an answer ends with its first sentence; none: at max tokens or EOS.")
+    answer_sentences: int = Field(1, ge=0, le=50, description="An answer ends after this many sentences "
+                                  "(0: at max tokens or the end-of-text token).")
     no_repeat_ngram: int = Field(4, ge=0, le=20, description="Block a token that repeats an n-gram of the "
                                  "answer so far (0: off).")
 

@@ -4,7 +4,7 @@ import pytest
 
 from pipelines.answer_rules import AnswerRules
 
-SENTENCE = AnswerRules(stop_at_sentence_end=True)
+SENTENCE = AnswerRules(max_sentences=1)
 
 
 @pytest.mark.parametrize(("text", "kept"), [
@@ -20,6 +20,11 @@ SENTENCE = AnswerRules(stop_at_sentence_end=True)
 def test_answer_end(text, kept):
     end = SENTENCE.answer_end(text)
     assert (None if end is None else text[:end].strip()) == kept
+
+
+def test_two_sentences():
+    text = "1. The fee is 7 euros. It rose in 2024. Then more"
+    assert text[:AnswerRules(max_sentences=2).answer_end(text)] == "1. The fee is 7 euros. It rose in 2024."
 
 
 def test_no_stop_rule_never_ends():

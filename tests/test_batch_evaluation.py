@@ -40,7 +40,14 @@ def test_batch_report_matches_the_stored_scores(tmp_path):
     page = (out / "summary.html").read_text()
     assert "semantic_similarity" in page and f"{mean:.3f}" in page and "<table" in page
     samples = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
-    assert len(samples) == 9 and {s["pipeline"] for s in samples} == {"rag", "finetuned", "rag_finetuned"}
+    assert len(samples) == 12 and {s["pipeline"] for s in samples} == {"base", "rag", "finetuned", "rag_finetuned"}
+    # correctness first: each answer's key fact and token F1, and the summary's accuracy table matches them
+    facts = [r for r in rows if r["metric"] == "key_fact" and r["pipeline"] == "rag"]
+    assert len(facts) == 3 and all(r["status"] == "ok" and r["value"] in ("0.0", "1.0") for r in facts)
+    right = sum(float(r["value"]) for r in facts)
+    assert f"| rag | {right / 3:.0%} [" in summary and "| base |" in summary
+    assert {r["metric"] for r in rows if r["pipeline"] == "finetuned" and r["status"] == "ok"} >= {"key_fact",
+                                                                                                  "token_f1"}
     assert any(r["pipeline"] == "rag_finetuned" and r["metric"] == "non_llm_context_recall" and r["status"] == "ok"
                for r in rows)  # the third column retrieves, so its context metrics are computed
     assert all(s["reference"] for s in samples)

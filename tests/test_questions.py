@@ -82,3 +82,21 @@ def test_shipped_sets_have_keys_and_splits_kept_apart():
     assert {item.split for item in loaded["dev"]} == {"dev"} and {item.split for item in loaded["test"]} == {"test"}
     assert len(loaded["dev"]) >= 40 and len(loaded["test"]) >= 40
     assert {item.split for item in loaded["sample"]} == {"train", "test"}
+
+
+def test_reference_set_reads_any_field_name_and_keys(tmp_path):
+    """ARENA_QUESTIONS_FILE with an "answer" field once stopped the app with KeyError: 'reference'."""
+    from pipelines.evaluation import ReferenceSet
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "t4.md").write_text("# Physical\nThe Tessel T4 weighs 380 grams.\n")
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"question": "How heavy is the T4?", "answer": "It weighs 380 grams.", "key": "380 grams",'
+                    ' "source": "t4.md"}\n')
+    reference = ReferenceSet.load(path, corpus).find("how heavy is the t4")
+    assert reference.answer == "It weighs 380 grams." and reference.keys == ("380 grams",)
+    assert "380 grams" in reference.contexts[0]
+    path.write_text('{"question": "How heavy is the T4?", "solution": "380 grams"}\n')
+    with pytest.raises(QuestionSetError, match="no reference answer"):
+        ReferenceSet.load(path, corpus)

@@ -92,3 +92,14 @@ def test_zip_bomb_is_refused_within_the_limit(tmp_path):
     files, refused = expand_uploads([bomb], UploadLimits(max_file_bytes=8 * 1024 * 1024,
                                                          max_zip_total_bytes=10 * 1024 * 1024))
     assert files == [] and "zip bomb" in refused["bomb.zip"]
+
+
+def test_html_tables_become_self_describing_rows():
+    """Cells one per line lost the rows: a chunk holding '612' could not say what it was the altitude of."""
+    page = ("<h1>Stations</h1><table><tr><th>Station</th><th>Altitude (m)</th></tr>"
+            "<tr><td>Orlan Bridge</td><td>612</td></tr><tr><td>Hollin Gap</td><td>1,655</td></tr></table>"
+            "<p>After.</p><table><tr><td>a</td><td>b</td></tr></table>")
+    text = read_document("stations.html", page.encode()).text
+    assert "Station: Orlan Bridge; Altitude (m): 612." in text
+    assert "Station: Hollin Gap; Altitude (m): 1,655." in text
+    assert "a | b" in text and text.index("1,655") < text.index("After.")   # no header: cells joined; order kept
