@@ -151,7 +151,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_QUESTIONS} questions per set")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:key=value,...",
-                        help="reader/answer-rule variant: form, passages, trim, system, sentences, ngram, max_tokens, top_k, alpha")
+                        help="reader/answer-rule variant: form, passages, trim, system, sentences, ngram, "
+                             "max_tokens, top_k, alpha")
     parser.add_argument("--out", type=Path, default=None, help="write every answer as JSON lines here")
     args = parser.parse_args()
 
