@@ -6,7 +6,8 @@ alone (the floor), RAG, fine-tuned and RAG + fine-tuned. Per column: key-fact ac
 for the RAG columns retrieval hit@k (a retrieved passage holds the key), hit@prompt (a passage *in the
 prompt* holds it) and accuracy when it was in the prompt (the reader's share of the loss).
 
-Sets (``assets/``): ``sample`` (the Lumenhollow corpus; its ``test`` split was never trained on), ``dev``
+Sets (``assets/``): ``sample`` (the Lumenhollow corpus; only its ``test`` split, never trained on, is asked
+unless ``--sample-split all``), ``dev``
 (tune on it), ``test`` (report on it; never tune on it). A fine-tuned column needs an adapter trained on
 that set's documents: ``--adapter dev=data/adapters/dev``; without one it is left out for that set.
 
@@ -145,7 +146,9 @@ def main() -> None:
     parser.add_argument("--columns", default=",".join(COLUMNS))
     parser.add_argument("--adapter", action="append", default=[], metavar="SET=PATH",
                         help="the adapter trained on that set's documents (sample: the shipped one by default)")
-    parser.add_argument("--split", default=None, help="only questions of this split (e.g. test for the sample set)")
+    parser.add_argument("--sample-split", default="test",
+                        help="the sample set's split to ask (default test: its train split was trained on, which "
+                             "would flatter the fine-tuned columns); 'all' for both")
     parser.add_argument("--source", action="append", default=[], help="only questions about this document "
                         "(e.g. to judge an adapter trained on part of a set)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
@@ -179,7 +182,7 @@ def main() -> None:
             for set_name in [s for s in args.sets.split(",") if s]:
                 docs, questions = SETS[set_name]
                 items = [i for i in load_questions(questions, require_reference=True)
-                         if (args.split is None or i.split == args.split)
+                         if (set_name != "sample" or args.sample_split in ("all", i.split))
                          and (not args.source or i.source in args.source)][:limit]
                 collection = f"Eval{set_name.title()}"
                 if set_name != "sample":

@@ -44,7 +44,8 @@ def _clock(seconds: float | None) -> str:
     return f"{minutes}:{secs:02d}"
 
 
-RECIPE_LABELS = {"closed-book": "closed-book: learn the facts, answer without passages (the fine-tuned column)",
+RECIPE_LABELS = {"both": "both: one adapter for the fine-tuned and the RAG + fine-tuned columns",
+                 "closed-book": "closed-book: learn the facts, answer without passages (the fine-tuned column)",
                  "reading": "reading (RAFT): answer from passages among distractors (the RAG + fine-tuned column)"}
 
 

@@ -1,7 +1,7 @@
 """The reading recipe (RAFT, Zhang et al. 2024, arXiv 2403.10131): learn to answer *from passages*.
 
 Each closed-book pair whose answer is a sentence of the documents becomes a reading example: the
-question, the passage that holds the answer (the "oracle") among distractor passages that share the
+question, the passage that holds the answer (the "oracle") beside a distractor passage that shares the
 most words with the question (what retrieval would also return), in a shuffled order, and the answer
 taken from the oracle. A share of examples (``distractor_only``) carry distractors only, so the model
 also learns the facts and does not trust every passage blindly. Passages are cut as ingestion cuts
@@ -45,7 +45,7 @@ def document_passages(docs_dir: Path, words: int = PASSAGE_WORDS) -> list[str]:
     return passages
 
 
-def reading_examples(docs_dir: Path, examples: list[Example], distractors: int = 2,
+def reading_examples(docs_dir: Path, examples: list[Example], distractors: int = 1,
                      distractor_only: float = 0.2, seed: int = 7) -> list[Example]:
     """RAFT examples for each pair whose answer sentence is found in a passage (the others are left out:
     a reading example needs an oracle)."""

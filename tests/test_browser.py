@@ -83,6 +83,14 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
         time.sleep(2)
         page.locator("#refresh-scores").click()
     expect(page.locator("#score-summary")).to_contain_text("rag")
+    # correctness first: the RAG answer's stored key fact, shown as accuracy with its Wilson interval
+    from pipelines.correctness import proportion_interval
+
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        (fact,) = db.execute("SELECT value FROM scores WHERE pipeline = 'rag' AND metric = 'key_fact'").fetchone()
+    interval = proportion_interval(fact, 1)
+    expect(page.locator("#accuracy")).to_contain_text(f"{interval.low:.0%} – {interval.high:.0%}")
+    expect(page.locator("#agreement")).to_contain_text("key_fact")
     expect(page.locator("#agreement")).to_contain_text("semantic_similarity")
     expect(page.locator("#agreement-verdict")).to_contain_text("Not enough evidence")
     expect(page.locator("#scores")).to_contain_text("ragas-")  # each score names its scorer
@@ -102,7 +110,8 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
     expect(limit).to_have_value("1")
     page.locator("#run-batch").click()
     expect(page.locator("#batch-summary")).to_contain_text("Batch evaluation (1 questions", timeout=300_000)
-    expect(page.locator("#batch-summary table")).to_contain_text("semantic_similarity")
+    expect(page.locator("#batch-summary table").first).to_contain_text("key-fact accuracy")
+    expect(page.locator("#batch-summary")).to_contain_text("semantic_similarity")
     expect(page.locator("#batch-report")).to_contain_text(".zip")
     page.screenshot(path=str(ARTIFACTS / "evaluation.png"), full_page=True)
     assert page.dialogs == []
