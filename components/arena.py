@@ -117,7 +117,8 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                     knowledge: KnowledgeBase | None = None, defaults: RetrievalOptions | None = None,
                     sign_in: bool = False) -> None:
     """``sign_in`` shows "Sign in with Hugging Face" (OAuth on a Space); votes then carry the user name."""
-    named_order = [p.name for p in arena.pipelines]  # every column the arena can show, in its order
+    # every column the arena can show, in its order (the base-model floor is for benches and batch reports)
+    named_order = [p.name for p in arena.pipelines if p.name in TITLES]
     has_third = len(named_order) > 2
     session = gr.State(ArenaSession())
     with gr.Row():

@@ -54,7 +54,9 @@ def test_registry_lists_complete_adapters_and_refuses_damaged_ones(test_settings
 
 def test_a_background_job_trains_registers_and_refuses_a_second_one(test_settings, docs, tmp_path):
     jobs = TrainingJobs(test_settings.model_copy(update={"data_dir": tmp_path}))
-    job = jobs.start(docs, TrainingConfig(max_steps=4, batch_size=2, learning_rate=3e-3), eval_fraction=0.0)
+    # every pair in each batch (full-batch steps), so the loss falls step by step, whatever the shuffle
+    config = TrainingConfig(max_steps=4, batch_size=32, learning_rate=3e-3, recipe="closed-book")
+    job = jobs.start(docs, config, eval_fraction=0.0)
     with pytest.raises(TrainingBusy, match="still running"):
         jobs.start(docs, TrainingConfig(max_steps=2))
     jobs.wait(600)
