@@ -72,7 +72,8 @@ def apply_variant(runtime, options: dict[str, str]) -> None:
     reader = ReaderOptions(form=options.get("form", reader.form),
                            passages=int(options.get("passages", reader.passages)),
                            trim=int(options.get("trim", reader.trim)),
-                           system=options.get("system", "yes" if reader.system else "no") == "yes")
+                           system=options.get("system", "yes" if reader.system else "no") == "yes",
+                           pick=options.get("pick", reader.pick))
     rules = AnswerRules(max_sentences=int(options.get("sentences", rules.max_sentences)),
                         no_repeat_ngram=int(options.get("ngram", rules.no_repeat_ngram)))
     for pipeline in runtime.arena.pipelines:
@@ -83,7 +84,7 @@ def apply_variant(runtime, options: dict[str, str]) -> None:
     runtime.arena.max_new_tokens = int(options.get("max_tokens", runtime.arena.max_new_tokens))
 
 
-def ask_set(runtime, name: str, items, columns: tuple[str, ...], retrieval, reader_passages: int,
+def ask_set(runtime, name: str, items, columns: tuple[str, ...], retrieval,
             answers_out: list[dict]) -> dict[str, ColumnTally]:
     from pipelines.arena import ArenaSession
     from pipelines.correctness import key_present, token_f1
@@ -96,7 +97,7 @@ def ask_set(runtime, name: str, items, columns: tuple[str, ...], retrieval, read
         contexts: dict[str, list] = {}
         for pipeline, event in runtime.arena.ask(item.question, session):
             if isinstance(event, ContextEvent):
-                contexts[pipeline] = event.chunks
+                contexts[pipeline] = event
             elif isinstance(event, DoneEvent):
                 answers[pipeline] = event.answer
             elif isinstance(event, ErrorEvent):
@@ -110,11 +111,12 @@ def ask_set(runtime, name: str, items, columns: tuple[str, ...], retrieval, read
             right = float(key_present(answer, keys))
             tally.correct.append(right)
             tally.f1.append(token_f1(answer, keys))
-            chunks = contexts.get(column)
+            context = contexts.get(column)
             hit_k = hit_prompt = None
-            if chunks is not None:
-                hit_k = float(any(key_present(c.text, keys) for c in chunks))
-                hit_prompt = float(any(key_present(c.text, keys) for c in chunks[:reader_passages]))
+            if context is not None:
+                read = [c for c in context.chunks if context.in_prompt is None or c.rank in context.in_prompt]
+                hit_k = float(any(key_present(c.text, keys) for c in context.chunks))
+                hit_prompt = float(any(key_present(c.text, keys) for c in read))
                 tally.hit_k.append(hit_k)
                 tally.hit_prompt.append(hit_prompt)
                 if hit_prompt:
@@ -154,7 +156,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_QUESTIONS} questions per set")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:key=value,...",
-                        help="reader/answer-rule variant: form, passages, trim, system, sentences, ngram, "
+                        help="reader/answer-rule variant: form, passages, pick, trim, system, sentences, ngram, "
                              "max_tokens, top_k, alpha")
     parser.add_argument("--out", type=Path, default=None, help="write every answer as JSON lines here")
     args = parser.parse_args()
@@ -200,8 +202,7 @@ def main() -> None:
                     retrieval = RetrievalOptions(collection=None if set_name == "sample" else collection,
                                                  top_k=int(options.get("top_k", settings.top_k)),
                                                  alpha=float(options.get("alpha", settings.hybrid_alpha)))
-                    passages = runtime.arena.pipelines[0].reader.passages
-                    tallies = ask_set(runtime, set_name, items, set_columns, retrieval, passages, answers)
+                    tallies = ask_set(runtime, set_name, items, set_columns, retrieval, answers)
                     lines += table_rows(f"{set_name} ({len(items)})", variant, tallies)
                     print("\n".join(lines[-len(tallies):]), file=sys.stderr, flush=True)
         finally:

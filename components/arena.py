@@ -215,7 +215,8 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         for name, event in arena.ask(question, state):
             order = state.shown_order
             if isinstance(event, ContextEvent):
-                chunks[name] = event.chunks[: event.in_prompt]  # citations: of the passages the model read
+                chunks[name] = [c for c in event.chunks  # citations: of the passages the model read
+                                if event.in_prompt is None or c.rank in event.in_prompt]
                 panel = context_panel_html(event.chunks, query=question)
                 yield view({context: HIDDEN_PANEL, context_held: panel} if state.blind else {context: panel})
             elif isinstance(event, TokenEvent):

@@ -32,7 +32,7 @@ class RetrievedChunk:
 @dataclass(frozen=True)
 class ContextEvent:
     chunks: list[RetrievedChunk]
-    in_prompt: int | None = None  # how many of the chunks (the first ones) the prompt holds; None: all
+    in_prompt: tuple[int, ...] | None = None  # the ranks of the chunks the prompt holds; None: all of them
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ class PreparedRequest:
     chunks: list[RetrievedChunk] = field(default_factory=list)
     retrieval_s: float | None = None
     adapter_id: str | None = None
-    in_prompt: int | None = None  # the first this-many chunks went into the prompt (None: all of them)
+    in_prompt: tuple[int, ...] | None = None  # the ranks of the chunks that went into the prompt (None: all)
 
 
 class Pipeline(Protocol):

@@ -21,6 +21,7 @@ from pipelines.events import RetrievedChunk
 
 ASSISTANT_SYSTEM = "You are a helpful assistant that answers questions about the user's documents."
 PromptForm = Literal["context-qa", "instruct"]
+PassagePick = Literal["rank", "overlap"]
 _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?](?!\d)|\n|$)")
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
@@ -35,17 +36,22 @@ class ReaderOptions:
     ``form``: ``context-qa`` (``Context: ... Question: ... Answer:``, what small models read best) or
     ``instruct`` (numbered passages and an instruction); ``passages``: how many of the retrieved
     passages go into the prompt (the panel shows them all); ``trim``: keep only the sentences that
-    share words with the question, plus this many neighbours each side (0: whole passages).
+    share words with the question, plus this many neighbours each side (0: whole passages); ``pick``: which
+    retrieved passages go in, the top ``passages`` by rank, or those sharing the most of the question's words
+    (ties by rank; they keep their panel numbers either way).
     """
 
     form: PromptForm = "context-qa"
     passages: int = 1
     trim: int = 0
     system: bool = True
+    pick: PassagePick = "rank"
 
     def __post_init__(self) -> None:
         if self.form not in ("context-qa", "instruct"):
             raise ValueError(f"Unknown reader prompt form {self.form!r}: use context-qa or instruct")
+        if self.pick not in ("rank", "overlap"):
+            raise ValueError(f"Unknown passage pick {self.pick!r}: use rank or overlap")
         if self.passages < 1 or self.trim < 0:
             raise ValueError("The reader needs at least one passage and a trim of 0 or more sentences")
 
@@ -69,6 +75,10 @@ def trim_passage(text: str, question: str, neighbours: int) -> str:
 def passages_for(question: str, chunks: list[RetrievedChunk], reader: ReaderOptions) -> list[tuple[int, str]]:
     """(rank, text) of the passages the prompt holds: the first ``reader.passages``, trimmed if asked."""
     chosen = chunks[: reader.passages]
+    if reader.pick == "overlap":
+        terms = _terms(question)
+        best = sorted(chunks, key=lambda c: (-len(terms & _terms(c.text)), c.rank))[: reader.passages]
+        chosen = sorted(best, key=lambda c: c.rank)
     return [(c.rank, trim_passage(c.text, question, reader.trim) if reader.trim else c.text) for c in chosen]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pipelines.answer_rules import AnswerRules
 from pipelines.models import GenerationRequest
 from pipelines.pipeline import PipelineError, PreparedRequest
-from pipelines.prompts import ReaderOptions, rag_messages
+from pipelines.prompts import ReaderOptions, passages_for, rag_messages
 from pipelines.retrieval import RetrievalOptions
 from pipelines.store import RetrievalError, Retriever
 
@@ -63,5 +63,5 @@ class RagPipeline:
                                       rules=self.rules),
             chunks=chunks,
             retrieval_s=time.perf_counter() - started,
-            in_prompt=min(self.reader.passages, len(chunks)),
+            in_prompt=tuple(rank for rank, _text in passages_for(question, chunks, self.reader)),
         )

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     reader_prompt: Literal["context-qa", "instruct"] = Field(
         "context-qa", description="RAG prompt form: Context/Question/Answer, or numbered passages + instruction.")
     reader_passages: int = Field(1, ge=1, le=50, description="Retrieved passages put in the RAG prompt.")
+    reader_pick: Literal["rank", "overlap"] = Field(
+        "rank", description="Which retrieved passages the RAG prompt holds: the top ones by rank, or those sharing "
+        "the most words with the question.")
     reader_trim: int = Field(0, ge=0, description="Keep only sentences sharing a word with the question, "
                              "plus this many neighbours (0: whole passages).")
     answer_sentences: int = Field(1, ge=0, le=50, description="An answer ends after this many sentences "

@@ -64,6 +64,8 @@ def test_prompt_forms_keep_the_panel_numbers_and_the_chosen_passages():
     two = rag_messages("Who is Pim?", chunks, [], ReaderOptions(form="instruct", passages=2))[-1]["content"]
     assert "[1] The T4" in two and "[2] Pim" in two and "[3]" not in two and two.startswith("Passages:")
     assert rag_messages("q", chunks, [], ReaderOptions(system=False))[0]["role"] == "user"
+    picked = rag_messages("Who is Pim?", chunks, [], ReaderOptions(pick="overlap"))[-1]["content"]
+    assert "[2] Pim is the mascot." in picked and "[1]" not in picked   # most shared words; its panel number kept
     assert trim_passage("Intro here. The T4 weighs 380 grams. Colour grey. Unrelated end.", "How heavy is the T4?",
                         0) == "The T4 weighs 380 grams."
     assert trim_passage("Nothing matches.", "Who is Pim?", 1) == "Nothing matches."
