@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -104,9 +105,13 @@ class RunningApp:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"app exited early:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=2):
+            try:  # ready when /healthz answers: the app adds it just after Gradio starts serving its pages
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):
                     return self
+            except urllib.error.HTTPError as answer:
+                if answer.code != 404:  # 503: up, with a part down (what some tests arrange)
+                    return self
+                time.sleep(1)
             except OSError:
                 time.sleep(1)
         raise AssertionError(f"app did not start in {timeout} s:\n{self.log.read_text()[-3000:]}")
