@@ -27,7 +27,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,22 +60,22 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
     return name, options
 
 
+# variant key -> (field of ReaderOptions or AnswerRules, how to read the value)
+READER_KEYS = {"form": ("form", str), "passages": ("passages", int), "trim": ("trim", int),
+               "system": ("system", lambda value: value == "yes"), "pick": ("pick", str)}
+RULE_KEYS = {"sentences": ("max_sentences", int), "ngram": ("no_repeat_ngram", int)}
+
+
 def apply_variant(runtime, options: dict[str, str]) -> None:
-    """Set the reader and answer rules of the started runtime's columns (what the settings would set)."""
-    from pipelines.answer_rules import AnswerRules
-    from pipelines.prompts import ReaderOptions
+    """Set the reader and answer rules of the started runtime's columns: the settings' values, with the
+    variant's own on top."""
     from pipelines.runtime import answer_rules, reader_options
 
-    settings = runtime.settings
-    reader = reader_options(settings)
-    rules = answer_rules(settings)
-    reader = ReaderOptions(form=options.get("form", reader.form),
-                           passages=int(options.get("passages", reader.passages)),
-                           trim=int(options.get("trim", reader.trim)),
-                           system=options.get("system", "yes" if reader.system else "no") == "yes",
-                           pick=options.get("pick", reader.pick))
-    rules = AnswerRules(max_sentences=int(options.get("sentences", rules.max_sentences)),
-                        no_repeat_ngram=int(options.get("ngram", rules.no_repeat_ngram)))
+    def chosen(keys: dict) -> dict:
+        return {field: read(options[key]) for key, (field, read) in keys.items() if key in options}
+
+    reader = replace(reader_options(runtime.settings), **chosen(READER_KEYS))
+    rules = replace(answer_rules(runtime.settings), **chosen(RULE_KEYS))
     for pipeline in runtime.arena.pipelines:
         if hasattr(pipeline, "reader"):
             pipeline.reader = reader

@@ -14,9 +14,10 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
+
+from pipelines.correctness import proportion_interval
 
 MIN_PAIRS_FOR_VERDICT = 5
 
@@ -35,12 +36,8 @@ class MetricAgreement:
 
 def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval for a proportion (sensible for the small counts of early labeling)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    interval = proportion_interval(successes, n, z)
+    return interval.low, interval.high
 
 
 def metric_agreement(scores: list[dict], human_scores: dict[tuple[str, str], int]) -> list[MetricAgreement]:

@@ -9,7 +9,8 @@ them, so the adapter trains on passages shaped like the ones the RAG + fine-tune
 
 Example::
 
-    examples = reading_examples(Path("assets/corpus"), build_examples(Path("assets/corpus")))
+    documents = [read_document(p.name, p.read_bytes()) for p in sorted(Path("assets/corpus").iterdir())]
+    examples = reading_examples(documents, build_examples(Path("assets/corpus")))
     examples[0].context          # ("...oracle or distractor...", ...)
 """
 
@@ -17,11 +18,16 @@ from __future__ import annotations
 
 import random
 import re
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TypeVar
 
 from pipelines.chunking import Chunker
-from pipelines.readers import SUPPORTED_SUFFIXES, ReadError, read_document
-from pipelines.training import Example
+from pipelines.readers import ParsedDocument
+
+# A training pair (``pipelines.training.Example``): a dataclass with question, answer, origin and context.
+# Typed by a variable, not imported, so this module stays below the training module that calls it.
+ExampleT = TypeVar("ExampleT")
 
 PASSAGE_WORDS = 110  # about the 160 MiniLM tokens of an ingested chunk
 _WORD = re.compile(r"[a-z0-9]+")
@@ -33,23 +39,16 @@ def _terms(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _COMMON}
 
 
-def document_passages(docs_dir: Path, words: int = PASSAGE_WORDS) -> list[str]:
-    passages = []
-    for path in sorted(docs_dir.iterdir()):
-        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
-            try:
-                document = read_document(path.name, path.read_bytes())
-            except ReadError:
-                continue
-            passages += [chunk.text for chunk in Chunker(words, words // 5).chunk(document)]
-    return passages
+def document_passages(documents: Sequence[ParsedDocument], words: int = PASSAGE_WORDS) -> list[str]:
+    chunker = Chunker(words, words // 5)
+    return [chunk.text for document in documents for chunk in chunker.chunk(document)]
 
 
-def reading_examples(docs_dir: Path, examples: list[Example], distractors: int = 1,
-                     distractor_only: float = 0.2, seed: int = 7) -> list[Example]:
-    """RAFT examples for each pair whose answer sentence is found in a passage (the others are left out:
-    a reading example needs an oracle)."""
-    passages = document_passages(docs_dir)
+def reading_examples(documents: Sequence[ParsedDocument], examples: list[ExampleT], distractors: int = 1,
+                     distractor_only: float = 0.2, seed: int = 7) -> list[ExampleT]:
+    """RAFT examples for each pair whose answer sentence is found in a passage of the (already parsed)
+    documents; the others are left out: a reading example needs an oracle."""
+    passages = document_passages(documents)
     passage_terms = [_terms(p) for p in passages]
     flat = [" ".join(p.split()) for p in passages]
     rng = random.Random(seed)
@@ -66,5 +65,5 @@ def reading_examples(docs_dir: Path, examples: list[Example], distractors: int =
         context = [passages[i] for i in ranked[:distractors]]
         if rng.random() >= distractor_only:
             context.insert(rng.randrange(len(context) + 1), passages[oracle])
-        out.append(Example(example.question, example.answer, f"reading:{example.origin}", tuple(context)))
+        out.append(replace(example, origin=f"reading:{example.origin}", context=tuple(context)))
     return out

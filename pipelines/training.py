@@ -27,8 +27,11 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from pipelines.fact_pairs import document_pairs
 from pipelines.prompts import ASSISTANT_SYSTEM, ReaderOptions, rag_user_text
+from pipelines.questions import load_questions
 from pipelines.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+from pipelines.reading_pairs import reading_examples
 
 log = logging.getLogger(__name__)
 METADATA_FILE = "arena_adapter.json"
@@ -92,9 +95,8 @@ def build_examples(docs_dir: Path, questions_file: Path | None = None, split: st
     """
     if recipe not in RECIPES:
         raise ValueError(f"Unknown training recipe {recipe!r}: use one of {', '.join(RECIPES)}")
-    from pipelines.fact_pairs import document_pairs
-
     examples: list[Example] = []
+    documents = []  # parsed once: the fact pairs and the reading recipe's passages both read them
     for path in sorted(docs_dir.iterdir()):
         if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
             try:
@@ -102,11 +104,10 @@ def build_examples(docs_dir: Path, questions_file: Path | None = None, split: st
             except ReadError as exc:
                 log.warning("%s left out of the training pairs: %s", path.name, exc)
                 continue
+            documents.append(document)
             examples += [Example(p.question, p.answer, f"{p.form}:{p.origin}")
                          for p in document_pairs(path.name, document)]
     if questions_file and questions_file.exists():
-        from pipelines.questions import load_questions
-
         for number, item in enumerate(load_questions(questions_file, require_reference=True), start=1):
             if (item.split or "train") == split:  # a dev or test question is never trained on
                 examples.append(Example(item.question, item.reference, f"reference:{item.id or number}"))
@@ -116,9 +117,7 @@ def build_examples(docs_dir: Path, questions_file: Path | None = None, split: st
             unique.setdefault((example.question.strip().lower(), example.answer.strip().lower()), example)
     examples = list(unique.values())
     if recipe in ("reading", "both"):
-        from pipelines.reading_pairs import reading_examples
-
-        reading = reading_examples(docs_dir, examples)
+        reading = reading_examples(documents, examples)
         examples = reading if recipe == "reading" else examples + reading
     return examples
 

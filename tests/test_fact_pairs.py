@@ -52,7 +52,8 @@ def test_sample_corpus_pairs_per_document():
 def test_reading_examples_hold_the_oracle_or_only_distractors():
     docs = ROOT / "assets" / "corpus"
     closed = build_examples(docs)
-    reading = reading_examples(docs, closed, distractors=2, distractor_only=0.25, seed=1)
+    documents = [read_document(p.name, p.read_bytes()) for p in sorted(docs.iterdir())]
+    reading = reading_examples(documents, closed, distractors=2, distractor_only=0.25, seed=1)
     assert len(reading) > 0.5 * len([e for e in closed if not e.origin.startswith("recital")])
     with_oracle = [e for e in reading if any(" ".join(e.answer.split()) in " ".join(c.split()) for c in e.context)]
     assert 0.6 * len(reading) < len(with_oracle) < len(reading)          # most, not all (RAFT's share)
