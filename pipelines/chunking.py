@@ -23,6 +23,14 @@ from pipelines.readers import ParsedDocument, TextUnit
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$", re.MULTILINE)
 _WORD = re.compile(r"\S+")
+# A sentence ends at . ! ? (not a decimal point: "3.2") or at a line end, so a list line is one too.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=\d))+(?:[.!?]|\n|$)")
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences and sentence-like lines of a text, in order, stripped (the fact-pair builder's units,
+    and the reader's trimming)."""
+    return [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
 
 
 class Tokenizer(Protocol):

@@ -26,11 +26,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipelines.chunking import Chunker
+from pipelines.chunking import Chunker, split_sentences
 from pipelines.readers import ParsedDocument
 
 WORDS_PER_CHUNK = 60
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?](?!\d)|$)")
 # A number with what it counts ("380 grams", "3 May 2019", "1,240 euros", "v3.2", "06:40"), or a name.
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _NUMBER = re.compile(rf"\b\d{{1,2}}\s+{_MONTH}\s+\d{{4}}\b|\b{_MONTH}\s+\d{{4}}\b"
@@ -121,8 +120,8 @@ def document_pairs(source: str, document: ParsedDocument, words_per_chunk: int =
         label = topic if part == 1 else f"{topic} (part {part})"
         pairs.append(FactPair(f"What does the {title} document say about {label}?", body, origin, "recital"))
     # Sentences from the whole text, not from the windows: a window may cut a sentence in two.
-    for number, match in enumerate(_SENTENCE.finditer(document.text), start=1):
-        sentence = " ".join(match.group(0).split()).lstrip("-*#• ").strip()
+    for number, text in enumerate(split_sentences(document.text), start=1):
+        sentence = " ".join(text.split()).lstrip("-*#• ").strip()
         for question, form in sentence_pairs(sentence, title):
             pairs.append(FactPair(question, sentence, f"{source}@s{number}", form))
     return pairs

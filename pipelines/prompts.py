@@ -17,13 +17,13 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from pipelines.chunking import split_sentences
 from pipelines.events import RetrievedChunk
 
 ASSISTANT_SYSTEM = "You are a helpful assistant that answers questions about the user's documents."
 PromptForm = Literal["context-qa", "instruct"]
 PassagePick = Literal["rank", "overlap"]
 _WORD = re.compile(r"[a-z0-9]+")
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?](?!\d)|\n|$)")
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
                    "were", "does", "do", "did", "the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "or",
                    "many", "much", "long", "by", "with", "from", "it", "its", "be", "can", "has", "have", "that"}
@@ -63,7 +63,7 @@ def _terms(text: str) -> set[str]:
 def trim_passage(text: str, question: str, neighbours: int) -> str:
     """The sentences of ``text`` that share a word with the question, each with ``neighbours`` around it,
     in their order; the whole text when no sentence matches (better too much than nothing)."""
-    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    sentences = split_sentences(text)
     terms = _terms(question)
     hits = [i for i, sentence in enumerate(sentences) if terms & _terms(sentence)]
     if not hits:

@@ -58,3 +58,16 @@ def test_reading_examples_hold_the_oracle_or_only_distractors():
     with_oracle = [e for e in reading if any(" ".join(e.answer.split()) in " ".join(c.split()) for c in e.context)]
     assert 0.6 * len(reading) < len(with_oracle) < len(reading)          # most, not all (RAFT's share)
     assert all(2 <= len(e.context) <= 3 for e in reading)
+
+
+def test_list_lines_and_decimals_are_sentences_of_their_own():
+    """A line without a full stop (a datasheet's list item) once vanished from the fact pairs, and a
+    decimal point cut a sentence in two."""
+    from pipelines.chunking import split_sentences
+
+    text = "- Weight: 380 grams\n- Casing: grey.\nFirmware 3.2 fixed the drift. Last line"
+    assert split_sentences(text) == ["- Weight: 380 grams", "- Casing: grey.", "Firmware 3.2 fixed the drift.",
+                                     "Last line"]
+    document = read_document("sheet.md", b"# Physical\n- Weight: 380 grams\n- Colour: Heron Grey\n")
+    questions = {p.question for p in document_pairs("sheet.md", document)}
+    assert "In the sheet, what is the weight?" in questions
