@@ -28,6 +28,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedTokenizerBase
 
 from pipelines.answer_rules import AnswerRules
+from pipelines.copy_rule import CopyRule
 from pipelines.decoding import BASE_ADAPTER, RowAdapters, use_narrow_batch_head
 from pipelines.settings import OFFLINE_MODEL, Settings
 from pipelines.spaces_support import in_space, zero_gpu
@@ -49,6 +50,10 @@ class GenerationRequest:
     messages: list[dict[str, str]]
     adapter: str | None = None
     rules: AnswerRules = field(default_factory=AnswerRules)
+    #: When set, the answer may use only the words of this text (the RAG reader's copy rule, see
+    #: :mod:`pipelines.copy_rule`); ``copy_spans``: and it continues a span of the text inside a word.
+    copy_from: str | None = None
+    copy_spans: bool = False
 
 
 #: The Hub original of the offline model (its GGUF is a Q4_1 quantisation of these weights).
@@ -250,8 +255,11 @@ class ModelBackend:
         open_rows = set(range(len(requests)))
         with self._lock, RowAdapters(self.model, names) as row_adapters:
             logits, cache, mask, positions = self._prefill(requests, row_adapters)
+            copy_rules = {row: CopyRule(self.tokenizer, r.copy_from, spans=r.copy_spans, eos=eos)
+                          for row, r in enumerate(requests) if r.copy_from is not None}
             for _step in range(max_new_tokens):
                 _block_repeats(logits, requests, generated, open_rows)
+                _keep_to_copy(logits, copy_rules, generated, open_rows)
                 tokens = self._pick(logits, temperature)
                 for row, token in enumerate(tokens.tolist()):
                     if row not in open_rows:
@@ -334,6 +342,15 @@ def _block_repeats(logits: torch.Tensor, requests: list[GenerationRequest], gene
         if banned:
             with torch.inference_mode():  # the logits are an inference tensor
                 logits[row, list(banned)] = float("-inf")
+
+
+def _keep_to_copy(logits: torch.Tensor, rules: dict[int, CopyRule], generated: list[list[int]],
+                  open_rows: set[int]) -> None:
+    """Forbid, per row with a copy rule, the tokens its passages do not allow next."""
+    for row, rule in rules.items():
+        if row in open_rows:
+            with torch.inference_mode():
+                logits[row, rule.outside(generated[row], logits.shape[-1]).to(logits.device)] = float("-inf")
 
 
 def adapter_id(path: Path) -> str:

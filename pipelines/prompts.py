@@ -23,6 +23,7 @@ from pipelines.events import RetrievedChunk
 ASSISTANT_SYSTEM = "You are a helpful assistant that answers questions about the user's documents."
 PromptForm = Literal["context-qa", "instruct"]
 PassagePick = Literal["rank", "overlap"]
+CopyMode = Literal["off", "words", "spans"]
 _WORD = re.compile(r"[a-z0-9]+")
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
                    "were", "does", "do", "did", "the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "or",
@@ -38,7 +39,9 @@ class ReaderOptions:
     passages go into the prompt (the panel shows them all); ``trim``: keep only the sentences that
     share words with the question, plus this many neighbours each side (0: whole passages); ``pick``: which
     retrieved passages go in, the top ``passages`` by rank, or those sharing the most of the question's words
-    (ties by rank; they keep their panel numbers either way).
+    (ties by rank; they keep their panel numbers either way); ``copy``: ``words``, the answer may use only
+    words of the question and the passages in the prompt, ``spans``, and copies numbers and names whole
+    (:mod:`pipelines.copy_rule`; local backend), ``off``: any token.
     """
 
     form: PromptForm = "context-qa"
@@ -46,10 +49,13 @@ class ReaderOptions:
     trim: int = 0
     system: bool = True
     pick: PassagePick = "rank"
+    copy: CopyMode = "spans"
 
     def __post_init__(self) -> None:
         if self.form not in ("context-qa", "instruct"):
             raise ValueError(f"Unknown reader prompt form {self.form!r}: use context-qa or instruct")
+        if self.copy not in ("off", "words", "spans"):
+            raise ValueError(f"Unknown copy rule {self.copy!r}: use off, words or spans")
         if self.pick not in ("rank", "overlap"):
             raise ValueError(f"Unknown passage pick {self.pick!r}: use rank or overlap")
         if self.passages < 1 or self.trim < 0:

@@ -57,11 +57,14 @@ class RagPipeline:
         if not chunks:
             scope = f" within {', '.join(options.sources)}" if options.sources else ""
             raise PipelineError(f"No passages found{scope}: the collection is empty or nothing matched.")
+        passages = passages_for(question, chunks, self.reader)
+        copy_from = "\n".join([question, *(t for _rank, t in passages)]) if self.reader.copy != "off" else None
         return PreparedRequest(
             pipeline=self.name,
             request=GenerationRequest(rag_messages(question, chunks, history, self.reader), adapter=None,
-                                      rules=self.rules),
+                                      rules=self.rules, copy_from=copy_from,
+                                      copy_spans=self.reader.copy == "spans"),
             chunks=chunks,
             retrieval_s=time.perf_counter() - started,
-            in_prompt=tuple(rank for rank, _text in passages_for(question, chunks, self.reader)),
+            in_prompt=tuple(rank for rank, _text in passages),
         )

@@ -271,7 +271,7 @@ def judge_status(settings: Settings, backend: ModelBackend | None) -> str:
 
 def reader_options(settings: Settings) -> ReaderOptions:
     return ReaderOptions(form=settings.reader_prompt, passages=settings.reader_passages, trim=settings.reader_trim,
-                         pick=settings.reader_pick)
+                         pick=settings.reader_pick, copy=settings.reader_copy)
 
 
 def answer_rules(settings: Settings) -> AnswerRules:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         "the most words with the question.")
     reader_trim: int = Field(0, ge=0, description="Keep only sentences sharing a word with the question, "
                              "plus this many neighbours (0: whole passages).")
+    reader_copy: Literal["off", "words", "spans"] = Field(
+        "spans", description="The RAG answer may use only words of its passages and question (words), and copies "
+        "numbers and names whole (spans); local backend only.")
     answer_sentences: int = Field(1, ge=0, le=50, description="An answer ends after this many sentences "
                                   "(0: at max tokens or the end-of-text token).")
     no_repeat_ngram: int = Field(4, ge=0, le=20, description="Block a token that repeats an n-gram of the "

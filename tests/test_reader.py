@@ -78,7 +78,9 @@ def test_reader_and_answer_rules_come_from_the_settings(monkeypatch):
     monkeypatch.setenv("ARENA_READER_PASSAGES", "3")
     monkeypatch.setenv("ARENA_ANSWER_SENTENCES", "2")
     monkeypatch.setenv("ARENA_NO_REPEAT_NGRAM", "0")
+    monkeypatch.setenv("ARENA_READER_COPY", "spans")
     settings = Settings()
+    assert reader_options(settings).copy == "spans"
     assert (reader_options(settings).form, reader_options(settings).passages) == ("instruct", 3)
     assert (answer_rules(settings).max_sentences, answer_rules(settings).no_repeat_ngram) == (2, 0)
 
