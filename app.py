@@ -16,9 +16,9 @@ from components.finetune import build_finetune_tab
 from components.knowledge import build_knowledge_tab
 from components.leaderboard import build_leaderboard_tab
 from components.rendering import CSS
-from pipelines.api import ArenaAPI
+from pipelines.arena.api import ArenaAPI
+from pipelines.common.settings import Settings
 from pipelines.runtime import Runtime
-from pipelines.settings import Settings
 
 log = logging.getLogger("arena")
 

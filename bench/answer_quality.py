@@ -87,9 +87,9 @@ def apply_variant(runtime, options: dict[str, str]) -> None:
 
 def ask_set(runtime, name: str, items, columns: tuple[str, ...], retrieval,
             answers_out: list[dict]) -> dict[str, ColumnTally]:
-    from pipelines.arena import ArenaSession
-    from pipelines.correctness import key_present, token_f1
-    from pipelines.events import ContextEvent, DoneEvent, ErrorEvent
+    from pipelines.arena.arena import ArenaSession
+    from pipelines.common.correctness import key_present, token_f1
+    from pipelines.common.events import ContextEvent, DoneEvent, ErrorEvent
 
     tallies = {column: ColumnTally() for column in columns}
     for item in items:
@@ -129,7 +129,7 @@ def ask_set(runtime, name: str, items, columns: tuple[str, ...], retrieval,
 
 
 def table_rows(set_name: str, variant: str, tallies: dict[str, ColumnTally]) -> list[str]:
-    from pipelines.correctness import mean_interval, proportion_interval
+    from pipelines.common.correctness import mean_interval, proportion_interval
 
     def share(values: list[float]) -> str:
         return str(proportion_interval(sum(values), len(values))) if values else "–"
@@ -162,10 +162,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write every answer as JSON lines here")
     args = parser.parse_args()
 
-    from pipelines.questions import load_questions
-    from pipelines.retrieval import RetrievalOptions
+    from pipelines.common.questions import load_questions
+    from pipelines.common.settings import Settings
+    from pipelines.knowledge.retrieval import RetrievalOptions
     from pipelines.runtime import Runtime
-    from pipelines.settings import Settings
 
     adapters = dict(item.split("=", 1) for item in args.adapter)
     adapters.setdefault("sample", str(Settings().adapter_path))

@@ -51,11 +51,12 @@ def random_adapter(model_dir: Path, target: Path, rank: int = 8) -> Path:
 
 def arena_requests(questions: list[dict], corpus: Path, top_k: int):
     """Per question, the three columns' requests as the arena builds them (passages from the source document)."""
-    from pipelines.chunking import Chunker
-    from pipelines.events import RetrievedChunk
-    from pipelines.models import FINETUNED_ADAPTER, GenerationRequest
-    from pipelines.prompts import plain_messages, rag_messages
-    from pipelines.readers import read_document
+    from pipelines.common.events import RetrievedChunk
+    from pipelines.generation.models import FINETUNED_ADAPTER
+    from pipelines.generation.prompts import plain_messages, rag_messages
+    from pipelines.generation.requests import GenerationRequest
+    from pipelines.knowledge.chunking import Chunker
+    from pipelines.knowledge.readers import read_document
 
     chunker = Chunker(160, 32)
     for row in questions:
@@ -80,8 +81,8 @@ def main() -> None:
 
     import torch
 
-    from pipelines.models import ModelBackend
-    from pipelines.settings import Settings
+    from pipelines.common.settings import Settings
+    from pipelines.generation.models import ModelBackend
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data")

@@ -31,7 +31,7 @@ ROUNDS = 3
 
 
 def build_exchanges(store, references, count: int) -> list[str]:
-    from pipelines.events import PipelineResult, RetrievedChunk, Timings
+    from pipelines.common.events import PipelineResult, RetrievedChunk, Timings
 
     refs = list(references.references.values())
     ids = []
@@ -72,10 +72,10 @@ def main() -> None:
     parser.add_argument("--exchanges", type=int, default=100)
     args = parser.parse_args()
 
-    from pipelines.embeddings import Embedder
-    from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker
-    from pipelines.feedback import FeedbackStore
-    from pipelines.settings import Settings
+    from pipelines.common.settings import Settings
+    from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
+    from pipelines.feedback.store import FeedbackStore
+    from pipelines.knowledge.embeddings import Embedder
 
     settings = Settings()
     references = ReferenceSet.load(settings.questions_file, settings.corpus_dir)

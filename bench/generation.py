@@ -28,8 +28,9 @@ PROMPTS = ["Who founded Lumenhollow Instruments?", "What does quiet mode do on t
 
 
 def ours(prompts: list[str], tokens: int) -> tuple[float, int]:
-    from pipelines.models import GenerationRequest, ModelBackend
-    from pipelines.settings import Settings
+    from pipelines.common.settings import Settings
+    from pipelines.generation.models import ModelBackend
+    from pipelines.generation.requests import GenerationRequest
 
     backend = ModelBackend.load(Settings())
     list(backend.stream([GenerationRequest([{"role": "user", "content": "Hi"}])], 4))  # warm-up
@@ -45,7 +46,7 @@ def ours(prompts: list[str], tokens: int) -> tuple[float, int]:
 def llama_cpp(prompts: list[str], tokens: int, threads: int) -> tuple[float, int]:
     from llama_cpp import Llama
 
-    from pipelines.models import offline_gguf_file
+    from pipelines.generation.models import offline_gguf_file
 
     llm = Llama(model_path=str(offline_gguf_file()), n_ctx=2048, n_threads=threads, verbose=False)
     llm.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=4, temperature=0.0)

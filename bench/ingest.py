@@ -32,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def synthetic_documents(count: int, seed: int = 7) -> list[tuple[str, bytes]]:
     """Markdown and text files of 300-900 words made of the sample corpus' sentences, in a seeded order."""
-    from pipelines.settings import Settings
+    from pipelines.common.settings import Settings
 
     corpus = " ".join(p.read_text() for p in sorted(Settings().corpus_dir.iterdir()))
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", re.sub(r"#+ ", "", corpus)) if len(s.split()) > 4]
@@ -49,8 +49,8 @@ def synthetic_documents(count: int, seed: int = 7) -> list[tuple[str, bytes]]:
 
 
 def bench_ingestion(knowledge, embedder, docs: int) -> tuple[float, int]:
-    from pipelines.ingest import parse_and_chunk
-    from pipelines.uploads import UploadedFile
+    from pipelines.knowledge.ingest import parse_and_chunk
+    from pipelines.knowledge.uploads import UploadedFile
 
     files = [UploadedFile(name, data) for name, data in synthetic_documents(docs)]
     documents, _ = parse_and_chunk(files, knowledge.chunker())
@@ -72,10 +72,11 @@ def bench_ingestion(knowledge, embedder, docs: int) -> tuple[float, int]:
 
 
 def bench_search(knowledge, settings, chunks: int, queries: int) -> tuple[float, float, float]:
-    from pipelines.chunking import Chunk
-    from pipelines.models import GenerationRequest, ModelBackend
-    from pipelines.prompts import rag_messages
-    from pipelines.store import DocumentMeta
+    from pipelines.generation.models import ModelBackend
+    from pipelines.generation.prompts import rag_messages
+    from pipelines.generation.requests import GenerationRequest
+    from pipelines.knowledge.chunking import Chunk
+    from pipelines.knowledge.store import DocumentMeta
 
     store = knowledge.store("BenchSearch")
     rng = random.Random(11)
@@ -117,11 +118,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50)
     args = parser.parse_args()
 
-    from pipelines.embeddings import Embedder
-    from pipelines.knowledge import KnowledgeBase
-    from pipelines.settings import Settings
-    from pipelines.store import connect
-    from pipelines.weaviate_server import WeaviateServer, free_ports
+    from pipelines.common.settings import Settings
+    from pipelines.knowledge.base import KnowledgeBase
+    from pipelines.knowledge.embeddings import Embedder
+    from pipelines.knowledge.store import connect
+    from pipelines.knowledge.weaviate_server import WeaviateServer, free_ports
 
     http_port, grpc_port = free_ports(2)
     with tempfile.TemporaryDirectory() as tmp, WeaviateServer(

@@ -41,8 +41,8 @@ def build_random_model(shape_file: Path, target: Path, tokenizer_dir: str | None
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     if tokenizer_dir is None:
-        from pipelines.models import materialize_offline_model
-        from pipelines.settings import Settings
+        from pipelines.common.settings import Settings
+        from pipelines.generation.models import materialize_offline_model
 
         tokenizer_dir = str(materialize_offline_model(Settings().cache_dir))
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
@@ -63,7 +63,8 @@ def build_random_model(shape_file: Path, target: Path, tokenizer_dir: str | None
 
 def child(argv: list[str]) -> None:
     """Run the training command in this process and print its adapter metadata plus this process's peak RSS."""
-    from pipelines.training import METADATA_FILE, main
+    from pipelines.training.__main__ import main
+    from pipelines.training.config import METADATA_FILE
 
     output = Path(argv[argv.index("--output") + 1])
     code = main(argv)

@@ -51,18 +51,18 @@ def peak_rss_mb() -> float:
 
 def run_mode(mode: str, http_port: int, grpc_port: int, prompts: int, tokens: int) -> dict:
     """Runs inside a child process: load everything, warm up, then time the prompts."""
-    from pipelines.arena import Arena, ArenaSession
-    from pipelines.embeddings import Embedder
-    from pipelines.feedback import FeedbackStore
-    from pipelines.finetuned import FinetunedPipeline
-    from pipelines.ingest import folder_files
-    from pipelines.knowledge import KnowledgeBase
-    from pipelines.models import ModelBackend
-    from pipelines.rag import RagPipeline
-    from pipelines.rag_finetuned import RagFinetunedPipeline
-    from pipelines.retrieval import HybridRetriever
-    from pipelines.settings import Settings
-    from pipelines.store import connect
+    from pipelines.arena.arena import Arena, ArenaSession
+    from pipelines.arena.finetuned import FinetunedPipeline
+    from pipelines.arena.rag import RagPipeline
+    from pipelines.arena.rag_finetuned import RagFinetunedPipeline
+    from pipelines.common.settings import Settings
+    from pipelines.feedback.store import FeedbackStore
+    from pipelines.generation.models import ModelBackend
+    from pipelines.knowledge.base import KnowledgeBase
+    from pipelines.knowledge.embeddings import Embedder
+    from pipelines.knowledge.ingest import folder_files
+    from pipelines.knowledge.retrieval import HybridRetriever
+    from pipelines.knowledge.store import connect
 
     data = Path(tempfile.mkdtemp())
     settings = Settings(data_dir=data, weaviate_http_port=http_port, weaviate_grpc_port=grpc_port,
@@ -109,8 +109,8 @@ def main() -> None:
         print(json.dumps(run_mode(args.child, *args.ports, args.prompts, args.tokens)))
         return
 
-    from pipelines.settings import Settings
-    from pipelines.weaviate_server import WeaviateServer, free_ports
+    from pipelines.common.settings import Settings
+    from pipelines.knowledge.weaviate_server import WeaviateServer, free_ports
 
     http_port, grpc_port = free_ports(2)
     with tempfile.TemporaryDirectory() as tmp, WeaviateServer(

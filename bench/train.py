@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def ours(model_path: str, examples, config, warmup: int) -> float:
-    from pipelines.training import train_adapter
+    from pipelines.training.sft import train_adapter
 
     with tempfile.TemporaryDirectory() as tmp:
         progress = Path(tmp) / "progress.jsonl"
@@ -41,8 +41,8 @@ def bare(model_path: str, examples, config, warmup: int) -> float:
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from pipelines.prompts import ASSISTANT_SYSTEM
-    from pipelines.training import load_training_model
+    from pipelines.generation.prompts import ASSISTANT_SYSTEM
+    from pipelines.training.sft import load_training_model
 
     tokenizer, model, _ = load_training_model(model_path, config.four_bit)
     if getattr(model, "is_loaded_in_4bit", False):
@@ -90,9 +90,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     args = parser.parse_args()
 
-    from pipelines.models import resolve_model_path
-    from pipelines.settings import Settings
-    from pipelines.training import TrainingConfig, build_examples
+    from pipelines.common.settings import Settings
+    from pipelines.generation.models import resolve_model_path
+    from pipelines.training.config import TrainingConfig
+    from pipelines.training.sft import build_examples
 
     settings = Settings()
     model_path = resolve_model_path(settings)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.events import PipelineResult, Timings
-from pipelines.feedback import FeedbackStore
+from pipelines.common.events import PipelineResult, Timings
+from pipelines.feedback.store import FeedbackStore
 
 
 def bare_sqlite(path: Path, total: int) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipelines.auth import AdminAuth, AdminRequired
+from pipelines.common.auth import AdminAuth, AdminRequired
 
 
 def require_admin(auth: AdminAuth, given: str | None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipelines.api import ArenaAPI
+from pipelines.arena.api import ArenaAPI
 
 
 def register_api(api: ArenaAPI) -> None:

@@ -13,12 +13,12 @@ from pathlib import Path
 import gradio as gr
 
 from components.rendering import citations_line, context_panel_html, status_line
-from pipelines.arena import Arena, ArenaSession, PromptError
-from pipelines.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent, TokenEvent
-from pipelines.feedback import RATING_TAGS, FeedbackError
-from pipelines.knowledge import KnowledgeBase
-from pipelines.questions import QuestionSetError, load_question_set
-from pipelines.retrieval import RetrievalOptions
+from pipelines.arena.arena import Arena, ArenaSession, PromptError
+from pipelines.common.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent, TokenEvent
+from pipelines.common.questions import QuestionSetError, load_question_set
+from pipelines.feedback.store import RATING_TAGS, FeedbackError
+from pipelines.knowledge.base import KnowledgeBase
+from pipelines.knowledge.retrieval import RetrievalOptions
 
 TITLES = {
     "rag": "RAG · Weaviate hybrid retrieval + base model",

@@ -9,10 +9,10 @@ import gradio as gr
 import pandas as pd
 
 from components.admin import require_admin
-from pipelines.agreement import best_predictor, metric_agreement
-from pipelines.auth import AdminAuth
-from pipelines.correctness import accuracy_by_pipeline
-from pipelines.feedback import FeedbackStore
+from pipelines.common.auth import AdminAuth
+from pipelines.common.correctness import accuracy_by_pipeline
+from pipelines.evaluation.agreement import best_predictor, metric_agreement
+from pipelines.feedback.store import FeedbackStore
 
 COLUMNS = ["question", "vote", "pipeline", "metric", "score", "status", "reason", "scorer"]
 

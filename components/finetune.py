@@ -10,14 +10,15 @@ import gradio as gr
 import pandas as pd
 
 from components.admin import require_admin
-from pipelines.adapters import AdapterError, AdapterInfo, list_adapters
-from pipelines.auth import AdminAuth
-from pipelines.chat_models import ChatModel
-from pipelines.knowledge import KnowledgeBase
-from pipelines.pair_generation import generate_pairs
-from pipelines.training import RECIPES, TrainingConfig, build_examples, pairs_per_document
-from pipelines.training_data import DatasetError, clean_pairs, load_pairs, write_pairs
-from pipelines.training_jobs import TrainingBusy, TrainingJobs
+from pipelines.common.auth import AdminAuth
+from pipelines.generation.chat_models import ChatModel
+from pipelines.knowledge.base import KnowledgeBase
+from pipelines.training.config import RECIPES, TrainingConfig
+from pipelines.training.data import DatasetError, clean_pairs, load_pairs, write_pairs
+from pipelines.training.jobs import TrainingBusy, TrainingJobs
+from pipelines.training.pair_generation import generate_pairs
+from pipelines.training.registry import AdapterError, AdapterInfo, list_adapters
+from pipelines.training.sft import build_examples, pairs_per_document
 
 REGISTRY_COLUMNS = ["adapter", "method", "recipe", "created at", "steps", "final loss", "examples", "quantization",
                     "device", "minutes", "steps/s", "peak GPU MiB"]

@@ -10,13 +10,13 @@ import pandas as pd
 
 from components.admin import require_admin
 from components.rendering import size_label
-from pipelines.arena import Arena
-from pipelines.auth import AdminAuth
-from pipelines.ingest import IngestReport
-from pipelines.knowledge import KnowledgeBase, KnowledgeError
-from pipelines.knowledge_update import EXPLANATION, run_update_demo
-from pipelines.readers import SUPPORTED_SUFFIXES
-from pipelines.retrieval import RetrievalOptions
+from pipelines.arena.arena import Arena
+from pipelines.arena.knowledge_update import EXPLANATION, run_update_demo
+from pipelines.common.auth import AdminAuth
+from pipelines.knowledge.base import KnowledgeBase, KnowledgeError
+from pipelines.knowledge.ingest import IngestReport
+from pipelines.knowledge.readers import SUPPORTED_SUFFIXES
+from pipelines.knowledge.retrieval import RetrievalOptions
 
 DOC_COLUMNS = ["document", "type", "size", "chunks", "added at (UTC)"]
 

@@ -10,12 +10,12 @@ import gradio as gr
 import pandas as pd
 
 from components.admin import require_admin
-from pipelines.auth import AdminAuth, AdminRequired
-from pipelines.correctness import accuracy_by_pipeline
-from pipelines.export import export_feedback
-from pipelines.feedback import FeedbackStore
-from pipelines.leaderboard import LeaderboardFilter, store_leaderboard
-from pipelines.ratings_summary import rating_summary
+from pipelines.common.auth import AdminAuth, AdminRequired
+from pipelines.common.correctness import accuracy_by_pipeline
+from pipelines.feedback.export import export_feedback
+from pipelines.feedback.leaderboard import LeaderboardFilter, store_leaderboard
+from pipelines.feedback.ratings_summary import rating_summary
+from pipelines.feedback.store import FeedbackStore
 
 LABELS = {"rag": "RAG", "finetuned": "Fine-tuned", "rag_finetuned": "RAG + fine-tuned", "base": "Base model"}
 ACCURACY_COLUMNS = ["accuracy (key fact)", "accuracy 95%", "answers scored"]

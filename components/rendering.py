@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from pipelines.events import RetrievedChunk, Timings
+from pipelines.common.events import RetrievedChunk, Timings
 
 _TERM = re.compile(r"[\w-]{3,}", re.UNICODE)
 _CITATION = re.compile(r"\[(\d{1,2})\]")

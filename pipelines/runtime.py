@@ -18,29 +18,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.answer_rules import AnswerRules
-from pipelines.arena import Arena
-from pipelines.auth import AdminAuth
-from pipelines.chat_models import ChatModel, LocalChatModel, OpenAICompatibleChatModel
-from pipelines.embeddings import Embedder
-from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker
-from pipelines.feedback import FeedbackStore
-from pipelines.finetuned import BasePipeline, FinetunedPipeline
-from pipelines.ingest import folder_files
-from pipelines.judges import JUDGED_METRICS, LLMJudge
-from pipelines.knowledge import KnowledgeBase, make_chunker
-from pipelines.models import ModelBackend, ModelLoadError
-from pipelines.openai_backend import OpenAICompatibleBackend
-from pipelines.prompts import ReaderOptions
-from pipelines.questions import QuestionSetError
-from pipelines.rag import RagPipeline
-from pipelines.rag_finetuned import RagFinetunedPipeline
-from pipelines.retrieval import RetrievalOptions
-from pipelines.settings import OFFLINE_MODEL, Settings
-from pipelines.spaces_support import download_weaviate
-from pipelines.store import connect
-from pipelines.training_jobs import TrainingJobs
-from pipelines.weaviate_server import WEAVIATE_VERSION, WeaviateServer
+from pipelines.arena.arena import Arena, ArenaSession
+from pipelines.arena.finetuned import BasePipeline, FinetunedPipeline
+from pipelines.arena.rag import RagPipeline
+from pipelines.arena.rag_finetuned import RagFinetunedPipeline
+from pipelines.common.auth import AdminAuth
+from pipelines.common.questions import QuestionSetError
+from pipelines.common.settings import OFFLINE_MODEL, Settings
+from pipelines.common.spaces import download_weaviate
+from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
+from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
+from pipelines.feedback.store import FeedbackStore
+from pipelines.generation.answer_rules import AnswerRules
+from pipelines.generation.chat_models import ChatModel, LocalChatModel, OpenAICompatibleChatModel
+from pipelines.generation.models import ModelBackend, ModelLoadError
+from pipelines.generation.openai_backend import OpenAICompatibleBackend
+from pipelines.generation.prompts import ReaderOptions
+from pipelines.knowledge.base import KnowledgeBase, make_chunker
+from pipelines.knowledge.embeddings import Embedder
+from pipelines.knowledge.ingest import folder_files
+from pipelines.knowledge.retrieval import RetrievalOptions
+from pipelines.knowledge.store import connect
+from pipelines.knowledge.weaviate_server import WEAVIATE_VERSION, WeaviateServer
+from pipelines.training.jobs import TrainingJobs
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class Runtime:
 
     def activate_adapter(self, path: Path) -> str:
         """Make a registered adapter the fine-tuned column's; a damaged folder is refused, the old one kept."""
-        from pipelines.adapters import activate
+        from pipelines.training.registry import activate
 
         if self.backend is None:
             raise ValueError("The model is not loaded.")
@@ -151,7 +151,7 @@ class Runtime:
 
     def improve_adapter_from_votes(self) -> str:
         """Run the experimental DPO step on the active adapter and say what came out."""
-        from pipelines.dpo import improve_active_adapter
+        from pipelines.training.dpo import improve_active_adapter
 
         if self.backend is None:
             raise ValueError("The model is not loaded.")
@@ -181,11 +181,19 @@ class Runtime:
             return _endpoint_chat_model(self.settings, timeout_s=60.0)
         return LocalChatModel(self.backend) if self.backend else None
 
+    def answer_every_column(self, question: str, session_id: str) -> str:
+        """Ask every pipeline of the arena (the optional third column included) in a new session of the given
+        id, to the end; the stored exchange's id (what a batch evaluation run scores)."""
+        session = ArenaSession(session_id=session_id, columns=tuple(p.name for p in self.arena.pipelines))
+        for _ in self.arena.ask(question, session):
+            pass
+        return session.exchange_id
+
     def batch_report(self, limit: int | None = None) -> tuple[str, Path]:
         """Every pipeline over the question set, scored; the summary (Markdown) and the report as a zip."""
         from datetime import UTC, datetime
 
-        from pipelines.batch_evaluation import run_batch, zip_report
+        from pipelines.evaluation.batch import run_batch, zip_report
 
         folder = self.settings.data_dir / "reports" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         report = run_batch(self, self.settings.questions_file, folder, limit)

@@ -26,8 +26,8 @@ cd "$ROOT"
 "$VENV/bin/python" - "$OUT/tokenizer" <<'PY'
 import sys
 from transformers import AutoTokenizer
-from pipelines.models import materialize_offline_model
-from pipelines.settings import Settings
+from pipelines.common.settings import Settings
+from pipelines.generation.models import materialize_offline_model
 AutoTokenizer.from_pretrained(materialize_offline_model(Settings().cache_dir)).save_pretrained(sys.argv[1])
 PY
 du -sh "$OUT"

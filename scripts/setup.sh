@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${ARENA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-ft-arena}"
 VENV="${ARENA_VENV:-$CACHE/venv}"
-WEAVIATE_VERSION="v1.39.0"   # keep equal to pipelines/weaviate_server.py WEAVIATE_VERSION
+WEAVIATE_VERSION="v1.39.0"   # keep equal to pipelines/knowledge/weaviate_server.py WEAVIATE_VERSION
 WEAVIATE_BIN="$CACHE/bin/weaviate-server"
 DEV=0
 [[ "${1:-}" == "--dev" ]] && DEV=1
@@ -61,7 +61,7 @@ fi
 
 step "Offline model cache (GGUF -> safetensors, once)"
 (cd "$ROOT" && "$VENV/bin/python" -c \
-  "from pipelines.models import materialize_offline_model; from pipelines.settings import Settings; print(materialize_offline_model(Settings().cache_dir))")
+  "from pipelines.generation.models import materialize_offline_model; from pipelines.common.settings import Settings; print(materialize_offline_model(Settings().cache_dir))")
 
 if [[ $DEV -eq 1 ]]; then
   step "Chromium for the browser tests, PostgreSQL for the feedback-store tests (Debian packages)"

@@ -20,13 +20,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.embeddings import OFFLINE_EMBEDDER, Embedder  # noqa: E402
-from pipelines.ingest import folder_files  # noqa: E402
-from pipelines.knowledge import KnowledgeBase  # noqa: E402
-from pipelines.models import ModelBackend  # noqa: E402
-from pipelines.settings import Settings  # noqa: E402
-from pipelines.store import connect  # noqa: E402
-from pipelines.weaviate_server import WeaviateServer, free_ports  # noqa: E402
+from pipelines.common.settings import Settings  # noqa: E402
+from pipelines.generation.models import ModelBackend  # noqa: E402
+from pipelines.knowledge.base import KnowledgeBase  # noqa: E402
+from pipelines.knowledge.embeddings import OFFLINE_EMBEDDER, Embedder  # noqa: E402
+from pipelines.knowledge.ingest import folder_files  # noqa: E402
+from pipelines.knowledge.store import connect  # noqa: E402
+from pipelines.knowledge.weaviate_server import WeaviateServer, free_ports  # noqa: E402
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -149,7 +149,7 @@ def postgres_database(postgres_url) -> str:
 
     from sqlalchemy import create_engine, text
 
-    from pipelines.feedback import database_url
+    from pipelines.feedback.store import database_url
 
     name = f"t{uuid.uuid4().hex[:12]}"
     admin = create_engine(database_url(postgres_url), isolation_level="AUTOCOMMIT")

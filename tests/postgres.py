@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pipelines.weaviate_server import free_ports
+from pipelines.knowledge.weaviate_server import free_ports
 
 
 def _bin_dir() -> Path:

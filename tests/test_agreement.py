@@ -2,9 +2,9 @@
 
 import pytest
 
-from pipelines.agreement import best_predictor, metric_agreement, wilson_interval
-from pipelines.events import PipelineResult, Timings
-from pipelines.feedback import FeedbackStore
+from pipelines.common.events import PipelineResult, Timings
+from pipelines.evaluation.agreement import best_predictor, metric_agreement, wilson_interval
+from pipelines.feedback.store import FeedbackStore
 
 
 def test_wilson_interval_matches_the_textbook_value():
@@ -50,7 +50,7 @@ def test_pairwise_accuracy_and_rank_correlation(tmp_path):
 
 
 def test_verdict_names_the_best_metric_once_there_are_enough_votes():
-    from pipelines.agreement import MetricAgreement
+    from pipelines.evaluation.agreement import MetricAgreement
 
     rows = [MetricAgreement("rouge_score", 6, 0.5, 0.2, 0.8, 0, None, None),
             MetricAgreement("semantic_similarity", 6, 5 / 6, 0.4, 0.97, 0, None, None)]

@@ -7,8 +7,8 @@ import re
 import subprocess
 import sys
 
-from pipelines.correctness import key_present, proportion_interval
-from pipelines.weaviate_server import free_ports
+from pipelines.common.correctness import key_present, proportion_interval
+from pipelines.knowledge.weaviate_server import free_ports
 from tests.conftest import ROOT
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.answer_rules import AnswerRules
+from pipelines.generation.answer_rules import AnswerRules
 
 SENTENCE = AnswerRules(max_sentences=1)
 

@@ -45,7 +45,7 @@ def test_ask_and_vote_through_gradio_client(api_app):
         client.predict(question="   ", api_name="/ask_both")
 
     # One JSON log line per exchange, with ids and timings and no question text.
-    lines = [json.loads(line.split("pipelines.arena: ", 1)[1]) for line in api_app.log.read_text().splitlines()
+    lines = [json.loads(line.split("pipelines.arena.arena: ", 1)[1]) for line in api_app.log.read_text().splitlines()
              if '"event":"exchange"' in line]
     logged = next(line for line in lines if line["exchange_id"] == result["exchange_id"])
     assert logged["columns"]["rag"]["passages"] == 2 and logged["columns"]["rag"]["total_s"] > 0

@@ -4,13 +4,13 @@ import copy
 
 import pytest
 
-from pipelines.arena import Arena, ArenaSession, PromptError
-from pipelines.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent
-from pipelines.feedback import FeedbackError, FeedbackStore
-from pipelines.finetuned import FinetunedPipeline
-from pipelines.rag import RagPipeline
-from pipelines.retrieval import HybridRetriever
-from pipelines.store import KnowledgeStore, connect
+from pipelines.arena.arena import Arena, ArenaSession, PromptError
+from pipelines.arena.finetuned import FinetunedPipeline
+from pipelines.arena.rag import RagPipeline
+from pipelines.common.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent
+from pipelines.feedback.store import FeedbackError, FeedbackStore
+from pipelines.knowledge.retrieval import HybridRetriever
+from pipelines.knowledge.store import KnowledgeStore, connect
 from tests.conftest import start_weaviate
 
 
@@ -75,8 +75,8 @@ def test_weaviate_stopped_mid_session_keeps_finetuned_answering(backend, embedde
     try:
         store = KnowledgeStore(client, "DownDocs", embedder)
         store.ensure_collection()
-        from pipelines.chunking import Chunker
-        from pipelines.ingest import ingest_folder
+        from pipelines.knowledge.chunking import Chunker
+        from pipelines.knowledge.ingest import ingest_folder
         ingest_folder(store, test_settings.corpus_dir, Chunker(120, 30))
         arena = make_arena(backend, HybridRetriever(store), tmp_path)
         session = ArenaSession()
@@ -148,9 +148,9 @@ def test_bad_ratings_are_refused(backend, knowledge, tmp_path):
 
 
 def test_third_column_reads_the_passages_with_the_adapter_and_best_of_three_votes(backend, knowledge, tmp_path):
-    from pipelines.leaderboard import store_leaderboard
-    from pipelines.prompts import ReaderOptions
-    from pipelines.rag_finetuned import RagFinetunedPipeline
+    from pipelines.arena.rag_finetuned import RagFinetunedPipeline
+    from pipelines.feedback.leaderboard import store_leaderboard
+    from pipelines.generation.prompts import ReaderOptions
 
     rag = RagPipeline.from_retriever(HybridRetriever(knowledge), top_k=3)
     rag.reader = ReaderOptions(copy="off")  # free reading: the copy rule makes both read the passage out alike

@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.auth import AdminAuth, AdminRequired
+from pipelines.common.auth import AdminAuth, AdminRequired
 
 
 def test_no_password_means_open_and_a_password_must_match():

@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 
-from pipelines.weaviate_server import free_ports
+from pipelines.knowledge.weaviate_server import free_ports
 from tests.conftest import ROOT
 
 

@@ -84,7 +84,7 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
         page.locator("#refresh-scores").click()
     expect(page.locator("#score-summary")).to_contain_text("rag")
     # correctness first: the RAG answer's stored key fact, shown as accuracy with its Wilson interval
-    from pipelines.correctness import proportion_interval
+    from pipelines.common.correctness import proportion_interval
 
     with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
         (fact,) = db.execute("SELECT value FROM scores WHERE pipeline = 'rag' AND metric = 'key_fact'").fetchone()

@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.chunking import chunk_document
+from pipelines.knowledge.chunking import chunk_document
 
 
 def test_markdown_sections_keep_their_heading():

@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from pipelines.answer_rules import AnswerRules
-from pipelines.copy_rule import CopyRule
-from pipelines.events import RetrievedChunk
-from pipelines.models import GenerationRequest
-from pipelines.prompts import ReaderOptions, rag_messages
+from pipelines.common.events import RetrievedChunk
+from pipelines.generation.answer_rules import AnswerRules
+from pipelines.generation.copy_rule import CopyRule
+from pipelines.generation.prompts import ReaderOptions, rag_messages
+from pipelines.generation.requests import GenerationRequest
 
 PASSAGE = "Each Quillon class ferry has a battery bank that stores 1.4 megawatt-hours, charged at Thrumwick."
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.correctness import (
+from pipelines.common.correctness import (
     Interval,
     correctness_scores,
     key_present,

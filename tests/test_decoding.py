@@ -3,9 +3,10 @@
 import torch
 from torch import nn
 
-from pipelines.decoding import NarrowBatchHead, use_narrow_batch_head
-from pipelines.models import FINETUNED_ADAPTER, GenerationRequest
-from pipelines.prompts import plain_messages
+from pipelines.generation.decoding import NarrowBatchHead, use_narrow_batch_head
+from pipelines.generation.models import FINETUNED_ADAPTER
+from pipelines.generation.prompts import plain_messages
+from pipelines.generation.requests import GenerationRequest
 from tests.test_models import _generate
 
 
@@ -42,7 +43,7 @@ def test_backend_shares_the_tied_weight_and_a_three_row_batch_answers_as_rows_al
 def test_row_adapters_match_peft_mixed_batches_and_leave_the_model_as_found(backend):
     import torch
 
-    from pipelines.decoding import RowAdapters
+    from pipelines.generation.decoding import RowAdapters
 
     model = backend.model
     names = ["__base__", FINETUNED_ADAPTER, FINETUNED_ADAPTER]
@@ -66,8 +67,8 @@ def test_row_adapters_leave_dora_adapters_to_peft(test_settings):
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from pipelines.decoding import RowAdapters
-    from pipelines.models import load_causal_lm, resolve_model_path
+    from pipelines.generation.decoding import RowAdapters
+    from pipelines.generation.models import load_causal_lm, resolve_model_path
 
     base = load_causal_lm(resolve_model_path(test_settings), four_bit=False)
     config = LoraConfig(r=4, use_dora=True, init_lora_weights=False, target_modules=["q_proj", "v_proj"])

@@ -2,12 +2,12 @@
 
 import json
 
-from pipelines.dpo import DpoConfig, train_dpo
-from pipelines.events import PipelineResult, Timings
-from pipelines.export import dpo_rows
-from pipelines.feedback import FeedbackStore
-from pipelines.models import ModelBackend, adapter_id, resolve_model_path
-from pipelines.training import METADATA_FILE
+from pipelines.common.events import PipelineResult, Timings
+from pipelines.feedback.export import dpo_rows
+from pipelines.feedback.store import FeedbackStore
+from pipelines.generation.models import ModelBackend, adapter_id, resolve_model_path
+from pipelines.training.config import METADATA_FILE
+from pipelines.training.dpo import DpoConfig, train_dpo
 
 
 def test_votes_become_a_new_adapter_version_that_loads(test_settings, tmp_path):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker
-from pipelines.events import PipelineResult, Timings
-from pipelines.feedback import FeedbackStore
+from pipelines.common.events import PipelineResult, Timings
+from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
+from pipelines.feedback.store import FeedbackStore
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_reference_set_covers_the_sample_questions(references):
 
 
 def test_scores_follow_answer_quality_and_missing_reference_is_na(tmp_path, embedder, references, knowledge):
-    from pipelines.retrieval import HybridRetriever
+    from pipelines.knowledge.retrieval import HybridRetriever
 
     store = FeedbackStore(tmp_path / "f.sqlite3")
     question = "Who leads the Lumenhollow support team?"

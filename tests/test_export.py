@@ -6,9 +6,9 @@ import sys
 
 from datasets import load_dataset
 
-from pipelines.events import PipelineResult, Timings
-from pipelines.export import export_feedback
-from pipelines.feedback import FeedbackStore
+from pipelines.common.events import PipelineResult, Timings
+from pipelines.feedback.export import export_feedback
+from pipelines.feedback.store import FeedbackStore
 from tests.conftest import ROOT
 
 

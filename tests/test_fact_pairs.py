@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from pipelines.chunking import Chunker
-from pipelines.fact_pairs import document_pairs, fact_spans, sentence_pairs
-from pipelines.readers import read_document
-from pipelines.reading_pairs import reading_examples
-from pipelines.training import build_examples, pairs_per_document
+from pipelines.knowledge.chunking import Chunker
+from pipelines.knowledge.readers import read_document
+from pipelines.training.fact_pairs import document_pairs, fact_spans, sentence_pairs
+from pipelines.training.reading_pairs import reading_examples
+from pipelines.training.sft import build_examples, pairs_per_document
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def test_reading_examples_hold_the_oracle_or_only_distractors():
 def test_list_lines_and_decimals_are_sentences_of_their_own():
     """A line without a full stop (a datasheet's list item) once vanished from the fact pairs, and a
     decimal point cut a sentence in two."""
-    from pipelines.chunking import split_sentences
+    from pipelines.common.text import split_sentences
 
     text = "- Weight: 380 grams\n- Casing: grey.\nFirmware 3.2 fixed the drift. Last line"
     assert split_sentences(text) == ["- Weight: 380 grams", "- Casing: grey.", "Firmware 3.2 fixed the drift.",

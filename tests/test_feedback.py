@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from pipelines.events import PipelineResult, RetrievedChunk, Timings
-from pipelines.feedback import FeedbackError, FeedbackStore, VoteLimitError, database_url
+from pipelines.common.events import PipelineResult, RetrievedChunk, Timings
+from pipelines.feedback.store import FeedbackError, FeedbackStore, VoteLimitError, database_url
 
 # The schema the first (stdlib sqlite3) store wrote, before Alembic: databases like this exist on users' disks.
 LEGACY_SCHEMA = """

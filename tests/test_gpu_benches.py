@@ -42,8 +42,9 @@ def test_a_random_adapter_changes_the_answer(tmp_path):
     sys.path.insert(0, str(ROOT))
     from bench.decode_columns import random_adapter
     from bench.qlora_vs_lora import SHAPES, build_random_model
-    from pipelines.models import GenerationRequest, ModelBackend
-    from pipelines.settings import Settings
+    from pipelines.common.settings import Settings
+    from pipelines.generation.models import ModelBackend
+    from pipelines.generation.requests import GenerationRequest
 
     settings = Settings(data_dir=tmp_path / "data")
     model_dir = build_random_model(SHAPES / "tiny-qwen2.json", tmp_path)  # the offline model's tokenizer

@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from pipelines.chat_models import LocalChatModel, OpenAICompatibleChatModel
-from pipelines.evaluation import RagasScorer, ReferenceSet, ScoringWorker, _ragas_embeddings
-from pipelines.events import PipelineResult, Timings
-from pipelines.feedback import FeedbackStore
-from pipelines.judges import JUDGED_METRICS, LLMJudge
+from pipelines.common.events import PipelineResult, Timings
+from pipelines.common.settings import Settings
+from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
+from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker, _ragas_embeddings
+from pipelines.feedback.store import FeedbackStore
+from pipelines.generation.chat_models import LocalChatModel, OpenAICompatibleChatModel
 from pipelines.runtime import judge_status
-from pipelines.settings import Settings
 
 RAG_METRICS = {"faithfulness", "answer_relevancy", "llm_context_precision_with_reference", "context_recall",
                "answer_correctness"}
@@ -39,7 +39,7 @@ def _assert_value_or_reasoned_failure(row: dict) -> None:
 def test_local_model_judges_a_voted_exchange_end_to_end(tmp_path, test_settings, backend, embedder, references,
                                                         knowledge):
     """Vote → background worker → ragas with the real offline model as judge → rows in SQLite."""
-    from pipelines.retrieval import HybridRetriever
+    from pipelines.knowledge.retrieval import HybridRetriever
 
     store = FeedbackStore(tmp_path / "f.sqlite3")
     question = "Who leads the Lumenhollow support team?"
@@ -79,7 +79,7 @@ def test_local_model_judges_a_voted_exchange_end_to_end(tmp_path, test_settings,
 def test_endpoint_judge_scores_through_a_real_openai_compatible_server(openai_server, test_settings, embeddings):
     from ragas import SingleTurnSample
 
-    from pipelines.models import resolve_model_path
+    from pipelines.generation.models import resolve_model_path
 
     judge = LLMJudge(OpenAICompatibleChatModel(openai_server, resolve_model_path(test_settings)), embeddings,
                      max_new_tokens=48, timeout_s=30)

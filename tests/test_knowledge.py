@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.knowledge import KnowledgeBase, KnowledgeError
-from pipelines.retrieval import CrossEncoderReranker, HybridRetriever, RetrievalOptions
-from pipelines.settings import Settings
-from pipelines.store import connect
+from pipelines.common.settings import Settings
+from pipelines.knowledge.base import KnowledgeBase, KnowledgeError
+from pipelines.knowledge.retrieval import CrossEncoderReranker, HybridRetriever, RetrievalOptions
+from pipelines.knowledge.store import connect
 from tests.documents import XSS_HTML, docx_bytes, pdf_bytes, write, zip_bytes
 
 HARBOUR_MD = "# Quillmoor harbour\nThe harbour master is Odile Varrent.\n## Tides\nHigh tide peaks at 3.4 metres."

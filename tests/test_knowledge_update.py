@@ -1,12 +1,12 @@
 """Integration: the knowledge-update demo with the real model, adapter, Weaviate and SQLite."""
 
-from pipelines.arena import Arena
-from pipelines.feedback import FeedbackStore
-from pipelines.finetuned import FinetunedPipeline
-from pipelines.ingest import folder_files
-from pipelines.knowledge_update import DEFAULT_SCENARIO, run_update_demo
-from pipelines.rag import RagPipeline
-from pipelines.retrieval import RetrievalOptions
+from pipelines.arena.arena import Arena
+from pipelines.arena.finetuned import FinetunedPipeline
+from pipelines.arena.knowledge_update import DEFAULT_SCENARIO, run_update_demo
+from pipelines.arena.rag import RagPipeline
+from pipelines.feedback.store import FeedbackStore
+from pipelines.knowledge.ingest import folder_files
+from pipelines.knowledge.retrieval import RetrievalOptions
 
 
 def test_rag_picks_up_a_new_document_at_once_and_the_adapter_does_not(backend, knowledge_base, test_settings,

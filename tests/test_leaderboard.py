@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from pipelines.leaderboard import ELO_BASE, ELO_SCALE, Outcome, bradley_terry, leaderboard, outcomes_from_vote
+from pipelines.feedback.leaderboard import ELO_BASE, ELO_SCALE, Outcome, bradley_terry, leaderboard, outcomes_from_vote
 
 
 def test_two_players_match_the_closed_form():
@@ -55,9 +55,9 @@ def test_best_of_three_beats_each_other_answer_and_a_tie_ties_every_pair():
 
 
 def test_store_leaderboard_filters_and_splits_by_adapter(tmp_path):
-    from pipelines.events import PipelineResult, Timings
-    from pipelines.feedback import FeedbackStore
-    from pipelines.leaderboard import LeaderboardFilter, store_leaderboard
+    from pipelines.common.events import PipelineResult, Timings
+    from pipelines.feedback.leaderboard import LeaderboardFilter, store_leaderboard
+    from pipelines.feedback.store import FeedbackStore
 
     store = FeedbackStore(tmp_path / "f.sqlite3")
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from pipelines.models import FINETUNED_ADAPTER, GenerationRequest, ModelLoadError, adapter_id
-from pipelines.prompts import plain_messages
+from pipelines.generation.models import FINETUNED_ADAPTER, ModelLoadError, adapter_id
+from pipelines.generation.prompts import plain_messages
+from pipelines.generation.requests import GenerationRequest
 
 
 def _generate(backend, requests, tokens=24):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.arena import ArenaSession
-from pipelines.events import DoneEvent, ErrorEvent, RowFailure, TokenEvent
-from pipelines.models import GenerationRequest, resolve_model_path
-from pipelines.openai_backend import OpenAICompatibleBackend
+from pipelines.arena.arena import ArenaSession
+from pipelines.common.events import DoneEvent, ErrorEvent, RowFailure, TokenEvent
+from pipelines.common.settings import Settings
+from pipelines.generation.models import resolve_model_path
+from pipelines.generation.openai_backend import OpenAICompatibleBackend
+from pipelines.generation.requests import GenerationRequest
 from pipelines.runtime import Runtime
-from pipelines.settings import Settings
 
 QUESTION = [{"role": "user", "content": "Who founded Lumenhollow Instruments?"}]
 

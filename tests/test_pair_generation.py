@@ -1,7 +1,7 @@
 """LLM-written training pairs: parsing and bookkeeping through a scripted seam, then the real offline model."""
 
-from pipelines.chat_models import LocalChatModel
-from pipelines.pair_generation import first_question, generate_pairs
+from pipelines.generation.chat_models import LocalChatModel
+from pipelines.training.pair_generation import first_question, generate_pairs
 
 PASSAGES = """# Tessel T4 datasheet
 
@@ -64,8 +64,8 @@ def test_the_offline_model_writes_pairs_from_the_passages(backend, tmp_path):
 
 def test_an_openai_compatible_endpoint_writes_pairs(openai_server, test_settings, tmp_path):
     """The endpoint path against a real OpenAI-compatible server (transformers serve) with the same model."""
-    from pipelines.chat_models import OpenAICompatibleChatModel
-    from pipelines.models import resolve_model_path
+    from pipelines.generation.chat_models import OpenAICompatibleChatModel
+    from pipelines.generation.models import resolve_model_path
 
     (tmp_path / "t4.md").write_text(PASSAGES)
     chat = OpenAICompatibleChatModel(openai_server, resolve_model_path(test_settings))

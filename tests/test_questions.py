@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.questions import QuestionSetError, load_question_set, load_questions
+from pipelines.common.questions import QuestionSetError, load_question_set, load_questions
 
 
 @pytest.mark.parametrize(("name", "content"), [
@@ -86,7 +86,7 @@ def test_shipped_sets_have_keys_and_splits_kept_apart():
 
 def test_reference_set_reads_any_field_name_and_keys(tmp_path):
     """ARENA_QUESTIONS_FILE with an "answer" field once stopped the app with KeyError: 'reference'."""
-    from pipelines.evaluation import ReferenceSet
+    from pipelines.evaluation.scorer import ReferenceSet
 
     corpus = tmp_path / "docs"
     corpus.mkdir()

@@ -1,4 +1,4 @@
-from pipelines.ratings_summary import rating_summary
+from pipelines.feedback.ratings_summary import rating_summary
 
 
 def _rating(exchange, pipeline, session, score=None, tags=(), user=None):

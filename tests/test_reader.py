@@ -7,14 +7,14 @@ so the test measures the reader alone; retrieval itself is tested on the real We
 
 from pathlib import Path
 
-from pipelines.arena import Arena, ArenaSession
-from pipelines.chunking import chunk_document
-from pipelines.correctness import key_present
-from pipelines.events import DoneEvent, RetrievedChunk
-from pipelines.feedback import FeedbackStore
-from pipelines.finetuned import BasePipeline
-from pipelines.questions import load_questions
-from pipelines.rag import RagPipeline
+from pipelines.arena.arena import Arena, ArenaSession
+from pipelines.arena.finetuned import BasePipeline
+from pipelines.arena.rag import RagPipeline
+from pipelines.common.correctness import key_present
+from pipelines.common.events import DoneEvent, RetrievedChunk
+from pipelines.common.questions import load_questions
+from pipelines.feedback.store import FeedbackStore
+from pipelines.knowledge.chunking import chunk_document
 from pipelines.runtime import answer_rules, reader_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def test_rag_states_the_key_when_its_passage_is_in_the_prompt(backend, test_sett
 
 
 def test_prompt_forms_keep_the_panel_numbers_and_the_chosen_passages():
-    from pipelines.prompts import ReaderOptions, rag_messages, trim_passage
+    from pipelines.generation.prompts import ReaderOptions, rag_messages, trim_passage
 
     chunks = [RetrievedChunk(text, "doc.md", i, 1.0, i + 1) for i, text in
               enumerate(["The T4 weighs 380 grams. It is grey.", "Pim is the mascot.", "Other."])]
@@ -72,7 +72,7 @@ def test_prompt_forms_keep_the_panel_numbers_and_the_chosen_passages():
 
 
 def test_reader_and_answer_rules_come_from_the_settings(monkeypatch):
-    from pipelines.settings import Settings
+    from pipelines.common.settings import Settings
 
     monkeypatch.setenv("ARENA_READER_PROMPT", "instruct")
     monkeypatch.setenv("ARENA_READER_PASSAGES", "3")
@@ -90,9 +90,9 @@ def test_real_model_stops_at_the_sentence_end_and_does_not_loop(backend):
     import itertools
     import re
 
-    from pipelines.answer_rules import AnswerRules
-    from pipelines.models import GenerationRequest
-    from pipelines.prompts import plain_messages
+    from pipelines.generation.answer_rules import AnswerRules
+    from pipelines.generation.prompts import plain_messages
+    from pipelines.generation.requests import GenerationRequest
 
     def answer(rules: AnswerRules, prompt: str, tokens: int = 48) -> str:
         return "".join(d for _, d in backend.stream([GenerationRequest(plain_messages(prompt, []), rules=rules)],

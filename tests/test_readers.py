@@ -2,9 +2,9 @@
 
 import pytest
 
-from pipelines.chunking import Chunker, HuggingFaceTokenizer
-from pipelines.readers import ReadError, read_document
-from pipelines.uploads import UploadLimits, expand_uploads
+from pipelines.knowledge.chunking import Chunker, HuggingFaceTokenizer
+from pipelines.knowledge.readers import ReadError, read_document
+from pipelines.knowledge.uploads import UploadLimits, expand_uploads
 from tests.documents import XSS_HTML, docx_bytes, pdf_bytes, write, zip_bytes
 
 

@@ -172,7 +172,7 @@ def test_two_replicas_share_one_postgresql_store(tmp_path, postgres_database):
     """The scale-out setup: two app processes, one PostgreSQL database; each sees the other's votes."""
     from sqlalchemy import create_engine, text
 
-    from pipelines.feedback import database_url
+    from pipelines.feedback.store import database_url
 
     replicas = [RunningApp(tmp_path / name, ARENA_MAX_NEW_TOKENS="4", ARENA_DATABASE_URL=postgres_database)
                 for name in ("a", "b")]

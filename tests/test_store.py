@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from pipelines.ingest import folder_files
-from pipelines.retrieval import HybridRetriever
-from pipelines.store import EmbeddingMismatchError, KnowledgeStore
+from pipelines.knowledge.ingest import folder_files
+from pipelines.knowledge.retrieval import HybridRetriever
+from pipelines.knowledge.store import EmbeddingMismatchError, KnowledgeStore
 
 
 def test_ingest_stores_every_chunk_with_metadata(knowledge, knowledge_base, test_settings):
     chunker = knowledge_base.chunker()
-    from pipelines.ingest import parse_and_chunk
+    from pipelines.knowledge.ingest import parse_and_chunk
 
     documents, failed = parse_and_chunk(folder_files(test_settings.corpus_dir), chunker)
     assert not failed

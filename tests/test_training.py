@@ -2,9 +2,11 @@
 
 import json
 
-from pipelines.models import GenerationRequest, ModelBackend, resolve_model_path
-from pipelines.prompts import plain_messages
-from pipelines.training import METADATA_FILE, Example, TrainingConfig, build_examples, train_adapter
+from pipelines.generation.models import ModelBackend, resolve_model_path
+from pipelines.generation.prompts import plain_messages
+from pipelines.generation.requests import GenerationRequest
+from pipelines.training.config import METADATA_FILE, Example, TrainingConfig
+from pipelines.training.sft import build_examples, train_adapter
 
 
 def test_examples_come_from_documents_and_train_split(test_settings):
@@ -19,12 +21,12 @@ def test_examples_come_from_documents_and_train_split(test_settings):
 
 def test_reading_recipe_trains_and_its_adapter_serves_the_third_column(test_settings, tmp_path, knowledge):
     """RAFT-style examples (question + passages) train on the real model; the adapter answers in RAG + FT."""
-    from pipelines.arena import Arena, ArenaSession
-    from pipelines.events import DoneEvent
-    from pipelines.feedback import FeedbackStore
-    from pipelines.rag import RagPipeline
-    from pipelines.rag_finetuned import RagFinetunedPipeline
-    from pipelines.retrieval import HybridRetriever
+    from pipelines.arena.arena import Arena, ArenaSession
+    from pipelines.arena.rag import RagPipeline
+    from pipelines.arena.rag_finetuned import RagFinetunedPipeline
+    from pipelines.common.events import DoneEvent
+    from pipelines.feedback.store import FeedbackStore
+    from pipelines.knowledge.retrieval import HybridRetriever
 
     examples = build_examples(test_settings.corpus_dir, None, recipe="reading")
     assert examples and all(e.context for e in examples)

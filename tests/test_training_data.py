@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from pipelines.training import METADATA_FILE
-from pipelines.training_data import DatasetError, load_pairs
+from pipelines.training.config import METADATA_FILE
+from pipelines.training.data import DatasetError, load_pairs
 from tests.conftest import ROOT
 
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from components.finetune import registry_frame
-from pipelines.adapters import AdapterError, activate, list_adapters, validate_adapter
-from pipelines.training import METADATA_FILE, TrainingConfig
-from pipelines.training_jobs import TrainingBusy, TrainingJobs, read_progress
+from pipelines.training.config import METADATA_FILE, TrainingConfig
+from pipelines.training.jobs import TrainingBusy, TrainingJobs, read_progress
+from pipelines.training.registry import AdapterError, activate, list_adapters, validate_adapter
 
 FACTS = "# Zorblat vault\nThe Zorblat vault code is 7741-Quince.\n## Guard\nOttoline Marsh guards the Zorblat vault."
 

@@ -1,0 +1,73 @@
+"""The arena as plain functions for programs and agents (Gradio API endpoints and MCP tools), no UI state.
+
+Each call is self-contained: ``ask`` returns the exchange id that ``vote`` takes, so a script or an
+agent needs no browser session. Answers are whole (not streamed) and come with the retrieved passages.
+
+Example::
+
+    api = ArenaAPI(runtime.arena, runtime.feedback, runtime.health)
+    result = api.ask("Who founded Lumenhollow?")
+    api.vote(result["exchange_id"], "rag")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+from pipelines.arena.arena import Arena, ArenaSession
+from pipelines.common.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent
+from pipelines.feedback.store import FeedbackError, FeedbackStore
+from pipelines.knowledge.retrieval import RetrievalOptions
+
+
+class ArenaAPI:
+    def __init__(self, arena: Arena, feedback: FeedbackStore, health: Callable[[], dict]) -> None:
+        self.arena = arena
+        self.feedback = feedback
+        self._health = health
+
+    def ask(self, question: str, collection: str = "", top_k: int = 3, third_column: bool = False) -> dict:
+        """Both pipelines (and RAG + fine-tuned if asked) answer; returns answers, passages and the exchange id.
+
+        Raises ``ValueError`` for a refused prompt or bad retrieval options, with the reason.
+        """
+        columns = ("rag", "finetuned", "rag_finetuned") if third_column else ("rag", "finetuned")
+        session = ArenaSession(columns=columns, retrieval=RetrievalOptions(collection=collection or None,
+                                                                           top_k=int(top_k)))
+        answers: dict[str, dict] = {name: {"answer": "", "error": None} for name in columns}
+        passages: list[dict] = []
+        for name, event in self.arena.ask(question, session):
+            if isinstance(event, ContextEvent) and not passages:
+                passages = [{"rank": c.rank, "source": c.source, "score": round(c.score, 4), "heading": c.heading,
+                             "page": c.page, "text": c.text} for c in event.chunks]
+            elif isinstance(event, DoneEvent):
+                answers[name] = {"answer": event.answer, "error": None, "timings": asdict(event.timings)}
+            elif isinstance(event, ErrorEvent):
+                answers[name] = {"answer": "", "error": event.message}
+            elif isinstance(event, RecordedEvent):
+                exchange_id = event.exchange_id
+        stored = self.feedback.exchange(exchange_id) or {"answers": {}}
+        for name, answer in stored["answers"].items():
+            answers.setdefault(name, {})["adapter"] = answer.get("adapter_id")
+        return {"exchange_id": exchange_id, "question": question, "answers": answers, "contexts": passages}
+
+    def vote(self, exchange_id: str, choice: str) -> dict:
+        """Vote on an exchange: ``rag``, ``finetuned``, ``rag_finetuned`` (three columns), ``tie`` or ``both_bad``.
+
+        Raises ``ValueError`` with the reason when the exchange or the choice is unknown.
+        """
+        exchange = self.feedback.exchange(exchange_id)
+        if exchange is None:
+            raise ValueError(f"No exchange {exchange_id!r}: ask first, then vote with the id it returned.")
+        session = ArenaSession(session_id=exchange["session_id"], exchange_id=exchange_id,
+                               shown_order=list(exchange["answers"]), columns=tuple(exchange["answers"]))
+        try:
+            vote_id = self.arena.vote(session, choice)
+        except FeedbackError as exc:
+            raise ValueError(str(exc)) from exc
+        return {"vote_id": vote_id, "exchange_id": exchange_id, "choice": choice}
+
+    def health(self) -> dict:
+        """Model, Weaviate and feedback-store status (``ok`` or why not)."""
+        return self._health()

@@ -1,0 +1,39 @@
+"""Third column, optional: retrieval *and* the adapter — the fine-tuned model reading the same passages as RAG.
+
+It answers "do they add up?": facts and style learned by the adapter, plus fresh citable context.
+It reuses the RAG column's retrieval and prompt, and only swaps in the active adapter.
+
+Example::
+
+    both = RagFinetunedPipeline(rag, backend)
+    prepared = both.prepare("What is the T4's battery life?", history=[])
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pipelines.arena.pipeline import PipelineError, PreparedRequest
+from pipelines.arena.rag import RagPipeline
+from pipelines.generation.models import FINETUNED_ADAPTER, ModelBackend
+from pipelines.knowledge.retrieval import RetrievalOptions
+
+
+class RagFinetunedPipeline:
+    name = "rag_finetuned"
+    label = "RAG + fine-tuned"
+
+    def __init__(self, rag: RagPipeline, backend: ModelBackend | None, adapter: str = FINETUNED_ADAPTER) -> None:
+        self.rag = rag
+        self.backend = backend
+        self.adapter = adapter
+
+    def prepare(self, question: str, history: list[dict[str, str]],
+                options: RetrievalOptions | None = None) -> PreparedRequest:
+        if self.backend is None or not self.backend.has_adapter(self.adapter):
+            raise PipelineError("No fine-tuned adapter is loaded, so there is nothing to combine with retrieval.")
+        prepared = self.rag.prepare(question, history, options)
+        return replace(
+            prepared, pipeline=self.name, request=replace(prepared.request, adapter=self.adapter),
+            adapter_id=self.backend.adapter_ids[self.adapter],
+        )

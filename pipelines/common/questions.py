@@ -1,0 +1,131 @@
+"""Question sets: the sample set, an evaluation set, or one the user uploads, parsed in one place.
+
+Accepted: JSONL with a ``question`` field per line, CSV with a ``question`` column, or plain text with
+one question per line. Optional fields: the reference answer, named ``reference``, ``answer`` or
+``ground_truth`` (the names ragas, SQuAD-style sets and most exported sets use); ``key``, the short
+fact a right answer must hold (a string, or a list of acceptable strings; in CSV, alternatives
+separated by ``|``); ``source`` (the document the fact is in); ``split`` (``train``, ``dev``, ``test``)
+and ``id``.
+
+Example::
+
+    items = load_questions(Path("assets/questions.jsonl"), require_reference=True)
+    items[0].keys, items[0].reference, items[0].split
+    questions = load_question_set(Path("my_questions.csv"))     # just the question texts
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.common.jsonl import JsonLineError, json_lines
+
+MAX_BYTES = 5_000_000
+MAX_QUESTIONS = 10_000
+REFERENCE_FIELDS = ("reference", "answer", "ground_truth")
+
+
+def normalise_question(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", re.sub(r"\s+", " ", text.lower())).strip()
+
+
+class QuestionSetError(ValueError):
+    """The question set cannot be used; the message says why (with the line number where it helps)."""
+
+
+@dataclass(frozen=True)
+class QuestionItem:
+    """One question of a set, with what is known about its right answer."""
+
+    question: str
+    reference: str = ""
+    keys: tuple[str, ...] = ()
+    source: str = ""
+    split: str = ""
+    id: str = ""
+
+
+def _keys(value: object, number: int) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split("|") if part.strip()) if "|" in value else (value.strip(),)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (str(value),)
+    if isinstance(value, list) and all(isinstance(k, (str, int, float)) for k in value):
+        return tuple(str(k).strip() for k in value if str(k).strip())
+    raise QuestionSetError(f'Line {number}: "key" must be a string or a list of strings.')
+
+
+def _item(row: dict, number: int, require_reference: bool) -> QuestionItem:
+    question = row.get("question")
+    if not isinstance(question, str):
+        raise QuestionSetError(f'Line {number} has no "question" text field.')
+    reference_field = next((name for name in REFERENCE_FIELDS if row.get(name) not in (None, "")), None)
+    reference = row[reference_field] if reference_field else ""
+    if isinstance(reference, list):  # SQuAD-style lists of acceptable answers: the first is the reference
+        reference = str(reference[0]) if reference else ""
+    if not isinstance(reference, (str, int, float)):
+        raise QuestionSetError(f'Line {number}: the "{reference_field}" field must be text.')
+    keys = _keys(row.get("key", row.get("keys")), number)
+    reference = str(reference).strip() or (keys[0] if keys else "")
+    if require_reference and not reference:
+        raise QuestionSetError(
+            f"Line {number} has no reference answer: name it one of {', '.join(REFERENCE_FIELDS)} (or give a "
+            '"key", the short fact a right answer must hold).')
+    return QuestionItem(question.strip(), reference, keys, str(row.get("source") or ""),
+                        str(row.get("split") or ""), str(row.get("id") or ""))
+
+
+def _rows(path: Path, text: str) -> list[tuple[int, dict]]:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        try:
+            rows = json_lines(text)
+        except JsonLineError as exc:
+            raise QuestionSetError(str(exc)) from exc
+        for number, row in rows:
+            if not isinstance(row, dict):
+                raise QuestionSetError(f'Line {number} has no "question" text field.')
+        return rows
+    if suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames or "question" not in reader.fieldnames:
+            raise QuestionSetError('The CSV needs a "question" column.')
+        return [(number, {k: v for k, v in row.items() if k}) for number, row in enumerate(reader, start=2)]
+    return [(number, {"question": line}) for number, line in enumerate(text.splitlines(), start=1)]
+
+
+def load_questions(path: Path, *, require_reference: bool = False) -> list[QuestionItem]:
+    """The set's questions in file order, duplicates (by text) dropped; :class:`QuestionSetError` says why
+    a file cannot be used. ``require_reference``: every row must say what the right answer is."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise QuestionSetError(f"The file is over {MAX_BYTES // 1_000_000} MB.")
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise QuestionSetError("The file is not UTF-8 text.") from exc
+    except OSError as exc:
+        raise QuestionSetError(f"{path.name} cannot be read: {exc.strerror or exc}") from exc
+    items: dict[str, QuestionItem] = {}
+    for number, row in _rows(path, text):
+        text = row.get("question")
+        blank = isinstance(text, str) and not text.strip()
+        if blank or (text is None and path.suffix.lower() not in (".jsonl", ".json")):
+            continue  # a blank line or an empty cell
+        item = _item(row, number, require_reference)
+        items.setdefault(item.question, item)
+    if not items:
+        raise QuestionSetError("The file holds no questions.")
+    if len(items) > MAX_QUESTIONS:
+        raise QuestionSetError(f"The file holds {len(items):,} questions; the limit is {MAX_QUESTIONS:,}.")
+    return list(items.values())
+
+
+def load_question_set(path: Path) -> list[str]:
+    """Just the question texts (the arena's "next question" list)."""
+    return [item.question for item in load_questions(path)]

@@ -1,0 +1,187 @@
+"""One typed settings object, read from ``ARENA_*`` environment variables.
+
+Example::
+
+    ARENA_MODEL_ID=Qwen/Qwen2.5-0.5B-Instruct ARENA_TOP_K=5 python app.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipelines.common.spaces import WEAVIATE_RELEASE_URL, in_space, persistent_data_dir
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_MODEL = "offline:smollm2-135m-instruct"
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag-ft-arena"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with defaults that run offline on a laptop."""
+
+    model_config = SettingsConfigDict(env_prefix="ARENA_", env_file=".env", extra="ignore")
+
+    # Model
+    model_id: str = Field(
+        OFFLINE_MODEL,
+        description="Hugging Face model id or local folder; the default is the offline SmolLM2-135M GGUF.",
+    )
+    quantization: Literal["4bit", "none"] = Field(
+        "4bit", description="4bit: NF4 through bitsandbytes, falling back to full precision (logged)."
+    )
+    adapter_path: Path = PROJECT_ROOT / "assets" / "adapters" / "lumenhollow-qlora"
+    generation_base_url: str | None = Field(
+        None, description="Generate on an OpenAI-compatible server (vLLM with --enable-lora) instead of in-process."
+    )
+    generation_model: str = Field("", description="The base model's name at that server (default: ARENA_MODEL_ID).")
+    generation_adapter_model: str = Field(
+        "", description="The fine-tuned column's model name at that server (a vLLM --lora-modules name); "
+        "default: ARENA_ADAPTER_PATH."
+    )
+    generation_api_key: SecretStr | None = None
+    max_new_tokens: int = Field(96, ge=1, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
+    max_prompt_chars: int = Field(4000, ge=1)
+    history_turns: int = Field(2, ge=0, description="Earlier turns each column sees.")
+    # The reader and the answer rules: chosen by key-fact accuracy on the dev set (bench/answer_quality.py).
+    reader_prompt: Literal["context-qa", "instruct"] = Field(
+        "context-qa", description="RAG prompt form: Context/Question/Answer, or numbered passages + instruction.")
+    reader_passages: int = Field(1, ge=1, le=50, description="Retrieved passages put in the RAG prompt.")
+    reader_pick: Literal["rank", "overlap"] = Field(
+        "rank", description="Which retrieved passages the RAG prompt holds: the top ones by rank, or those sharing "
+        "the most words with the question.")
+    reader_trim: int = Field(0, ge=0, description="Keep only sentences sharing a word with the question, "
+                             "plus this many neighbours (0: whole passages).")
+    reader_copy: Literal["off", "words", "spans"] = Field(
+        "spans", description="The RAG answer may use only words of its passages and question (words), and copies "
+        "numbers and names whole (spans); local backend only.")
+    answer_sentences: int = Field(1, ge=0, le=50, description="An answer ends after this many sentences "
+                                  "(0: at max tokens or the end-of-text token).")
+    no_repeat_ngram: int = Field(4, ge=0, le=20, description="Block a token that repeats an n-gram of the "
+                                 "answer so far (0: off).")
+
+    # Storage
+    data_dir: Path = Field(
+        default_factory=lambda: persistent_data_dir(PROJECT_ROOT / "data"),
+        description="Feedback DB, adapters, Weaviate data; default data/, or /data/arena in a Space with "
+        "persistent storage.",
+    )
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+
+    # Weaviate
+    weaviate_url: str | None = Field(None, description="Remote Weaviate; unset means a managed local server.")
+    weaviate_api_key: str | None = None
+    weaviate_binary: Path | None = Field(None, description="weaviate-server binary; default: the setup cache.")
+    weaviate_download: bool | None = Field(
+        None, description="Download the release weaviate-server when the binary is missing; unset: only in a "
+        "Space (elsewhere scripts/setup.sh provides it)."
+    )
+    weaviate_release_url: str = Field(WEAVIATE_RELEASE_URL, description="{version} and {arch} are filled in.")
+    weaviate_http_port: int = 8079
+    weaviate_grpc_port: int = 50061
+    weaviate_grpc_host: str | None = Field(None, description="Remote gRPC host when it differs from the URL's host.")
+    collection: str = "LumenhollowDocs"
+    corpus_dir: Path = PROJECT_ROOT / "assets" / "corpus"
+    embedding_model: str = Field("offline:all-minilm-l6-v2", description="sentence-transformers name or folder.")
+    chunk_tokens: int = Field(160, ge=8, description="Chunk size in the embedding model's tokens.")
+    chunk_overlap_tokens: int = Field(32, ge=0)
+    top_k: int = Field(3, ge=1, le=50)
+    hybrid_alpha: float = Field(0.5, ge=0.0, le=1.0, description="0 = pure BM25, 1 = pure vector.")
+    reranker_model: str | None = Field(
+        None, description="A sentence-transformers cross-encoder (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2); "
+        "unset: no rerank step (no cross-encoder ships offline)."
+    )
+    rerank_candidates: int = Field(20, ge=1, le=200, description="Hybrid hits the reranker re-orders.")
+    max_upload_mb: float = Field(50, gt=0, description="Largest single file accepted for ingestion.")
+    max_zip_total_mb: float = Field(200, gt=0, description="Largest total uncompressed size of an uploaded zip.")
+
+    # Feedback
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the feedback store, e.g. postgresql://user:pass@host/db for "
+        "several replicas; unset: SQLite in the data dir."
+    )
+    votes_per_minute: int = Field(
+        30, ge=1, description="Votes a rater (signed-in user, else session) may cast per minute, counted in the store."
+    )
+    hf_login: bool | None = Field(
+        None, description="Show 'Sign in with Hugging Face' and store the user name; unset: on in a Space with "
+        "hf_oauth (off a Space, Gradio signs you in as the owner of the local HF token)."
+    )
+    admin_password: SecretStr | None = Field(None, description="If set, export and training need it.")
+
+    # A helper language model (writes training pairs, judges answers): an OpenAI-compatible server
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (vLLM, TGI, Ollama, llama.cpp server, a hosted API); "
+        "unset: the arena's own base model."
+    )
+    llm_model: str = Field("", description="Model name at that endpoint.")
+    llm_api_key: SecretStr | None = None
+
+    # Evaluation
+    judge: Literal["none", "local", "endpoint"] = Field(
+        "none", description="Judge of the LLM-judged ragas metrics: none = offline metrics only; local = the "
+        "arena's base model in-process (slow, shares the model with the arena); endpoint = the OpenAI-compatible "
+        "server of ARENA_LLM_BASE_URL / ARENA_LLM_MODEL / ARENA_LLM_API_KEY."
+    )
+    judge_max_tokens: int = Field(512, ge=16, le=8192, description="Longest reply of one judge call.")
+    judge_timeout_s: float = Field(180.0, gt=0, description="Longest wait for one metric of one answer.")
+    questions_file: Path = PROJECT_ROOT / "assets" / "questions.jsonl"
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 7860
+    queue_concurrency: int = Field(8, ge=1, description="Requests handled at once (generation itself is one "
+                                   "batch at a time; votes, ratings and pages use the rest).")
+    queue_max_size: int | None = Field(None, ge=1, description="Requests allowed to wait; beyond it users are "
+                                       "told the arena is busy. Unset: no limit.")
+    mcp_server: bool = Field(True, description="Serve the API endpoints as MCP tools at /gradio_api/mcp/.")
+
+    @field_validator("chunk_overlap_tokens")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info) -> int:
+        size = info.data.get("chunk_tokens", 160)
+        if value >= size:
+            raise ValueError(f"chunk_overlap_tokens ({value}) must be smaller than chunk_tokens ({size})")
+        return value
+
+    @model_validator(mode="after")
+    def _endpoint_judge_needs_endpoint(self) -> Settings:
+        if self.judge == "endpoint" and not self.llm_base_url:
+            raise ValueError("ARENA_JUDGE=endpoint needs ARENA_LLM_BASE_URL (and ARENA_LLM_MODEL)")
+        return self
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.data_dir / "feedback.sqlite3"
+
+    @property
+    def sign_in_enabled(self) -> bool:
+        """Hugging Face sign-in: as configured, else on inside a Space (where the Hub provides OAuth)."""
+        if self.hf_login is not None:
+            return self.hf_login
+        return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("OAUTH_CLIENT_ID"))
+
+    @property
+    def feedback_target(self) -> str | Path:
+        """What the feedback store opens: the database URL, else the SQLite file."""
+        return self.database_url or self.feedback_db
+
+    @property
+    def fetch_weaviate(self) -> bool:
+        return in_space() if self.weaviate_download is None else self.weaviate_download
+
+    @property
+    def weaviate_data_dir(self) -> Path:
+        return self.data_dir / "weaviate"
+
+    @property
+    def resolved_weaviate_binary(self) -> Path:
+        return self.weaviate_binary or self.cache_dir / "bin" / "weaviate-server"

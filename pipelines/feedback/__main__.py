@@ -1,0 +1,44 @@
+"""``python -m pipelines.feedback``: work with the feedback store from the command line.
+
+    python -m pipelines.feedback export --out exports/ [--db URL] [--push-to-hub user/repo]
+    python -m pipelines.feedback migrate [--db URL]
+
+The store is :mod:`pipelines.feedback.store`; the export formats are :mod:`pipelines.feedback.export`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.feedback.store import FeedbackStore
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipelines.feedback export --out DIR`` / ``migrate``: work with the feedback store."""
+    import argparse
+
+    from pipelines.common.settings import Settings
+    from pipelines.feedback.export import export_feedback
+
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument("--db", default=None,
+                          help="database URL or SQLite file (default: ARENA_DATABASE_URL, else the data dir's file)")
+    parser = argparse.ArgumentParser(description="Work with the arena's feedback store.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser("export", parents=[database], help="write DPO pairs and per-answer ratings")
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--push-to-hub", default=None, metavar="REPO", help="also push both datasets (needs HF_TOKEN)")
+    commands.add_parser("migrate", parents=[database],
+                        help="bring the schema to the newest revision (also done on every start)")
+    args = parser.parse_args(argv)
+    target = (Path(args.db) if "://" not in args.db else args.db) if args.db else Settings().feedback_target
+    store = FeedbackStore(target)
+    if args.command == "migrate":
+        print(f"{store.engine.url.render_as_string(hide_password=True)}: schema at the newest revision")
+        return 0
+    result = export_feedback(store, args.out, push_to_hub=args.push_to_hub)
+    print(f"{result.dpo_pairs} DPO pairs -> {result.dpo_jsonl}; {result.ratings} ratings -> {result.ratings_jsonl}")
+    return 0
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""Close the loop (experimental): a short DPO run on the active adapter, from the arena's own votes.
+
+The preferred answer of each decided vote becomes ``chosen`` and the other ``rejected``;
+TRL's DPOTrainer continues training the adapter (on the same 4-bit base) against a frozen
+copy of itself as the reference, and the result is a new adapter version.
+
+Command line::
+
+    python -m pipelines.training.dpo --pairs exports/dpo.jsonl --adapter assets/adapters/lumenhollow-qlora \
+        --output data/adapters/lumenhollow-dpo --steps 8
+
+In code::
+
+    report = train_dpo(model_path, adapter_path, dpo_rows(store.rated_exchanges()), output_dir)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipelines.generation.prompts import ASSISTANT_SYSTEM
+from pipelines.training.sft import (
+    LossLog,
+    TrainingReport,
+    load_training_model,
+    partial_dir,
+    run_trainer,
+    save_adapter,
+    trainer_defaults,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DpoConfig:
+    steps: int = 8
+    beta: float = 0.1
+    learning_rate: float = 5e-4
+    batch_size: int = 2
+    max_length: int = 384
+    four_bit: bool = True
+    seed: int = 7
+
+
+def _dataset(pairs: list[dict]):
+    from datasets import Dataset
+
+    return Dataset.from_list([
+        {
+            "prompt": [{"role": "system", "content": ASSISTANT_SYSTEM}, {"role": "user", "content": p["prompt"]}],
+            "chosen": [{"role": "assistant", "content": p["chosen"]}],
+            "rejected": [{"role": "assistant", "content": p["rejected"]}],
+        }
+        for p in pairs
+    ])
+
+
+def train_dpo(model_path: str, adapter_path: Path, pairs: list[dict], output_dir: Path,
+              config: DpoConfig | None = None, base_model_id: str | None = None) -> TrainingReport:
+    """Continue the adapter at ``adapter_path`` with DPO on ``pairs``; write a new adapter version."""
+    from peft import PeftModel
+    from trl import DPOConfig, DPOTrainer
+
+    config = config or DpoConfig()
+    pairs = [p for p in pairs if p.get("chosen", "").strip() and p.get("rejected", "").strip()]
+    if not pairs:
+        raise ValueError("No preference pairs yet: vote for a better answer (not a tie) first.")
+    if not (adapter_path / "adapter_config.json").exists():
+        raise ValueError(f"No adapter to improve at {adapter_path}")
+    started = time.perf_counter()
+    tokenizer, base, quantization = load_training_model(model_path, config.four_bit)
+    model = PeftModel.from_pretrained(base, str(adapter_path), is_trainable=True)
+    loss_log = LossLog()
+    args = DPOConfig(
+        output_dir=str(partial_dir(output_dir) / "checkpoints"),
+        max_steps=config.steps,
+        beta=config.beta,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        max_length=config.max_length,
+        **trainer_defaults(config.seed),
+    )
+    trainer = DPOTrainer(model=model, args=args, train_dataset=_dataset(pairs), processing_class=tokenizer,
+                         callbacks=[loss_log])
+    report = run_trainer(trainer, output_dir, loss_log, quantization, started)
+    pairs_hash = hashlib.sha256(json.dumps(pairs, sort_keys=True).encode()).hexdigest()
+    save_adapter(trainer.model, output_dir, report, {
+        "method": "dpo",
+        "parent_adapter": str(adapter_path),
+        "base_model": base_model_id or model_path,
+        "data_hash": pairs_hash,
+        "examples": len(pairs),
+        "hyperparameters": asdict(config),
+    }, adapters=["default"])
+    return report
+
+
+def improve_active_adapter(backend, feedback, settings, config: DpoConfig | None = None) -> tuple[str, TrainingReport]:
+    """DPO on every decided vote so far, saved as a new version under the data dir and made active."""
+    from datetime import UTC, datetime
+
+    from pipelines.feedback.export import dpo_rows
+    from pipelines.generation.models import FINETUNED_ADAPTER, resolve_model_path
+
+    current = backend.adapter_paths.get(FINETUNED_ADAPTER)
+    if current is None:
+        raise ValueError("No fine-tuned adapter is active to improve.")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    output = settings.data_dir / "adapters" / f"{current.name.split('+dpo')[0]}+dpo-{stamp}"
+    report = train_dpo(resolve_model_path(settings), current, dpo_rows(feedback.rated_exchanges()), output,
+                       config, base_model_id=settings.model_id)
+    return backend.load_adapter(output, FINETUNED_ADAPTER), report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipelines.common.settings import Settings
+    from pipelines.generation.models import resolve_model_path
+
+    parser = argparse.ArgumentParser(description="Improve an adapter with DPO on exported arena votes.")
+    parser.add_argument("--pairs", type=Path, required=True, help="dpo.jsonl from `pipelines.feedback export`")
+    parser.add_argument("--adapter", type=Path, default=None, help="adapter to improve (default: ARENA_ADAPTER_PATH)")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=DpoConfig.steps)
+    parser.add_argument("--beta", type=float, default=DpoConfig.beta)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    pairs = [json.loads(line) for line in args.pairs.read_text().splitlines() if line.strip()]
+    report = train_dpo(resolve_model_path(settings), args.adapter or settings.adapter_path, pairs, args.output,
+                       DpoConfig(steps=args.steps, beta=args.beta), base_model_id=settings.model_id)
+    print(f"Done: {report.steps} DPO steps on {len(pairs)} pairs, loss {report.losses[0]:.3f} -> "
+          f"{report.final_loss:.3f}, adapter in {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""The adapter registry: every complete adapter folder (standard PEFT format) with its training metadata.
+
+A folder counts only when complete: ``adapter_config.json``, weights, and the metadata the training
+commands write last; ``.partial`` folders of unfinished runs never appear. The same folders load in
+vLLM or TGI as LoRA adapters.
+
+Example::
+
+    for info in list_adapters([settings.data_dir / "adapters", settings.adapter_path.parent]):
+        print(info.adapter_id, info.final_loss)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.training.config import METADATA_FILE
+
+WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+class AdapterError(ValueError):
+    """An adapter folder is incomplete or damaged; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    path: Path
+    method: str
+    base_model: str
+    created_at: str
+    steps: int
+    final_loss: float | None
+    examples: int
+    quantization: str
+    device: str
+    duration_s: float
+    steps_per_s: float | None = None  # the Trainer's own rate; with peak GPU memory it compares QLoRA and LoRA runs
+    peak_gpu_memory_mb: float | None = None  # CUDA runs only
+    recipe: str = ""  # closed-book or reading (SFT runs); empty for DPO and older adapters
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def validate_adapter(path: Path) -> dict:
+    """The adapter's metadata; :class:`AdapterError` for a missing, incomplete or corrupt folder."""
+    if not path.is_dir():
+        raise AdapterError(f"{path.name}: not an adapter folder")
+    if path.name.endswith(".partial"):
+        raise AdapterError(f"{path.name}: an unfinished training run, not an adapter")
+    try:
+        config = json.loads((path / "adapter_config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise AdapterError(f"{path.name}: adapter_config.json is missing or not JSON ({exc})") from exc
+    if "peft_type" not in config:
+        raise AdapterError(f"{path.name}: adapter_config.json is not a PEFT adapter config")
+    weights = next((path / name for name in WEIGHT_FILES if (path / name).is_file()), None)
+    if weights is None:
+        raise AdapterError(f"{path.name}: the adapter weights are missing")
+    if weights.suffix == ".safetensors":
+        _check_safetensors(weights)
+    try:
+        return json.loads((path / METADATA_FILE).read_text())
+    except OSError:
+        return {}
+    except ValueError as exc:
+        raise AdapterError(f"{path.name}: {METADATA_FILE} is not JSON ({exc})") from exc
+
+
+def _check_safetensors(path: Path) -> None:
+    """Read the header and check the file holds every tensor it declares (a truncated copy fails here)."""
+    try:
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+        end = max((meta["data_offsets"][1] for key, meta in header.items() if key != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AdapterError(f"{path.parent.name}: the weights file is damaged ({type(exc).__name__})") from exc
+    if path.stat().st_size < 8 + size + end:
+        raise AdapterError(f"{path.parent.name}: the weights file is truncated")
+
+
+def list_adapters(folders: list[Path]) -> list[AdapterInfo]:
+    """Complete adapters under the given folders, newest first; damaged ones are left out."""
+    found: list[AdapterInfo] = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            try:
+                meta = validate_adapter(path)
+            except AdapterError:
+                continue
+            found.append(AdapterInfo(
+                path=path, method=str(meta.get("method", "sft")), base_model=str(meta.get("base_model", "")),
+                created_at=str(meta.get("created_at", "")), steps=int(meta.get("steps") or 0),
+                final_loss=meta.get("final_loss"), examples=int(meta.get("examples") or 0),
+                quantization=str(meta.get("quantization", "")), device=str(meta.get("device", "")),
+                duration_s=float(meta.get("duration_s") or 0.0), steps_per_s=_number(meta.get("steps_per_s")),
+                peak_gpu_memory_mb=_number(meta.get("peak_gpu_memory_mb")),
+                recipe=str(meta.get("recipe") or ""),
+            ))
+    return sorted(found, key=lambda info: info.created_at, reverse=True)
+
+
+def _number(value: object) -> float | None:
+    """A metadata number, or None where it is missing or not a number (older or hand-written metadata)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def activate(backend, path: Path, name: str = "finetuned") -> str:
+    """Serve ``path`` as the fine-tuned column's adapter; a damaged folder is refused and the old adapter kept."""
+    from pipelines.generation.models import ModelLoadError
+
+    validate_adapter(path)
+    try:
+        return backend.load_adapter(path, name)
+    except ModelLoadError as exc:
+        raise AdapterError(str(exc)) from exc
