@@ -29,3 +29,12 @@ def test_bad_values_are_refused(monkeypatch):
     monkeypatch.delenv("ARENA_TOP_K")
     with pytest.raises(ValidationError, match="chunk_overlap_tokens"):
         Settings(chunk_tokens=50, chunk_overlap_tokens=50)
+
+
+def test_project_root_is_the_repository():
+    """The shipped adapter, corpus and questions resolve from the repository, wherever settings.py lives."""
+    from pipelines.common.settings import PROJECT_ROOT, Settings
+
+    assert (PROJECT_ROOT / "app.py").is_file()
+    settings = Settings()
+    assert (settings.adapter_path / "adapter_config.json").is_file() and settings.corpus_dir.is_dir()

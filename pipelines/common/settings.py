@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipelines.common.spaces import WEAVIATE_RELEASE_URL, in_space, persistent_data_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # pipelines/common/settings.py -> the repository
 OFFLINE_MODEL = "offline:smollm2-135m-instruct"
 
 
