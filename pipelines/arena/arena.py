@@ -36,7 +36,7 @@ from pipelines.common.events import (
     TokenEvent,
 )
 from pipelines.feedback.store import FeedbackError, FeedbackStore
-from pipelines.generation.models import ModelBackend
+from pipelines.generation.backend import GenerationBackend
 from pipelines.knowledge.retrieval import RetrievalOptions
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Arena:
     def __init__(
         self,
         pipelines: list[Pipeline],
-        backend: ModelBackend | None,
+        backend: GenerationBackend | None,
         feedback: FeedbackStore,
         *,
         max_new_tokens: int,

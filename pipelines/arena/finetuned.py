@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pipelines.arena.pipeline import PipelineError, PreparedRequest
 from pipelines.generation.answer_rules import AnswerRules
-from pipelines.generation.models import FINETUNED_ADAPTER, ModelBackend
+from pipelines.generation.backend import FINETUNED_ADAPTER, GenerationBackend
 from pipelines.generation.prompts import plain_messages
 from pipelines.generation.requests import GenerationRequest
 from pipelines.knowledge.retrieval import RetrievalOptions
@@ -21,7 +21,7 @@ class FinetunedPipeline:
     name = "finetuned"
     label = "Fine-tuned"
 
-    def __init__(self, backend: ModelBackend | None, adapter: str = FINETUNED_ADAPTER,
+    def __init__(self, backend: GenerationBackend | None, adapter: str = FINETUNED_ADAPTER,
                  rules: AnswerRules | None = None) -> None:
         self.backend = backend
         self.adapter = adapter
@@ -48,7 +48,7 @@ class BasePipeline:
     name = "base"
     label = "Base model"
 
-    def __init__(self, backend: ModelBackend | None, rules: AnswerRules | None = None) -> None:
+    def __init__(self, backend: GenerationBackend | None, rules: AnswerRules | None = None) -> None:
         self.backend = backend
         self.rules = rules or AnswerRules()
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from pipelines.arena.pipeline import PipelineError, PreparedRequest
 from pipelines.arena.rag import RagPipeline
-from pipelines.generation.models import FINETUNED_ADAPTER, ModelBackend
+from pipelines.generation.backend import FINETUNED_ADAPTER, GenerationBackend
 from pipelines.knowledge.retrieval import RetrievalOptions
 
 
@@ -23,7 +23,7 @@ class RagFinetunedPipeline:
     name = "rag_finetuned"
     label = "RAG + fine-tuned"
 
-    def __init__(self, rag: RagPipeline, backend: ModelBackend | None, adapter: str = FINETUNED_ADAPTER) -> None:
+    def __init__(self, rag: RagPipeline, backend: GenerationBackend | None, adapter: str = FINETUNED_ADAPTER) -> None:
         self.rag = rag
         self.backend = backend
         self.adapter = adapter
