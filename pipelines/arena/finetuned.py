@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 from pipelines.arena.pipeline import PipelineError, PreparedRequest
+from pipelines.common.columns import BASE, FINETUNED
 from pipelines.generation.answer_rules import AnswerRules
 from pipelines.generation.backend import FINETUNED_ADAPTER, GenerationBackend
 from pipelines.generation.prompts import plain_messages
@@ -18,8 +19,7 @@ from pipelines.knowledge.retrieval import RetrievalOptions
 
 
 class FinetunedPipeline:
-    name = "finetuned"
-    label = "Fine-tuned"
+    name = FINETUNED.name
 
     def __init__(self, backend: GenerationBackend | None, adapter: str = FINETUNED_ADAPTER,
                  rules: AnswerRules | None = None) -> None:
@@ -45,8 +45,7 @@ class BasePipeline:
     """The floor: the base model alone, no retrieval and no adapter. What the model knew before either
     approach; an optional column, and the first row of ``bench/answer_quality.py``."""
 
-    name = "base"
-    label = "Base model"
+    name = BASE.name
 
     def __init__(self, backend: GenerationBackend | None, rules: AnswerRules | None = None) -> None:
         self.backend = backend

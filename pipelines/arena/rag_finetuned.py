@@ -15,13 +15,13 @@ from dataclasses import replace
 
 from pipelines.arena.pipeline import PipelineError, PreparedRequest
 from pipelines.arena.rag import RagPipeline
+from pipelines.common.columns import RAG_FINETUNED
 from pipelines.generation.backend import FINETUNED_ADAPTER, GenerationBackend
 from pipelines.knowledge.retrieval import RetrievalOptions
 
 
 class RagFinetunedPipeline:
-    name = "rag_finetuned"
-    label = "RAG + fine-tuned"
+    name = RAG_FINETUNED.name
 
     def __init__(self, rag: RagPipeline, backend: GenerationBackend | None, adapter: str = FINETUNED_ADAPTER) -> None:
         self.rag = rag
