@@ -187,9 +187,7 @@ class Runtime:
         """Ask every pipeline of the arena (the optional third column included) in a new session of the given
         id, to the end; the stored exchange's id (what a batch evaluation run scores)."""
         session = ArenaSession(session_id=session_id, columns=tuple(p.name for p in self.arena.pipelines))
-        for _ in self.arena.ask(question, session):
-            pass
-        return session.exchange_id
+        return self.arena.answer_whole(question, session).exchange_id
 
     def batch_report(self, limit: int | None = None) -> tuple[str, Path]:
         """Every pipeline over the question set, scored; the summary (Markdown) and the report as a zip."""
