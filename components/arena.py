@@ -2,7 +2,8 @@
 
 Named mode shows RAG on the left and Fine-tuned on the right. Blind mode shuffles the
 columns for every exchange, labels them A and B, hides the retrieved context, and
-reveals who was who once the user has voted.
+reveals who was who once the user has voted. This module is the Gradio wiring; what each
+part shows is decided in :mod:`components.arena_view`.
 """
 
 from __future__ import annotations
@@ -12,44 +13,22 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.rendering import citations_line, context_panel_html, status_line
+from components.arena_view import (
+    POSITIONS,
+    TWO_COLUMNS,
+    ExchangeView,
+    arena_columns,
+    titles,
+    vote_labels,
+    vote_notice,
+)
+from components.rendering import context_panel_html
 from pipelines.arena.arena import Arena, ArenaSession, PromptError
-from pipelines.common.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent, TokenEvent
+from pipelines.common.columns import title
 from pipelines.common.questions import QuestionSetError, load_question_set
 from pipelines.feedback.store import RATING_TAGS, FeedbackError
 from pipelines.knowledge.base import KnowledgeBase
 from pipelines.knowledge.retrieval import RetrievalOptions
-
-TITLES = {
-    "rag": "RAG · Weaviate hybrid retrieval + base model",
-    "finetuned": "Fine-tuned · QLoRA adapter, no retrieval",
-    "rag_finetuned": "RAG + fine-tuned · retrieval and the adapter",
-}
-SHORT = {"rag": "RAG", "finetuned": "Fine-tuned", "rag_finetuned": "RAG+FT"}
-VERDICTS = {"rag": "RAG is better", "finetuned": "Fine-tuned is better", "rag_finetuned": "RAG+FT is best",
-            "tie": "a tie", "both_bad": "none is good"}
-BLIND_LABELS = ("A", "B", "C")
-POSITIONS = ("left", "right", "third")  # the third column sits right of the other two
-TWO_COLUMNS = ("rag", "finetuned")
-HIDDEN_PANEL = context_panel_html([], error="Hidden in blind mode until you vote (it would tell which column is RAG).")
-
-
-def _vote_labels(blind: bool, order: list[str]) -> dict[str, str]:
-    names = [BLIND_LABELS[i] if blind else SHORT[name] for i, name in enumerate(order)]
-    if len(names) == 2:
-        return {"left": f"👈 {names[0]} is better", "right": f"👉 {names[1]} is better", "third": "",
-                "tie": "🤝 Tie", "both_bad": "👎 Both are bad"}
-    return {"left": f"🥇 {names[0]} is best", "right": f"🥇 {names[1]} is best", "third": f"🥇 {names[2]} is best",
-            "tie": "🤝 Tie", "both_bad": "👎 All are bad"}
-
-
-def _titles(state: ArenaSession, order: list[str]) -> list[str]:
-    if not state.blind:
-        return [f"### {TITLES[name]}" for name in order]
-    if state.voted:
-        return [f"### Model {label} — revealed: {SHORT[name]}"
-                for label, name in zip(BLIND_LABELS, order, strict=False)]
-    return [f"### Model {label}" for label in BLIND_LABELS[: len(order)]]
 
 
 def _collection_choices(knowledge: KnowledgeBase | None) -> list[str]:
@@ -118,7 +97,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                     sign_in: bool = False) -> None:
     """``sign_in`` shows "Sign in with Hugging Face" (OAuth on a Space); votes then carry the user name."""
     # every column the arena can show, in its order (the base-model floor is for benches and batch reports)
-    named_order = [p.name for p in arena.pipelines if p.name in TITLES]
+    named_order = arena_columns([p.name for p in arena.pipelines])
     has_third = len(named_order) > 2
     session = gr.State(ArenaSession())
     with gr.Row():
@@ -129,11 +108,11 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                                value=False, visible=has_third, elem_id="third-column")
         if sign_in:
             gr.LoginButton(elem_id="login", scale=0, min_width=220)
-    titles, chats, statuses, columns = [], [], [], []
+    headings, chats, statuses, columns = [], [], [], []
     with gr.Row(equal_height=False):
         for position, name in zip(POSITIONS, named_order, strict=False):
             with gr.Column(visible=name in TWO_COLUMNS) as column:
-                titles.append(gr.Markdown(f"### {TITLES[name]}", elem_id=f"{position}-title"))
+                headings.append(gr.Markdown(f"### {title(name)}", elem_id=f"{position}-title"))
                 chats.append(gr.Chatbot(show_label=False, elem_id=position, height=380, buttons=["copy"]))
                 statuses.append(gr.Markdown(elem_id=f"{position}-status"))
             columns.append(column)
@@ -144,7 +123,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         )
         send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
     with gr.Row():
-        labels = _vote_labels(False, list(TWO_COLUMNS))
+        labels = vote_labels(False, TWO_COLUMNS)
         vote_buttons = {
             key: gr.Button(label, interactive=False, elem_id=f"vote-{key}", visible=key != "third")
             for key, label in labels.items()
@@ -181,7 +160,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
     def votes_enabled(enabled: bool, state: ArenaSession | None = None) -> dict:
         """Updates for the vote buttons (built inside handlers, so no new buttons get rendered)."""
         order = (state.shown_order or list(state.columns)) if state else list(TWO_COLUMNS)
-        texts = _vote_labels(bool(state and state.blind), order)
+        texts = vote_labels(bool(state and state.blind), order)
         return {button: gr.Button(texts[key], interactive=enabled, visible=bool(texts[key]))
                 for key, button in vote_buttons.items()}
 
@@ -193,51 +172,19 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         except PromptError as exc:
             yield {notice: f"⚠️ {exc}", session: state}
             return
-        answers: dict[str, str] = {name: "" for name in named_order}
-        chunks: dict[str, list] = {}
-        status_text = {name: status_line(None, running=True) for name in named_order}
-        order = named_order
-
-        def view(extra: dict | None = None) -> dict:
-            update = {prompt: "", notice: "", session: state, **votes_enabled(False, state)}
-            shown_titles = _titles(state, order)
-            for position, name in enumerate(order):
-                earlier = [] if state.blind else histories[position]
-                turn = [{"role": "user", "content": question}]
-                if answers[name]:
-                    turn.append({"role": "assistant", "content": answers[name]})
-                update[chats[position]] = earlier + turn
-                update[statuses[position]] = status_text[name]
-                update[titles[position]] = shown_titles[position]
-            update.update(extra or {})
-            return update
-
+        exchange = ExchangeView(question, named_order, state.blind)
         for name, event in arena.ask(question, state):
-            order = state.shown_order
-            if isinstance(event, ContextEvent):
-                chunks[name] = [c for c in event.chunks  # citations: of the passages the model read
-                                if event.in_prompt is None or c.rank in event.in_prompt]
-                panel = context_panel_html(event.chunks, query=question)
-                yield view({context: HIDDEN_PANEL, context_held: panel} if state.blind else {context: panel})
-            elif isinstance(event, TokenEvent):
-                answers[name] += event.text
-                yield view()
-            elif isinstance(event, DoneEvent):
-                answers[name] = event.answer or "(empty answer)"
-                status_text[name] = status_line(event.timings, hide_retrieval=state.blind)
-                if chunks.get(name) and not state.blind:  # in blind mode citations would give RAG away
-                    status_text[name] += "  \n" + citations_line(event.answer, chunks[name])
-                yield view()
-            elif isinstance(event, ErrorEvent):
-                answers[name] = f"⚠️ {event.message}"
-                status_text[name] = status_line(None, error=event.message)
-                panel = context_panel_html([], error=event.message)
-                if name != "rag":
-                    yield view()
-                else:
-                    yield view({context: HIDDEN_PANEL, context_held: panel} if state.blind else {context: panel})
-            elif isinstance(event, RecordedEvent):
-                yield view({notice: "Answers recorded. Which one is better?", **votes_enabled(True, state)})
+            frame = exchange.apply(name, event, state.shown_order, voted=state.voted)
+            update = {prompt: "", notice: frame.notice, session: state, **votes_enabled(frame.votes_open, state)}
+            for position, chat in enumerate(frame.chats(histories)):
+                update[chats[position]] = chat
+                update[statuses[position]] = frame.statuses[position]
+                update[headings[position]] = frame.titles[position]
+            if frame.context is not None:
+                update[context] = frame.context
+            if frame.held is not None:
+                update[context_held] = frame.held
+            yield update
 
     def vote(key: str, state: ArenaSession, held_context: str, profile: gr.OAuthProfile | None) -> dict:
         signed_in(state, profile)
@@ -246,13 +193,9 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
             vote_id = arena.vote(state, choice)
         except FeedbackError as exc:
             return {notice: f"⚠️ {exc}"}
-        message = f"✅ Vote #{vote_id} stored: {VERDICTS[choice]}. RAGAS scores appear in the Evaluation tab."
-        update = {notice: message, session: state}
+        update = {notice: vote_notice(vote_id, choice, state.blind, state.shown_order), session: state}
         if state.blind:
-            reveal = ", ".join(f"{label} was {SHORT[name]}" for label, name in zip(BLIND_LABELS, state.shown_order,
-                                                                                   strict=False))
-            update[notice] = f"{message} Revealed: {reveal}."
-            update.update(dict(zip(titles, _titles(state, state.shown_order), strict=False)))
+            update.update(dict(zip(headings, titles(state.shown_order, blind=True, voted=state.voted), strict=False)))
             update[context] = held_context
         return update
 
@@ -271,7 +214,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         state = ArenaSession(session_id=previous.session_id, blind=blind_mode, columns=chosen,
                              retrieval=previous.retrieval, user_name=previous.user_name)
         update = {session: state, notice: "", context: context_panel_html([]), **votes_enabled(False, state)}
-        shown_titles = _titles(state, list(chosen))
+        shown_titles = titles(chosen, state.blind, state.voted)
         for position in range(len(named_order)):
             visible = position < len(chosen)
             update[chats[position]] = []
@@ -279,10 +222,10 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
             update[columns[position]] = gr.Column(visible=visible)
             update[rating_columns[position]] = gr.Column(visible=visible)
             if visible:
-                update[titles[position]] = shown_titles[position]
+                update[headings[position]] = shown_titles[position]
         return update
 
-    ask_outputs = [prompt, notice, session, *chats, *statuses, *titles, context, context_held,
+    ask_outputs = [prompt, notice, session, *chats, *statuses, *headings, context, context_held,
                    *vote_buttons.values()]
     gr.on(
         [send.click, prompt.submit], ask, inputs=[prompt, session, *chats], outputs=ask_outputs,
@@ -308,7 +251,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                          outputs=[question_set, question_set_info], api_name=False)
     next_question.click(lambda pool: random.choice(pool) if pool else "", inputs=[question_set], outputs=[prompt],
                         api_name="next_question")
-    vote_outputs = [notice, session, *titles, context]
+    vote_outputs = [notice, session, *headings, context]
     def vote_handler(key: str):
         def cast(state: ArenaSession, held: str, profile: gr.OAuthProfile | None = None) -> dict:
             return vote(key, state, held, profile)
@@ -325,7 +268,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
     for position, (score, tags, comment, save) in enumerate(rating_inputs):
         save.click(rate_handler(position), inputs=[session, score, tags, comment],
                    outputs=[notice], api_name=f"rate_{POSITIONS[position]}")
-    reset_outputs = [session, notice, context, *chats, *statuses, *titles, *columns, *rating_columns,
+    reset_outputs = [session, notice, context, *chats, *statuses, *headings, *columns, *rating_columns,
                      *vote_buttons.values()]
     for trigger in (clear.click, blind.change, third_on.change):
         trigger(new_conversation, inputs=[blind, third_on, session], outputs=reset_outputs, api_name=False)

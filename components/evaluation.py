@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from components.admin import require_admin
+from pipelines.common import columns as arena_columns
 from pipelines.common.auth import AdminAuth
 from pipelines.common.correctness import accuracy_by_pipeline
 from pipelines.evaluation.agreement import best_predictor, metric_agreement
@@ -123,9 +124,10 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
         return f"⏳ {queued} voted exchanges queued for scoring; refresh in a while."
 
     with gr.Accordion("Batch evaluation: every pipeline over the question set", open=False, elem_id="batch-panel"):
-        gr.Markdown("Asks every question of the set in all three columns, scores every answer, and gives the "
-                    "report: `scores.csv`, `summary.md` / `summary.html` (table with bars) and `dataset.jsonl` "
-                    "(the ragas samples). Same as `python -m pipelines.evaluation`.")
+        every_column = ", ".join(c.label for c in arena_columns.COLUMNS)
+        gr.Markdown(f"Asks every question of the set in every column ({every_column}), scores every answer, "
+                    "and gives the report: `scores.csv`, `summary.md` / `summary.html` (table with bars) and "
+                    "`dataset.jsonl` (the ragas samples). Same as `python -m pipelines.evaluation`.")
         with gr.Row():
             limit = gr.Number(label="Questions (0 = all)", value=3, precision=0, minimum=0, elem_id="batch-limit")
             password = gr.Textbox(label="Admin password", type="password", visible=auth.enabled,

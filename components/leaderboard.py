@@ -11,19 +11,20 @@ import pandas as pd
 
 from components.admin import require_admin
 from pipelines.common.auth import AdminAuth, AdminRequired
+from pipelines.common.columns import label
 from pipelines.common.correctness import accuracy_by_pipeline
 from pipelines.feedback.export import export_feedback
 from pipelines.feedback.leaderboard import LeaderboardFilter, store_leaderboard
 from pipelines.feedback.ratings_summary import rating_summary
 from pipelines.feedback.store import FeedbackStore
 
-LABELS = {"rag": "RAG", "finetuned": "Fine-tuned", "rag_finetuned": "RAG + fine-tuned", "base": "Base model"}
 ACCURACY_COLUMNS = ["accuracy (key fact)", "accuracy 95%", "answers scored"]
 
 
-def _label(name: str) -> str:
+def row_label(name: str) -> str:
+    """A leaderboard row's name: the column's label, with the adapter version when rows are split by adapter."""
     pipeline, _, adapter = name.partition("@")
-    return f"{LABELS.get(pipeline, pipeline)} · {adapter}" if adapter else LABELS.get(pipeline, pipeline)
+    return f"{label(pipeline)} · {adapter}" if adapter else label(pipeline)
 
 
 def _accuracy_cells(accuracy: dict, pipeline: str) -> dict:
@@ -42,7 +43,7 @@ def leaderboard_frame(feedback: FeedbackStore, where: LeaderboardFilter | None =
     return pd.DataFrame(
         [
             {
-                "pipeline": _label(r.pipeline),
+                "pipeline": row_label(r.pipeline),
                 "rating": round(r.rating),
                 "95% interval": f"{r.rating_low:.0f} – {r.rating_high:.0f}",
                 "win rate": round(r.win_rate, 3),
@@ -63,9 +64,9 @@ def ratings_frames(feedback: FeedbackStore) -> tuple[pd.DataFrame, pd.DataFrame]
     """Per-pipeline rating summary, and the newest comments as plain text (never rendered as HTML)."""
     summary = pd.DataFrame(rating_summary(feedback.ratings()))
     if not summary.empty:
-        summary["pipeline"] = summary["pipeline"].map(_label)
+        summary["pipeline"] = summary["pipeline"].map(row_label)
     comments = pd.DataFrame(
-        [{"when": c["created_at"][:16].replace("T", " "), "rater": c["rater"], "answer": _label(c["pipeline"]),
+        [{"when": c["created_at"][:16].replace("T", " "), "rater": c["rater"], "answer": row_label(c["pipeline"]),
           "score": c["score"], "comment": c["comment"], "question": c["question"]} for c in feedback.comments()],
         columns=["when", "rater", "answer", "score", "comment", "question"],
     )

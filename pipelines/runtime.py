@@ -30,6 +30,7 @@ from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
 from pipelines.feedback.store import FeedbackStore
 from pipelines.generation.answer_rules import AnswerRules
+from pipelines.generation.backend import GenerationBackend
 from pipelines.generation.chat_models import ChatModel, LocalChatModel, OpenAICompatibleChatModel
 from pipelines.generation.models import ModelBackend, ModelLoadError
 from pipelines.generation.openai_backend import OpenAICompatibleBackend
@@ -51,7 +52,7 @@ class Runtime:
     feedback: FeedbackStore
     arena: Arena
     scoring: ScoringWorker
-    backend: ModelBackend | None = None
+    backend: GenerationBackend | None = None
     knowledge: KnowledgeBase | None = None
     server: WeaviateServer | None = None
     client: object | None = None
@@ -82,7 +83,8 @@ class Runtime:
         if rag_problem:
             problems.append(f"RAG is unavailable: {rag_problem}")
 
-        backend, model_problem = None, ""
+        backend: GenerationBackend | None = None
+        model_problem = ""
         if settings.generation_base_url:
             backend = _remote_backend(settings)
         else:
@@ -141,8 +143,8 @@ class Runtime:
         return activate(self.backend, path)
 
     def _require_in_process(self, action: str) -> None:
-        if isinstance(self.backend, OpenAICompatibleBackend):
-            raise ValueError(f"{action} needs the in-process model; generation runs at {self.backend.base_url}: "
+        if self.backend is not None and not self.backend.loads_adapter_folders:
+            raise ValueError(f"{action} needs the in-process model; generation runs at {self.backend.location}: "
                              "serve the adapter there (vLLM --lora-modules NAME=FOLDER) and set "
                              "ARENA_GENERATION_ADAPTER_MODEL=NAME.")
 
@@ -185,9 +187,7 @@ class Runtime:
         """Ask every pipeline of the arena (the optional third column included) in a new session of the given
         id, to the end; the stored exchange's id (what a batch evaluation run scores)."""
         session = ArenaSession(session_id=session_id, columns=tuple(p.name for p in self.arena.pipelines))
-        for _ in self.arena.ask(question, session):
-            pass
-        return session.exchange_id
+        return self.arena.answer_whole(question, session).exchange_id
 
     def batch_report(self, limit: int | None = None) -> tuple[str, Path]:
         """Every pipeline over the question set, scored; the summary (Markdown) and the report as a zip."""
@@ -219,8 +219,8 @@ class Runtime:
         except Exception as exc:  # the health check reports, it never raises
             store = f"down: {type(exc).__name__}"
         model = "ok" if self.backend else "not loaded"
-        if isinstance(self.backend, OpenAICompatibleBackend) and not self.backend.is_live():
-            model = f"down: {self.backend.base_url} does not answer"
+        if self.backend is not None and not self.backend.is_live():
+            model = f"down: {self.backend.location} does not answer"
         return {
             "model": model,
             "weaviate": weaviate,
@@ -254,7 +254,7 @@ def _endpoint_chat_model(settings: Settings, timeout_s: float) -> OpenAICompatib
     return OpenAICompatibleChatModel(settings.llm_base_url or "", settings.llm_model, key, timeout_s=timeout_s)
 
 
-def _judge_factory(settings: Settings, backend: ModelBackend | None):
+def _judge_factory(settings: Settings, backend: GenerationBackend | None):
     """What builds the LLM judge for the scorer, or None: offline metrics only."""
     if settings.judge == "endpoint":
         chat: ChatModel = _endpoint_chat_model(settings, timeout_s=settings.judge_timeout_s)
@@ -265,7 +265,7 @@ def _judge_factory(settings: Settings, backend: ModelBackend | None):
     return lambda embeddings: LLMJudge(chat, embeddings, settings.judge_max_tokens, settings.judge_timeout_s)
 
 
-def judge_status(settings: Settings, backend: ModelBackend | None) -> str:
+def judge_status(settings: Settings, backend: GenerationBackend | None) -> str:
     skipped = ", ".join(JUDGED_METRICS)
     if settings.judge == "endpoint":
         return f"Judge: **{settings.llm_model or 'default model'}** at `{settings.llm_base_url}` scores {skipped}."

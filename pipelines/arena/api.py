@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from pipelines.arena.arena import Arena, ArenaSession
-from pipelines.common.events import ContextEvent, DoneEvent, ErrorEvent, RecordedEvent
+from pipelines.common.columns import ARENA_COLUMNS, PAIR
+from pipelines.common.events import PipelineResult
 from pipelines.feedback.store import FeedbackError, FeedbackStore
 from pipelines.knowledge.retrieval import RetrievalOptions
 
@@ -32,25 +33,18 @@ class ArenaAPI:
 
         Raises ``ValueError`` for a refused prompt or bad retrieval options, with the reason.
         """
-        columns = ("rag", "finetuned", "rag_finetuned") if third_column else ("rag", "finetuned")
+        columns = ARENA_COLUMNS if third_column else PAIR
         session = ArenaSession(columns=columns, retrieval=RetrievalOptions(collection=collection or None,
                                                                            top_k=int(top_k)))
-        answers: dict[str, dict] = {name: {"answer": "", "error": None} for name in columns}
-        passages: list[dict] = []
-        for name, event in self.arena.ask(question, session):
-            if isinstance(event, ContextEvent) and not passages:
-                passages = [{"rank": c.rank, "source": c.source, "score": round(c.score, 4), "heading": c.heading,
-                             "page": c.page, "text": c.text} for c in event.chunks]
-            elif isinstance(event, DoneEvent):
-                answers[name] = {"answer": event.answer, "error": None, "timings": asdict(event.timings)}
-            elif isinstance(event, ErrorEvent):
-                answers[name] = {"answer": "", "error": event.message}
-            elif isinstance(event, RecordedEvent):
-                exchange_id = event.exchange_id
-        stored = self.feedback.exchange(exchange_id) or {"answers": {}}
+        whole = self.arena.answer_whole(question, session)
+        answers = {name: _answer(whole.results[name]) if name in whole.results else {"answer": "", "error": None}
+                   for name in columns}
+        stored = self.feedback.exchange(whole.exchange_id) or {"answers": {}}
         for name, answer in stored["answers"].items():
             answers.setdefault(name, {})["adapter"] = answer.get("adapter_id")
-        return {"exchange_id": exchange_id, "question": question, "answers": answers, "contexts": passages}
+        passages = [{"rank": c.rank, "source": c.source, "score": round(c.score, 4), "heading": c.heading,
+                     "page": c.page, "text": c.text} for c in whole.passages()]
+        return {"exchange_id": whole.exchange_id, "question": question, "answers": answers, "contexts": passages}
 
     def vote(self, exchange_id: str, choice: str) -> dict:
         """Vote on an exchange: ``rag``, ``finetuned``, ``rag_finetuned`` (three columns), ``tie`` or ``both_bad``.
@@ -71,3 +65,12 @@ class ArenaAPI:
     def health(self) -> dict:
         """Model, Weaviate and feedback-store status (``ok`` or why not)."""
         return self._health()
+
+
+def _answer(result: PipelineResult) -> dict:
+    """One column's answer as the API returns it: the text and its timings, or the error and no text."""
+    if result.error:
+        return {"answer": "", "error": result.error}
+    if result.timings is None:  # never finished (cannot happen with the arena's backends)
+        return {"answer": "", "error": None}
+    return {"answer": result.answer, "error": None, "timings": asdict(result.timings)}

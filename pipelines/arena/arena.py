@@ -8,8 +8,10 @@ Example::
 
     arena = Arena([rag, finetuned], backend, feedback, settings)
     for pipeline, event in arena.ask("Who founded Lumenhollow?", session):
-        ...
+        ...                                   # streamed, for the UI
     arena.vote(session, "rag")
+    whole = arena.answer_whole("Who founded Lumenhollow?", ArenaSession())   # drained, for programs
+    whole.exchange_id, whole.results["rag"].answer
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pipelines.arena.pipeline import Pipeline, PipelineError, PreparedRequest
+from pipelines.common.columns import BOTH_BAD, PAIR, RAG, TIE
 from pipelines.common.events import (
     ContextEvent,
     DoneEvent,
@@ -31,12 +34,13 @@ from pipelines.common.events import (
     Event,
     PipelineResult,
     RecordedEvent,
+    RetrievedChunk,
     RowFailure,
     Timings,
     TokenEvent,
 )
 from pipelines.feedback.store import FeedbackError, FeedbackStore
-from pipelines.generation.models import ModelBackend
+from pipelines.generation.backend import GenerationBackend
 from pipelines.knowledge.retrieval import RetrievalOptions
 
 log = logging.getLogger(__name__)
@@ -64,7 +68,7 @@ class ArenaSession:
     shown_order: list[str] = field(default_factory=list)
     voted: bool = False
     retrieval: RetrievalOptions | None = None  # the user's retrieval choices; None: the app's defaults
-    columns: tuple[str, ...] = ("rag", "finetuned")  # the pipelines this user compares (a third is optional)
+    columns: tuple[str, ...] = PAIR  # the pipelines this user compares (a third is optional)
 
     def pipeline_at(self, position: int) -> str:
         """The pipeline shown in column ``position`` (0 = left) of the open exchange."""
@@ -73,11 +77,23 @@ class ArenaSession:
         return self.shown_order[position]
 
 
+@dataclass(frozen=True)
+class WholeAnswers:
+    """Every column's finished answer to one question, and the stored exchange votes refer to."""
+
+    exchange_id: str
+    results: dict[str, PipelineResult]  # column -> answer, passages, error, timings, adapter; in column order
+
+    def passages(self) -> list[RetrievedChunk]:
+        """The retrieved passages: those of the first column that retrieved any (the RAG column)."""
+        return next((r.chunks for r in self.results.values() if r.chunks), [])
+
+
 class Arena:
     def __init__(
         self,
         pipelines: list[Pipeline],
-        backend: ModelBackend | None,
+        backend: GenerationBackend | None,
         feedback: FeedbackStore,
         *,
         max_new_tokens: int,
@@ -128,6 +144,23 @@ class Arena:
 
         Raises :class:`PromptError` before doing anything when the prompt is refused.
         """
+        return self._ask(question, session, {})
+
+    def answer_whole(self, question: str, session: ArenaSession) -> WholeAnswers:
+        """Ask, and wait for every column to finish: what programs, demos and batch runs need (no streaming).
+
+        Raises :class:`PromptError` when the prompt is refused, as :meth:`ask` does.
+        """
+        results: dict[str, PipelineResult] = {}
+        exchange_id = ""
+        for _name, event in self._ask(question, session, results):
+            if isinstance(event, RecordedEvent):
+                exchange_id = event.exchange_id
+        return WholeAnswers(exchange_id, results)
+
+    def _ask(self, question: str, session: ArenaSession,
+             results: dict[str, PipelineResult]) -> Iterator[tuple[str, Event | RecordedEvent]]:
+        """:meth:`ask`, filling ``results`` (one per active column) as the columns answer."""
         question = self.validate(question)
         session.session_id = session.session_id or uuid.uuid4().hex[:12]
         session.last_question = question
@@ -136,8 +169,8 @@ class Arena:
         session.shown_order = self._rng.sample(names, len(names)) if session.blind else names
         session.voted = False
         started = time.perf_counter()
-        results = {p.name: PipelineResult(p.name, model_id=self.backend.model_id if self.backend else "")
-                   for p in active}
+        results.update({p.name: PipelineResult(p.name, model_id=self.backend.model_id if self.backend else "")
+                        for p in active})
         prepared: list[PreparedRequest] = []
         for pipeline in active:
             try:
@@ -158,7 +191,7 @@ class Arena:
             yield from self._generate(prepared, results, started)
 
         exchange_id = self.feedback.record_exchange(
-            session.session_id, question, results.values(), history=session.histories.get("rag", []),
+            session.session_id, question, results.values(), history=session.histories.get(RAG.name, []),
             mode="blind" if session.blind else "named", shown_order=session.shown_order,
             user_name=session.user_name,
         )
@@ -214,7 +247,7 @@ class Arena:
         """Store the vote on the session's open exchange; returns the vote id once it is on disk."""
         if session.exchange_id is None:
             raise FeedbackError(NO_OPEN_EXCHANGE)
-        if choice not in (*session.shown_order, "tie", "both_bad"):
+        if choice not in (*session.shown_order, TIE, BOTH_BAD):
             raise FeedbackError(f"{choice!r} did not answer this question; vote for one of "
                                 f"{', '.join(session.shown_order)}, tie or both_bad.")
         vote_id = self.feedback.add_vote(session.exchange_id, choice, session_id=session.session_id,

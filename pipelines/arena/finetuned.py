@@ -10,18 +10,18 @@ Example::
 from __future__ import annotations
 
 from pipelines.arena.pipeline import PipelineError, PreparedRequest
+from pipelines.common.columns import BASE, FINETUNED
 from pipelines.generation.answer_rules import AnswerRules
-from pipelines.generation.models import FINETUNED_ADAPTER, ModelBackend
+from pipelines.generation.backend import FINETUNED_ADAPTER, GenerationBackend
 from pipelines.generation.prompts import plain_messages
 from pipelines.generation.requests import GenerationRequest
 from pipelines.knowledge.retrieval import RetrievalOptions
 
 
 class FinetunedPipeline:
-    name = "finetuned"
-    label = "Fine-tuned"
+    name = FINETUNED.name
 
-    def __init__(self, backend: ModelBackend | None, adapter: str = FINETUNED_ADAPTER,
+    def __init__(self, backend: GenerationBackend | None, adapter: str = FINETUNED_ADAPTER,
                  rules: AnswerRules | None = None) -> None:
         self.backend = backend
         self.adapter = adapter
@@ -45,10 +45,9 @@ class BasePipeline:
     """The floor: the base model alone, no retrieval and no adapter. What the model knew before either
     approach; an optional column, and the first row of ``bench/answer_quality.py``."""
 
-    name = "base"
-    label = "Base model"
+    name = BASE.name
 
-    def __init__(self, backend: ModelBackend | None, rules: AnswerRules | None = None) -> None:
+    def __init__(self, backend: GenerationBackend | None, rules: AnswerRules | None = None) -> None:
         self.backend = backend
         self.rules = rules or AnswerRules()
 

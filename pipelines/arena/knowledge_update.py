@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from pipelines.arena.arena import Arena, ArenaSession
-from pipelines.common.events import DoneEvent, ErrorEvent
+from pipelines.common.columns import FINETUNED, RAG
 from pipelines.knowledge.base import KnowledgeBase
 from pipelines.knowledge.retrieval import RetrievalOptions
 from pipelines.knowledge.uploads import UploadedFile
@@ -63,24 +63,18 @@ class UpdateDemoResult:
 
     @property
     def rag_learned(self) -> bool:
-        return self.states_new_fact("rag") and not self.states_new_fact("rag", "before")
+        return self.states_new_fact(RAG.name) and not self.states_new_fact(RAG.name, "before")
 
     @property
     def finetuned_learned(self) -> bool:
-        return self.states_new_fact("finetuned") and not self.states_new_fact("finetuned", "before")
+        return self.states_new_fact(FINETUNED.name) and not self.states_new_fact(FINETUNED.name, "before")
 
 
 def _answers(arena: Arena, question: str, session: ArenaSession) -> tuple[dict[str, str], str]:
-    answers: dict[str, str] = {}
-    exchange_id = ""
-    for name, event in arena.ask(question, session):
-        if isinstance(event, DoneEvent):
-            answers[name] = event.answer
-        elif isinstance(event, ErrorEvent):
-            answers[name] = f"⚠️ {event.message}"
-        elif name == "arena":
-            exchange_id = event.exchange_id
-    return answers, exchange_id
+    """Each column's answer, or its error as the arena tab shows it; and the stored exchange's id."""
+    whole = arena.answer_whole(question, session)
+    answers = {name: f"⚠️ {r.error}" if r.error else r.answer for name, r in whole.results.items()}
+    return answers, whole.exchange_id
 
 
 def run_update_demo(arena: Arena, knowledge: KnowledgeBase, collection: str | None = None,

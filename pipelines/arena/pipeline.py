@@ -30,8 +30,7 @@ class PreparedRequest:
 
 
 class Pipeline(Protocol):
-    name: str
-    label: str
+    name: str  # a column id of pipelines.common.columns (its labels live there)
 
     def prepare(self, question: str, history: list[dict[str, str]],
                 options: RetrievalOptions | None = None) -> PreparedRequest:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from pipelines.arena.pipeline import PipelineError, PreparedRequest
+from pipelines.common.columns import RAG
 from pipelines.generation.answer_rules import AnswerRules
 from pipelines.generation.prompts import ReaderOptions, passages_for, rag_messages
 from pipelines.generation.requests import GenerationRequest
@@ -24,8 +25,7 @@ RetrieverFactory = Callable[[RetrievalOptions], Retriever]
 
 
 class RagPipeline:
-    name = "rag"
-    label = "RAG"
+    name = RAG.name
 
     def __init__(self, retrievers: RetrieverFactory | None, defaults: RetrievalOptions | None = None,
                  unavailable_reason: str = "", reader: ReaderOptions | None = None,

@@ -15,15 +15,15 @@ from dataclasses import replace
 
 from pipelines.arena.pipeline import PipelineError, PreparedRequest
 from pipelines.arena.rag import RagPipeline
-from pipelines.generation.models import FINETUNED_ADAPTER, ModelBackend
+from pipelines.common.columns import RAG_FINETUNED
+from pipelines.generation.backend import FINETUNED_ADAPTER, GenerationBackend
 from pipelines.knowledge.retrieval import RetrievalOptions
 
 
 class RagFinetunedPipeline:
-    name = "rag_finetuned"
-    label = "RAG + fine-tuned"
+    name = RAG_FINETUNED.name
 
-    def __init__(self, rag: RagPipeline, backend: ModelBackend | None, adapter: str = FINETUNED_ADAPTER) -> None:
+    def __init__(self, rag: RagPipeline, backend: GenerationBackend | None, adapter: str = FINETUNED_ADAPTER) -> None:
         self.rag = rag
         self.backend = backend
         self.adapter = adapter

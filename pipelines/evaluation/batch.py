@@ -41,7 +41,8 @@ class BatchRuntime(Protocol):
     judge_factory: Callable[[object], object] | None
 
     def answer_every_column(self, question: str, session_id: str) -> str:
-        """Ask every pipeline of the arena (the optional third column included); the stored exchange's id."""
+        """Ask every pipeline of the arena (the optional third column included) and wait for every answer
+        (the runtime drains ``Arena.answer_whole``); the stored exchange's id."""
         ...
 
     def judge_status(self) -> str: ...

@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipelines.common.columns import BOTH_BAD, TIE
 from pipelines.common.questions import normalise_question
 from pipelines.feedback.store import FeedbackStore
 
@@ -58,7 +59,7 @@ def outcomes_from_vote(choice: str, pipelines: list[str]) -> list[Outcome]:
     """
     if len(pipelines) < 2:
         return []
-    if choice in ("tie", "both_bad"):
+    if choice in (TIE, BOTH_BAD):
         return [Outcome(a, b, 0.5) for i, a in enumerate(pipelines) for b in pipelines[i + 1:]]
     if choice not in pipelines:
         return []

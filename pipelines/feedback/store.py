@@ -24,7 +24,6 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
 
 from alembic import command
 from alembic.config import Config
@@ -47,12 +46,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from pipelines.common.columns import VOTE_CHOICES
 from pipelines.common.events import PipelineResult
 from pipelines.feedback.schema import answers, exchange_views, exchanges, ratings, scores, votes
 
-VoteChoice = Literal["rag", "finetuned", "rag_finetuned", "tie", "both_bad"]
-# The best answer's pipeline, a tie, or none good ("both_bad" keeps its name with three columns: all bad).
-VOTE_CHOICES: tuple[str, ...] = ("rag", "finetuned", "rag_finetuned", "tie", "both_bad")
+# VOTE_CHOICES (from the column registry): the best answer's pipeline, a tie, or none good ("both_bad" keeps
+# its name with three columns: all bad).
 RATING_TAGS: tuple[str, ...] = ("correct", "hallucination", "incomplete", "off-topic", "unsafe", "good citation")
 MAX_COMMENT_CHARS = 2000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -28,13 +28,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreT
 
 from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.common.spaces import in_space, zero_gpu
+from pipelines.generation.backend import FINETUNED_ADAPTER
 from pipelines.generation.copy_rule import CopyRule
 from pipelines.generation.decoding import BASE_ADAPTER, RowAdapters, use_narrow_batch_head
 from pipelines.generation.requests import GenerationRequest
 
 log = logging.getLogger(__name__)
 
-FINETUNED_ADAPTER = "finetuned"
 OFFLINE_MODEL_DIRNAME = "smollm2-135m-instruct"
 
 
@@ -152,7 +152,12 @@ def _eos_ids(tokenizer: PreTrainedTokenizerBase) -> set[int]:
 
 
 class ModelBackend:
-    """The single in-process copy of the base model, with any LoRA adapters attached."""
+    """The single in-process copy of the base model, with any LoRA adapters attached (a ``GenerationBackend``)."""
+
+    model_id: str
+    adapter_ids: dict[str, str]
+    loads_adapter_folders = True  # adapters are PEFT folders: training, DPO and activation work here
+    location = "in process"
 
     def __init__(self, model, tokenizer: PreTrainedTokenizerBase, model_id: str, quantized: bool) -> None:
         self.model = model
@@ -213,6 +218,10 @@ class ModelBackend:
 
     def has_adapter(self, name: str) -> bool:
         return name in self.adapter_ids
+
+    def is_live(self) -> bool:
+        """Loaded in this process: it answers as long as the process runs."""
+        return True
 
     def render_prompt(self, messages: list[dict[str, str]]) -> str:
         if self.tokenizer.chat_template:

@@ -3,8 +3,8 @@
 vLLM serves the base model and the LoRA adapters side by side (``vllm serve BASE --enable-lora
 --lora-modules mine=/adapters/mine``) and picks the adapter by the request's model name; this backend
 does the same: the RAG column asks for the base model's name, the fine-tuned columns for the adapter's.
-It has the in-process backend's interface (``stream``, ``has_adapter``, ``adapter_ids``), so the arena,
-the judge and the pair writer use it unchanged; training and DPO need the in-process model.
+Both are a :class:`~pipelines.generation.backend.GenerationBackend`, so the arena, the judge and the pair
+writer use it unchanged; training and DPO need the in-process model (``loads_adapter_folders`` is False here).
 
 Example::
 
@@ -20,10 +20,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.common.events import RowFailure
+from pipelines.generation.backend import FINETUNED_ADAPTER
 from pipelines.generation.requests import GenerationRequest
 
 
 class OpenAICompatibleBackend:
+    """A ``GenerationBackend`` on a server: each adapter slot names a model the server serves."""
+
+    model_id: str
+    adapter_ids: dict[str, str]
+    loads_adapter_folders = False  # an adapter is a served model name; folders are the server's business
+
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 120.0) -> None:
         from openai import OpenAI
 
@@ -34,10 +41,14 @@ class OpenAICompatibleBackend:
         self.adapter_models: dict[str, str] = {}  # column slot -> served model name
         self.adapter_ids: dict[str, str] = {}
 
+    @property
+    def location(self) -> str:
+        return self.base_url
+
     def has_adapter(self, name: str) -> bool:
         return name in self.adapter_models
 
-    def load_adapter(self, served_name: str | Path, name: str = "finetuned") -> str:
+    def load_adapter(self, served_name: str | Path, name: str = FINETUNED_ADAPTER) -> str:
         """Point a column slot at a served model name (a vLLM LoRA module, or any model the server serves)."""
         served = str(served_name)
         self.adapter_models[name] = served

@@ -225,25 +225,6 @@ class KnowledgeStore:
                 outcome[meta.name] = exc
         return outcome
 
-    def replace_document(self, chunks: Sequence[Chunk], meta: DocumentMeta) -> int:
-        """One document; raises what kept its previous version in place."""
-        result = self.replace_documents([(meta, chunks)])[meta.name]
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    def add_chunks(self, chunks: Sequence[Chunk], doc_type: str = "", size_bytes: int = 0) -> int:
-        """Replace each source's chunks with the given ones; returns how many chunks are stored."""
-        by_source: dict[str, list[Chunk]] = {}
-        for chunk in chunks:
-            by_source.setdefault(chunk.source, []).append(chunk)
-        metas = [DocumentMeta(source, doc_type or source.rsplit(".", 1)[-1], size_bytes) for source in by_source]
-        outcome = self.replace_documents([(meta, by_source[meta.name]) for meta in metas])
-        errors = [f"{name}: {result}" for name, result in outcome.items() if isinstance(result, Exception)]
-        if errors:
-            raise RetrievalError("; ".join(errors))
-        return sum(outcome.values())
-
     def _delete_uuids(self, uuids: set[str]) -> None:
         if uuids:
             self.collection.data.delete_many(where=Filter.by_id().contains_any(sorted(uuids)))

@@ -1,0 +1,49 @@
+"""Both backends satisfy GenerationBackend structurally, checked on the classes (no model is loaded)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from pipelines.generation.backend import GenerationBackend
+from pipelines.generation.models import ModelBackend
+from pipelines.generation.openai_backend import OpenAICompatibleBackend
+
+MEMBERS = ("model_id", "adapter_ids", "precision", "loads_adapter_folders", "location", "is_live", "has_adapter",
+           "load_adapter", "stream")
+DATA = {"model_id", "adapter_ids", "precision"}  # set per instance in __init__
+
+
+def test_the_member_list_is_the_protocols():
+    declared = set(GenerationBackend.__annotations__) | {
+        name for name in vars(GenerationBackend) if not name.startswith("_")}
+    assert declared == set(MEMBERS)
+
+
+@pytest.mark.parametrize("backend", [ModelBackend, OpenAICompatibleBackend])
+def test_backend_has_every_member(backend):
+    for name in MEMBERS:
+        assert hasattr(backend, name) or (name in DATA and name in inspect.getsource(backend.__init__)), name
+    assert isinstance(backend.loads_adapter_folders, bool)
+
+
+@pytest.mark.parametrize("backend", [ModelBackend, OpenAICompatibleBackend])
+def test_runtime_checkable_isinstance_without_loading(backend):
+    bare = object.__new__(backend)  # no __init__: no model, no client
+    for name in (*DATA, "base_url", "quantized"):  # what __init__ would set (properties read these)
+        if not isinstance(getattr(backend, name, None), property):
+            setattr(bare, name, "x")
+    assert isinstance(bare, GenerationBackend)
+
+
+@pytest.mark.parametrize("backend", [ModelBackend, OpenAICompatibleBackend])
+def test_stream_takes_the_protocols_parameters(backend):
+    parameters = list(inspect.signature(backend.stream).parameters)
+    assert parameters[:4] == ["self", "requests", "max_new_tokens", "temperature"]
+
+
+def test_only_the_in_process_backend_loads_adapter_folders():
+    assert ModelBackend.loads_adapter_folders and not OpenAICompatibleBackend.loads_adapter_folders
+    assert ModelBackend.location == "in process"
+    assert object.__new__(ModelBackend).is_live()
