@@ -21,7 +21,7 @@ import logging
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -258,7 +258,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         "examples": len(examples),
         "held_out_examples": len(eval_examples or []),
         "eval_losses": loss_log.eval_losses,
-        "hyperparameters": asdict(config),
+        "hyperparameters": config.hyperparameters(),
     })
     return report
 
