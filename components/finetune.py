@@ -10,6 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from components.admin import require_admin
+from components.finetune_form import FORM_FIELDS, form_config, form_values
 from pipelines.common.auth import AdminAuth
 from pipelines.generation.chat_models import ChatModel
 from pipelines.knowledge.base import KnowledgeBase
@@ -195,20 +196,22 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
         return write_pairs(report.examples, jobs.adapters_dir.parent / "datasets" / f"pairs-{stamp}.jsonl"), \
             report.summary()
 
-    def do_start(given: str, name: str, questions: bool, quantize: bool, chosen_recipe: str, r: float, a: float,
-                 d: float, lr: float, ep: float, steps: float, bs: float, acc: float, length: float, from_table: bool,
-                 frame: pd.DataFrame) -> dict:
-        require_admin(auth, given)
+    form = [password, collection, use_questions, four_bit, recipe, rank, alpha, dropout, learning_rate, epochs,
+            max_steps, batch, accumulation, max_length, use_table, pairs]
+    missing = [c.elem_id for c in form if c.elem_id not in FORM_FIELDS]
+    if missing:  # a new input needs its name in FORM_FIELDS, or the handler could not read it
+        raise ValueError(f"Fine-tune form inputs without a name in FORM_FIELDS: {missing}")
+
+    def do_start(given: dict) -> dict:
+        values = form_values(given)
+        require_admin(auth, values["password"])
+        from_table, name = values["use_table"], values["collection"]
         if knowledge is None and not from_table:
             return {status: "⚠️ The knowledge base is unavailable: no documents to train on."}
         try:
-            dataset, note = table_dataset(frame) if from_table else (None, "")
-            config = TrainingConfig(rank=int(r), alpha=int(a), dropout=float(d), learning_rate=float(lr),
-                                    epochs=float(ep), max_steps=int(steps or -1), batch_size=int(bs),
-                                    grad_accumulation=int(acc), max_length=int(length), four_bit=bool(quantize),
-                                    recipe=chosen_recipe or defaults.recipe)
-            job = jobs.start(docs_of(name), config, use_questions=bool(questions), name=(name or "adapter").lower(),
-                             dataset=dataset)
+            dataset, note = table_dataset(values["pairs"]) if from_table else (None, "")
+            config = form_config(values, docs=docs_of(name), questions_file=questions_file, dataset=dataset)
+            job = jobs.start(config, name=(name or "adapter").lower())
         except (TrainingBusy, ValueError) as exc:
             return {status: f"⚠️ {html.escape(str(exc))}"}
         note = f" Training pairs: {html.escape(note)}." if note else ""
@@ -230,9 +233,7 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
         return {**registry_update(), active: f"✅ Active in the fine-tuned column: **{html.escape(adapter)}**. "
                                              "New answers in the arena use it."}
 
-    hyper = [rank, alpha, dropout, learning_rate, epochs, max_steps, batch, accumulation, max_length]
-    start.click(do_start, inputs=[password, collection, use_questions, four_bit, recipe, *hyper, use_table, pairs],
-                outputs=[status, timer], api_name="train")
+    start.click(do_start, inputs=set(form), outputs=[status, timer], api_name="train")
     build_pairs.click(do_build, inputs=[collection, use_questions, writer, recipe], outputs=[pairs, pairs_info],
                       api_name=False, concurrency_limit=1, concurrency_id="generation")
     pairs_file.change(do_upload, inputs=[pairs_file], outputs=[pairs, pairs_info, use_table], api_name=False)

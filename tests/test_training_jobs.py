@@ -55,10 +55,11 @@ def test_registry_lists_complete_adapters_and_refuses_damaged_ones(test_settings
 def test_a_background_job_trains_registers_and_refuses_a_second_one(test_settings, docs, tmp_path):
     jobs = TrainingJobs(test_settings.model_copy(update={"data_dir": tmp_path}))
     # every pair in each batch (full-batch steps), so the loss falls step by step, whatever the shuffle
-    config = TrainingConfig(max_steps=4, batch_size=32, learning_rate=3e-3, recipe="closed-book")
-    job = jobs.start(docs, config, eval_fraction=0.0)
+    config = TrainingConfig(max_steps=4, batch_size=32, learning_rate=3e-3, recipe="closed-book", docs=docs,
+                            questions=None)
+    job = jobs.start(config)
     with pytest.raises(TrainingBusy, match="still running"):
-        jobs.start(docs, TrainingConfig(max_steps=2))
+        jobs.start(TrainingConfig(max_steps=2, docs=docs, questions=None))
     jobs.wait(600)
     assert job.status == "done", job.log_tail()
     progress = job.progress()
@@ -86,7 +87,7 @@ def test_registry_shows_speed_and_gpu_memory_and_ignores_odd_values(test_setting
 
 def test_a_killed_or_cancelled_job_registers_nothing(test_settings, docs, tmp_path):
     jobs = TrainingJobs(test_settings.model_copy(update={"data_dir": tmp_path}))
-    job = jobs.start(docs, TrainingConfig(max_steps=500, batch_size=2), eval_fraction=0.0)
+    job = jobs.start(TrainingConfig(max_steps=500, batch_size=2, docs=docs, questions=None))
     deadline = time.monotonic() + 300
     while not job.progress().losses:
         assert time.monotonic() < deadline and job.status == "running", job.log_tail()
@@ -97,7 +98,7 @@ def test_a_killed_or_cancelled_job_registers_nothing(test_settings, docs, tmp_pa
     assert list_adapters([tmp_path / "adapters"]) == []
     assert not job.output_dir.exists() and not job.output_dir.with_name(job.output_dir.name + ".partial").exists()
 
-    second = jobs.start(docs, TrainingConfig(max_steps=500, batch_size=2), eval_fraction=0.0)
+    second = jobs.start(TrainingConfig(max_steps=500, batch_size=2, docs=docs, questions=None))
     assert jobs.cancel() and second.status == "cancelled"
     assert list_adapters([tmp_path / "adapters"]) == [] and jobs.cancel() is False
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.common.correctness import CORRECTNESS_METRICS, correctness_scores
+from pipelines.common.documents import document_files
 from pipelines.common.questions import load_questions, normalise_question
 from pipelines.feedback.store import FeedbackStore
 from pipelines.knowledge.chunking import Chunker
@@ -63,13 +64,15 @@ class ReferenceSet:
         references: dict[str, Reference] = {}
         if not questions_file.exists():
             return cls(references)
+        files = {path.name: path for path in document_files(corpus_dir)} if corpus_dir.is_dir() else {}
         chunk_cache: dict[str, tuple[str, ...]] = {}
         for item in load_questions(questions_file, require_reference=True):
             source = item.source
             if source not in chunk_cache:
-                path = corpus_dir / source
+                path = files.get(source)  # a source that is not a readable document of the folder: no passages
                 try:
-                    chunk_cache[source] = tuple(c.text for c in chunker.chunk(read_document(source, path.read_bytes())))
+                    chunk_cache[source] = () if path is None else tuple(
+                        c.text for c in chunker.chunk(read_document(source, path.read_bytes())))
                 except (OSError, ReadError):
                     chunk_cache[source] = ()
             references[normalise_question(item.question)] = Reference(

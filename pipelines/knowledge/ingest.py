@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.common.documents import document_files
 from pipelines.knowledge.chunking import Chunk, Chunker
-from pipelines.knowledge.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+from pipelines.knowledge.readers import ReadError, read_document
 from pipelines.knowledge.store import DocumentMeta, KnowledgeStore
 from pipelines.knowledge.uploads import UploadedFile
 
@@ -85,9 +86,8 @@ def ingest_files(store: KnowledgeStore, files: Sequence[UploadedFile], chunker: 
     return report
 
 def folder_files(folder: Path) -> list[UploadedFile]:
-    """The supported files directly inside a folder, in name order."""
-    return [UploadedFile(path.name, path.read_bytes()) for path in sorted(folder.iterdir())
-            if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES]
+    """The readable documents directly inside a folder (see :func:`~pipelines.common.documents.document_files`)."""
+    return [UploadedFile(path.name, path.read_bytes()) for path in document_files(folder)]
 
 def ingest_folder(store: KnowledgeStore, folder: Path, chunker: Chunker) -> IngestReport:
     return ingest_files(store, folder_files(folder), chunker)

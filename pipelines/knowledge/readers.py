@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from pipelines.common.documents import SUPPORTED_SUFFIXES
+
 
 class ReadError(ValueError):
     """The file cannot be read; the message says why and is safe to show to the user."""
@@ -205,7 +207,7 @@ class DocxReader:
 
 
 READERS: tuple[Reader, ...] = (TextReader(), MarkdownReader(), HtmlReader(), PdfReader(), DocxReader())
-SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(s for reader in READERS for s in reader.suffixes)
+# SUPPORTED_SUFFIXES (pipelines.common.documents) is the one list of what the READERS read; tests check they agree
 
 
 def reader_for(name: str) -> Reader:

@@ -1,22 +1,36 @@
-"""The training value types: a pair (``Example``), a run's hyperparameters (``TrainingConfig``), the recipes,
-and where an adapter and its metadata are written. Light on purpose (no transformers, no torch), so the
-adapter registry, the background jobs and the Fine-tune tab use them without loading the trainer.
+"""The training value types: a pair (``Example``), one run's settings (``TrainingConfig``), the recipes, and
+where an adapter and its metadata are written. Light on purpose (no transformers, no torch), so the adapter
+registry, the background jobs and the Fine-tune tab use them without loading the trainer.
+
+``TrainingConfig`` is the one definition of a run: the command line's flags are made from its fields
+(:mod:`pipelines.training.cli`), a background job writes it to a JSON file and starts the command with
+``--config FILE``, and the Fine-tune tab builds one from its form. Its hyperparameters (not where the data
+comes from or goes) are what an adapter's metadata records.
 
 Example::
 
-    config = TrainingConfig(max_steps=20, recipe="closed-book")
+    config = TrainingConfig(max_steps=20, recipe="closed-book", docs=Path("data/documents/Docs"))
+    config.save(Path("run.json")); TrainingConfig.load(Path("run.json")) == config   # True
     example = Example(question, answer, origin="reference:1")
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+from pipelines.common.settings import PROJECT_ROOT
 
 METADATA_FILE = "arena_adapter.json"
 
 
 RECIPES = ("both", "closed-book", "reading")
+DEFAULT_DOCS = PROJECT_ROOT / "assets" / "corpus"
+DEFAULT_QUESTIONS = PROJECT_ROOT / "assets" / "questions.jsonl"
 
 
 @dataclass(frozen=True)
@@ -30,8 +44,14 @@ class Example:
     context: tuple[str, ...] = ()
 
 
+RUN = {"run": True}  # field metadata: what to train on and where to write, not a hyperparameter
+
+
 @dataclass
 class TrainingConfig:
+    """Everything one SFT run takes. The first fields are the hyperparameters (the metadata's shape); the
+    fields marked ``RUN`` say where the pairs come from and where the adapter goes."""
+
     rank: int = 8
     alpha: int = 16
     dropout: float = 0.05
@@ -44,6 +64,81 @@ class TrainingConfig:
     four_bit: bool = True
     seed: int = 7
     recipe: str = "both"  # "closed-book" (facts), "reading" (RAFT-style: passages), or both for one adapter
+    docs: Path | None = field(default=DEFAULT_DOCS, metadata=RUN)  # documents to build template pairs from
+    dataset: Path | None = field(default=None, metadata=RUN)  # a JSONL/CSV pair file, trained on instead of docs
+    questions: Path | None = field(default=DEFAULT_QUESTIONS, metadata=RUN)  # reference pairs; None: docs only
+    output: Path | None = field(default=None, metadata=RUN)  # the adapter folder; None: ARENA_ADAPTER_PATH
+    model_id: str | None = field(default=None, metadata=RUN)  # the base model; None: ARENA_MODEL_ID
+    eval_fraction: float = field(default=0.0, metadata=RUN)  # share of the pairs held out for an eval loss
+
+    def __post_init__(self) -> None:
+        if self.recipe not in RECIPES:
+            raise ValueError(f"Unknown training recipe {self.recipe!r}: use one of {', '.join(RECIPES)}")
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise ValueError(f"eval_fraction must be at least 0 and below 1, got {self.eval_fraction}")
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The fields an adapter's metadata records under ``hyperparameters`` (the data source is not one)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("run")}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values: paths as strings."""
+        return {name: str(value) if isinstance(value, Path) else value for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
+        """A config from plain values (JSON, a form), each converted to its field's type; an unknown name or a
+        value of the wrong kind raises ``ValueError`` naming the field."""
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"Unknown training settings: {', '.join(sorted(unknown))}")
+        hints = field_types()
+        return cls(**{name: _convert(name, value, hints[name]) for name, value in values.items()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainingConfig:
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError("A training config file holds one JSON object")
+        return cls.from_dict(values)
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json() + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> TrainingConfig:
+        return cls.from_json(path.read_text())
+
+
+def field_types() -> dict[str, type]:
+    """Each field's value type, ``X | None`` read as ``X`` (what the command line and JSON convert to)."""
+    hints = typing.get_type_hints(TrainingConfig)
+    return {f.name: next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
+            for f in fields(TrainingConfig)}
+
+
+def optional(name: str) -> bool:
+    """Whether the field takes None (``Path | None``)."""
+    hint = typing.get_type_hints(TrainingConfig)[name]
+    return isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
+
+
+def _convert(name: str, value: Any, kind: type) -> Any:
+    if value is None and optional(name):
+        return None
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value
+    try:
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a {kind.__name__}, got {value!r}") from exc
 
 
 def partial_path(output_dir: Path) -> Path:

@@ -1,14 +1,14 @@
 """Training in the background: one job at a time, in its own process, so the arena keeps answering.
 
-A job runs ``python -m pipelines.training`` as a child process writing a JSON-lines progress
-file. The adapter is written to ``<name>.partial`` and renamed only when complete, so a job
-that is cancelled or killed never shows up in the registry and never replaces the adapter
-that is serving. A second start while a job runs is refused (not queued, not interleaved).
+A job writes its :class:`TrainingConfig` to a JSON file and runs ``python -m pipelines.training --config FILE``
+as a child process writing a JSON-lines progress file. The adapter is written to ``<name>.partial`` and
+renamed only when complete, so a job that is cancelled or killed never shows up in the registry and never
+replaces the adapter that is serving. A second start while a job runs is refused (not queued, not interleaved).
 
 Example::
 
     jobs = TrainingJobs(settings)
-    job = jobs.start(Path("data/documents/Docs"), TrainingConfig(max_steps=20))
+    job = jobs.start(TrainingConfig(max_steps=20, docs=Path("data/documents/Docs"), questions=None))
     jobs.current().progress()   # steps, losses, ETA
 """
 
@@ -23,10 +23,11 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.common.documents import document_files
 from pipelines.common.settings import PROJECT_ROOT, Settings
 from pipelines.training.config import TrainingConfig, partial_path
 
@@ -80,6 +81,7 @@ class TrainingJob:
     progress_file: Path
     log_file: Path
     process: subprocess.Popen
+    config_file: Path | None = None  # the TrainingConfig the child process was started with
     status: str = "running"  # running | done | failed | cancelled
     error: str = ""
     started_at: float = field(default_factory=time.time)
@@ -94,6 +96,11 @@ class TrainingJob:
             return ""
 
 
+def training_command(python: str, config_file: Path, progress_file: Path) -> list[str]:
+    """The child process's command line: every setting is in the config file."""
+    return [python, "-m", "pipelines.training", "--config", str(config_file), "--progress-file", str(progress_file)]
+
+
 class TrainingJobs:
     def __init__(self, settings: Settings, python: str = sys.executable) -> None:
         self.settings = settings
@@ -105,37 +112,26 @@ class TrainingJobs:
     def current(self) -> TrainingJob | None:
         return self._job
 
-    def start(self, docs_dir: Path | None, config: TrainingConfig, *, use_questions: bool = False,
-              eval_fraction: float = 0.1, name: str = "adapter", dataset: Path | None = None) -> TrainingJob:
-        """Start training on ``dataset`` (pairs) or the documents of ``docs_dir``; refused while a job runs."""
+    def start(self, config: TrainingConfig, *, name: str = "adapter") -> TrainingJob:
+        """Start training as ``config`` says (its ``dataset``, else the documents of its ``docs``); refused while
+        a job runs. The job chooses the output folder and, when the config names none, the settings' model."""
         with self._lock:
             if self._job is not None and self._job.status == "running":
                 raise TrainingBusy(f"Training job {self._job.job_id} is still running: wait for it or cancel it.")
-            if dataset is None and (docs_dir is None or not docs_dir.is_dir() or not any(docs_dir.iterdir())):
-                raise ValueError(f"No documents to train on in {docs_dir}: ingest some in the Knowledge tab first.")
+            docs = config.docs
+            if config.dataset is None and (docs is None or not docs.is_dir() or not document_files(docs)):
+                raise ValueError(f"No documents to train on in {docs}: ingest some in the Knowledge tab first.")
             job_id = f"{name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
             output = self.adapters_dir / job_id
-            self.adapters_dir.mkdir(parents=True, exist_ok=True)
+            run = replace(config, output=output, model_id=config.model_id or self.settings.model_id)
+            config_file = run.save(self.adapters_dir / f".{job_id}.config.json")
             progress_file = self.adapters_dir / f".{job_id}.progress.jsonl"
             log_file = self.adapters_dir / f".{job_id}.log"
-            command = [
-                self.python, "-m", "pipelines.training", *(["--dataset", str(dataset)] if dataset else
-                                                           ["--docs", str(docs_dir)]), "--output", str(output),
-                "--progress-file", str(progress_file), "--rank", str(config.rank), "--alpha", str(config.alpha),
-                "--dropout", str(config.dropout), "--lr", str(config.learning_rate), "--epochs", str(config.epochs),
-                "--max-steps", str(config.max_steps), "--batch-size", str(config.batch_size),
-                "--grad-accumulation", str(config.grad_accumulation), "--max-length", str(config.max_length),
-                "--eval-fraction", str(eval_fraction), "--model-id", self.settings.model_id,
-                "--recipe", config.recipe,
-            ]
-            if not use_questions:
-                command.append("--no-questions")
-            if not config.four_bit:
-                command.append("--no-4bit")
+            command = training_command(self.python, config_file, progress_file)
             with log_file.open("w") as log:
                 process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
-            self._job = TrainingJob(job_id, output, progress_file, log_file, process)
+            self._job = TrainingJob(job_id, output, progress_file, log_file, process, config_file)
             threading.Thread(target=self._watch, args=(self._job,), daemon=True).start()
             return self._job
 

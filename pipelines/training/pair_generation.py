@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.common.documents import document_files
 from pipelines.generation.chat_models import ChatModel, Messages
 from pipelines.knowledge.chunking import Chunker
-from pipelines.knowledge.readers import SUPPORTED_SUFFIXES, read_document
+from pipelines.knowledge.readers import read_document
 from pipelines.training.config import Example
 
 QUESTION_PROMPT = ("Passage:\n{passage}\n\nWrite one question that a customer could ask and that this passage "
@@ -55,11 +56,10 @@ def first_question(reply: str) -> str | None:
 
 def _passages(docs_dir: Path, words: int) -> list[tuple[str, str]]:
     passages = []
-    for path in sorted(docs_dir.iterdir()):
-        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
-            for chunk in Chunker(words, 0).chunk(read_document(path.name, path.read_bytes())):
-                if len(chunk.text.split()) >= 8:  # a heading alone asks nothing
-                    passages.append((path.name, chunk.text))
+    for path in document_files(docs_dir):
+        for chunk in Chunker(words, 0).chunk(read_document(path.name, path.read_bytes())):
+            if len(chunk.text.split()) >= 8:  # a heading alone asks nothing
+                passages.append((path.name, chunk.text))
     return passages
 
 

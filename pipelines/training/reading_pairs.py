@@ -9,7 +9,7 @@ them, so the adapter trains on passages shaped like the ones the RAG + fine-tune
 
 Example::
 
-    documents = [read_document(p.name, p.read_bytes()) for p in sorted(Path("assets/corpus").iterdir())]
+    documents = [read_document(p.name, p.read_bytes()) for p in document_files(Path("assets/corpus"))]
     examples = reading_examples(documents, build_examples(Path("assets/corpus")))
     examples[0].context          # ("...oracle or distractor...", ...)
 """

@@ -21,15 +21,16 @@ import logging
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from transformers import TrainerCallback
 
+from pipelines.common.documents import document_files
 from pipelines.common.questions import load_questions
 from pipelines.generation.prompts import ASSISTANT_SYSTEM, ReaderOptions, rag_user_text
-from pipelines.knowledge.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+from pipelines.knowledge.readers import ReadError, read_document
 from pipelines.training.config import METADATA_FILE, RECIPES, Example, TrainingConfig, partial_path
 from pipelines.training.fact_pairs import document_pairs
 from pipelines.training.reading_pairs import reading_examples
@@ -67,16 +68,15 @@ def build_examples(docs_dir: Path, questions_file: Path | None = None, split: st
         raise ValueError(f"Unknown training recipe {recipe!r}: use one of {', '.join(RECIPES)}")
     examples: list[Example] = []
     documents = []  # parsed once: the fact pairs and the reading recipe's passages both read them
-    for path in sorted(docs_dir.iterdir()):
-        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
-            try:
-                document = read_document(path.name, path.read_bytes())
-            except ReadError as exc:
-                log.warning("%s left out of the training pairs: %s", path.name, exc)
-                continue
-            documents.append(document)
-            examples += [Example(p.question, p.answer, f"{p.form}:{p.origin}")
-                         for p in document_pairs(path.name, document)]
+    for path in document_files(docs_dir):
+        try:
+            document = read_document(path.name, path.read_bytes())
+        except ReadError as exc:
+            log.warning("%s left out of the training pairs: %s", path.name, exc)
+            continue
+        documents.append(document)
+        examples += [Example(p.question, p.answer, f"{p.form}:{p.origin}")
+                     for p in document_pairs(path.name, document)]
     if questions_file and questions_file.exists():
         for number, item in enumerate(load_questions(questions_file, require_reference=True), start=1):
             if (item.split or "train") == split:  # a dev or test question is never trained on
@@ -258,7 +258,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         "examples": len(examples),
         "held_out_examples": len(eval_examples or []),
         "eval_losses": loss_log.eval_losses,
-        "hyperparameters": asdict(config),
+        "hyperparameters": config.hyperparameters(),
     })
     return report
 
