@@ -232,12 +232,12 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
 
     hyper = [rank, alpha, dropout, learning_rate, epochs, max_steps, batch, accumulation, max_length]
     start.click(do_start, inputs=[password, collection, use_questions, four_bit, recipe, *hyper, use_table, pairs],
-                outputs=[status, timer], api_name="train")
+                outputs=[status, timer], api_name=False)
     build_pairs.click(do_build, inputs=[collection, use_questions, writer, recipe], outputs=[pairs, pairs_info],
                       api_name=False, concurrency_limit=1, concurrency_id="generation")
     pairs_file.change(do_upload, inputs=[pairs_file], outputs=[pairs, pairs_info, use_table], api_name=False)
-    cancel.click(do_cancel, inputs=[password], outputs=[status], api_name="cancel_training")
+    cancel.click(do_cancel, inputs=[password], outputs=[status], api_name=False)
     timer.tick(poll, outputs=[status, curve, eval_curve, timer, registry, choice, active], api_name=False)
     activate_button.click(do_activate, inputs=[password, choice], outputs=[registry, choice, active],
-                          api_name="activate_adapter")
+                          api_name=False)
     refresh.click(registry_update, outputs=[registry, choice, active], api_name=False)
