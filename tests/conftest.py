@@ -202,6 +202,7 @@ HEAVY_FIXTURES = frozenset({
 HEAVY_TESTS = frozenset({
     "test_api.py::test_health_is_503_when_weaviate_dies_and_sigterm_shuts_down_cleanly",
     "test_reliability.py::test_sigkill_during_voting_loses_no_acknowledged_vote",
+    "test_reliability.py::test_weaviate_killed_mid_session_is_restarted_and_rag_recovers",
     "test_answer_quality_bench.py::test_answer_quality_table_matches_its_answers",
     "test_batch_evaluation.py::test_batch_report_matches_the_stored_scores",
     "test_training_data.py::test_command_line_trains_on_a_dataset_file",
