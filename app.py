@@ -9,14 +9,13 @@ import warnings
 
 import gradio as gr
 
-from components.api import register_api
+from components.api import hide_ui_events, register_api
 from components.arena import build_arena_tab
 from components.evaluation import build_evaluation_tab
 from components.finetune import build_finetune_tab
 from components.knowledge import build_knowledge_tab
 from components.leaderboard import build_leaderboard_tab
 from components.rendering import CSS
-from pipelines.arena.api import ArenaAPI
 from pipelines.common.settings import Settings
 from pipelines.runtime import Runtime
 
@@ -24,7 +23,10 @@ log = logging.getLogger("arena")
 
 
 def build_demo(runtime: Runtime) -> gr.Blocks:
+    """The whole app: the public API endpoints first (they own their names), then the tabs."""
+    questions = runtime.references.questions() if runtime.references else []
     with gr.Blocks(title="RAG vs Fine-Tune Arena") as demo:
+        register_api(runtime, questions)
         gr.Markdown(
             "# RAG vs Fine-Tune Arena\n"
             "Ask about the documents: the same base model answers **with retrieval** (left) and **with a "
@@ -32,7 +34,6 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
         )
         if runtime.problems:
             gr.Markdown("\n".join(f"> ⚠️ {p}" for p in runtime.problems), elem_id="startup-problems")
-        questions = runtime.references.questions() if runtime.references else []
         with gr.Tabs():
             with gr.Tab("Arena", id="arena") as arena_tab:
                 build_arena_tab(runtime.arena, runtime.describe_model(), questions, runtime.knowledge,
@@ -50,13 +51,13 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
                 build_evaluation_tab(runtime.feedback, runtime.rescore, runtime.judge_status(),
                                      runtime.batch_report, runtime.auth)
-        register_api(ArenaAPI(runtime.arena, runtime.feedback, runtime.health))
         # Each tab shows fresh numbers when opened.
         leaderboard_tab.select(None, js="() => document.querySelector('#refresh-leaderboard')?.click()")
         evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")
         arena_tab.select(None, js="() => document.querySelector('#refresh-retrieval')?.click()")
         knowledge_tab.select(None, js="() => document.querySelector('#kb-refresh')?.click()")
         finetune_tab.select(None, js="() => document.querySelector('#ft-refresh')?.click()")
+        hide_ui_events(demo)  # the UI's handlers stay off the API page and the MCP tool list
     return demo
 
 

@@ -1,56 +1,102 @@
-"""Named API endpoints (``gradio_client``) and MCP tools for programs and agents: ask, vote, health.
+"""The app's public API: named endpoints for ``gradio_client`` and MCP tools, and nothing else.
 
-The UI's own endpoints (``/ask``, ``/vote_left``, ``/ingest``, ``/export``, ``/evaluate``...) stay available
-too; these take and return plain values, with no browser state, so an agent can call them one by one.
+Every public endpoint is a type-hinted function with a docstring that documents each parameter (Gradio
+builds the API page and the MCP tool schema from them), taking and returning plain values with no
+browser state. The UI's own event handlers take component values and session state, so
+:func:`hide_ui_events` keeps them off the API page and the MCP tool list: the ones a UI file left public
+become ``undocumented`` (still callable, as the end-to-end tests drive the UI's session flow through
+``gradio_client``), and a UI file may make its own ``private`` with ``api_name=False``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
 import gradio as gr
 
+from components.api_arena import arena_endpoints
+from components.api_feedback import feedback_endpoints
+from components.api_knowledge import knowledge_endpoints
+from components.api_training import training_endpoints
 from pipelines.arena.api import ArenaAPI
+from pipelines.arena.arena import Arena
+from pipelines.common.auth import AdminAuth
+from pipelines.feedback.store import FeedbackStore
+from pipelines.knowledge.base import KnowledgeBase
+from pipelines.training.jobs import TrainingJobs
+
+PUBLIC_ENDPOINTS = (
+    "ask_both", "vote", "health",
+    "collections", "documents", "ingest", "delete_document",
+    "train", "training_status", "cancel_training", "adapters", "activate_adapter",
+    "pipeline_ratings", "export", "evaluate",
+)
+# Endpoints that share a worker with the UI: one generation batch, one ingestion at a time.
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "ask_both": {"concurrency_limit": 1, "concurrency_id": "generation"},
+    "evaluate": {"concurrency_limit": 1, "concurrency_id": "generation"},
+    "ingest": {"concurrency_limit": 1, "concurrency_id": "ingestion"},
+    "health": {"queue": False},
+}
 
 
-def register_api(api: ArenaAPI) -> None:
-    """Call inside the Blocks context."""
+class ApiRuntime(Protocol):
+    """What the public API needs of :class:`pipelines.runtime.Runtime` (a stub in the tests)."""
 
-    def ask_both(question: str, collection: str = "", top_k: int = 3, third_column: bool = False) -> dict:
-        """Ask the RAG and the fine-tuned pipeline the same question (one base model, one batch).
+    arena: Arena
+    feedback: FeedbackStore
+    knowledge: KnowledgeBase | None
+    rag_problem: str
+    training: TrainingJobs | None
+    backend: object | None
 
-        Args:
-            question: the question about the documents.
-            collection: the Weaviate collection to retrieve from; empty for the default one.
-            top_k: how many passages RAG retrieves (1-50).
-            third_column: also answer with RAG + the fine-tuned adapter.
+    @property
+    def auth(self) -> AdminAuth: ...
+    @property
+    def adapter_folders(self) -> list[Path]: ...
+    def health(self) -> dict: ...
+    def activate_adapter(self, path: Path) -> str: ...
+    def active_adapter(self) -> str: ...
+    def batch_report(self, limit: int | None = None) -> tuple[str, Path]: ...
 
-        Returns:
-            exchange_id (for vote), each pipeline's answer, error, timings and adapter, and the retrieved
-            passages with source, rank and hybrid score.
-        """
-        try:
-            return api.ask(question, collection, top_k, third_column)
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
 
-    def vote(exchange_id: str, choice: str) -> dict:
-        """Record which answer of an exchange was better.
+def public_endpoints(runtime: ApiRuntime, questions: list[str]) -> list[Callable]:
+    """The public endpoint functions, in the order of ``PUBLIC_ENDPOINTS`` (each named as its endpoint)."""
+    knowledge = runtime.knowledge
 
-        Args:
-            exchange_id: the id that ask_both returned.
-            choice: rag, finetuned, rag_finetuned (three columns only), tie or both_bad.
+    def documents_of(collection: str) -> Path | None:
+        return knowledge.originals_dir(collection or None) if knowledge else None
 
-        Returns:
-            the stored vote's id, on disk when this returns.
-        """
-        try:
-            return api.vote(exchange_id, choice)
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+    return [
+        *arena_endpoints(ArenaAPI(runtime.arena, runtime.feedback, runtime.health)),
+        *knowledge_endpoints(knowledge, runtime.auth, runtime.rag_problem),
+        *training_endpoints(runtime.training, runtime.auth, runtime.adapter_folders,
+                            runtime.activate_adapter if runtime.backend else None, runtime.active_adapter,
+                            documents_of),
+        *feedback_endpoints(runtime.feedback, runtime.auth, questions, runtime.batch_report),
+    ]
 
-    def health() -> dict:
-        """Status of the model, the Weaviate store and the feedback database."""
-        return api.health()
 
-    gr.api(ask_both, api_name="ask_both", concurrency_limit=1, concurrency_id="generation")
-    gr.api(vote, api_name="vote")
-    gr.api(health, api_name="health", queue=False)
+def register_api(runtime: ApiRuntime, questions: list[str]) -> None:
+    """Register the public endpoints; call inside the Blocks context, before the UI claims any name."""
+    functions = public_endpoints(runtime, questions)
+    names = [fn.__name__ for fn in functions]
+    if tuple(names) != PUBLIC_ENDPOINTS:
+        raise RuntimeError(f"public endpoints {names} differ from PUBLIC_ENDPOINTS")
+    for fn in functions:
+        gr.api(fn, api_name=fn.__name__, **_OPTIONS.get(fn.__name__, {}))
+
+
+def hide_ui_events(demo: gr.Blocks) -> list[str]:
+    """Take every event that is not a public endpoint off the API page and the MCP tool list.
+
+    Call at the end of the Blocks context (before its config is built). Returns the names it hid.
+    """
+    hidden = []
+    for fn in demo.fns.values():
+        if fn.api_visibility == "public" and fn.api_name not in PUBLIC_ENDPOINTS:
+            fn.api_visibility = "undocumented"
+            hidden.append(str(fn.api_name))
+    return hidden

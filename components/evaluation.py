@@ -144,8 +144,8 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
             raise gr.Error(str(exc)) from exc
         return summary_text.replace("# Batch evaluation", "### Batch evaluation", 1), str(archive)
 
-    run_batch.click(do_batch, inputs=[limit, password], outputs=[batch_summary, batch_file], api_name="evaluate",
+    run_batch.click(do_batch, inputs=[limit, password], outputs=[batch_summary, batch_file], api_name=False,
                     concurrency_limit=1, concurrency_id="generation")
     refresh.click(refresh_all, outputs=[accuracy, table, summary, means_plot, spread_plot, verdict, agreement, scatter],
-                  api_name="scores")
-    rescore_button.click(do_rescore, outputs=[rescore_status], api_name="rescore")
+                  api_name=False)
+    rescore_button.click(do_rescore, outputs=[rescore_status], api_name=False)

@@ -233,12 +233,12 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
         return {**registry_update(), active: f"✅ Active in the fine-tuned column: **{html.escape(adapter)}**. "
                                              "New answers in the arena use it."}
 
-    start.click(do_start, inputs=set(form), outputs=[status, timer], api_name="train")
+    start.click(do_start, inputs=set(form), outputs=[status, timer], api_name=False)
     build_pairs.click(do_build, inputs=[collection, use_questions, writer, recipe], outputs=[pairs, pairs_info],
                       api_name=False, concurrency_limit=1, concurrency_id="generation")
     pairs_file.change(do_upload, inputs=[pairs_file], outputs=[pairs, pairs_info, use_table], api_name=False)
-    cancel.click(do_cancel, inputs=[password], outputs=[status], api_name="cancel_training")
+    cancel.click(do_cancel, inputs=[password], outputs=[status], api_name=False)
     timer.tick(poll, outputs=[status, curve, eval_curve, timer, registry, choice, active], api_name=False)
     activate_button.click(do_activate, inputs=[password, choice], outputs=[registry, choice, active],
-                          api_name="activate_adapter")
+                          api_name=False)
     refresh.click(registry_update, outputs=[registry, choice, active], api_name=False)

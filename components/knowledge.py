@@ -172,15 +172,15 @@ def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena:
 
     listing_outputs = [documents, selected, report]
     ingest.click(do_ingest, inputs=[password, collection, uploads, chunk_size, overlap],
-                 outputs=[*listing_outputs, uploads], api_name="ingest", concurrency_limit=1,
+                 outputs=[*listing_outputs, uploads], api_name=False, concurrency_limit=1,
                  concurrency_id="ingestion")
     create.click(do_create, inputs=[password, new_name], outputs=[collection, new_name, report], api_name=False)
     clear.click(do_clear, inputs=[password, collection], outputs=listing_outputs, api_name=False)
     delete.click(do_delete, inputs=[password, collection, selected], outputs=listing_outputs,
-                 api_name="delete_document")
+                 api_name=False)
     reingest.click(do_reingest, inputs=[password, collection, selected, chunk_size, overlap], outputs=listing_outputs,
                    api_name=False, concurrency_limit=1, concurrency_id="ingestion")
-    refresh.click(listing, inputs=[collection], outputs=listing_outputs, api_name="documents")
+    refresh.click(listing, inputs=[collection], outputs=listing_outputs, api_name=False)
     collection.change(listing, inputs=[collection], outputs=listing_outputs, api_name=False)
     run_demo.click(do_demo, inputs=[password, collection], outputs=[demo_result, *listing_outputs],
-                   api_name="knowledge_update_demo", concurrency_limit=1, concurrency_id="generation")
+                   api_name=False, concurrency_limit=1, concurrency_id="generation")

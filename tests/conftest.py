@@ -188,3 +188,38 @@ def openai_server(test_settings) -> str:
     yield f"http://127.0.0.1:{port}/v1"
     process.terminate()
     process.wait(timeout=30)
+
+
+# Fixtures that start Weaviate, load a model (the generation model or the embedder), start the app,
+# drive a browser, start PostgreSQL or an OpenAI-compatible server, or serve the Weaviate binary.
+# pytest lists a test's fixtures transitively, so naming the roots covers everything built on them
+# (test_settings, knowledge_base, knowledge, postgres_database, ...).
+HEAVY_FIXTURES = frozenset({
+    "weaviate_server", "embedder", "backend", "postgres_url", "openai_server",  # conftest
+    "api_app", "fast_app", "space_app", "app_url", "page", "release_server",  # test modules' own
+})
+# Tests that start the app, train, or run a model-loading command in their own body.
+HEAVY_TESTS = frozenset({
+    "test_api.py::test_health_is_503_when_weaviate_dies_and_sigterm_shuts_down_cleanly",
+    "test_reliability.py::test_sigkill_during_voting_loses_no_acknowledged_vote",
+    "test_reliability.py::test_weaviate_killed_mid_session_is_restarted_and_rag_recovers",
+    "test_answer_quality_bench.py::test_answer_quality_table_matches_its_answers",
+    "test_batch_evaluation.py::test_batch_report_matches_the_stored_scores",
+    "test_training_data.py::test_command_line_trains_on_a_dataset_file",
+    "test_gpu_benches.py::test_qlora_vs_lora_trains_both_ways_through_the_training_command",
+    "test_gpu_benches.py::test_decode_columns_batches_a_random_shape_with_a_random_adapter",
+    "test_gpu_benches.py::test_a_random_adapter_changes_the_answer",
+})
+# Parametrised fixtures whose param reaches a heavy fixture through request.getfixturevalue.
+HEAVY_PARAMS = frozenset({("target", "postgresql")})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark as ``integration`` every test that needs a heavy fixture, so ``-m "not integration"`` runs the
+    fast unit tests alone. Nothing is deselected by default: CI runs everything."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (HEAVY_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+                or f"{item.path.name}::{item.originalname}" in HEAVY_TESTS
+                or any(isinstance(value, str) and (name, value) in HEAVY_PARAMS for name, value in params.items())):
+            item.add_marker(pytest.mark.integration)

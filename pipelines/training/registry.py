@@ -85,16 +85,24 @@ def _check_safetensors(path: Path) -> None:
 
 
 def list_adapters(folders: list[Path]) -> list[AdapterInfo]:
-    """Complete adapters under the given folders, newest first; damaged ones are left out."""
+    """Complete adapters under the given folders, newest first; damaged ones are left out.
+
+    Each adapter appears once, however it was reached: the folders may overlap (``ARENA_ADAPTER_PATH``
+    inside ``data/adapters/``, a relative and an absolute path, a symlink), so paths compare resolved.
+    """
     found: list[AdapterInfo] = []
+    seen: set[Path] = set()
     for folder in folders:
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
+            if path.resolve() in seen:
+                continue
             try:
                 meta = validate_adapter(path)
             except AdapterError:
                 continue
+            seen.add(path.resolve())
             found.append(AdapterInfo(
                 path=path, method=str(meta.get("method", "sft")), base_model=str(meta.get("base_model", "")),
                 created_at=str(meta.get("created_at", "")), steps=int(meta.get("steps") or 0),

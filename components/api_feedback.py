@@ -1,0 +1,78 @@
+"""Public API: the leaderboard, the feedback export and batch evaluation."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+from components.admin import require_admin
+from components.api_files import file_result
+from pipelines.common.auth import AdminAuth
+from pipelines.feedback.export import export_feedback
+from pipelines.feedback.leaderboard import LeaderboardFilter, store_leaderboard
+from pipelines.feedback.store import FeedbackStore
+
+
+def feedback_endpoints(feedback: FeedbackStore, auth: AdminAuth, questions: list[str],
+                       batch_report: Callable[[int | None], tuple[str, Path]] | None) -> list[Callable]:
+    """``questions`` is the question set (for the leaderboard's filter); ``batch_report(limit)`` runs one."""
+    question_set = frozenset(questions)
+
+    def pipeline_ratings(by_adapter: bool = False, question_set_only: bool = False, since: str = "",
+                         rater: str = "") -> list[dict]:
+        """The leaderboard: each pipeline's Bradley-Terry rating from the votes (latest vote per exchange).
+
+        Args:
+            by_adapter: one row per adapter version of the fine-tuned column.
+            question_set_only: count only questions of the question set.
+            since: count only votes from this date on (YYYY-MM-DD); empty for all.
+            rater: count only this rater's votes (user name or session id); empty for all.
+
+        Returns:
+            rows of pipeline, rating with its 95% interval, votes, wins, losses and ties, best first.
+        """
+        try:
+            where = LeaderboardFilter(since=since.strip() or None, rater=rater.strip() or None,
+                                      questions=question_set if question_set_only else None, by_adapter=by_adapter)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+        return [asdict(row) for row in store_leaderboard(feedback, where=where)]
+
+    def export(admin_password: str) -> list[FileData]:
+        """The votes as DPO preference pairs and the 1-5 ratings, as two JSONL files.
+
+        Args:
+            admin_password: the admin password ("" when none is set).
+
+        Returns:
+            dpo.jsonl and ratings.jsonl.
+        """
+        require_admin(auth, admin_password)
+        result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")))
+        return [file_result(result.dpo_jsonl), file_result(result.ratings_jsonl)]
+
+    def evaluate(admin_password: str, question_limit: int = 3) -> tuple[str, FileData]:
+        """Ask every pipeline the question set's questions, score every answer, and return the report.
+
+        Args:
+            admin_password: the admin password ("" when none is set).
+            question_limit: how many questions (0: all of them).
+
+        Returns:
+            the summary (Markdown) and a zip with scores.csv, summary.md, summary.html and dataset.jsonl.
+        """
+        require_admin(auth, admin_password)
+        if batch_report is None:
+            raise gr.Error("Batch evaluation is unavailable in this app.")
+        try:
+            summary, archive = batch_report(int(question_limit) or None)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+        return summary, file_result(archive)
+
+    return [pipeline_ratings, export, evaluate]
