@@ -81,7 +81,7 @@ def main() -> None:
     references = ReferenceSet.load(settings.questions_file, settings.corpus_dir)
     scorer = RagasScorer(Embedder.load(settings.embedding_model), references)
     with tempfile.TemporaryDirectory() as tmp:
-        store = FeedbackStore(Path(tmp) / "f.sqlite3")
+        store = FeedbackStore.open(Path(tmp) / "f.sqlite3")
         exchange_ids = build_exchanges(store, references, args.exchanges)
         worker = ScoringWorker(store, lambda: scorer)
         worker.score(exchange_ids[0])  # warm-up: metric objects, tokenizers

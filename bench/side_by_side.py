@@ -74,7 +74,7 @@ def run_mode(mode: str, http_port: int, grpc_port: int, prompts: int, tokens: in
     backend = ModelBackend.load(settings)
     backend.load_adapter(settings.adapter_path)
     rag, finetuned = RagPipeline.from_retriever(HybridRetriever(store), settings.top_k), FinetunedPipeline(backend)
-    feedback = FeedbackStore(data / "f.sqlite3")
+    feedback = FeedbackStore.open(data / "f.sqlite3")
 
     def arena(pipelines):
         return Arena(pipelines, backend, feedback, max_new_tokens=tokens, max_prompt_chars=4000)

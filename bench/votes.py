@@ -43,7 +43,7 @@ def bare_sqlite(path: Path, total: int) -> float:
 
 
 def our_store(path: Path, writers: int, votes: int) -> tuple[float, list[float]]:
-    store = FeedbackStore(path)
+    store = FeedbackStore.open(path)
     results = [PipelineResult("rag", "a", [], None, Timings(0.1, 1.0), "m"),
                PipelineResult("finetuned", "b", [], None, Timings(0.1, 1.0), "m")]
     exchanges = [store.record_exchange(f"s{w}", "q", results) for w in range(writers)]

@@ -76,7 +76,7 @@ class Runtime:
     def start(cls, settings: Settings) -> Runtime:
         problems: list[str] = []
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        feedback = FeedbackStore(settings.feedback_target)
+        feedback = FeedbackStore.open(settings.feedback_target)
         embedder = Embedder.load(settings.embedding_model)
 
         server, client, knowledge, rag_problem = _start_knowledge_base(settings, embedder)
@@ -106,7 +106,7 @@ class Runtime:
             references = ReferenceSet({})
             problems.append(f"The question set {settings.questions_file} (ARENA_QUESTIONS_FILE) is not used: {exc}")
         judge_factory = _judge_factory(settings, backend)
-        scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references, judge_factory))
+        scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references, judge_factory)).start()
         rules = answer_rules(settings)
         rag = RagPipeline(knowledge.retriever if knowledge else None, retrieval_defaults(settings),
                           unavailable_reason=rag_problem, reader=reader_options(settings), rules=rules)

@@ -14,7 +14,7 @@ def test_wilson_interval_matches_the_textbook_value():
 
 
 def test_pairwise_accuracy_and_rank_correlation(tmp_path):
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+    store = FeedbackStore.open(tmp_path / "f.sqlite3")
     # (vote, good_metric rag/ft, bad_metric rag/ft, human score rag/ft)
     fixture = [
         ("rag", (0.9, 0.2), (0.1, 0.8), (5, 1)),

@@ -69,7 +69,7 @@ class ScriptedBackend:
 
 
 def make_arena(tmp_path: Path, pipelines, scripts) -> Arena:
-    return Arena(pipelines, ScriptedBackend(scripts), FeedbackStore(tmp_path / "f.sqlite3"),
+    return Arena(pipelines, ScriptedBackend(scripts), FeedbackStore.open(tmp_path / "f.sqlite3"),
                  max_new_tokens=8, max_prompt_chars=200)
 
 

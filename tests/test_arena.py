@@ -16,7 +16,7 @@ from tests.conftest import start_weaviate
 
 def make_arena(backend, retriever, tmp_path, **kwargs):
     return Arena([RagPipeline.from_retriever(retriever, top_k=3), FinetunedPipeline(backend)], backend,
-                 FeedbackStore(tmp_path / "f.sqlite3"), max_new_tokens=24, max_prompt_chars=500, **kwargs)
+                 FeedbackStore.open(tmp_path / "f.sqlite3"), max_new_tokens=24, max_prompt_chars=500, **kwargs)
 
 
 def collect(arena, question, session):
@@ -98,7 +98,7 @@ def test_weaviate_stopped_mid_session_keeps_finetuned_answering(backend, embedde
 
 def test_no_model_gives_clear_errors_in_both_columns(tmp_path):
     arena = Arena([RagPipeline(None, unavailable_reason="store down"), FinetunedPipeline(None)], None,
-                  FeedbackStore(tmp_path / "f.sqlite3"), max_new_tokens=8, max_prompt_chars=100,
+                  FeedbackStore.open(tmp_path / "f.sqlite3"), max_new_tokens=8, max_prompt_chars=100,
                   model_error="no such model")
     events = collect(arena, "hello?", ArenaSession())
     assert events["rag"][-1] == ErrorEvent("The model is not loaded: no such model")
@@ -155,7 +155,7 @@ def test_third_column_reads_the_passages_with_the_adapter_and_best_of_three_vote
     rag = RagPipeline.from_retriever(HybridRetriever(knowledge), top_k=3)
     rag.reader = ReaderOptions(copy="off")  # free reading: the copy rule makes both read the passage out alike
     arena = Arena([rag, FinetunedPipeline(backend), RagFinetunedPipeline(rag, backend)], backend,
-                  FeedbackStore(tmp_path / "f.sqlite3"), max_new_tokens=24, max_prompt_chars=500)
+                  FeedbackStore.open(tmp_path / "f.sqlite3"), max_new_tokens=24, max_prompt_chars=500)
     two = ArenaSession()
     assert "rag_finetuned" not in {n for n, _ in arena.ask("Who founded Lumenhollow?", two)}  # off by default
 

@@ -25,7 +25,7 @@ def make_arena(tmp_path: Path, backend: ScriptedBackend | None = None, retriever
     backend = backend or ScriptedBackend(ANSWERS)
     rag = RagPipeline.from_retriever(retriever or ScriptedRetriever())
     return Arena([rag, FinetunedPipeline(backend), RagFinetunedPipeline(rag, backend)], backend,
-                 FeedbackStore(tmp_path / "feedback.sqlite3"), max_new_tokens=32, max_prompt_chars=200, **options)
+                 FeedbackStore.open(tmp_path / "feedback.sqlite3"), max_new_tokens=32, max_prompt_chars=200, **options)
 
 
 def run(arena: Arena, question: str, session: ArenaSession) -> tuple[list, dict[str, list]]:

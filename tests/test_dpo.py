@@ -11,7 +11,7 @@ from pipelines.training.dpo import DpoConfig, train_dpo
 
 
 def test_votes_become_a_new_adapter_version_that_loads(test_settings, tmp_path):
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+    store = FeedbackStore.open(tmp_path / "f.sqlite3")
     for question, good, bad in [
         ("What colour is the Tessel T4 casing?", "The casing colour is Heron Grey.", "It is bright red."),
         ("What is the Tessel T4 turbidity range?", "0 to 4000 NTU.", "About seven apples."),

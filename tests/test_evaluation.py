@@ -28,13 +28,13 @@ def test_reference_set_covers_the_sample_questions(references):
 def test_scores_follow_answer_quality_and_missing_reference_is_na(tmp_path, embedder, references, knowledge):
     from pipelines.knowledge.retrieval import HybridRetriever
 
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+    store = FeedbackStore.open(tmp_path / "f.sqlite3")
     question = "Who leads the Lumenhollow support team?"
     chunks = HybridRetriever(knowledge).run(question, top_k=3)
     good = _exchange(store, question, "The support team is led by Agnieszka Domaradzka [1].",
                      "Bananas are yellow.", chunks)
     unknown = _exchange(store, "What colour is the sky?", "Blue.", "", [], ft_error="adapter missing")
-    worker = ScoringWorker(store, lambda: RagasScorer(embedder, references))
+    worker = ScoringWorker(store, lambda: RagasScorer(embedder, references)).start()
     for exchange_id in (good, unknown):
         store.add_vote(exchange_id, "rag", session_id="s")
         worker.submit(exchange_id)

@@ -20,7 +20,7 @@ def _exchange(store, question, rag="rag answer", ft="ft answer", ft_error=None):
 
 
 def test_dpo_pairs_skip_ties_and_use_the_latest_vote(tmp_path):
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+    store = FeedbackStore.open(tmp_path / "f.sqlite3")
     changed = _exchange(store, "q1", rag="<b>R1</b>", ft="F1")
     store.add_vote(changed, "rag", session_id="s1")
     store.add_vote(changed, "finetuned", session_id="s1")  # changed mind: only this one counts
@@ -44,7 +44,7 @@ def test_dpo_pairs_skip_ties_and_use_the_latest_vote(tmp_path):
 
 def test_empty_store_exports_empty_valid_files_from_the_command_line(tmp_path):
     db = tmp_path / "empty.sqlite3"
-    FeedbackStore(db)
+    FeedbackStore.open(db)
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "pipelines.feedback", "export", "--db", str(db), "--out", str(out)],
                          cwd=ROOT, capture_output=True, text=True, check=True)

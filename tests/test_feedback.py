@@ -49,7 +49,7 @@ def target(request, tmp_path):
 
 
 def test_exchange_round_trip_and_votes_are_append_only(target):
-    store = FeedbackStore(target)
+    store = FeedbackStore.open(target)
     exchange_id = store.record_exchange("s1", "question?", _results())
     exchange = store.exchange(exchange_id)
     assert exchange["question"] == "question?"
@@ -65,7 +65,7 @@ def test_exchange_round_trip_and_votes_are_append_only(target):
 
 def test_vote_is_on_disk_for_another_connection(tmp_path):
     path = tmp_path / "f.sqlite3"
-    store = FeedbackStore(path)
+    store = FeedbackStore.open(path)
     exchange_id = store.record_exchange("s1", "q", _results())
     store.add_vote(exchange_id, "both_bad", session_id="s1")
     with sqlite3.connect(path) as other:
@@ -74,7 +74,7 @@ def test_vote_is_on_disk_for_another_connection(tmp_path):
 
 
 def test_bad_votes_are_refused(target):
-    store = FeedbackStore(target)
+    store = FeedbackStore.open(target)
     with pytest.raises(FeedbackError, match="unknown"):
         store.add_vote("no-such-exchange", "rag", session_id="s1")
     exchange_id = store.record_exchange("s1", "q", _results())
@@ -84,7 +84,7 @@ def test_bad_votes_are_refused(target):
 
 
 def test_scores_replace_previous_run_of_same_scorer(target):
-    store = FeedbackStore(target)
+    store = FeedbackStore.open(target)
     exchange_id = store.record_exchange("s1", "q", _results())
     store.add_vote(exchange_id, "rag", session_id="s1")
     row = {"pipeline": "rag", "metric": "rouge_score", "value": 0.5, "status": "ok"}
@@ -99,8 +99,8 @@ def test_scores_replace_previous_run_of_same_scorer(target):
 
 def test_vote_limit_is_per_rater_slides_with_time_and_holds_across_replicas(target):
     now = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
-    replica_a = FeedbackStore(target, clock=lambda: now[0])
-    replica_b = FeedbackStore(target, clock=lambda: now[0])  # a second app process on the same database
+    replica_a = FeedbackStore.open(target, clock=lambda: now[0])
+    replica_b = FeedbackStore.open(target, clock=lambda: now[0])  # a second app process on the same database
     exchange_id = replica_a.record_exchange("s1", "q", _results())
     for replica in (replica_a, replica_b, replica_a):
         replica.add_vote(exchange_id, "rag", session_id="s1", limit_per_minute=3)
@@ -116,7 +116,7 @@ def test_vote_limit_is_per_rater_slides_with_time_and_holds_across_replicas(targ
 
 
 def test_a_signed_in_user_is_one_rater_across_sessions(target):
-    store = FeedbackStore(target)
+    store = FeedbackStore.open(target)
     exchange_id = store.record_exchange("s1", "q", _results(), user_name="alice")
     store.add_vote(exchange_id, "rag", session_id="s1", user_name="alice", limit_per_minute=2)
     store.add_vote(exchange_id, "rag", session_id="s2", user_name="alice", limit_per_minute=2)
@@ -130,7 +130,7 @@ def test_a_signed_in_user_is_one_rater_across_sessions(target):
 
 
 def test_concurrent_writers_lose_and_duplicate_nothing(target):
-    store = FeedbackStore(target)
+    store = FeedbackStore.open(target)
     exchanges = [store.record_exchange(f"s{i}", "q", _results()) for i in range(20)]
     acknowledged: list[int] = []
     lock = threading.Lock()
@@ -158,14 +158,14 @@ def test_a_database_from_before_migrations_is_upgraded_in_place(tmp_path):
             old.execute("INSERT INTO answers (exchange_id, pipeline, answer) VALUES ('e1', ?, 'a')", (pipeline,))
         old.execute("INSERT INTO votes (exchange_id, choice, session_id, created_at)"
                     " VALUES ('e1', 'finetuned', 's1', '2026-11-01T00:00:01.000+00:00')")
-    store = FeedbackStore(path)
+    store = FeedbackStore.open(path)
     (rated,) = store.rated_exchanges()
     assert rated["question"] == "old q" and rated["choice"] == "finetuned" and rated["rater"] == "s1"
     assert [(a["pipeline"], a["position"]) for a in rated["answers"]] == [("rag", 0), ("finetuned", 1)]
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'latest_votes'").fetchone() is None
-    FeedbackStore(path)  # opening again is a no-op
+    FeedbackStore.open(path)  # opening again is a no-op
 
 
 def test_migrate_command_on_a_server_database(postgres_database):
@@ -188,7 +188,7 @@ def test_database_url_gives_postgres_the_installed_driver(tmp_path):
 
 def test_the_migrations_build_exactly_the_tables_the_code_declares(target):
     """``alembic check`` compares the migrated database with feedback_schema.py: nothing may differ."""
-    FeedbackStore(target)
+    FeedbackStore.open(target)
     url = database_url(target)
     alembic = [sys.executable, "-m", "alembic", "-x", f"url={url}", "check"]
     run = subprocess.run(alembic, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)

@@ -41,7 +41,7 @@ def test_local_model_judges_a_voted_exchange_end_to_end(tmp_path, test_settings,
     """Vote → background worker → ragas with the real offline model as judge → rows in SQLite."""
     from pipelines.knowledge.retrieval import HybridRetriever
 
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+    store = FeedbackStore.open(tmp_path / "f.sqlite3")
     question = "Who leads the Lumenhollow support team?"
     chunks = HybridRetriever(knowledge).run(question, top_k=2)
     exchange_id = store.record_exchange("s", question, [
@@ -51,7 +51,7 @@ def test_local_model_judges_a_voted_exchange_end_to_end(tmp_path, test_settings,
     ])
     judge = LocalChatModel(backend)
     worker = ScoringWorker(store, lambda: RagasScorer(
-        embedder, references, lambda emb: LLMJudge(judge, emb, max_new_tokens=48, timeout_s=15)))
+        embedder, references, lambda emb: LLMJudge(judge, emb, max_new_tokens=48, timeout_s=15))).start()
     store.add_vote(exchange_id, "rag", session_id="s")
     worker.submit(exchange_id)
     assert worker.wait_idle(timeout=600)

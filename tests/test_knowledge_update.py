@@ -14,7 +14,7 @@ def test_rag_picks_up_a_new_document_at_once_and_the_adapter_does_not(backend, k
     collection = "UpdateDemoDocs"
     knowledge_base.clear(collection)
     knowledge_base.ingest_files(collection, folder_files(test_settings.corpus_dir))
-    feedback = FeedbackStore(tmp_path / "f.sqlite3")
+    feedback = FeedbackStore.open(tmp_path / "f.sqlite3")
     arena = Arena([RagPipeline(knowledge_base.retriever, RetrievalOptions(top_k=3)), FinetunedPipeline(backend)],
                   backend, feedback, max_new_tokens=40, max_prompt_chars=500)
     steps = []

@@ -59,7 +59,7 @@ def test_store_leaderboard_filters_and_splits_by_adapter(tmp_path):
     from pipelines.feedback.leaderboard import LeaderboardFilter, store_leaderboard
     from pipelines.feedback.store import FeedbackStore
 
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+    store = FeedbackStore.open(tmp_path / "f.sqlite3")
 
     def voted(question, adapter, choice, session):
         exchange_id = store.record_exchange(session, question, [

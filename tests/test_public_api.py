@@ -49,7 +49,7 @@ UI_CALLED_BY_TESTS = {"/ask", "/vote_left", "/vote_tie", "/rate_left", "/improve
 def stub_runtime(tmp_path: Path) -> SimpleNamespace:
     """What app.build_demo reads of a Runtime, with a scripted backend and no knowledge base."""
     settings = Settings(data_dir=tmp_path)
-    feedback = FeedbackStore(tmp_path / "feedback.sqlite3")
+    feedback = FeedbackStore.open(tmp_path / "feedback.sqlite3")
     backend = ScriptedBackend()
     rag = RagPipeline.from_retriever(ScriptedRetriever())
     arena = Arena([rag, FinetunedPipeline(backend)], backend, feedback, max_new_tokens=8, max_prompt_chars=100)

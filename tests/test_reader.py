@@ -35,7 +35,7 @@ def test_rag_states_the_key_when_its_passage_is_in_the_prompt(backend, test_sett
     items = [i for i in load_questions(ROOT / "assets" / "questions.jsonl") if i.split == "test"]
     chunks = {i.source: chunk_document(i.source, (corpus / i.source).read_text(), words=110) for i in items}
     rules = answer_rules(test_settings)
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    store = FeedbackStore.open(tmp_path / "feedback.sqlite3")
     right = {"rag": 0, "base": 0}
     for item in items:
         gold = next(c.text for c in chunks[item.source] if key_present(c.text, item.keys))

@@ -38,7 +38,7 @@ def test_reading_recipe_trains_and_its_adapter_serves_the_third_column(test_sett
     backend = ModelBackend.load(test_settings)
     backend.load_adapter(output)
     rag = RagPipeline.from_retriever(HybridRetriever(knowledge), 3)
-    arena = Arena([rag, RagFinetunedPipeline(rag, backend)], backend, FeedbackStore(tmp_path / "f.sqlite3"),
+    arena = Arena([rag, RagFinetunedPipeline(rag, backend)], backend, FeedbackStore.open(tmp_path / "f.sqlite3"),
                   max_new_tokens=24, max_prompt_chars=4000)
     done = {name: event for name, event in arena.ask("How much does a Tessel T4 weigh?",
                                                      ArenaSession(columns=("rag", "rag_finetuned")))

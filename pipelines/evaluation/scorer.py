@@ -254,10 +254,17 @@ class ScoringWorker:
         self._scorer_factory = scorer_factory
         self._scorer: RagasScorer | None = None
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="ragas-scoring", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ScoringWorker:
+        """Start the scoring thread (the constructor starts nothing)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="ragas-scoring", daemon=True)
+            self._thread.start()
+        return self
 
     def submit(self, exchange_id: str) -> None:
+        """Queue an exchange for scoring; queued before :meth:`start`, it is scored once the thread runs."""
         self._queue.put(exchange_id)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -270,7 +277,7 @@ class ScoringWorker:
         """Finish what is queued (up to ``wait_s`` seconds, then leave it: scores can be recomputed, votes
         are already stored) and end the thread."""
         self._queue.put(None)
-        if wait_s:
+        if wait_s and self._thread is not None:
             self._thread.join(wait_s)
 
     def _run(self) -> None:

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="bring the schema to the newest revision (also done on every start)")
     args = parser.parse_args(argv)
     target = (Path(args.db) if "://" not in args.db else args.db) if args.db else Settings().feedback_target
-    store = FeedbackStore(target)
+    store = FeedbackStore.open(target)
     if args.command == "migrate":
         print(f"{store.engine.url.render_as_string(hide_password=True)}: schema at the newest revision")
         return 0

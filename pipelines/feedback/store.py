@@ -8,7 +8,7 @@ the UI confirmed survives a crash of the app.
 
 Example::
 
-    store = FeedbackStore("sqlite:///data/feedback.sqlite3")
+    store = FeedbackStore.open("sqlite:///data/feedback.sqlite3")
     exchange_id = store.record_exchange("session-1", "Who founded Lumenhollow?", results)
     store.add_vote(exchange_id, "rag", session_id="session-1")
 """
@@ -113,7 +113,16 @@ class FeedbackStore:
         # SQLite writers queue on this lock instead of SQLite's busy handler, which polls with sleeps:
         # measured 0.30x of a bare insert loop and a 181 ms p99 with 20 writer threads without it.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    @classmethod
+    def open(cls, target: str | Path, *, clock: Callable[[], datetime] = _utc_now) -> FeedbackStore:
+        """A started store: the usual way to get one (the constructor only describes it)."""
+        return cls(target, clock=clock).start()
+
+    def start(self) -> FeedbackStore:
+        """Bring the schema up to date (Alembic; a no-op when it is): the one step that touches the database."""
         migrate(self.engine)
+        return self
 
     def close(self) -> None:
         self.engine.dispose()

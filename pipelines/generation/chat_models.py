@@ -15,7 +15,7 @@ import time
 from typing import Protocol
 
 from pipelines.common.events import RowFailure
-from pipelines.generation.models import ModelBackend
+from pipelines.generation.backend import GenerationBackend
 from pipelines.generation.requests import GenerationRequest
 
 Messages = list[dict[str, str]]
@@ -37,7 +37,7 @@ class ChatModel(Protocol):
 class LocalChatModel:
     """The arena's base model without adapter; all conversations decode as one batch."""
 
-    def __init__(self, backend: ModelBackend) -> None:
+    def __init__(self, backend: GenerationBackend) -> None:
         self.backend = backend
         self.name = f"local:{backend.model_id}"
 
