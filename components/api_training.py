@@ -57,10 +57,10 @@ def training_endpoints(jobs: TrainingJobs | None, auth: AdminAuth, adapter_folde
         require_admin(auth, admin_password)
         if recipe not in RECIPES:
             raise gr.Error(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
-        folder = documents_of(collection)
-        if folder is None:
-            raise gr.Error("The knowledge base is unavailable: no documents to train on.")
         try:
+            folder = documents_of(collection)  # a bad name: ValueError; an unknown one: no documents (below)
+            if folder is None:
+                raise gr.Error("The knowledge base is unavailable: no documents to train on.")
             values = {"rank": lora_rank, "alpha": lora_alpha, "dropout": lora_dropout, "learning_rate": learning_rate,
                       "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size,
                       "grad_accumulation": grad_accumulation, "max_length": max_length, "four_bit": four_bit,

@@ -200,6 +200,7 @@ HEAVY_FIXTURES = frozenset({
 })
 # Tests that start the app, train, or run a model-loading command in their own body.
 HEAVY_TESTS = frozenset({
+    "test_runtime.py::test_missing_model_and_unreachable_weaviate_are_reported",
     "test_api.py::test_health_is_503_when_weaviate_dies_and_sigterm_shuts_down_cleanly",
     "test_reliability.py::test_sigkill_during_voting_loses_no_acknowledged_vote",
     "test_reliability.py::test_weaviate_killed_mid_session_is_restarted_and_rag_recovers",

@@ -21,25 +21,26 @@ def test_the_member_list_is_the_protocols():
     assert declared == set(MEMBERS)
 
 
-@pytest.mark.parametrize("backend", [ModelBackend, OpenAICompatibleBackend])
-def test_backend_has_every_member(backend):
+@pytest.mark.parametrize("backend_class", [ModelBackend, OpenAICompatibleBackend])
+def test_backend_has_every_member(backend_class):
     for name in MEMBERS:
-        assert hasattr(backend, name) or (name in DATA and name in inspect.getsource(backend.__init__)), name
-    assert isinstance(backend.loads_adapter_folders, bool)
+        declared_in_init = name in DATA and name in inspect.getsource(backend_class.__init__)
+        assert hasattr(backend_class, name) or declared_in_init, name
+    assert isinstance(backend_class.loads_adapter_folders, bool)
 
 
-@pytest.mark.parametrize("backend", [ModelBackend, OpenAICompatibleBackend])
-def test_runtime_checkable_isinstance_without_loading(backend):
-    bare = object.__new__(backend)  # no __init__: no model, no client
+@pytest.mark.parametrize("backend_class", [ModelBackend, OpenAICompatibleBackend])
+def test_runtime_checkable_isinstance_without_loading(backend_class):
+    bare = object.__new__(backend_class)  # no __init__: no model, no client
     for name in (*DATA, "base_url", "quantized"):  # what __init__ would set (properties read these)
-        if not isinstance(getattr(backend, name, None), property):
+        if not isinstance(getattr(backend_class, name, None), property):
             setattr(bare, name, "x")
     assert isinstance(bare, GenerationBackend)
 
 
-@pytest.mark.parametrize("backend", [ModelBackend, OpenAICompatibleBackend])
-def test_stream_takes_the_protocols_parameters(backend):
-    parameters = list(inspect.signature(backend.stream).parameters)
+@pytest.mark.parametrize("backend_class", [ModelBackend, OpenAICompatibleBackend])
+def test_stream_takes_the_protocols_parameters(backend_class):
+    parameters = list(inspect.signature(backend_class.stream).parameters)
     assert parameters[:4] == ["self", "requests", "max_new_tokens", "temperature"]
 
 

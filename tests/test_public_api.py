@@ -78,14 +78,14 @@ def test_the_api_page_lists_exactly_the_public_endpoints_with_their_parameter_na
     assert not demo.get_api_info()["unnamed_endpoints"]
 
 
-def test_every_public_endpoint_documents_itself_and_each_parameter(demo):
+def test_every_public_endpoint_documents_itself_and_each_parameter(demo, tmp_path):
     for name, info in demo.get_api_info()["named_endpoints"].items():
         assert info["description"], f"{name} has no description"
         for parameter in info["parameters"]:
             assert parameter["component"] == "Api", f"{name} takes a UI component ({parameter})"
     from components.api import public_endpoints
 
-    for fn in public_endpoints(stub_runtime(Path("/nonexistent")), []):
+    for fn in public_endpoints(stub_runtime(tmp_path), []):
         for parameter in EXPECTED[f"/{fn.__name__}"]:
             assert f"{parameter}:" in (fn.__doc__ or ""), f"/{fn.__name__} does not document {parameter}"
 

@@ -98,7 +98,7 @@ class KnowledgeBase:
     # Documents
     def originals_dir(self, collection: str | None) -> Path:
         """Where the originals of a collection's documents are kept (training reads them too)."""
-        return self.settings.data_dir / "documents" / self.store(collection).name
+        return self.settings.data_dir / "documents" / collection_name(collection or self.default_collection)
 
     def chunker(self, size: int | None = None, overlap: int | None = None) -> Chunker:
         return make_chunker(self.embedder, self.settings, size, overlap)
