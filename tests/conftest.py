@@ -83,6 +83,13 @@ def backend(test_settings) -> ModelBackend:
     return backend
 
 
+def ask_in_the_ui(client, question: str):
+    """Ask through the arena tab's own (undocumented) ``/ask`` event, as a browser would: gradio_client has no
+    API info for an undocumented event, so it is given every non-State input (the three columns' chat
+    histories, empty) and fills the session State itself."""
+    return client.predict(question, [], [], [], api_name="/ask")
+
+
 class RunningApp:
     """``python app.py`` started as a user starts it, on free ports, with its own data dir."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, ask_in_the_ui
 
 VOTE_ENDPOINTS = ("/vote_left", "/vote_right", "/vote_tie", "/vote_both_bad")
 
@@ -37,7 +37,7 @@ def fast_app(tmp_path_factory):
 def test_20_concurrent_clients_with_10_votes_each_store_exactly_200(fast_app):
     def one_client(number: int) -> list[int]:
         client = Client(fast_app.url, verbose=False)
-        client.predict(f"Client {number}: what does quiet mode do?", api_name="/ask")
+        ask_in_the_ui(client, f"Client {number}: what does quiet mode do?")
         return [_vote_id(client.predict(api_name=VOTE_ENDPOINTS[k % 4])[0]) for k in range(10)]
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -72,7 +72,7 @@ def test_sigkill_during_voting_loses_no_acknowledged_vote(tmp_path):
         note = tmp_path / "kestrel-memo.txt"
         note.write_text("The Kestrel loading dock opens at 06:40 and is run by Odalys Ferreira-Quist.")
         client.predict("", "LumenhollowDocs", [handle_file(str(note))], 160, 32, api_name="/ingest")
-        client.predict("What is the Tidemates programme?", api_name="/ask")
+        ask_in_the_ui(client, "What is the Tidemates programme?")
 
         def vote_until_the_app_dies() -> None:
             for _ in range(500):
@@ -100,7 +100,7 @@ def test_sigkill_during_voting_loses_no_acknowledged_vote(tmp_path):
         app.start()  # same data dir and ports: the orphaned Weaviate is cleaned up, the data is all there
         assert set(acknowledged) <= stored()
         fresh = Client(app.url, verbose=False)
-        fresh.predict("What is the Tidemates programme?", api_name="/ask")
+        ask_in_the_ui(fresh, "What is the Tidemates programme?")
         assert _vote_id(fresh.predict(api_name="/vote_tie")[0]) > max(acknowledged)
         # The document ingested before the kill is still there and retrieved.
         result = fresh.predict(question="Who runs the Kestrel loading dock?", api_name="/ask_both")
@@ -182,7 +182,7 @@ def test_two_replicas_share_one_postgresql_store(tmp_path, postgres_database):
 
         def ask_and_vote(url: str) -> list[int]:
             client = Client(url, verbose=False)
-            client.predict("Where is the Lumenhollow office?", api_name="/ask")
+            ask_in_the_ui(client, "Where is the Lumenhollow office?")
             return [_vote_id(client.predict(api_name=VOTE_ENDPOINTS[k % 4])[0]) for k in range(5)]
 
         with ThreadPoolExecutor(max_workers=4) as pool:

@@ -18,7 +18,7 @@ import pytest
 from gradio_client import Client
 from itsdangerous import TimestampSigner
 
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, ask_in_the_ui
 
 OAUTH_SECRET = "test-oauth-secret"
 
@@ -53,11 +53,11 @@ def test_the_space_shows_sign_in_and_stores_the_user_name(space_app):
     assert any(c.get("props", {}).get("elem_id") == "login" for c in config["components"])
 
     alice = Client(space_app.url, verbose=False, headers={"Cookie": f"session={_session_cookie('alice')}"})
-    alice.predict("What does quiet mode do?", api_name="/ask")
+    ask_in_the_ui(alice, "What does quiet mode do?")
     assert "stored" in alice.predict(api_name="/vote_left")[0]
     assert "stored" in alice.predict(3, [], "<i>ok</i>", api_name="/rate_left")
     anonymous = Client(space_app.url, verbose=False)
-    anonymous.predict("What does quiet mode do?", api_name="/ask")
+    ask_in_the_ui(anonymous, "What does quiet mode do?")
     assert "stored" in anonymous.predict(api_name="/vote_tie")[0]
 
     with sqlite3.connect(space_app.data_dir / "feedback.sqlite3") as db:
