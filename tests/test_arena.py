@@ -150,10 +150,8 @@ def test_bad_ratings_are_refused(backend, knowledge, tmp_path):
 def test_third_column_reads_the_passages_with_the_adapter_and_best_of_three_votes(backend, knowledge, tmp_path):
     from pipelines.arena.rag_finetuned import RagFinetunedPipeline
     from pipelines.feedback.leaderboard import store_leaderboard
-    from pipelines.generation.prompts import ReaderOptions
 
     rag = RagPipeline.from_retriever(HybridRetriever(knowledge), top_k=3)
-    rag.reader = ReaderOptions(copy="off")  # free reading: the copy rule makes both read the passage out alike
     arena = Arena([rag, FinetunedPipeline(backend), RagFinetunedPipeline(rag, backend)], backend,
                   FeedbackStore.open(tmp_path / "f.sqlite3"), max_new_tokens=24, max_prompt_chars=500)
     two = ArenaSession()
@@ -172,6 +170,8 @@ def test_third_column_reads_the_passages_with_the_adapter_and_best_of_three_vote
     assert stored["rag_finetuned"]["contexts"] == stored["rag"]["contexts"]
     # the same prompt with and without the adapter: the one batch really switched adapters per row
     assert stored["rag_finetuned"]["answer"] != stored["rag"]["answer"]
+    prepared = {p.name: p.prepare("What is the battery life of the Tessel T4?", []) for p in arena.pipelines}
+    assert prepared["rag"].request.copy_from and prepared["rag_finetuned"].request.copy_from is None
 
     with pytest.raises(FeedbackError, match="did not answer"):
         arena.vote(two, "rag_finetuned")  # the two-column exchange had no third answer
