@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import importlib.util
+import sys
 import tarfile
 import threading
 from functools import partial
@@ -52,8 +54,58 @@ def test_zero_gpu_leaves_functions_alone_off_zerogpu(monkeypatch):
 
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     assert zero_gpu()(answer) is answer
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")  # ZeroGPU, but the `spaces` package is not installed here
-    assert zero_gpu()(answer)() == 42
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")  # ZeroGPU, but the `spaces` package is not installed
+    monkeypatch.setitem(sys.modules, "spaces", None)  # not importable, even where it is installed
+    assert importlib.util.find_spec("spaces") is None
+    assert zero_gpu()(answer) is answer
+
+
+# A stand-in for Hugging Face's `spaces` package: its GPU(duration=...) decorator marks what it wraps.
+FAKE_SPACES = """
+import functools
+
+def GPU(duration=60):
+    def decorate(function):
+        @functools.wraps(function)
+        def on_gpu(*args, **kwargs):
+            return function(*args, **kwargs)
+        on_gpu.zero_gpu_duration = duration
+        return on_gpu
+    return decorate
+"""
+
+
+@pytest.fixture
+def fake_spaces(tmp_path, monkeypatch):
+    """``spaces`` importable (the fake above) and ``SPACES_ZERO_GPU`` set, as on ZeroGPU hardware."""
+    (tmp_path / "spaces.py").write_text(FAKE_SPACES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "spaces", raising=False)
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    yield
+    sys.modules.pop("spaces", None)
+
+
+def test_zero_gpu_wraps_functions_on_zerogpu(fake_spaces):
+    def answer() -> int:
+        return 42
+
+    wrapped = zero_gpu(duration=120)(answer)
+    assert wrapped is not answer and wrapped.__wrapped__ is answer
+    assert wrapped.zero_gpu_duration == 120 and wrapped() == 42
+
+
+def test_the_backends_decode_runs_under_zero_gpu_on_zerogpu(fake_spaces):
+    """``ModelBackend.stream`` is decorated when its module is imported: a fresh copy of the module, imported
+    on (fake) ZeroGPU, has it wrapped; the copy imported off ZeroGPU for the other tests has it bare."""
+    from pipelines.generation import models
+
+    assert not hasattr(models.ModelBackend.stream, "zero_gpu_duration")
+    spec = importlib.util.spec_from_file_location("models_on_zerogpu", models.__file__)
+    on_zerogpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(on_zerogpu)
+    stream = on_zerogpu.ModelBackend.stream
+    assert stream.zero_gpu_duration == 120 and stream.__wrapped__.__name__ == "stream"
 
 
 def test_weaviate_binary_is_downloaded_whole_or_not_at_all(tmp_path, release_server):
