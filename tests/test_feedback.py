@@ -73,6 +73,19 @@ def test_vote_is_on_disk_for_another_connection(tmp_path):
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_every_sqlite_connection_of_the_store_syncs_commits_fully(tmp_path):
+    """``synchronous`` is per connection: each pooled one, readers' and writers' alike, must fsync a commit
+    (FULL = 2), so an acknowledged vote survives a power cut, not just a crash of the app."""
+    store = FeedbackStore.open(tmp_path / "f.sqlite3")
+    exchange_id = store.record_exchange("s1", "q", _results())
+    store.add_vote(exchange_id, "rag", session_id="s1")
+    with store.engine.connect() as reader, store._write_engine.connect() as writer, \
+            store.engine.connect() as another:  # three at once: three distinct pooled connections
+        for conn in (reader, writer, another):
+            assert conn.execute(text("PRAGMA synchronous")).scalar() == 2
+    store.close()
+
+
 def test_bad_votes_are_refused(target):
     store = FeedbackStore.open(target)
     with pytest.raises(FeedbackError, match="unknown"):
