@@ -35,11 +35,15 @@ def test_reingest_adds_no_duplicates(knowledge, knowledge_base, test_settings):
 def test_hybrid_search_finds_the_source_of_sample_questions(knowledge, test_settings):
     rows = [json.loads(line) for line in test_settings.questions_file.read_text().splitlines() if line.strip()]
     retriever = HybridRetriever(knowledge, alpha=test_settings.hybrid_alpha)
+    recall = {}
     for k in (1, 3):
         hits = sum(any(hit.source == row["source"] for hit in retriever.run(row["question"], top_k=k))
                    for row in rows)
-        print(f"recall@{k} on {len(rows)} sample questions: {hits / len(rows):.2f}")
-    assert hits / len(rows) >= 0.9
+        recall[k] = hits / len(rows)
+        print(f"recall@{k} on {len(rows)} sample questions: {recall[k]:.2f}")
+    # measured 0.93 (25 of 27) and 1.00; 10 documents, so a retriever ranking at random scores about 0.1 at 1
+    assert recall[1] >= 0.85
+    assert recall[3] >= 0.9
 
 
 def test_a_collection_built_with_another_embedding_model_is_refused(knowledge, embedder):
