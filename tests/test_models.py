@@ -33,6 +33,25 @@ def test_adapter_changes_the_answer_and_one_batch_serves_both(backend):
     assert tuned_alone.split()[:3] == tuned.split()[:3]
 
 
+def test_the_served_model_is_4bit_nf4_not_a_full_precision_fallback(backend, test_settings):
+    """A failed bitsandbytes load falls back to full precision with only a warning: this is what catches it."""
+    import bitsandbytes as bnb
+    import torch
+
+    assert test_settings.quantization == "4bit"
+    assert backend.quantized and backend.precision == "4-bit NF4"
+    inner = backend.model.get_base_model() if hasattr(backend.model, "get_base_model") else backend.model
+    four_bit = [module for module in inner.modules() if isinstance(module, bnb.nn.Linear4bit)]
+    assert len(four_bit) >= inner.config.num_hidden_layers  # at least one per decoder layer
+    assert {module.weight.quant_type for module in four_bit} == {"nf4"}
+    assert {module.weight.dtype for module in four_bit} == {torch.uint8}  # packed 4-bit values, not floats
+    # every other linear layer is the LM head (tied to the embeddings) or a LoRA adapter's (full precision)
+    full = [name for name, module in inner.named_modules()
+            if isinstance(module, torch.nn.Linear) and not isinstance(module, bnb.nn.Linear4bit)
+            and "lora_" not in name and "lm_head" not in name]
+    assert full == []
+
+
 def test_unknown_or_missing_adapter_is_refused(backend, tmp_path):
     with pytest.raises(ModelLoadError, match="not loaded"):
         list(backend.stream([GenerationRequest([{"role": "user", "content": "hi"}], "nope")], 4))
