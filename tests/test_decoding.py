@@ -36,8 +36,7 @@ def test_backend_shares_the_tied_weight_and_a_three_row_batch_answers_as_rows_al
                 GenerationRequest(other, FINETUNED_ADAPTER)]
     together = _generate(backend, requests, tokens=16)
     alone = [_generate(backend, [request], tokens=16)[0] for request in requests]
-    for batched, single in zip(together, alone, strict=True):
-        assert batched.split()[:3] == single.split()[:3]
+    assert together == alone  # greedy: each row's whole answer, batched or alone
 
 
 def test_row_adapters_match_peft_mixed_batches_and_leave_the_model_as_found(backend):

@@ -30,7 +30,7 @@ def test_adapter_changes_the_answer_and_one_batch_serves_both(backend):
     assert base.strip() and tuned.strip()
     assert base != tuned
     (tuned_alone,) = _generate(backend, [GenerationRequest(messages, FINETUNED_ADAPTER)])
-    assert tuned_alone.split()[:3] == tuned.split()[:3]
+    assert tuned_alone == tuned  # greedy: a row answers the same whole answer in a batch as alone
 
 
 def test_the_served_model_is_4bit_nf4_not_a_full_precision_fallback(backend, test_settings):
