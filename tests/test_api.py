@@ -8,8 +8,10 @@ import json
 import os
 import signal
 import sqlite3
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from gradio_client import Client
@@ -79,15 +81,49 @@ def test_mcp_server_lists_and_calls_the_tools(api_app):
     assert "feedback_store" in health_text and "ok" in health_text
 
 
+def weaviate_pids(data_dir: Path) -> set[int]:
+    """Live weaviate-server processes serving ``data_dir`` (their ``PERSISTENCE_DATA_PATH`` lies in it), from
+    /proc: found whoever their parent is now, and a zombie (no environment left) does not count as alive."""
+    inside = (f"PERSISTENCE_DATA_PATH={data_dir}".encode(), f"PERSISTENCE_DATA_PATH={data_dir}/".encode())
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if any(var == inside[0] or var.startswith(inside[1]) for var in environ):
+            pids.add(int(entry.name))
+    return pids
+
+
+def process_alive(pid: int) -> bool:
+    """Running or sleeping: neither gone nor a zombie waiting for a reaper."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
 def test_health_is_503_when_weaviate_dies_and_sigterm_shuts_down_cleanly(tmp_path):
     app = RunningApp(tmp_path / "app", ARENA_MAX_NEW_TOKENS="4").start()
+    running: set[int] = set()
     try:
         weaviate_pid = int((app.data_dir / "weaviate.pid").read_text())
+        assert weaviate_pids(app.data_dir) == {weaviate_pid}, app.log.read_text()[-3000:]
         os.kill(weaviate_pid, signal.SIGKILL)
         with pytest.raises(urllib.error.HTTPError) as failure:
             urllib.request.urlopen(f"{app.url}/healthz", timeout=10)
         assert failure.value.code == 503 and json.load(failure.value)["weaviate"] in {"down", "starting"}
+        deadline = time.monotonic() + 60  # the supervisor restarts it: SIGTERM must then stop the new one
+        while not (running := weaviate_pids(app.data_dir)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert running and weaviate_pid not in running
     finally:
         app.process.send_signal(signal.SIGTERM)
         assert app.process.wait(timeout=60) == 0
     assert "shutdown complete" in app.log.read_text()
+    assert weaviate_pids(app.data_dir) == set()  # the restarted server is stopped too, not left behind
+    assert not any(process_alive(pid) for pid in running | {weaviate_pid})
