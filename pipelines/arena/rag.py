@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pipelines.arena.pipeline import PipelineError, PreparedRequest
 from pipelines.common.columns import RAG
 from pipelines.generation.answer_rules import AnswerRules
-from pipelines.generation.prompts import ReaderOptions, passages_for, rag_messages
+from pipelines.generation.prompts import ReaderOptions, passage_messages, passages_for
 from pipelines.generation.requests import GenerationRequest
 from pipelines.knowledge.retrieval import RetrievalOptions
 from pipelines.knowledge.store import RetrievalError, Retriever
@@ -61,7 +61,7 @@ class RagPipeline:
         copy_from = "\n".join([question, *(t for _rank, t in passages)]) if self.reader.copy != "off" else None
         return PreparedRequest(
             pipeline=self.name,
-            request=GenerationRequest(rag_messages(question, chunks, history, self.reader), adapter=None,
+            request=GenerationRequest(passage_messages(question, passages, history, self.reader), adapter=None,
                                       rules=self.rules, copy_from=copy_from,
                                       copy_spans=self.reader.copy == "spans"),
             chunks=chunks,

@@ -38,22 +38,18 @@ class CopyRule:
         self.spans = spans
         self.eos = set(eos or ())
         self.followers: dict[int, set[int]] = defaultdict(set)
-        allowed: set[int] = set()
-        for line in [line for line in text.splitlines() if line.strip()]:
-            ids = encode(line)
+        lines = [line for line in text.splitlines() if line.strip()]
+        words = set(_WORD.findall(text)) | set(_ALWAYS_ALLOWED)
+        allowed: set[int] = set(self.eos)
+        for form in [*lines, *words, *(" " + word for word in words)]:  # each word as it starts an answer too
+            ids = encode(form)
             allowed.update(ids)
             for before, after in pairwise(ids):
                 self.followers[before].add(after)
-        for word in set(_WORD.findall(text)) | set(_ALWAYS_ALLOWED):
-            for form in (word, " " + word):
-                ids = encode(form)
-                allowed.update(ids)
-                for before, after in pairwise(ids):
-                    self.followers[before].add(after)
-        self.allowed = allowed | self.eos
-        pieces = tokenizer.convert_ids_to_tokens(sorted(self.allowed))
+        self.allowed = allowed
+        ordered = sorted(allowed)
         # a token opening a new word: a leading space (byte-level "Ġ" or sentencepiece "▁") or punctuation
-        self.word_starts = {i for i, piece in zip(sorted(self.allowed), pieces, strict=True)
+        self.word_starts = {i for i, piece in zip(ordered, tokenizer.convert_ids_to_tokens(ordered), strict=True)
                             if piece and (piece[0] in "Ġ▁ " or not piece[0].isalnum())} | self.eos
         self._cache: dict[tuple[int, int | None], torch.Tensor] = {}
 

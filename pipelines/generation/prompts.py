@@ -99,7 +99,13 @@ def rag_user_text(question: str, passages: list[tuple[int, str]], form: PromptFo
 def rag_messages(question: str, chunks: list[RetrievedChunk], history: list[dict[str, str]],
                  reader: ReaderOptions | None = None) -> list[dict[str, str]]:
     reader = reader or ReaderOptions()
-    user = rag_user_text(question, passages_for(question, chunks, reader), reader.form)
+    return passage_messages(question, passages_for(question, chunks, reader), history, reader)
+
+
+def passage_messages(question: str, passages: list[tuple[int, str]], history: list[dict[str, str]],
+                     reader: ReaderOptions) -> list[dict[str, str]]:
+    """The RAG chat for passages already chosen by :func:`passages_for` (the RAG column reuses its choice)."""
+    user = rag_user_text(question, passages, reader.form)
     system = [{"role": "system", "content": ASSISTANT_SYSTEM}] if reader.system else []
     return [*system, *history, {"role": "user", "content": user}]
 
