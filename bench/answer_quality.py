@@ -12,7 +12,8 @@ unless ``--sample-split all``), ``dev``
 that set's documents: ``--adapter dev=data/adapters/dev``; without one it is left out for that set.
 
 Reader variants (``--variant name:passages=3,form=instruct,sentences=0,ngram=0,trim=1``) run on one
-started runtime, so choices are compared on the same retrieval in one run.
+started runtime, so choices are compared on the same retrieval in one run; ``adapter=PATH`` in a variant
+compares adapters the same way (``bench/finetune_sweep.py`` uses it for its epoch snapshots).
 
     python bench/answer_quality.py --quick                       # about 10 minutes on 2 cores
     python bench/answer_quality.py --sets dev --variant a:passages=1 --variant b:passages=3
@@ -158,7 +159,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_QUESTIONS} questions per set")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:key=value,...",
                         help="reader/answer-rule variant: form, passages, pick, trim, system, sentences, ngram, "
-                             "max_tokens, top_k, alpha")
+                             "max_tokens, top_k, alpha, adapter (a folder: compare adapters on one runtime)")
     parser.add_argument("--out", type=Path, default=None, help="write every answer as JSON lines here")
     args = parser.parse_args()
 
@@ -200,6 +201,10 @@ def main() -> None:
                     print(f"{set_name}: no adapter given, fine-tuned columns left out", file=sys.stderr)
                 for variant, options in variants:
                     apply_variant(runtime, options)
+                    if "adapter" in options and set_columns != columns:
+                        raise SystemExit(f"variant {variant} names an adapter: give --adapter {set_name}=PATH too")
+                    if "adapter" in options:
+                        runtime.backend.load_adapter(Path(options["adapter"]))
                     retrieval = RetrievalOptions(collection=None if set_name == "sample" else collection,
                                                  top_k=int(options.get("top_k", settings.top_k)),
                                                  alpha=float(options.get("alpha", settings.hybrid_alpha)))

@@ -197,10 +197,24 @@ class ProgressFile(TrainerCallback):
                 self._write({**row, key: float(logs[key])})
 
 
+class EpochSnapshots(TrainerCallback):
+    """Saves the LoRA weights at the end of each epoch to ``folder/epoch-N``: with the constant learning rate,
+    one run of N epochs gives the adapters of 1..N epochs, so a sweep over epochs costs one training run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs) -> None:
+        if model is not None:
+            model.save_pretrained(self.folder / f"epoch-{round(state.epoch or 0)}")
+
+
 def train_adapter(model_path: str, examples: list[Example], output_dir: Path, config: TrainingConfig,
                   base_model_id: str | None = None, eval_examples: list[Example] | None = None,
-                  progress_file: Path | None = None) -> TrainingReport:
-    """Train a LoRA adapter and write it, with its metadata, to ``output_dir`` (atomically)."""
+                  progress_file: Path | None = None,
+                  extra_callbacks: list[TrainerCallback] | None = None) -> TrainingReport:
+    """Train a LoRA adapter and write it, with its metadata, to ``output_dir`` (atomically);
+    ``extra_callbacks`` (e.g. :class:`EpochSnapshots`) join the trainer's own."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
@@ -214,6 +228,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     callbacks: list[TrainerCallback] = [loss_log]
     if progress_file is not None:
         callbacks.append(ProgressFile(progress_file))
+    callbacks += extra_callbacks or []
     partial = partial_dir(output_dir)
     eval_kwargs = {}
     if eval_examples:
