@@ -28,6 +28,7 @@ from weaviate.classes.config import Configure, DataType, Property
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import Auth
 from weaviate.classes.query import Filter, MetadataQuery
+from weaviate.exceptions import WeaviateStartUpError
 from weaviate.util import generate_uuid5
 
 from pipelines.common.events import RetrievedChunk
@@ -68,12 +69,32 @@ class DocumentMeta:
 
 
 def connect(settings: Settings, http_port: int | None = None, grpc_port: int | None = None):
-    """Connect to a remote Weaviate (``ARENA_WEAVIATE_URL`` + key: a cluster or Weaviate Cloud) or the local one."""
+    """Connect to a remote Weaviate (``ARENA_WEAVIATE_URL`` + key: a cluster or Weaviate Cloud) or the local one.
+
+    No call leaves for anywhere but that Weaviate: the client's own start-up checks also ask PyPI for its
+    latest version (a call out that an offline or private deployment does not expect), so they are skipped and
+    replaced by a readiness check of the server itself."""
+    where = settings.weaviate_url or f"127.0.0.1:{http_port or settings.weaviate_http_port}"
+    try:
+        client = _open_client(settings, http_port, grpc_port)
+    except Exception as exc:  # any transport error means the same to the caller
+        raise WeaviateStartUpError(f"Weaviate at {where} is not reachable: {exc}") from exc
+    try:
+        ready = client.is_ready()
+    except Exception:  # a dropped connection: not ready
+        ready = False
+    if not ready:
+        client.close()
+        raise WeaviateStartUpError(f"Weaviate at {where} is not ready")
+    return client
+
+
+def _open_client(settings: Settings, http_port: int | None, grpc_port: int | None):
     if settings.weaviate_url:
         auth = Auth.api_key(settings.weaviate_api_key) if settings.weaviate_api_key else None
         url = settings.weaviate_url.rstrip("/")
         if "weaviate.cloud" in url or url.endswith(".weaviate.network"):
-            return weaviate.connect_to_weaviate_cloud(cluster_url=url, auth_credentials=auth)
+            return weaviate.connect_to_weaviate_cloud(cluster_url=url, auth_credentials=auth, skip_init_checks=True)
         from urllib.parse import urlparse
 
         parsed = urlparse(url if "://" in url else f"http://{url}")
@@ -86,11 +107,13 @@ def connect(settings: Settings, http_port: int | None = None, grpc_port: int | N
             grpc_port=grpc_port or settings.weaviate_grpc_port,
             grpc_secure=secure,
             auth_credentials=auth,
+            skip_init_checks=True,
         )
     return weaviate.connect_to_local(
         host="127.0.0.1",
         port=http_port or settings.weaviate_http_port,
         grpc_port=grpc_port or settings.weaviate_grpc_port,
+        skip_init_checks=True,
     )
 
 

@@ -3,7 +3,7 @@
 Example::
 
     with WeaviateServer(binary, data_dir, http_port=8079, grpc_port=50061) as server:
-        client = weaviate.connect_to_local(port=server.http_port, grpc_port=server.grpc_port)
+        client = weaviate.connect_to_local(port=server.http_port, grpc_port=server.grpc_port, skip_init_checks=True)
 """
 
 from __future__ import annotations
