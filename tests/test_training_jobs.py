@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from components.finetune import registry_frame
-from pipelines.training.config import METADATA_FILE, TrainingConfig
+from pipelines.training.config import METADATA_FILE, TrainingConfig, partial_path
 from pipelines.training.jobs import TrainingBusy, TrainingJobs, read_progress
 from pipelines.training.registry import AdapterError, activate, list_adapters, validate_adapter
 
@@ -88,19 +88,29 @@ def test_registry_shows_speed_and_gpu_memory_and_ignores_odd_values(test_setting
 def test_a_killed_or_cancelled_job_registers_nothing(test_settings, docs, tmp_path):
     jobs = TrainingJobs(test_settings.model_copy(update={"data_dir": tmp_path}))
     job = jobs.start(TrainingConfig(max_steps=500, batch_size=2, docs=docs, questions=None))
-    deadline = time.monotonic() + 300
-    while not job.progress().losses:
-        assert time.monotonic() < deadline and job.status == "running", job.log_tail()
-        time.sleep(0.5)
+    wait_until_mid_run(job)
     os.killpg(job.process.pid, signal.SIGKILL)  # the worker dies mid-run, as in a crash or an OOM kill
     jobs.wait(60)
     assert job.status == "failed" and "-9" in job.error
     assert list_adapters([tmp_path / "adapters"]) == []
-    assert not job.output_dir.exists() and not job.output_dir.with_name(job.output_dir.name + ".partial").exists()
+    assert not job.output_dir.exists() and not partial_path(job.output_dir).exists()
 
+    # Cancelled mid-run: steps logged and the half-written .partial folder on disk, then Cancel.
     second = jobs.start(TrainingConfig(max_steps=500, batch_size=2, docs=docs, questions=None))
+    wait_until_mid_run(second)
+    assert partial_path(second.output_dir).is_dir()
     assert jobs.cancel() and second.status == "cancelled"
+    assert second.process.poll() is not None  # the worker is gone, not left training in the background
+    assert not partial_path(second.output_dir).exists() and not second.output_dir.exists()
     assert list_adapters([tmp_path / "adapters"]) == [] and jobs.cancel() is False
+
+
+def wait_until_mid_run(job, timeout_s: float = 300) -> None:
+    """Until the job has logged a training step and written its .partial folder (the model is loaded)."""
+    deadline = time.monotonic() + timeout_s
+    while not (job.progress().losses and partial_path(job.output_dir).is_dir()):
+        assert time.monotonic() < deadline and job.status == "running", job.log_tail()
+        time.sleep(0.5)
 
 
 def test_progress_file_parsing_skips_a_torn_line(tmp_path):

@@ -142,10 +142,10 @@ class TrainingJobs:
                 return
             if code == 0 and (job.output_dir / "adapter_config.json").exists():
                 job.status = "done"
-            else:
-                job.status = "failed"
-                job.error = f"training exited with code {code}: {job.log_tail(3)}"
+            else:  # the half-written adapter goes first: whoever reads "failed" finds it gone
                 shutil.rmtree(partial_path(job.output_dir), ignore_errors=True)
+                job.error = f"training exited with code {code}: {job.log_tail(3)}"
+                job.status = "failed"
 
     def cancel(self) -> bool:
         """Stop the running job (its partial adapter is removed); False when none runs."""
