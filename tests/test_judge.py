@@ -1,5 +1,6 @@
-"""LLM-judged ragas metrics: the real offline model as judge (in-process and behind a real OpenAI-compatible
-server), plus fast seams for the judge's failure modes (unreachable, too slow) and the success path."""
+"""LLM-judged ragas metrics: smoke tests with the real offline model as judge (in-process and behind a real
+OpenAI-compatible server), fast seams for the judge's failure modes (unreachable, too slow), and a scripted judge
+(tests/scripted_judge.py) whose verdicts follow a known rule, so every metric must parse and give its known value."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import pytest
 from pipelines.common.events import PipelineResult, Timings
 from pipelines.common.settings import Settings
 from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
-from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker, _ragas_embeddings
+from pipelines.evaluation.scorer import RagasScorer, Reference, ReferenceSet, ScoringWorker, _ragas_embeddings
 from pipelines.feedback.store import FeedbackStore
 from pipelines.generation.chat_models import LocalChatModel, OpenAICompatibleChatModel
 from pipelines.runtime import judge_status
+from tests.scripted_judge import BagOfWordsEmbedder, ScriptedJudge, UnscriptedPrompt
 
 RAG_METRICS = {"faithfulness", "answer_relevancy", "llm_context_precision_with_reference", "context_recall",
                "answer_correctness"}
@@ -30,15 +32,26 @@ def embeddings(embedder):
 
 
 def _assert_value_or_reasoned_failure(row: dict) -> None:
+    """Only for the real-model smoke tests: the offline 135M model rarely writes the JSON ragas asks for, so a
+    ``failed`` row with a reason is an acceptable outcome there. It proves nothing about verdict parsing: the
+    scripted-judge tests below require ``ok`` rows and exact values."""
     if row["status"] == "ok":
         assert 0.0 <= row["value"] <= 1.0, row
     else:
         assert row["status"] == "failed" and row["value"] is None and row["reason"], row
 
 
-def test_local_model_judges_a_voted_exchange_end_to_end(tmp_path, test_settings, backend, embedder, references,
-                                                        knowledge):
-    """Vote → background worker → ragas with the real offline model as judge → rows in SQLite."""
+def test_local_model_judges_a_voted_exchange_end_to_end_smoke(tmp_path, test_settings, backend, embedder,
+                                                              references, knowledge):
+    """Smoke test: vote → background worker → ragas with the real offline model as judge → rows in SQLite.
+
+    Proves the wiring: each judged metric of each column gets one row under the judge's scorer name (a value
+    in [0, 1] or ``failed`` with a reason, never a zero), the retrieval metrics are n/a for the fine-tuned
+    column, and rescoring without a judge keeps the judged rows. Does not prove that any verdict is parsed: the
+    135M model mostly writes prose instead of ragas' JSON (answer relevancy on these answers failed all three
+    times it was tried in-process, taking about a minute each on a busy 2-core machine), so every judged row may
+    be ``failed``. The scripted-judge tests below cover the verdicts.
+    """
     from pipelines.knowledge.retrieval import HybridRetriever
 
     store = FeedbackStore.open(tmp_path / "f.sqlite3")
@@ -76,7 +89,14 @@ def test_local_model_judges_a_voted_exchange_end_to_end(tmp_path, test_settings,
     worker.stop()
 
 
-def test_endpoint_judge_scores_through_a_real_openai_compatible_server(openai_server, test_settings, embeddings):
+def test_endpoint_judge_scores_through_a_real_openai_compatible_server_smoke(openai_server, test_settings,
+                                                                              embeddings):
+    """Smoke test: the judge talks to a real OpenAI-compatible server (``transformers serve``) and gets a row.
+
+    Proves the endpoint client, the per-metric time budget and the n/a rows for a column without context or
+    reference. Does not prove that the small model's reply is parsed: answer relevancy may be ``failed`` (see
+    the smoke test above); the scripted-judge tests below require ``ok`` rows.
+    """
     from ragas import SingleTurnSample
 
     from pipelines.generation.models import resolve_model_path
@@ -161,3 +181,119 @@ def test_judge_settings_and_status(tmp_path):
     endpoint = judge_status(Settings(judge="endpoint", llm_base_url="http://gpu:8000/v1", llm_model="qwen",
                                      data_dir=tmp_path), backend=None)
     assert "qwen" in endpoint and "http://gpu:8000/v1" in endpoint
+
+
+# The scripted judge (tests/scripted_judge.py) through the real LLMJudge and ragas code: every judged metric must
+# give a verdict, and the value its rule implies. Word-count embeddings instead of MiniLM: unit tests, no model.
+QUESTION = "How long does the lamp's battery last?"
+PASSAGES = ["The lamp weighs 300 grams.", "The battery lasts 14 hours on a full charge."]
+REFERENCE = "The battery lasts 14 hours on a full charge. The lamp charges over USB-C."
+ANSWER = "The battery lasts 14 hours. The lamp is waterproof."  # one statement in the passages, one not
+
+
+@pytest.fixture
+def bag_of_words() -> BagOfWordsEmbedder:
+    return BagOfWordsEmbedder()
+
+
+def _scripted_rows(chat: ScriptedJudge, embedder: BagOfWordsEmbedder, pipeline: str = "rag", *,
+                   response: str = ANSWER, passages: list[str] = PASSAGES, retrieved: bool = True) -> dict[str, dict]:
+    from ragas import SingleTurnSample
+
+    sample = SingleTurnSample(user_input=QUESTION, response=response, retrieved_contexts=passages,
+                              reference=REFERENCE)
+    rows = LLMJudge(chat, _ragas_embeddings(embedder)).score_answer(pipeline, sample, retrieved=retrieved)
+    return {row["metric"]: row for row in rows}
+
+
+def test_scripted_judge_gives_every_judged_metric_the_value_its_rule_implies(bag_of_words):
+    chat = ScriptedJudge(questions={ANSWER: QUESTION})
+    rows = _scripted_rows(chat, bag_of_words)
+    assert not chat.unscripted, chat.unscripted
+    assert set(chat.answered) == {"statements", "faithfulness_verdicts", "question_generation",
+                                  "context_precision", "context_recall", "correctness"}  # every prompt was asked
+    assert set(rows) == RAG_METRICS
+    for row in rows.values():
+        assert row["status"] == "ok" and 0.0 <= row["value"] <= 1.0, row
+    assert rows["faithfulness"]["value"] == 0.5  # "14 hours" is in the passages, "waterproof" is not
+    assert rows["answer_relevancy"]["value"] == pytest.approx(1.0)  # the judge's question is the user's
+    # Average precision: the one useful passage (it holds a reference sentence) is ranked second.
+    assert rows["llm_context_precision_with_reference"]["value"] == pytest.approx(0.5)
+    assert rows["context_recall"]["value"] == 0.5  # the passages hold the first reference sentence, not "USB-C"
+    # Statements: TP "14 hours", FP "waterproof", FN both reference sentences → F1 0.4; ragas weighs 0.75 / 0.25
+    # with the answer's similarity to the reference.
+    assert rows["answer_correctness"]["value"] == pytest.approx(0.75 * 0.4 + 0.25 * bag_of_words.cosine(ANSWER,
+                                                                                                        REFERENCE))
+
+
+def test_scripted_context_precision_depends_on_where_the_useful_passage_ranks(bag_of_words):
+    first = _scripted_rows(ScriptedJudge(), bag_of_words, passages=PASSAGES[::-1])
+    neither = _scripted_rows(ScriptedJudge(), bag_of_words, passages=["The lamp weighs 300 grams.",
+                                                                      "The lamp is sold in Lumenhollow."])
+    assert first["llm_context_precision_with_reference"]["value"] == pytest.approx(1.0)
+    assert neither["llm_context_precision_with_reference"] == {**neither["llm_context_precision_with_reference"],
+                                                               "status": "ok", "value": 0.0}
+    assert neither["context_recall"]["value"] == 0.0
+
+
+def test_scripted_judge_scores_a_right_answer_above_a_wrong_one(bag_of_words):
+    """The fine-tuned column: judged against the RAG column's passages, without the retrieval metrics."""
+    right = _scripted_rows(ScriptedJudge(), bag_of_words, "finetuned", response=REFERENCE, retrieved=False)
+    wrong_answer = "The battery lasts 2 hours."
+    wrong = _scripted_rows(ScriptedJudge(), bag_of_words, "finetuned", response=wrong_answer, retrieved=False)
+    for rows in (right, wrong):
+        assert {m for m, r in rows.items() if r["status"] == "ok"} == {"faithfulness", "answer_relevancy",
+                                                                       "answer_correctness"}, rows
+        assert rows["context_recall"]["status"] == "n/a"
+    # Every statement of the right answer is a reference statement (F1 1) and the texts are equal (similarity 1);
+    # the wrong answer's one statement is a false positive (F1 0): only the similarity part is left.
+    assert right["answer_correctness"]["value"] == pytest.approx(1.0)
+    assert wrong["answer_correctness"]["value"] == pytest.approx(0.25 * bag_of_words.cosine(wrong_answer, REFERENCE))
+    assert right["answer_correctness"]["value"] > wrong["answer_correctness"]["value"]
+    assert right["faithfulness"]["value"] == 0.5  # "USB-C" is not in the passages
+    assert wrong["faithfulness"]["value"] == 0.0  # neither is "2 hours"
+
+
+def test_scripted_judge_through_the_scorer_judges_the_finetuned_answer_against_the_rag_passages(bag_of_words):
+    """The background scorer's path: offline metrics, then the judge, sharing one embeddings adapter."""
+    from pipelines.common.questions import normalise_question
+
+    reference = Reference(QUESTION, REFERENCE, "lamp.md", (PASSAGES[1],), keys=("14 hours",))
+    scorer = RagasScorer(bag_of_words, ReferenceSet({normalise_question(QUESTION): reference}),
+                         lambda embeddings: LLMJudge(ScriptedJudge(), embeddings))
+    rows = scorer.score_exchange({"id": "e1", "question": QUESTION, "answers": {
+        "rag": {"answer": "The battery lasts 14 hours.", "contexts": [{"text": text} for text in PASSAGES],
+                "error": None},
+        "finetuned": {"answer": "The battery lasts 2 hours.", "contexts": [], "error": None},
+    }})
+    judged = {(r["pipeline"], r["metric"]): r for r in rows if r.get("scorer") == scorer.judge_name}
+    assert {key for key, r in judged.items() if r["status"] == "ok"} == {
+        *(("rag", metric) for metric in RAG_METRICS),
+        *(("finetuned", metric) for metric in ("faithfulness", "answer_relevancy", "answer_correctness"))}, judged
+    assert judged[("rag", "faithfulness")]["value"] == 1.0
+    assert judged[("finetuned", "faithfulness")]["value"] == 0.0  # "2 hours" is not in the RAG column's passages
+    assert judged[("rag", "answer_correctness")]["value"] > judged[("finetuned", "answer_correctness")]["value"]
+
+
+def test_scripted_judge_writing_malformed_json_fails_each_metric_with_a_reason(bag_of_words):
+    chat = ScriptedJudge(malformed=True)
+    rows = _scripted_rows(chat, bag_of_words)
+    assert set(rows) == RAG_METRICS
+    for row in rows.values():
+        assert row["status"] == "failed" and row["value"] is None, row
+        assert row["reason"].startswith("RagasOutputParserException: the judge's reply was not the JSON"), row
+    assert "fix_output_format" in chat.answered and not chat.unscripted  # ragas asked to fix it, then gave up
+
+
+def test_scripted_judge_refuses_a_prompt_it_has_no_script_for(bag_of_words, monkeypatch):
+    """A reworded ragas prompt must fail loudly, not be answered blindly (nor look like a judge's bad output)."""
+    from ragas.metrics._faithfulness import NLIStatementPrompt
+
+    with pytest.raises(UnscriptedPrompt):
+        ScriptedJudge().complete([[{"role": "user", "content": "Rate this answer from 1 to 10."}]], 16)
+    monkeypatch.setattr(NLIStatementPrompt, "instruction", "Judge whether each statement follows from the context.")
+    chat = ScriptedJudge()
+    rows = _scripted_rows(chat, bag_of_words)
+    assert rows["faithfulness"]["status"] == "failed" and "UnscriptedPrompt" in rows["faithfulness"]["reason"]
+    assert chat.unscripted and chat.unscripted[0].startswith("Judge whether each statement")
+    assert rows["context_recall"]["status"] == "ok"  # the other prompts are still known

@@ -94,6 +94,7 @@ class LLMJudge:
     def _metric(self, name: str):
         from ragas.metrics import (
             AnswerCorrectness,
+            AnswerSimilarity,
             Faithfulness,
             LLMContextPrecisionWithoutReference,
             LLMContextPrecisionWithReference,
@@ -109,7 +110,10 @@ class LLMJudge:
             "llm_context_precision_with_reference": lambda: LLMContextPrecisionWithReference(llm=llm),
             "llm_context_precision_without_reference": lambda: LLMContextPrecisionWithoutReference(llm=llm),
             "context_recall": lambda: LLMContextRecall(llm=llm),
-            "answer_correctness": lambda: AnswerCorrectness(llm=llm, embeddings=embeddings),
+            # Its similarity half is built by ``init()``, which only ``ragas.evaluate`` calls (and which would
+            # reset the judge's one-attempt RunConfig): built here, or every score is "AnswerSimilarity must be set".
+            "answer_correctness": lambda: AnswerCorrectness(llm=llm, embeddings=embeddings,
+                                                            answer_similarity=AnswerSimilarity(embeddings=embeddings)),
         }
         return build[name]()
 

@@ -108,7 +108,13 @@ def _ragas_embeddings(embedder: Embedder):
         async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
             return self.embed_documents(texts)
 
-    return _Embeddings()
+    from ragas.run_config import RunConfig
+
+    embeddings = _Embeddings()
+    # ragas' ``embed_text`` (answer similarity) reads ``run_config``, which only ``evaluate()`` sets: the judge
+    # scores each metric without it. One attempt: a local embedder's error is not transient.
+    embeddings.set_run_config(RunConfig(max_retries=1, max_wait=1))
+    return embeddings
 
 
 def _row(pipeline: str, metric: str, value: float | None = None, status: str = "ok", reason: str | None = None) -> dict:
