@@ -81,6 +81,94 @@ def test_mcp_server_lists_and_calls_the_tools(api_app):
     assert "feedback_store" in health_text and "ok" in health_text
 
 
+def test_documents_training_adapters_and_evaluation_through_gradio_client(api_app):
+    """The admin endpoints in a user's order (no admin password is set): list and delete a document, then ingest
+    it again (later tests see the sample corpus whole), refuse and cancel training, activate an adapter, and run
+    a one-question batch evaluation."""
+    import csv
+    import zipfile
+
+    from gradio_client import handle_file
+
+    from pipelines.common.settings import Settings
+
+    client = Client(api_app.url, verbose=False)
+    corpus = Settings().corpus_dir
+    name, question = "travel_policy.txt", "What is the daily meal allowance (per diem) on business trips?"
+    kept = api_app.data_dir / "documents" / Settings().collection / name  # the original training reads
+
+    def listed() -> dict[str, dict]:
+        return {d["document"]: d for d in client.predict(collection="", api_name="/documents")}
+
+    def sources() -> list[str]:
+        result = client.predict(question=question, top_k=3, api_name="/ask_both")
+        return [c["source"] for c in result["contexts"]]
+
+    assert client.predict(api_name="/collections")[0] == Settings().collection
+    documents = listed()
+    assert set(documents) == {p.name for p in corpus.iterdir()}
+    for document in documents.values():
+        source = corpus / document["document"]
+        assert document["size_bytes"] == source.stat().st_size and document["type"] == source.suffix[1:]
+        assert document["chunks"] > 0 and document["added_at"]
+    assert name in sources() and kept.is_file()
+
+    deleted = client.predict(admin_password="", collection="", document=name, api_name="/delete_document")
+    assert deleted == {"document": name, "chunks_deleted": documents[name]["chunks"]}
+    assert set(listed()) == set(documents) - {name} and not kept.exists()
+    with pytest.raises(Exception, match=f"No document named '{name}'"):
+        client.predict(admin_password="", collection="", document=name, api_name="/delete_document")
+    after_delete = sources()
+    assert after_delete and name not in after_delete
+
+    ingested = client.predict(admin_password="", collection="", files=[handle_file(str(corpus / name))],
+                              api_name="/ingest")
+    assert ingested == {"files": {name: documents[name]["chunks"]}, "refused": {}, "chunks": documents[name]["chunks"]}
+    assert listed()[name]["chunks"] == documents[name]["chunks"] and kept.read_bytes() == (corpus / name).read_bytes()
+
+    adapters_before = client.predict(api_name="/adapters")
+    with pytest.raises(Exception, match="Unknown recipe 'nope'"):
+        client.predict(admin_password="", recipe="nope", api_name="/train")
+    with pytest.raises(Exception, match="No documents to train on"):
+        client.predict(admin_password="", collection="NoSuchDocs", api_name="/train")
+    assert client.predict(api_name="/training_status") == {"job_id": None, "status": "none"}
+    started = client.predict(admin_password="", max_steps=1, api_name="/train")
+    assert started["status"] == "running" and started["job_id"].startswith("adapter-")
+    assert client.predict(api_name="/training_status")["job_id"] == started["job_id"]
+    with pytest.raises(Exception, match=f"Training job {started['job_id']} is still running"):
+        client.predict(admin_password="", max_steps=1, api_name="/train")
+    assert client.predict(admin_password="", api_name="/cancel_training") == {"cancelled": True}
+    status = client.predict(api_name="/training_status")
+    assert (status["job_id"], status["status"]) == (started["job_id"], "cancelled")
+    assert client.predict(admin_password="", api_name="/cancel_training") == {"cancelled": False}
+    assert client.predict(api_name="/adapters") == adapters_before  # a cancelled run registers nothing
+
+    shipped = Settings().adapter_path.name
+    with pytest.raises(Exception, match="No adapter 'nope'"):
+        client.predict(admin_password="", adapter="nope", api_name="/activate_adapter")
+    active = client.predict(admin_password="", adapter=shipped, api_name="/activate_adapter")["active"]
+    assert active.split("@")[0] == shipped
+    assert [a["adapter"] for a in client.predict(api_name="/adapters") if a["active"]] == [shipped]
+    result = client.predict(question=question, top_k=3, api_name="/ask_both")
+    assert result["answers"]["finetuned"]["adapter"] == active
+    assert name in [c["source"] for c in result["contexts"]]  # the re-ingested document is retrieved again
+
+    summary, archive = client.predict(admin_password="", question_limit=1, api_name="/evaluate")
+    assert summary.startswith("# Batch evaluation (1 questions")
+    with zipfile.ZipFile(archive) as report:
+        assert {Path(n).name for n in report.namelist()} >= {"scores.csv", "summary.md", "summary.html",
+                                                              "dataset.jsonl", "ragas_dataset.jsonl"}
+        member = next(n for n in report.namelist() if Path(n).name == "scores.csv")
+        rows = list(csv.DictReader(report.read(member).decode().splitlines()))
+        summary_file = report.read(next(n for n in report.namelist() if Path(n).name == "summary.md")).decode()
+    assert summary_file == summary
+    assert len({r["question"] for r in rows}) == 1 and len({r["exchange_id"] for r in rows}) == 1
+    assert {r["pipeline"] for r in rows} == {"base", "rag", "finetuned", "rag_finetuned"}
+    with sqlite3.connect(api_app.data_dir / "feedback.sqlite3") as db:
+        stored = db.execute("SELECT count(*) FROM scores WHERE exchange_id = ?", (rows[0]["exchange_id"],)).fetchone()
+    assert stored == (len(rows),)
+
+
 def weaviate_pids(data_dir: Path) -> set[int]:
     """Live weaviate-server processes serving ``data_dir`` (their ``PERSISTENCE_DATA_PATH`` lies in it), from
     /proc: found whoever their parent is now, and a zombie (no environment left) does not count as alive."""

@@ -1,0 +1,200 @@
+"""The admin password guards every action that changes the app: each public endpoint whose signature takes
+``admin_password`` and each UI handler with a password box among its inputs (both found in the whole app, so a
+new guarded action is tested without listing it here), on a stub runtime (scripted backend, SQLite store) whose
+knowledge base, training jobs, adapter activation, DPO step and batch evaluation are recording stand-ins.
+
+Without the password, and with a wrong one, a call is refused with a message naming the admin password and
+changes nothing (no write reaches the stand-ins, the store or the disk, no generation runs); with the right one
+it gets past the guard and does its work.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from unittest.mock import Mock, create_autospec
+
+import gradio as gr
+import pytest
+
+from components.api import PUBLIC_ENDPOINTS
+from pipelines.common.auth import AdminAuth
+from pipelines.common.settings import Settings
+from pipelines.knowledge.base import KnowledgeBase
+from pipelines.knowledge.ingest import IngestReport
+from pipelines.training.jobs import TrainingJobs
+from tests.test_public_api import stub_runtime
+
+PASSWORD = "s3cret"
+REFUSAL = "needs the admin password"
+# Public endpoints anyone may call: an endpoint not listed here must take admin_password.
+OPEN_ENDPOINTS = frozenset({"ask_both", "vote", "health", "collections", "documents", "training_status", "adapters",
+                            "pipeline_ratings"})
+# UI handlers known to check the password (tab.function): a handler that loses its password box fails the pin.
+KNOWN_UI_GUARDS = frozenset({
+    "knowledge.do_ingest", "knowledge.do_create", "knowledge.do_clear", "knowledge.do_delete",
+    "knowledge.do_reingest", "knowledge.do_demo", "finetune.do_start", "finetune.do_cancel", "finetune.do_activate",
+    "leaderboard.run_improve", "leaderboard.do_export", "evaluation.do_batch",
+})
+SHIPPED_ADAPTER = Settings().adapter_path
+SAMPLE_DOCUMENT = Settings().corpus_dir / "travel_policy.txt"
+# Values that take a call past its own checks to its work: public parameters by name, UI inputs by elem_id.
+API_ARGS: dict[str, Any] = {"collection": "", "files": [{"path": str(SAMPLE_DOCUMENT)}],
+                            "document": SAMPLE_DOCUMENT.name, "adapter": SHIPPED_ADAPTER.name, "question_limit": 1}
+UI_VALUES: dict[str, Any] = {"kb-upload": [str(SAMPLE_DOCUMENT)], "kb-document": SAMPLE_DOCUMENT.name,
+                             "kb-new-name": "GuardDocs", "ft-choice": SHIPPED_ADAPTER.name}
+# Calls on the stand-ins that only read; every other call counts as a change.
+READS = frozenset({"collections", "documents", "originals_dir", "chunker", "store", "retriever", "current"})
+
+
+@dataclass
+class GuardedApp:
+    """The whole app on a stub runtime with the admin password set, and what its actions can change."""
+
+    demo: gr.Blocks
+    runtime: SimpleNamespace
+    knowledge: Mock
+    jobs: Mock
+    root: Path
+
+    def handlers(self) -> dict[str, Any]:
+        """Every guarded action by case id: ``api/NAME`` (public endpoint) or ``ui/TAB.FUNCTION`` (UI handler)."""
+        found = {}
+        for block in self.demo.fns.values():
+            if block.api_name in PUBLIC_ENDPOINTS and "admin_password" in inspect.signature(block.fn).parameters:
+                found[f"api/{block.api_name}"] = block
+            elif any(getattr(c, "type", None) == "password" for c in block.inputs):
+                tab = block.fn.__qualname__.split(".<locals>.")[0].removeprefix("build_").removesuffix("_tab")
+                found[f"ui/{tab}.{block.fn.__name__}"] = block
+        return found
+
+    def effects(self) -> dict[str, Any]:
+        """Everything a guarded action could change, as comparable values."""
+        with sqlite3.connect(self.root / "feedback.sqlite3") as db:
+            tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            rows = {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables}
+        return {
+            "knowledge writes": writes(self.knowledge), "training writes": writes(self.jobs),
+            "adapter activations": list(self.runtime.activate_adapter.call_args_list),
+            "DPO runs": list(self.runtime.improve_adapter_from_votes.call_args_list),
+            "batch evaluations": list(self.runtime.batch_report.call_args_list),
+            "generation batches": len(self.runtime.backend.batches), "store rows": rows,
+            "files": sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*")
+                            if p.is_file() and not p.name.startswith("feedback.sqlite3")),
+        }
+
+
+def writes(stand_in: Mock) -> list:
+    """The calls on a recording stand-in that may change something (every call but a known read)."""
+    return [c for c in stand_in.mock_calls if c[0].split(".")[0].split("(")[0] not in READS]
+
+
+def guarded_app(root: Path) -> GuardedApp:
+    """Build the whole app on ``stub_runtime(root)`` with ``AdminAuth(PASSWORD)`` and recording stand-ins."""
+    from app import build_demo
+
+    runtime = stub_runtime(root)
+    knowledge = create_autospec(KnowledgeBase, instance=True)
+    knowledge.settings, knowledge.default_collection, knowledge.reranker_available = runtime.settings, "Docs", False
+    knowledge.embedder = SimpleNamespace(max_tokens=256)
+    knowledge.collections.return_value = ["Docs"]
+    knowledge.documents.return_value = []
+    knowledge.originals_dir.return_value = root / "documents" / "Docs"
+    knowledge.ingest_paths.return_value = IngestReport({SAMPLE_DOCUMENT.name: 4})
+    knowledge.ingest_files.return_value = IngestReport({"demo.md": 1})
+    knowledge.reingest.return_value = IngestReport({SAMPLE_DOCUMENT.name: 5})
+    knowledge.delete_document.return_value = 4
+    knowledge.delete_document_if_present.return_value = 0
+    knowledge.create_collection.return_value = "GuardDocs"
+    jobs = create_autospec(TrainingJobs, instance=True)
+    jobs.settings, jobs.adapters_dir = runtime.settings, root / "adapters"
+    jobs.current.return_value = None
+    jobs.start.return_value = SimpleNamespace(job_id="docs-test", status="running")
+    jobs.cancel.return_value = True
+    report = root / "report.zip"
+    report.write_bytes(b"")
+    runtime.__dict__.update(
+        auth=AdminAuth(PASSWORD), knowledge=knowledge, rag_problem="", training=jobs,
+        adapter_folders=[root / "adapters", SHIPPED_ADAPTER.parent],
+        activate_adapter=Mock(side_effect=lambda path: f"{path.name}@guard"),
+        improve_adapter_from_votes=Mock(return_value="✅ improved"),
+        batch_report=Mock(return_value=("# Batch evaluation\n1 question", report)),
+    )
+    return GuardedApp(build_demo(runtime), runtime, knowledge, jobs, root)
+
+
+def invoke(block: Any, given: str | None) -> Any:
+    """Call a guarded action as its caller would, with ``given`` as the password."""
+    fn: Callable = block.fn
+    if block.api_name in PUBLIC_ENDPOINTS:
+        params = inspect.signature(fn).parameters
+        missing = [n for n, p in params.items() if n not in API_ARGS and n != "admin_password" and p.default is p.empty]
+        assert not missing, f"give API_ARGS a value for {missing}"
+        return fn(admin_password=given, **{n: API_ARGS[n] for n in params if n in API_ARGS})
+    values = {c: given if getattr(c, "type", None) == "password" else UI_VALUES.get(c.elem_id, c.value)
+              for c in block.inputs}
+    return fn(values) if block.inputs_as_dict else fn(*values.values())
+
+
+def call(block: Any, given: str | None) -> tuple[Any, Exception | None]:
+    """``invoke``'s (result, error raised)."""
+    try:
+        return invoke(block, given), None
+    except AssertionError:
+        raise
+    except Exception as exc:
+        return None, exc
+
+
+def case_ids() -> list[str]:
+    """The guarded actions' case ids, from an app built at collection (the tests build their own)."""
+    with tempfile.TemporaryDirectory() as folder:
+        app = guarded_app(Path(folder))
+        try:
+            return sorted(app.handlers())
+        finally:
+            app.runtime.feedback.close()
+
+
+CASES = case_ids()
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh guarded app in ``tmp_path``; temporary files (exports) land there too, so they count as effects."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    built = guarded_app(tmp_path)
+    yield built
+    built.runtime.feedback.close()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_guarded_action_needs_the_admin_password(app: GuardedApp, case: str) -> None:
+    block = app.handlers()[case]
+    before = app.effects()
+    for given in (None, "", "s3cre", "S3CRET", PASSWORD + " "):
+        result, error = call(block, given)
+        if case.startswith("api/") or error is not None:
+            assert isinstance(error, gr.Error) and REFUSAL in error.message, f"{case} ran with {given!r}: {result!r}"
+        else:  # a UI handler may show the refusal in its output instead of a toast
+            assert REFUSAL in str(result), f"{case} ran with {given!r}: {result!r}"
+        assert app.effects() == before, f"{case} refused {given!r} but changed something"
+
+    result, error = call(block, PASSWORD)
+    assert error is None or (isinstance(error, gr.Error) and "admin password" not in error.message), \
+        f"{case} failed with the right password: {error!r}"
+    assert REFUSAL not in str(result)
+    assert app.effects() != before, f"{case} did nothing with the right password: {result!r}"
+
+
+def test_every_public_endpoint_but_the_open_ones_takes_the_admin_password(app: GuardedApp) -> None:
+    guarded = {case.removeprefix("api/") for case in app.handlers() if case.startswith("api/")}
+    assert guarded == set(PUBLIC_ENDPOINTS) - OPEN_ENDPOINTS
+    assert {case.removeprefix("ui/") for case in app.handlers() if case.startswith("ui/")} >= KNOWN_UI_GUARDS
