@@ -94,6 +94,8 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
         refresh = gr.Button("↻ Refresh scores", elem_id="refresh-scores")
         rescore_button = gr.Button("⟳ Re-score every voted exchange", elem_id="rescore",
                                    interactive=rescore is not None)
+        rescore_password = gr.Textbox(label="Admin password", type="password", visible=auth.enabled,
+                                      elem_id="rescore-password")
     rescore_status = gr.Markdown(elem_id="rescore-status")
     accuracy = gr.Dataframe(label="Right answers per pipeline: the question's key fact in the answer (95% "
                             "interval), and token F1 against the key", elem_id="accuracy", interactive=False)
@@ -119,7 +121,8 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
                  gr.ScatterPlot(value=distribution_frame(per_exchange)) if not means.empty else gr.ScatterPlot())
         return (accuracy_frame(feedback), per_exchange, means, *plots, *agreement_view(feedback))
 
-    def do_rescore() -> str:
+    def do_rescore(given: str) -> str:
+        require_admin(auth, given)  # rewrites every stored score and keeps the scorer busy: an admin action
         queued = rescore()
         return f"⏳ {queued} voted exchanges queued for scoring; refresh in a while."
 
@@ -148,4 +151,4 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
                     concurrency_limit=1, concurrency_id="generation")
     refresh.click(refresh_all, outputs=[accuracy, table, summary, means_plot, spread_plot, verdict, agreement, scatter],
                   api_name=False)
-    rescore_button.click(do_rescore, outputs=[rescore_status], api_name=False)
+    rescore_button.click(do_rescore, inputs=[rescore_password], outputs=[rescore_status], api_name=False)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from components.admin import require_admin
-from pipelines.common.auth import AdminAuth, AdminRequired
+from pipelines.common.auth import AdminAuth
 from pipelines.common.columns import label
 from pipelines.common.correctness import accuracy_by_pipeline
 from pipelines.feedback.export import export_feedback
@@ -127,19 +127,19 @@ def build_leaderboard_tab(
                             elem_id="improve-adapter", interactive=improve_adapter is not None)
         improve_status = gr.Markdown(elem_id="improve-status")
 
-    def run_improve(given: str) -> str:
+    def run_improve(given: str) -> Iterator[str]:
+        require_admin(auth, given)  # refused like every other admin action: an error, and no "Training…"
+        yield "⏳ Training… (a short DPO run; the arena keeps answering meanwhile)"
         try:
-            auth.check(given)
-            return improve_adapter()
-        except (AdminRequired, ValueError) as exc:
-            return f"⚠️ {exc}"
+            yield improve_adapter()
+        except ValueError as exc:
+            yield f"⚠️ {exc}"
 
     filters = [by_adapter, in_set, since, rater]
     shown = [table, plot, ratings_table, comments_table]
     refresh.click(show, inputs=filters, outputs=shown, api_name="leaderboard")
     gr.on([by_adapter.change, in_set.change, since.submit, rater.submit], show, inputs=filters,
           outputs=shown, api_name=False)
-    improve.click(lambda: "⏳ Training… (a short DPO run; the arena keeps answering meanwhile)",
-                  outputs=[improve_status], api_name=False).then(
+    improve.click(
         run_improve, inputs=[password], outputs=[improve_status], api_name="improve_adapter", concurrency_limit=1)
-    export.click(do_export, inputs=[password], outputs=[files], api_name="export")
+    export.click(do_export, inputs=[password], outputs=[files], api_name=False)  # the public one is /export

@@ -40,7 +40,7 @@ OPEN_ENDPOINTS = frozenset({"ask_both", "vote", "health", "collections", "docume
 KNOWN_UI_GUARDS = frozenset({
     "knowledge.do_ingest", "knowledge.do_create", "knowledge.do_clear", "knowledge.do_delete",
     "knowledge.do_reingest", "knowledge.do_demo", "finetune.do_start", "finetune.do_cancel", "finetune.do_activate",
-    "leaderboard.run_improve", "leaderboard.do_export", "evaluation.do_batch",
+    "leaderboard.run_improve", "leaderboard.do_export", "evaluation.do_batch", "evaluation.do_rescore",
 })
 SHIPPED_ADAPTER = Settings().adapter_path
 SAMPLE_DOCUMENT = Settings().corpus_dir / "travel_policy.txt"
@@ -84,6 +84,7 @@ class GuardedApp:
             "adapter activations": list(self.runtime.activate_adapter.call_args_list),
             "DPO runs": list(self.runtime.improve_adapter_from_votes.call_args_list),
             "batch evaluations": list(self.runtime.batch_report.call_args_list),
+            "re-scorings": list(self.runtime.rescore.call_args_list),
             "generation batches": len(self.runtime.backend.batches), "store rows": rows,
             "files": sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*")
                             if p.is_file() and not p.name.startswith("feedback.sqlite3")),
@@ -125,6 +126,7 @@ def guarded_app(root: Path) -> GuardedApp:
         activate_adapter=Mock(side_effect=lambda path: f"{path.name}@guard"),
         improve_adapter_from_votes=Mock(return_value="✅ improved"),
         batch_report=Mock(return_value=("# Batch evaluation\n1 question", report)),
+        rescore=Mock(return_value=3),
     )
     return GuardedApp(build_demo(runtime), runtime, knowledge, jobs, root)
 
@@ -139,7 +141,8 @@ def invoke(block: Any, given: str | None) -> Any:
         return fn(admin_password=given, **{n: API_ARGS[n] for n in params if n in API_ARGS})
     values = {c: given if getattr(c, "type", None) == "password" else UI_VALUES.get(c.elem_id, c.value)
               for c in block.inputs}
-    return fn(values) if block.inputs_as_dict else fn(*values.values())
+    result = fn(values) if block.inputs_as_dict else fn(*values.values())
+    return list(result) if inspect.isgenerator(result) else result  # a streaming handler runs as it is consumed
 
 
 def call(block: Any, given: str | None) -> tuple[Any, Exception | None]:
