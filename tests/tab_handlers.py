@@ -16,11 +16,17 @@ from typing import Any
 import gradio as gr
 
 
-def tab_handlers(build: Callable[[], None]) -> dict[str, Callable[..., Any]]:
-    """Build the tab and return each registered handler under its function's name (the last one wins)."""
+def tab_events(build: Callable[[], None]) -> dict[str, Any]:
+    """Build the tab and return each registered event (Gradio's ``BlockFunction``: ``.fn``, ``.inputs``,
+    ``.outputs``) under its function's name (the last one wins)."""
     with gr.Blocks() as demo:
         build()
-    return {fn.name: fn.fn for fn in demo.fns.values()}
+    return {event.name: event for event in demo.fns.values()}
+
+
+def tab_handlers(build: Callable[[], None]) -> dict[str, Callable[..., Any]]:
+    """Build the tab and return each registered handler under its function's name (the last one wins)."""
+    return {name: event.fn for name, event in tab_events(build).items()}
 
 
 def values_of(update: dict, kind: type) -> list[Any]:
