@@ -351,7 +351,13 @@ def _keep_to_copy(logits: torch.Tensor, rules: dict[int, CopyRule], generated: l
 def adapter_id(path: Path) -> str:
     """A readable id for an adapter: its folder name, plus the data hash from its metadata."""
     meta_file = path / "arena_adapter.json"
-    if meta_file.exists():
+    if not meta_file.exists():
+        return path.name
+    try:
         meta = json.loads(meta_file.read_text())
-        return f"{path.name}@{meta.get('data_hash', '')[:8]}"
-    return path.name
+    except ValueError:  # damaged metadata (the registry refuses such a folder): the weights still load
+        return path.name
+    if not isinstance(meta, dict):
+        return path.name
+    data_hash = meta.get("data_hash")
+    return f"{path.name}@{data_hash[:8] if isinstance(data_hash, str) else ''}"

@@ -81,12 +81,17 @@ class KnowledgeBase:
         return sorted(names, key=lambda n: (n != self.default_collection, n))
 
     def create_collection(self, name: str) -> str:
+        """A new, empty collection; :class:`KnowledgeError` for a bad name or one taken (in any letter case:
+        Weaviate refuses "DOCS" beside "Docs")."""
+        if not name.strip():
+            raise KnowledgeError("Type a name for the new collection first.")
         try:
             name = collection_name(name.strip())
         except ValueError as exc:
             raise KnowledgeError(str(exc)) from exc
-        if self.client.collections.exists(name):
-            raise KnowledgeError(f"A collection named {name} exists already.")
+        taken = {existing.lower(): existing for existing in self.client.collections.list_all(simple=True)}
+        if name.lower() in taken:
+            raise KnowledgeError(f"A collection named {taken[name.lower()]} exists already.")
         return self.store(name).name
 
     def clear(self, collection: str) -> None:

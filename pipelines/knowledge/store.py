@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ _META_PREFIX = "rag-ft-arena:"
 MAX_CHUNKS_PER_DOCUMENT = 10_000  # Weaviate's default QUERY_MAXIMUM_RESULTS
 INSERT_BATCH = 1000  # objects per gRPC insert_many call
 ProgressCallback = Callable[[int, int], None]  # (done, total)
+_COLLECTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MAX_COLLECTION_NAME = 255  # Weaviate's longest class name
 
 
 class RetrievalError(RuntimeError):
@@ -128,9 +131,15 @@ def collection_embedding_model(description: str | None) -> str | None:
 
 
 def collection_name(name: str) -> str:
-    """A valid Weaviate collection name as Weaviate stores it (first letter capitalised); ValueError otherwise."""
-    if not name or not name[0].isalpha() or not name.replace("_", "").isalnum():
-        raise ValueError(f"Collection names start with a letter and hold only letters, digits and _, got {name!r}")
+    """A valid Weaviate collection name as Weaviate stores it (first letter capitalised); ValueError otherwise.
+
+    Weaviate takes ASCII letters, digits and _ only, at most 255 characters (``str.isalnum`` also passes
+    letters such as Ω or ², which Weaviate refuses with a bare HTTP 422)."""
+    if not name or not _COLLECTION_NAME.fullmatch(name):
+        raise ValueError("Collection names start with a letter (A-Z) and hold only letters, digits and _, "
+                         f"got {name[:60]!r}{'…' if len(name) > 60 else ''}")
+    if len(name) > MAX_COLLECTION_NAME:
+        raise ValueError(f"Collection names are at most {MAX_COLLECTION_NAME} characters long, got {len(name)}")
     return name[0].upper() + name[1:]
 
 

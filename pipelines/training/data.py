@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from pipelines.training.config import Example
 
 COLUMN_PAIRS = (("question", "answer"), ("instruction", "output"), ("prompt", "completion"))
 MAX_FIELD_CHARS = 4000
+NO_COLUMNS = "no question/answer columns"
 
 
 class DatasetError(ValueError):
@@ -56,6 +58,13 @@ def _rows(path: Path) -> list[dict]:
         raise DatasetError(f"{path.name}: {exc}") from exc
 
 
+def _text(value: object) -> str:
+    """A cell as text; None and NaN (an empty cell of the Fine-tune tab's pandas table) are empty, not "nan"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
 def clean_pairs(rows: list[dict], origin: str = "dataset", max_chars: int = MAX_FIELD_CHARS) -> PairsReport:
     """Examples from rows, dropping (and numbering) empty, over-long and duplicate ones."""
     report = PairsReport()
@@ -63,9 +72,9 @@ def clean_pairs(rows: list[dict], origin: str = "dataset", max_chars: int = MAX_
     for number, row in enumerate(rows, start=1):
         keys = next(((q, a) for q, a in COLUMN_PAIRS if q in row and a in row), None)
         if keys is None:
-            report.dropped[number] = "no question/answer columns"
+            report.dropped[number] = NO_COLUMNS
             continue
-        question, answer = (str(row[key] if row[key] is not None else "").strip() for key in keys)
+        question, answer = (_text(row[key]) for key in keys)
         if not question or not answer:
             report.dropped[number] = "empty question" if not question else "empty answer"
         elif len(question) > max_chars or len(answer) > max_chars:
@@ -82,9 +91,14 @@ def load_pairs(path: Path) -> PairsReport:
     """A JSONL or CSV dataset of pairs, cleaned; :class:`DatasetError` when nothing usable is left."""
     if path.suffix.lower() not in (".jsonl", ".json", ".csv"):
         raise DatasetError(f"{path.name}: upload a .jsonl or .csv file of question/answer pairs")
-    report = clean_pairs(_rows(path), origin=path.name)
+    rows = _rows(path)
+    if not rows:
+        raise DatasetError(f"{path.name} is empty: it holds no rows of question/answer pairs")
+    report = clean_pairs(rows, origin=path.name)
     if not report.examples:
-        raise DatasetError(f"{path.name} has no usable pairs: {report.summary()}")
+        accepted = ", ".join(f"{q}/{a}" for q, a in COLUMN_PAIRS)
+        hint = f". Accepted column pairs: {accepted}" if NO_COLUMNS in report.dropped.values() else ""
+        raise DatasetError(f"{path.name} has no usable pairs: {report.summary()}{hint}")
     return report
 
 

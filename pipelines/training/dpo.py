@@ -23,19 +23,17 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pipelines.common.jsonl import JsonLineError, json_lines
 from pipelines.generation.prompts import ASSISTANT_SYSTEM
-from pipelines.training.sft import (
-    LossLog,
-    TrainingReport,
-    load_training_model,
-    partial_dir,
-    run_trainer,
-    save_adapter,
-    trainer_defaults,
-)
+
+if TYPE_CHECKING:  # the trainer's modules load torch and transformers: imported when a run starts
+    from pipelines.training.sft import TrainingReport
 
 log = logging.getLogger(__name__)
+PAIR_FIELDS = ("prompt", "chosen", "rejected")
+NO_PAIRS = "No preference pairs yet: vote for a better answer (not a tie) first."
 
 
 @dataclass
@@ -47,6 +45,34 @@ class DpoConfig:
     max_length: int = 384
     four_bit: bool = True
     seed: int = 7
+
+
+def usable_pairs(pairs: list[dict]) -> list[dict]:
+    """The pairs with both answers given (an empty chosen or rejected answer teaches nothing)."""
+    return [p for p in pairs if str(p.get("chosen") or "").strip() and str(p.get("rejected") or "").strip()]
+
+
+def read_pairs(path: Path) -> list[dict]:
+    """The usable pairs of a ``dpo.jsonl`` file (``pipelines.feedback export``); ``ValueError`` naming the file
+    and the line when it cannot be used, before any model is loaded."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"No pairs file at {path}: export one with `python -m pipelines.feedback export`.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} cannot be read as UTF-8 text ({exc})") from exc
+    try:
+        rows = json_lines(text)
+    except JsonLineError as exc:
+        raise ValueError(f"{path.name}: {exc}") from exc
+    for number, row in rows:
+        if not isinstance(row, dict) or not all(isinstance(row.get(name), str) for name in PAIR_FIELDS):
+            raise ValueError(f"{path.name}: line {number} is not a preference pair: it needs text fields "
+                             f"{', '.join(PAIR_FIELDS)}.")
+    pairs = usable_pairs([row for _number, row in rows])
+    if not pairs:
+        raise ValueError(f"{path.name} holds no usable preference pairs ({len(rows)} rows). {NO_PAIRS}")
+    return pairs
 
 
 def _dataset(pairs: list[dict]):
@@ -64,16 +90,27 @@ def _dataset(pairs: list[dict]):
 
 def train_dpo(model_path: str, adapter_path: Path, pairs: list[dict], output_dir: Path,
               config: DpoConfig | None = None, base_model_id: str | None = None) -> TrainingReport:
-    """Continue the adapter at ``adapter_path`` with DPO on ``pairs``; write a new adapter version."""
+    """Continue the adapter at ``adapter_path`` with DPO on ``pairs``; write a new adapter version.
+
+    ``ValueError`` when there is nothing to train on or no adapter, before the model is loaded."""
+    config = config or DpoConfig()
+    pairs = usable_pairs(pairs)
+    if not pairs:
+        raise ValueError(NO_PAIRS)
+    if not (adapter_path / "adapter_config.json").exists():
+        raise ValueError(f"No adapter to improve at {adapter_path}")
     from peft import PeftModel
     from trl import DPOConfig, DPOTrainer
 
-    config = config or DpoConfig()
-    pairs = [p for p in pairs if p.get("chosen", "").strip() and p.get("rejected", "").strip()]
-    if not pairs:
-        raise ValueError("No preference pairs yet: vote for a better answer (not a tie) first.")
-    if not (adapter_path / "adapter_config.json").exists():
-        raise ValueError(f"No adapter to improve at {adapter_path}")
+    from pipelines.training.sft import (
+        LossLog,
+        load_training_model,
+        partial_dir,
+        run_trainer,
+        save_adapter,
+        trainer_defaults,
+    )
+
     started = time.perf_counter()
     tokenizer, base, quantization = load_training_model(model_path, config.four_bit)
     model = PeftModel.from_pretrained(base, str(adapter_path), is_trainable=True)
@@ -121,7 +158,6 @@ def improve_active_adapter(backend, feedback, settings, config: DpoConfig | None
 
 def main(argv: list[str] | None = None) -> int:
     from pipelines.common.settings import Settings
-    from pipelines.generation.models import resolve_model_path
 
     parser = argparse.ArgumentParser(description="Improve an adapter with DPO on exported arena votes.")
     parser.add_argument("--pairs", type=Path, required=True, help="dpo.jsonl from `pipelines.feedback export`")
@@ -132,8 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings()
-    pairs = [json.loads(line) for line in args.pairs.read_text().splitlines() if line.strip()]
-    report = train_dpo(resolve_model_path(settings), args.adapter or settings.adapter_path, pairs, args.output,
+    adapter = args.adapter or settings.adapter_path
+    try:  # the input is checked first: a bad file or a missing adapter is a message, not a model load
+        pairs = read_pairs(args.pairs)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not (adapter / "adapter_config.json").is_file():
+        parser.error(f"No adapter to improve at {adapter} (adapter_config.json missing): pass --adapter.")
+    from pipelines.generation.models import resolve_model_path  # torch and transformers: only for a real run
+
+    report = train_dpo(resolve_model_path(settings), adapter, pairs, args.output,
                        DpoConfig(steps=args.steps, beta=args.beta), base_model_id=settings.model_id)
     print(f"Done: {report.steps} DPO steps on {len(pairs)} pairs, loss {report.losses[0]:.3f} -> "
           f"{report.final_loss:.3f}, adapter in {args.output}")

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +65,14 @@ def validate_adapter(path: Path) -> dict:
     if weights.suffix == ".safetensors":
         _check_safetensors(weights)
     try:
-        return json.loads((path / METADATA_FILE).read_text())
+        meta = json.loads((path / METADATA_FILE).read_text())
     except OSError:
         return {}
-    except ValueError as exc:
-        raise AdapterError(f"{path.name}: {METADATA_FILE} is not JSON ({exc})") from exc
+    except ValueError as exc:  # UnicodeDecodeError too: a binary file
+        raise AdapterError(f"{path.name}: {METADATA_FILE} is damaged (not JSON: {exc})") from exc
+    if not isinstance(meta, dict):
+        raise AdapterError(f"{path.name}: {METADATA_FILE} is damaged (not a JSON object)")
+    return meta
 
 
 def _check_safetensors(path: Path) -> None:
@@ -105,10 +109,10 @@ def list_adapters(folders: list[Path]) -> list[AdapterInfo]:
             seen.add(path.resolve())
             found.append(AdapterInfo(
                 path=path, method=str(meta.get("method", "sft")), base_model=str(meta.get("base_model", "")),
-                created_at=str(meta.get("created_at", "")), steps=int(meta.get("steps") or 0),
-                final_loss=meta.get("final_loss"), examples=int(meta.get("examples") or 0),
+                created_at=str(meta.get("created_at", "")), steps=_count(meta.get("steps")),
+                final_loss=_number(meta.get("final_loss")), examples=_count(meta.get("examples")),
                 quantization=str(meta.get("quantization", "")), device=str(meta.get("device", "")),
-                duration_s=float(meta.get("duration_s") or 0.0), steps_per_s=_number(meta.get("steps_per_s")),
+                duration_s=_number(meta.get("duration_s")) or 0.0, steps_per_s=_number(meta.get("steps_per_s")),
                 peak_gpu_memory_mb=_number(meta.get("peak_gpu_memory_mb")),
                 recipe=str(meta.get("recipe") or ""),
             ))
@@ -116,8 +120,15 @@ def list_adapters(folders: list[Path]) -> list[AdapterInfo]:
 
 
 def _number(value: object) -> float | None:
-    """A metadata number, or None where it is missing or not a number (older or hand-written metadata)."""
+    """A metadata number, or None where it is missing or not a number (older or hand-written metadata): an odd
+    field leaves its cell empty instead of taking the whole registry down."""
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _count(value: object) -> int:
+    """A metadata count (steps, examples); 0 where it is missing or not a finite number."""
+    number = _number(value)
+    return int(number) if number is not None and math.isfinite(number) else 0
 
 
 def activate(backend, path: Path, name: str = "finetuned") -> str:
