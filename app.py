@@ -25,7 +25,7 @@ log = logging.getLogger("arena")
 def build_demo(runtime: Runtime) -> gr.Blocks:
     """The whole app: the public API endpoints first (they own their names), then the tabs."""
     questions = runtime.references.questions() if runtime.references else []
-    with gr.Blocks(title="RAG vs Fine-Tune Arena") as demo:
+    with gr.Blocks(title="RAG vs Fine-Tune Arena", analytics_enabled=runtime.settings.analytics) as demo:
         register_api(runtime, questions)
         gr.Markdown(
             "# RAG vs Fine-Tune Arena\n"

@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     queue_max_size: int | None = Field(None, ge=1, description="Requests allowed to wait; beyond it users are "
                                        "told the arena is busy. Unset: no limit.")
     mcp_server: bool = Field(True, description="Serve the API endpoints as MCP tools at /gradio_api/mcp/.")
+    analytics: bool = Field(False, description="Let Gradio send its usage telemetry (off: the app calls out to "
+                            "nothing the user did not configure).")
 
     @field_validator("chunk_overlap_tokens")
     @classmethod

@@ -118,6 +118,9 @@ class WeaviateServer:
                 "GRPC_PORT": str(self.grpc_port),
                 "CLUSTER_HOSTNAME": hostname,
                 "CLUSTER_IN_LOCALHOST": "true",
+                # Loopback only: memberlist otherwise looks for a private IP and refuses to start on a host that has
+                # none (an air-gapped machine, a container with only lo).
+                "CLUSTER_ADVERTISE_ADDR": "127.0.0.1",
                 "CLUSTER_GOSSIP_BIND_PORT": str(gossip),
                 "CLUSTER_DATA_BIND_PORT": str(data),
                 "RAFT_PORT": str(raft),
