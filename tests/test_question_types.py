@@ -57,7 +57,7 @@ def test_two_sources_make_a_multi_fact_question():
 def test_reasons_say_which_rule_chose():
     assert rule_type("How much does a Tessel T4 weigh?", ["380 grams"]).reason == 'the key "380 grams" holds a quantity'
     assert rule_type("Who founded it and when?").reason == 'the question joins two asks ("and when")'
-    assert rule_type("Who leads support?").reason == 'the question asks for a name ("who")'
+    assert rule_type("Who leads support?").reason == 'the question asks for a name or place ("who")'
 
 
 def test_updated_wins_over_the_form_of_the_question():

@@ -100,7 +100,7 @@ def rule_type(question: str, keys: Sequence[str] = (), *, source: str = "", upda
         return QuestionTag(MULTI_FACT, f'the question joins two asks ("{joined.group(0).lower()}")')
     asks_name = _ASKS_NAME.search(question)
     if asks_name:
-        return QuestionTag(LOOKUP, f'the question asks for a name ("{asks_name.group(0).strip().lower()}")')
+        return QuestionTag(LOOKUP, f'the question asks for a name or place ("{asks_name.group(0).strip().lower()}")')
     if keys and _QUANTITY.search(keys[0]):
         return QuestionTag(NUMBER, f'the key "{keys[0]}" holds a quantity')
     asks_number = _ASKS_NUMBER.search(question)
@@ -174,6 +174,10 @@ def source_updated(document: DocumentStamp, adapter: AdapterData | None) -> bool
     With the digests the run recorded: a document missing from them was added since, one whose digest differs
     was changed (exact, whatever the clocks say). Without them: changed after the adapter was made, by time.
     Nothing known (no adapter, no times): False, since an unknown cannot be reported as an update.
+
+    Times are a weak signal: a fresh clone or a copied folder gives every file the copy's time, so by time
+    alone every shipped document looks changed after a shipped adapter. The digests are exact; a training
+    run that records ``document_hashes`` in ``arena_adapter.json`` makes this rule exact.
     """
     if adapter is None:
         return False
