@@ -100,3 +100,57 @@ def test_reference_set_reads_any_field_name_and_keys(tmp_path):
     path.write_text('{"question": "How heavy is the T4?", "solution": "380 grams"}\n')
     with pytest.raises(QuestionSetError, match="no reference answer"):
         ReferenceSet.load(path, corpus)
+
+
+def test_type_is_loaded_and_normalised(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"question": "Founded?", "key": "2019", "type": "Number"}\n'
+                    '{"question": "Who and when?", "key": "Ilse", "type": "multi_fact"}\n'
+                    '{"question": "Mascot?", "key": "Pim"}\n')
+    assert [item.type for item in load_questions(path)] == ["number", "multi-fact", ""]
+
+
+def test_csv_type_column(tmp_path):
+    path = tmp_path / "set.csv"
+    path.write_text("question,key,type\nMascot?,Pim,lookup\nFounded?,2019,\n")
+    assert [item.type for item in load_questions(path)] == ["lookup", ""]
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ('{"question": "Mascot?", "key": "Pim", "type": "trivia"}',
+     'Line 1: unknown "type" "trivia"; the types are lookup, number, multi-fact, updated, out-of-corpus.'),
+    ('{"question": "Mascot?", "key": "Pim", "type": 3}', 'Line 1: "type" must be text'),
+    ('{"question": "CEO?", "key": "Maria", "type": "out-of-corpus"}', "Line 1 is out-of-corpus .* but has a key"),
+    ('{"question": "CEO?", "answerable": false, "type": "lookup"}', 'Line 1 is not answerable but its "type" is'),
+    ('{"question": "CEO?", "answerable": true, "type": "out-of-corpus"}', '"answerable": true'),
+    ('{"question": "CEO?", "answerable": "perhaps"}', '"answerable" must be true or false'),
+])
+def test_bad_types_are_refused_with_the_line(tmp_path, row, message):
+    path = tmp_path / "set.jsonl"
+    path.write_text(row + "\n")
+    with pytest.raises(QuestionSetError, match=message):
+        load_questions(path)
+
+
+def test_unanswerable_questions_are_out_of_corpus_with_an_abstention_reference(tmp_path):
+    from pipelines.common.questions import ABSTENTION_REFERENCE
+
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"question": "Who is the CEO\'s dentist?", "answerable": false}\n'
+                    '{"question": "T9 price?", "type": "out-of-corpus", "reference": "Not in the documents."}\n'
+                    '{"question": "Mascot?", "key": "Pim", "answerable": true}\n')
+    dentist, price, mascot = load_questions(path, require_reference=True)  # no reference needed for these
+    assert (dentist.type, dentist.reference, dentist.keys, dentist.answerable) == (
+        "out-of-corpus", ABSTENTION_REFERENCE, (), False)
+    assert (price.type, price.reference) == ("out-of-corpus", "Not in the documents.")
+    assert (mascot.type, mascot.answerable) == ("", True)
+    csv_path = tmp_path / "set.csv"
+    csv_path.write_text("question,key,answerable\nDentist?,,no\nMascot?,Pim,yes\nFounded?,2019,\n")
+    assert [item.type for item in load_questions(csv_path)] == ["out-of-corpus", "", ""]
+
+
+def test_several_sources_are_joined(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"question": "Who and where?", "key": "x", "source": ["a.md", "b.txt"]}\n'
+                    '{"question": "One?", "key": "y", "source": " a.md "}\n')
+    assert [item.source for item in load_questions(path)] == ["a.md|b.txt", "a.md"]

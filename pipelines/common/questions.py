@@ -4,14 +4,18 @@ Accepted: JSONL with a ``question`` field per line, CSV with a ``question`` colu
 one question per line. Optional fields: the reference answer, named ``reference``, ``answer`` or
 ``ground_truth`` (the names ragas, SQuAD-style sets and most exported sets use); ``key``, the short
 fact a right answer must hold (a string, or a list of acceptable strings; in CSV, alternatives
-separated by ``|``); ``source`` (the document the fact is in); ``split`` (``train``, ``dev``, ``test``)
-and ``id``.
+separated by ``|``); ``source`` (the document the fact is in; several: a list, or names separated by ``|``);
+``split`` (``train``, ``dev``, ``test``), ``id``, and ``type`` (one of
+:data:`~pipelines.common.question_types.QUESTION_TYPES`; untyped questions are tagged by rules later).
+``"answerable": false`` (CSV: ``false``, ``no`` or ``0``) marks a question no document answers: its type is
+``out-of-corpus``, it has no key, and its reference defaults to :data:`ABSTENTION_REFERENCE`.
 
 Example::
 
     items = load_questions(Path("assets/questions.jsonl"), require_reference=True)
     items[0].keys, items[0].reference, items[0].split
     questions = load_question_set(Path("my_questions.csv"))     # just the question texts
+    items[0].type                                               # '' unless the set gives one
 """
 
 from __future__ import annotations
@@ -23,10 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.common.jsonl import JsonLineError, json_lines
+from pipelines.common.question_types import OUT_OF_CORPUS, QUESTION_TYPES, normalise_type
 
 MAX_BYTES = 5_000_000
 MAX_QUESTIONS = 10_000
 REFERENCE_FIELDS = ("reference", "answer", "ground_truth")
+# The right answer to a question no document answers (its reference when the set gives none).
+ABSTENTION_REFERENCE = "The documents do not say."
+_FALSE = ("false", "no", "0")
+_TRUE = ("true", "yes", "1", "")
 
 
 def normalise_question(text: str) -> str:
@@ -47,6 +56,12 @@ class QuestionItem:
     source: str = ""
     split: str = ""
     id: str = ""
+    type: str = ""  # as the set gives it (validated); "" when it gives none
+
+    @property
+    def answerable(self) -> bool:
+        """False for an out-of-corpus question: its right answer says the documents do not hold it."""
+        return self.type != OUT_OF_CORPUS
 
 
 def _keys(value: object, number: int) -> tuple[str, ...]:
@@ -72,13 +87,50 @@ def _item(row: dict, number: int, require_reference: bool) -> QuestionItem:
     if not isinstance(reference, (str, int, float)):
         raise QuestionSetError(f'Line {number}: the "{reference_field}" field must be text.')
     keys = _keys(row.get("key", row.get("keys")), number)
+    kind = _type(row, number)
+    if kind == OUT_OF_CORPUS and keys:
+        raise QuestionSetError(f"Line {number} is out-of-corpus (no document answers it) but has a key.")
     reference = str(reference).strip() or (keys[0] if keys else "")
+    if kind == OUT_OF_CORPUS:
+        reference = reference or ABSTENTION_REFERENCE
     if require_reference and not reference:
         raise QuestionSetError(
             f"Line {number} has no reference answer: name it one of {', '.join(REFERENCE_FIELDS)} (or give a "
             '"key", the short fact a right answer must hold).')
-    return QuestionItem(question.strip(), reference, keys, str(row.get("source") or ""),
-                        str(row.get("split") or ""), str(row.get("id") or ""))
+    return QuestionItem(question.strip(), reference, keys, _source(row.get("source")),
+                        str(row.get("split") or ""), str(row.get("id") or ""), kind)
+
+
+def _source(value: object) -> str:
+    """One document name, or several (a list) joined by ``|``."""
+    if isinstance(value, list):
+        return "|".join(str(part).strip() for part in value if str(part).strip())
+    return str(value or "").strip()
+
+
+def _type(row: dict, number: int) -> str:
+    """The validated ``type`` ("" when not given); ``"answerable": false`` means out-of-corpus."""
+    value = row.get("type")
+    if value is not None and not isinstance(value, str):
+        raise QuestionSetError(f'Line {number}: "type" must be text, one of {", ".join(QUESTION_TYPES)}.')
+    kind = normalise_type(value or "")
+    if kind and kind not in QUESTION_TYPES:
+        raise QuestionSetError(
+            f'Line {number}: unknown "type" "{value}"; the types are {", ".join(QUESTION_TYPES)}.')
+    answerable = row.get("answerable")
+    if answerable is None or isinstance(answerable, bool):
+        flag = answerable
+    elif isinstance(answerable, str) and answerable.strip().lower() in (*_FALSE, *_TRUE):
+        flag = None if not answerable.strip() else answerable.strip().lower() not in _FALSE
+    else:
+        raise QuestionSetError(f'Line {number}: "answerable" must be true or false, got "{answerable}".')
+    if flag is False:
+        if kind not in ("", OUT_OF_CORPUS):
+            raise QuestionSetError(f'Line {number} is not answerable but its "type" is "{kind}".')
+        return OUT_OF_CORPUS
+    if flag is True and kind == OUT_OF_CORPUS:
+        raise QuestionSetError(f'Line {number} is out-of-corpus but marked "answerable": true.')
+    return kind
 
 
 def _rows(path: Path, text: str) -> list[tuple[int, dict]]:
