@@ -6,7 +6,7 @@ from pipelines.generation.models import ModelBackend, resolve_model_path
 from pipelines.generation.prompts import plain_messages
 from pipelines.generation.requests import GenerationRequest
 from pipelines.training.config import METADATA_FILE, Example, TrainingConfig
-from pipelines.training.sft import build_examples, train_adapter
+from pipelines.training.sft import EpochSnapshots, build_examples, document_hashes, train_adapter
 
 
 def test_examples_come_from_documents_and_train_split(test_settings):
@@ -34,7 +34,10 @@ def test_reading_recipe_trains_and_its_adapter_serves_the_third_column(test_sett
     report = train_adapter(resolve_model_path(test_settings), examples[:8], output,
                            TrainingConfig(max_steps=2, batch_size=2, max_length=384, recipe="reading"))
     assert report.steps == 2
-    assert json.loads((output / METADATA_FILE).read_text())["recipe"] == "reading"
+    meta = json.loads((output / METADATA_FILE).read_text())
+    assert meta["recipe"] == "reading"
+    # each document's digest, so a later change to one counts as an updated fact for this adapter
+    assert meta["document_hashes"] == document_hashes(TrainingConfig().docs) and len(meta["document_hashes"]) >= 5
     backend = ModelBackend.load(test_settings)
     backend.load_adapter(output)
     rag = RagPipeline.from_retriever(HybridRetriever(knowledge), 3)
@@ -53,8 +56,12 @@ def test_tiny_qlora_run_lowers_loss_and_writes_a_loadable_adapter(test_settings,
     ]
     output = tmp_path / "adapter"
     config = TrainingConfig(max_steps=8, batch_size=2, learning_rate=3e-3, rank=8, alpha=16)
-    report = train_adapter(resolve_model_path(test_settings), examples, output, config)
+    report = train_adapter(resolve_model_path(test_settings), examples, output, config,
+                           extra_callbacks=[EpochSnapshots(tmp_path / "epochs")])
     assert report.steps == 8 and len(report.losses) == 8
+    # one step per epoch (2 pairs, batch 2): the sweep's snapshot of every epoch, each a loadable PEFT folder
+    assert sorted(p.name for p in (tmp_path / "epochs").iterdir()) == [f"epoch-{n}" for n in range(1, 9)]
+    assert all((tmp_path / "epochs" / f"epoch-{n}" / "adapter_model.safetensors").is_file() for n in range(1, 9))
     assert report.losses[-1] < 0.7 * report.losses[0]
     assert "4-bit" in report.quantization
     meta = json.loads((output / METADATA_FILE).read_text())

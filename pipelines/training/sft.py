@@ -197,6 +197,13 @@ class ProgressFile(TrainerCallback):
                 self._write({**row, key: float(logs[key])})
 
 
+def document_hashes(docs: Path) -> dict[str, str]:
+    """name -> sha256 of every document the pairs were built from."""
+    if not docs.is_dir():
+        return {}
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in document_files(docs)}
+
+
 class EpochSnapshots(TrainerCallback):
     """Saves the LoRA weights at the end of each epoch to ``folder/epoch-N``: with the constant learning rate,
     one run of N epochs gives the adapters of 1..N epochs, so a sweep over epochs costs one training run."""
@@ -270,6 +277,8 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         "recipe": config.recipe,
         "base_model": base_model_id or model_path,
         "data_hash": data_hash(examples),
+        # each document's digest at training time: a later change to one is an "updated fact" for this adapter
+        "document_hashes": document_hashes(config.docs) if config.docs and not config.dataset else {},
         "examples": len(examples),
         "held_out_examples": len(eval_examples or []),
         "eval_losses": loss_log.eval_losses,
