@@ -21,7 +21,9 @@ from typing import Protocol
 
 from pipelines.knowledge.readers import ParsedDocument, TextUnit
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$", re.MULTILINE)
+# the text on the heading's own line: a "#" alone followed by a line of text is no heading (it took that line)
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*\S)[ \t\r]*$", re.MULTILINE)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
 _WORD = re.compile(r"\S+")
 
 class Tokenizer(Protocol):
@@ -66,9 +68,30 @@ class Chunk:
         return hashlib.sha256(f"{self.source}\n{self.text}".encode()).hexdigest()
 
 
+def code_blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each fenced code block: from a ``` or ~~~ fence to a closing fence of the same character
+    at least as long, or to the end of the text (CommonMark's rule for an unclosed fence)."""
+    blocks: list[tuple[int, int]] = []
+    opening: re.Match[str] | None = None
+    for fence in _FENCE.finditer(text):
+        if opening is None:
+            opening = fence
+        elif fence.group(1)[0] == opening.group(1)[0] and len(fence.group(1)) >= len(opening.group(1)):
+            blocks.append((opening.start(), fence.end()))
+            opening = None
+    if opening is not None:
+        blocks.append((opening.start(), len(text)))
+    return blocks
+
+
 def markdown_sections(text: str) -> list[tuple[str, int, str]]:
-    """(heading, start offset, body) for each section of Markdown-style text; text before a heading has ''."""
-    marks = [(m.start(), m.end(), m.group(2)) for m in _HEADING.finditer(text)]
+    """(heading, start offset, body) for each section of Markdown-style text; text before a heading has ''.
+
+    A ``#`` line inside a fenced code block is code (a shell or Python comment), not a heading: read as one, it
+    cut the block in two and labelled the chunks after it with the comment (Node.js's BUILDING.md, pip's docs)."""
+    code = code_blocks(text)
+    marks = [(m.start(), m.end(), m.group(2)) for m in _HEADING.finditer(text)
+             if not any(start < m.start() < end for start, end in code)]
     sections: list[tuple[str, int, str]] = []
     starts = [(0, 0, ""), *marks]
     for position, (_, body_start, heading) in enumerate(starts):

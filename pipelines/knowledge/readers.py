@@ -98,19 +98,34 @@ class MarkdownReader:
 
 
 class HtmlReader:
-    """HTML to Markdown-style text with BeautifulSoup; scripts, styles and event handlers are dropped."""
+    """HTML to Markdown-style text with BeautifulSoup; scripts, styles, event handlers and navigation are dropped.
+
+    Line breaks come from block elements only, as a browser lays the page out: inline elements (``<a>``,
+    ``<code>``, ``<em>``) stay inside their sentence. Each string on a line of its own (as ``get_text("\\n")``
+    gave) broke sentences apart and made an inline ``<code>#</code>`` at a line start a Markdown heading for the
+    chunker (Valgrind's DHAT manual got a section "are copied from ancestor nodes."). ``<pre>`` becomes a fenced
+    code block, so a shell comment in it ("# make install") is not read as a heading either.
+    """
 
     name = "html"
     suffixes: ClassVar[tuple[str, ...]] = (".html", ".htm")
     libraries: ClassVar[tuple[str, ...]] = ("beautifulsoup4",)
-    _DROP = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "head")
+    _DROP = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "head", "nav")
+    _BLOCKS = ("p", "div", "hr", "blockquote", "dl", "dt", "dd", "ul", "ol", "section", "article", "header",
+               "footer", "aside", "main", "figure", "figcaption", "address", "form", "fieldset", "details",
+               "summary", "center", "caption")
 
     def read(self, name: str, data: bytes) -> ParsedDocument:
-        from bs4 import BeautifulSoup
+        from bs4 import BeautifulSoup, NavigableString
 
         soup = BeautifulSoup(decode_text(data), "html.parser")
-        for tag in soup(self._DROP):
+        for tag in [*soup(self._DROP), *soup(attrs={"role": "navigation"})]:  # a site's menus, on every page
             tag.decompose()
+        for string in soup.find_all(string=True):  # source line breaks are spaces, except in <pre>
+            if type(string) is NavigableString and string.find_parent(("pre", "textarea")) is None:
+                string.replace_with(re.sub(r"\s+", " ", string))
+        for line_break in soup.find_all("br"):
+            line_break.replace_with("\n")
         for level in range(1, 7):
             for heading in soup.find_all(f"h{level}"):
                 heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
@@ -118,8 +133,14 @@ class HtmlReader:
             item.replace_with(f"\n- {item.get_text(' ', strip=True)}\n")
         for table in reversed(soup.find_all("table")):  # innermost first
             table.replace_with("\n\n" + "\n".join(table_lines(table)) + "\n\n")
-        text = soup.get_text("\n")
+        for pre in soup.find_all("pre"):  # after lists and tables: one inside them is flattened with its cell
+            pre.replace_with(f"\n\n```\n{pre.get_text().strip(chr(10))}\n```\n\n")
+        for block in soup.find_all(self._BLOCKS):
+            block.insert_before("\n")
+            block.insert_after("\n")
+        text = soup.get_text()
         text = re.sub(r"[ \t]+", " ", text)
+        text = re.sub(r" ?\n ?", "\n", text)
         text = re.sub(r"\n\s*\n\s*(\n\s*)+", "\n\n", text).strip()
         return _require_text(ParsedDocument(name, "html", len(data), [TextUnit(text)], markdown=True))
 
