@@ -134,6 +134,19 @@ class RunningApp:
 
 
 
+SHARED_APP_PASSWORD = "letmein"
+
+
+@pytest.fixture(scope="session")
+def shared_app(tmp_path_factory):
+    """One unmodified app for every test that only talks to it (the API and reliability tests): an app start is
+    the suite's most expensive set-up. Tests that kill, restart or configure an app start their own."""
+    app = RunningApp(tmp_path_factory.mktemp("shared-app"), ARENA_MAX_NEW_TOKENS="8", ARENA_VOTES_PER_MINUTE="100",
+                     ARENA_ADMIN_PASSWORD=SHARED_APP_PASSWORD)
+    yield app.start()
+    app.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """A real PostgreSQL server for the feedback store's tests (Debian's package)."""
@@ -203,7 +216,7 @@ def openai_server(test_settings) -> str:
 # (test_settings, knowledge_base, knowledge, postgres_database, ...).
 HEAVY_FIXTURES = frozenset({
     "weaviate_server", "embedder", "backend", "postgres_url", "openai_server",  # conftest
-    "api_app", "fast_app", "space_app", "app_url", "page", "release_server",  # test modules' own
+    "shared_app", "api_app", "fast_app", "space_app", "app_url", "page", "release_server",  # test modules' own
 })
 # Tests that start the app, train, or run a model-loading command in their own body.
 HEAVY_TESTS = frozenset({

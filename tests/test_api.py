@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
+from tests.conftest import SHARED_APP_PASSWORD as ADMIN
 from tests.conftest import RunningApp
 
 
 @pytest.fixture(scope="module")
-def api_app(tmp_path_factory):
-    app = RunningApp(tmp_path_factory.mktemp("api"), ARENA_MAX_NEW_TOKENS="8")
-    yield app.start()
-    app.stop()
+def api_app(shared_app):
+    return shared_app
 
 
 def test_ask_and_vote_through_gradio_client(api_app):
@@ -37,7 +36,8 @@ def test_ask_and_vote_through_gradio_client(api_app):
 
     vote = client.predict(exchange_id=result["exchange_id"], choice="finetuned", api_name="/vote")
     with sqlite3.connect(api_app.data_dir / "feedback.sqlite3") as db:
-        stored = db.execute("SELECT id, exchange_id, choice FROM votes").fetchall()
+        stored = db.execute("SELECT id, exchange_id, choice FROM votes WHERE exchange_id = ?",
+                            (result["exchange_id"],)).fetchall()
     assert stored == [(vote["vote_id"], result["exchange_id"], "finetuned")]
     with pytest.raises(Exception, match="did not answer this question"):
         client.predict(exchange_id=result["exchange_id"], choice="rag_finetuned", api_name="/vote")
@@ -114,47 +114,47 @@ def test_documents_training_adapters_and_evaluation_through_gradio_client(api_ap
         assert document["chunks"] > 0 and document["added_at"]
     assert name in sources() and kept.is_file()
 
-    deleted = client.predict(admin_password="", collection="", document=name, api_name="/delete_document")
+    deleted = client.predict(admin_password=ADMIN, collection="", document=name, api_name="/delete_document")
     assert deleted == {"document": name, "chunks_deleted": documents[name]["chunks"]}
     assert set(listed()) == set(documents) - {name} and not kept.exists()
     with pytest.raises(Exception, match=f"No document named '{name}'"):
-        client.predict(admin_password="", collection="", document=name, api_name="/delete_document")
+        client.predict(admin_password=ADMIN, collection="", document=name, api_name="/delete_document")
     after_delete = sources()
     assert after_delete and name not in after_delete
 
-    ingested = client.predict(admin_password="", collection="", files=[handle_file(str(corpus / name))],
+    ingested = client.predict(admin_password=ADMIN, collection="", files=[handle_file(str(corpus / name))],
                               api_name="/ingest")
     assert ingested == {"files": {name: documents[name]["chunks"]}, "refused": {}, "chunks": documents[name]["chunks"]}
     assert listed()[name]["chunks"] == documents[name]["chunks"] and kept.read_bytes() == (corpus / name).read_bytes()
 
     adapters_before = client.predict(api_name="/adapters")
     with pytest.raises(Exception, match="Unknown recipe 'nope'"):
-        client.predict(admin_password="", recipe="nope", api_name="/train")
+        client.predict(admin_password=ADMIN, recipe="nope", api_name="/train")
     with pytest.raises(Exception, match="No documents to train on"):
-        client.predict(admin_password="", collection="NoSuchDocs", api_name="/train")
+        client.predict(admin_password=ADMIN, collection="NoSuchDocs", api_name="/train")
     assert client.predict(api_name="/training_status") == {"job_id": None, "status": "none"}
-    started = client.predict(admin_password="", max_steps=1, api_name="/train")
+    started = client.predict(admin_password=ADMIN, max_steps=1, api_name="/train")
     assert started["status"] == "running" and started["job_id"].startswith("adapter-")
     assert client.predict(api_name="/training_status")["job_id"] == started["job_id"]
     with pytest.raises(Exception, match=f"Training job {started['job_id']} is still running"):
-        client.predict(admin_password="", max_steps=1, api_name="/train")
-    assert client.predict(admin_password="", api_name="/cancel_training") == {"cancelled": True}
+        client.predict(admin_password=ADMIN, max_steps=1, api_name="/train")
+    assert client.predict(admin_password=ADMIN, api_name="/cancel_training") == {"cancelled": True}
     status = client.predict(api_name="/training_status")
     assert (status["job_id"], status["status"]) == (started["job_id"], "cancelled")
-    assert client.predict(admin_password="", api_name="/cancel_training") == {"cancelled": False}
+    assert client.predict(admin_password=ADMIN, api_name="/cancel_training") == {"cancelled": False}
     assert client.predict(api_name="/adapters") == adapters_before  # a cancelled run registers nothing
 
     shipped = Settings().adapter_path.name
     with pytest.raises(Exception, match="No adapter 'nope'"):
-        client.predict(admin_password="", adapter="nope", api_name="/activate_adapter")
-    active = client.predict(admin_password="", adapter=shipped, api_name="/activate_adapter")["active"]
+        client.predict(admin_password=ADMIN, adapter="nope", api_name="/activate_adapter")
+    active = client.predict(admin_password=ADMIN, adapter=shipped, api_name="/activate_adapter")["active"]
     assert active.split("@")[0] == shipped
     assert [a["adapter"] for a in client.predict(api_name="/adapters") if a["active"]] == [shipped]
     result = client.predict(question=question, top_k=3, api_name="/ask_both")
     assert result["answers"]["finetuned"]["adapter"] == active
     assert name in [c["source"] for c in result["contexts"]]  # the re-ingested document is retrieved again
 
-    summary, archive = client.predict(admin_password="", question_limit=1, api_name="/evaluate")
+    summary, archive = client.predict(admin_password=ADMIN, question_limit=1, api_name="/evaluate")
     assert summary.startswith("# Batch evaluation (1 questions")
     with zipfile.ZipFile(archive) as report:
         assert {Path(n).name for n in report.namelist()} >= {"scores.csv", "summary.md", "summary.html",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.conftest import RunningApp, ask_in_the_ui
+from tests.conftest import SHARED_APP_PASSWORD, RunningApp, ask_in_the_ui
 
 VOTE_ENDPOINTS = ("/vote_left", "/vote_right", "/vote_tie", "/vote_both_bad")
 
@@ -27,11 +27,8 @@ def _vote_id(notice: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def fast_app(tmp_path_factory):
-    app = RunningApp(tmp_path_factory.mktemp("fast"), ARENA_MAX_NEW_TOKENS="4", ARENA_VOTES_PER_MINUTE="100",
-                     ARENA_ADMIN_PASSWORD="letmein")
-    yield app.start()
-    app.stop()
+def fast_app(shared_app):
+    return shared_app
 
 
 def test_20_concurrent_clients_with_10_votes_each_store_exactly_200(fast_app):
@@ -43,9 +40,11 @@ def test_20_concurrent_clients_with_10_votes_each_store_exactly_200(fast_app):
     with ThreadPoolExecutor(max_workers=20) as pool:
         acknowledged = [vote_id for ids in pool.map(one_client, range(20)) for vote_id in ids]
     assert len(acknowledged) == 200 and len(set(acknowledged)) == 200
-    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
-        stored = [row[0] for row in db.execute("SELECT id FROM votes")]
-        per_exchange = db.execute("SELECT COUNT(*) FROM votes GROUP BY exchange_id").fetchall()
+    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:  # this test's exchanges (the app is shared)
+        mine = "SELECT id FROM exchanges WHERE question LIKE 'Client %: what does quiet mode do?'"
+        stored = [row[0] for row in db.execute(f"SELECT id FROM votes WHERE exchange_id IN ({mine})")]
+        per_exchange = db.execute(f"SELECT COUNT(*) FROM votes WHERE exchange_id IN ({mine}) "
+                                  "GROUP BY exchange_id").fetchall()
     assert sorted(stored) == sorted(acknowledged)
     assert per_exchange == [(10,)] * 20
 
@@ -61,7 +60,7 @@ def test_admin_actions_refuse_without_the_password(fast_app):
         client.predict("wrong", api_name="/export")
     with pytest.raises(Exception, match="admin password"):
         client.predict("", api_name="/improve_adapter")
-    files = client.predict("letmein", api_name="/export")
+    files = client.predict(SHARED_APP_PASSWORD, api_name="/export")
     assert sorted(Path(f).name for f in files) == ["dpo.jsonl", "ratings.jsonl"]
 
 
