@@ -50,7 +50,7 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                                       runtime.improve_adapter_from_votes if runtime.backend else None)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
                 build_evaluation_tab(runtime.feedback, runtime.rescore, runtime.judge_status(),
-                                     runtime.batch_report, runtime.auth)
+                                     runtime.batch_report, runtime.auth, verdict_page=runtime.verdict_page)
         # Each tab shows fresh numbers when opened.
         leaderboard_tab.select(None, js="() => document.querySelector('#refresh-leaderboard')?.click()")
         evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")

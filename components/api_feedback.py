@@ -64,7 +64,8 @@ def feedback_endpoints(feedback: FeedbackStore, auth: AdminAuth, questions: list
             question_limit: how many questions (0: all of them).
 
         Returns:
-            the summary (Markdown) and a zip with scores.csv, summary.md, summary.html and dataset.jsonl.
+            the summary (Markdown, ending with the verdict's recommendation) and a zip with scores.csv,
+            summary.md, summary.html, dataset.jsonl and verdict.html (which approach to use, and why).
         """
         require_admin(auth, admin_password)
         if batch_report is None:

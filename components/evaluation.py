@@ -1,8 +1,19 @@
-"""The Evaluation tab: RAGAS scores of every rated exchange beside the human vote."""
+"""The Evaluation tab: RAGAS scores of every rated exchange beside the human vote, batch runs, and the verdict.
+
+The verdict panel shows which approach to use for these documents (:mod:`pipelines.evaluation.verdict`): the
+rule-written recommendation, its HTML page, and a table of the slices for a chosen dimension. It reads the
+verdict through the ``verdict_page`` callable the runtime provides, so this file holds no model or store code.
+
+Example::
+
+    with gr.Blocks():
+        build_evaluation_tab(runtime.feedback, runtime.rescore, runtime.judge_status(), runtime.batch_report,
+                             runtime.auth, verdict_page=runtime.verdict_page)
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import gradio as gr
@@ -13,9 +24,13 @@ from pipelines.common import columns as arena_columns
 from pipelines.common.auth import AdminAuth
 from pipelines.common.correctness import accuracy_by_pipeline
 from pipelines.evaluation.agreement import best_predictor, metric_agreement
+from pipelines.evaluation.slices import BY_TYPE, DIMENSIONS
+from pipelines.evaluation.verdict import VerdictPage, summary_markdown
 from pipelines.feedback.store import FeedbackStore
 
 COLUMNS = ["question", "vote", "pipeline", "metric", "score", "status", "reason", "scorer"]
+SLICE_COLUMNS = ["slice", "pipeline", "accuracy", "token F1", "abstained (out-of-corpus)", "abstained (answerable)",
+                 "votes"]
 
 
 def scores_frames(feedback: FeedbackStore) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -74,11 +89,25 @@ def distribution_frame(table: pd.DataFrame) -> pd.DataFrame:
                          "pipeline": scored.get("pipeline", [])})
 
 
+def slice_frame(tables: Mapping[str, list[dict]] | None, dimension: str) -> pd.DataFrame:
+    """The verdict's slices of one dimension as a table (every number as text, "too few (n=3)" included)."""
+    return pd.DataFrame((tables or {}).get(dimension, []), columns=SLICE_COLUMNS)
+
+
+def verdict_outputs(page: VerdictPage, dimension: str) -> tuple[str, str, dict, pd.DataFrame]:
+    """What the verdict panel shows: the recommendation (Markdown), the page's path, every dimension's slice
+    rows (kept in the session for the dimension dropdown) and the chosen dimension's table."""
+    tables = page.verdict.tables()
+    return summary_markdown(page.verdict), str(page.html), tables, slice_frame(tables, dimension)
+
+
 def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | None = None, judge_status: str = "",
                          batch_report: Callable[[int | None], tuple[str, Path]] | None = None,
-                         auth: AdminAuth | None = None) -> None:
+                         auth: AdminAuth | None = None,
+                         verdict_page: Callable[[bool], VerdictPage] | None = None) -> None:
     """``rescore`` queues every voted exchange for scoring again (after a new judge or metric version);
-    ``batch_report(limit)`` runs every pipeline over the question set and returns (summary, zip)."""
+    ``batch_report(limit)`` runs every pipeline over the question set and returns (summary, zip);
+    ``verdict_page(fresh)`` the newest verdict (a batch run's), or with ``fresh`` one built from the stored answers."""
     auth = auth or AdminAuth(None)
     gr.Markdown(
         "Each voted exchange is scored in the background. First, **correctness**: does the answer hold the "
@@ -129,8 +158,9 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
     with gr.Accordion("Batch evaluation: every pipeline over the question set", open=False, elem_id="batch-panel"):
         every_column = ", ".join(c.label for c in arena_columns.COLUMNS)
         gr.Markdown(f"Asks every question of the set in every column ({every_column}), scores every answer, "
-                    "and gives the report: `scores.csv`, `summary.md` / `summary.html` (table with bars) and "
-                    "`dataset.jsonl` (the ragas samples). Same as `python -m pipelines.evaluation`.")
+                    "and gives the report: `scores.csv`, `summary.md` / `summary.html` (table with bars), "
+                    "`dataset.jsonl` (the ragas samples) and `verdict.html` (which approach to use, and why; shown "
+                    "below too). Same as `python -m pipelines.evaluation`.")
         with gr.Row():
             limit = gr.Number(label="Questions (0 = all)", value=3, precision=0, minimum=0, elem_id="batch-limit")
             password = gr.Textbox(label="Admin password", type="password", visible=auth.enabled,
@@ -139,16 +169,54 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
         batch_summary = gr.Markdown(elem_id="batch-summary")
         batch_file = gr.File(label="Report (zip)", elem_id="batch-report")
 
+    with gr.Accordion("The verdict: which approach for these documents", open=True, elem_id="verdict-panel"):
+        gr.Markdown("Accuracy per approach with 95% intervals, where each one wins (by document, question type, "
+                    "retrieval hit or miss, adapter), made-up answers on questions the documents cannot answer, "
+                    "the knowledge update, the costs, and a recommendation written by rules. A batch run above "
+                    "builds it from its own answers; the button builds it now from every stored answer to the "
+                    "question set (no generation). Same as `python -m pipelines.evaluation verdict`.")
+        with gr.Row():
+            build_verdict = gr.Button("📄 Verdict from the stored answers", elem_id="build-verdict",
+                                      interactive=verdict_page is not None)
+            dimension = gr.Dropdown(choices=list(DIMENSIONS), value=BY_TYPE, label="Slices by",
+                                    elem_id="verdict-dimension")
+        verdict_summary = gr.Markdown(elem_id="verdict-summary")
+        verdict_file = gr.File(label="Verdict page (HTML, one file)", elem_id="verdict-page")
+        slice_tables = gr.State({})
+        slices = gr.Dataframe(label="Per slice and approach (a slice under 5 answers says \"too few\")",
+                              elem_id="verdict-slices", interactive=False, wrap=True)
+
     def do_batch(count: float | None, given: str, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str]:  # noqa: B008
         require_admin(auth, given)
         try:
             summary_text, archive = batch_report(int(count) if count else None)
         except ValueError as exc:
             raise gr.Error(str(exc)) from exc
-        return summary_text.replace("# Batch evaluation", "### Batch evaluation", 1), str(archive)
+        summary_text = summary_text.replace("# Batch evaluation", "### Batch evaluation", 1)
+        return summary_text.replace("\n## Verdict", "\n#### Verdict", 1), str(archive)
 
-    run_batch.click(do_batch, inputs=[limit, password], outputs=[batch_summary, batch_file], api_name=False,
-                    concurrency_limit=1, concurrency_id="generation")
+    def show_verdict(fresh: bool, chosen: str) -> tuple[str, str, dict, pd.DataFrame]:
+        if verdict_page is None:
+            raise gr.Error("The verdict is unavailable in this app.")
+        try:
+            return verdict_outputs(verdict_page(fresh), chosen)
+        except ValueError as exc:  # the question set cannot be read
+            raise gr.Error(str(exc)) from exc
+
+    def show_stored_verdict(chosen: str) -> tuple[str, str, dict, pd.DataFrame]:
+        return show_verdict(True, chosen)
+
+    def show_batch_verdict(chosen: str) -> tuple[str, str, dict, pd.DataFrame]:
+        return show_verdict(False, chosen)
+
+    verdict_views = [verdict_summary, verdict_file, slice_tables, slices]
+    batch_run = run_batch.click(do_batch, inputs=[limit, password], outputs=[batch_summary, batch_file],
+                                api_name=False, concurrency_limit=1, concurrency_id="generation")
+    if verdict_page is not None:
+        batch_run.success(show_batch_verdict, inputs=[dimension], outputs=verdict_views, api_name=False)
+    build_verdict.click(show_stored_verdict, inputs=[dimension], outputs=verdict_views, api_name=False,
+                        concurrency_limit=1, concurrency_id="verdict")
+    dimension.change(slice_frame, inputs=[slice_tables, dimension], outputs=[slices], api_name=False)
     refresh.click(refresh_all, outputs=[accuracy, table, summary, means_plot, spread_plot, verdict, agreement, scatter],
                   api_name=False)
     rescore_button.click(do_rescore, inputs=[rescore_password], outputs=[rescore_status], api_name=False)

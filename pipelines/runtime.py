@@ -28,9 +28,10 @@ from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.common.spaces import download_weaviate
 from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
+from pipelines.evaluation.verdict import VerdictPage
 from pipelines.feedback.store import FeedbackStore
 from pipelines.generation.answer_rules import AnswerRules
-from pipelines.generation.backend import GenerationBackend
+from pipelines.generation.backend import FINETUNED_ADAPTER, GenerationBackend
 from pipelines.generation.chat_models import ChatModel, LocalChatModel, OpenAICompatibleChatModel
 from pipelines.generation.models import ModelBackend, ModelLoadError
 from pipelines.generation.openai_backend import OpenAICompatibleBackend
@@ -62,6 +63,7 @@ class Runtime:
     rag_problem: str = ""
     training: TrainingJobs | None = None
     judge_factory: Callable[[object], LLMJudge] | None = None
+    last_verdict: VerdictPage | None = None  # the newest verdict page this process wrote (the Evaluation tab's)
 
     @property
     def retrieval_defaults(self) -> RetrievalOptions:
@@ -190,14 +192,49 @@ class Runtime:
         return self.arena.answer_whole(question, session).exchange_id
 
     def batch_report(self, limit: int | None = None) -> tuple[str, Path]:
-        """Every pipeline over the question set, scored; the summary (Markdown) and the report as a zip."""
+        """Every pipeline over the question set, scored; the summary (Markdown, ending with the verdict's
+        recommendation) and the report as a zip (``verdict.html`` included; :meth:`verdict_page` returns it)."""
         from datetime import UTC, datetime
 
         from pipelines.evaluation.batch import run_batch, zip_report
 
         folder = self.settings.data_dir / "reports" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         report = run_batch(self, self.settings.questions_file, folder, limit)
+        if report.verdict is not None and report.verdict_page is not None:
+            self.last_verdict = VerdictPage(report.verdict, report.verdict_page)
         return (report.folder / "summary.md").read_text(), zip_report(report.folder)
+
+    def verdict_page(self, fresh: bool = False) -> VerdictPage:
+        """The verdict for the Evaluation tab: the newest one this process wrote (a batch run's), unless
+        ``fresh`` or there is none; then one built now from every stored answer to the question set (scored or
+        voted; no generation), written to ``reports/verdict-TIME/verdict.html`` in the data dir. A question set
+        that cannot be read raises :class:`~pipelines.common.questions.QuestionSetError` (a ValueError)."""
+        from datetime import UTC, datetime
+
+        from pipelines.common.questions import load_questions
+        from pipelines.evaluation.verdict import build_verdict, measure_memory, write_verdict
+
+        if not fresh and self.last_verdict is not None:
+            return self.last_verdict
+        verdict = build_verdict(self.feedback, load_questions(self.settings.questions_file),
+                                set_name=self.settings.questions_file.name, adapter_folder=self.adapter_folder(),
+                                corpus_dir=self.settings.corpus_dir, memory=measure_memory())
+        folder = self.settings.data_dir / "reports" / f"verdict-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        self.last_verdict = VerdictPage(verdict, write_verdict(verdict, folder))
+        return self.last_verdict
+
+    def adapter_folder(self) -> Path | None:
+        """The fine-tuned column's adapter folder here (its metadata gives the verdict training time, size and
+        the documents it was trained on): the loaded one, else the configured one; None when a remote server
+        serves a named adapter of its own, or no folder exists."""
+        loaded = getattr(self.backend, "adapter_paths", {}).get(FINETUNED_ADAPTER)
+        if loaded is not None:
+            return Path(loaded)
+        remote = self.backend is not None and not self.backend.loads_adapter_folders
+        if remote and self.settings.generation_adapter_model:
+            return None
+        folder = Path(self.settings.adapter_path)
+        return folder if folder.is_dir() else None
 
     def judge_status(self) -> str:
         """One sentence for the Evaluation tab and reports: which judge scores, or which metrics are skipped."""

@@ -1,41 +1,100 @@
-"""``python -m pipelines.evaluation``: every pipeline over a question set, scored, as a report folder.
+"""``python -m pipelines.evaluation``: every pipeline over a question set, scored, as a report folder with the verdict.
 
     python -m pipelines.evaluation --questions assets/questions.jsonl --out reports/today [--limit 10]
+    python -m pipelines.evaluation verdict --questions assets/questions.jsonl --out reports/today [--limit 10]
+    python -m pipelines.evaluation verdict --stored --out reports/verdict
 
-Starts the whole app (:class:`pipelines.runtime.Runtime`) and hands it to
-:func:`pipelines.evaluation.batch.run_batch`; a CLI sits at the top of the layers, so it may.
+The first two start the whole app (:class:`pipelines.runtime.Runtime`) and hand it to
+:func:`pipelines.evaluation.batch.run_batch` (a CLI sits at the top of the layers, so it may); the folder gets
+the scores, the summary and ``verdict.html``. ``batch`` (the default command) prints the summary, ``verdict``
+prints the verdict. ``verdict --stored`` runs nothing: it builds the verdict from the answers already in the
+feedback store (every scored or voted exchange of the set) and opens only the store.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
+BATCH, VERDICT = "batch", "verdict"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked: ``--stored`` only with ``verdict``, ``--limit`` at least 1."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.evaluation",
+        description="Run every pipeline over a question set, score it, and write the report with the verdict.")
+    parser.add_argument("command", nargs="?", choices=(BATCH, VERDICT), default=BATCH,
+                        help="batch (default): print the summary; verdict: print the verdict")
+    parser.add_argument("--questions", type=Path, default=None, help="JSONL (default: the sample question set)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the report folder (default: reports/latest; with --stored: reports/verdict)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--stored", action="store_true",
+                        help="verdict only: from the answers already stored, without running the set (no model)")
+    args = parser.parse_args(argv)
+    if args.stored and args.command != VERDICT:
+        parser.error("--stored goes with the verdict command: python -m pipelines.evaluation verdict --stored")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    if args.out is None:
+        args.out = Path("reports") / ("verdict" if args.stored else "latest")
+    return args
+
+
+def stored_verdict(questions: Path, out: Path, limit: int | None = None) -> int:
+    """``verdict --stored``: the verdict from the feedback store alone; 2 when the set cannot be read."""
+    from pipelines.common.questions import QuestionSetError, load_questions
+    from pipelines.common.settings import Settings
+    from pipelines.evaluation.verdict import build_verdict, render_markdown, write_verdict
+    from pipelines.feedback.store import FeedbackStore
+
+    settings = Settings()
+    try:
+        items = load_questions(questions)[:limit] if limit else load_questions(questions)
+    except QuestionSetError as exc:
+        print(f"error: {questions}: {exc}")
+        return 2
+    store = FeedbackStore.open(settings.feedback_target)
+    try:
+        verdict = build_verdict(store, items, set_name=questions.name, adapter_folder=settings.adapter_path,
+                                corpus_dir=settings.corpus_dir)
+    finally:
+        store.close()
+    page = write_verdict(verdict, out)
+    print(render_markdown(verdict))
+    print(f"Verdict: {page}")
+    return 0
+
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipelines.evaluation``: every pipeline over a question set, scored, as a report folder."""
-    import argparse
-
+    """``python -m pipelines.evaluation``: see the module docstring."""
     from pipelines.common.settings import Settings
+
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    questions = args.questions or Settings().questions_file
+    if args.stored:
+        return stored_verdict(questions, args.out, args.limit)
+
     from pipelines.evaluation.batch import run_batch
+    from pipelines.evaluation.verdict import render_markdown
     from pipelines.runtime import Runtime
 
-    parser = argparse.ArgumentParser(description="Run every pipeline over a question set and score it with ragas.")
-    parser.add_argument("--questions", type=Path, default=None, help="JSONL (default: the sample question set)")
-    parser.add_argument("--out", type=Path, default=Path("reports") / "latest")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    settings = Settings()
-    runtime = Runtime.start(settings)
+    runtime = Runtime.start(Settings())
     try:
         for problem in runtime.problems:
             print(f"warning: {problem}")
-        report = run_batch(runtime, args.questions or settings.questions_file, args.out, args.limit)
+        report = run_batch(runtime, questions, args.out, args.limit)
     finally:
         runtime.close()
-    print((report.folder / "summary.md").read_text())
-    print(f"Report: {report.folder}")
+    if args.command == VERDICT and report.verdict is not None:
+        print(render_markdown(report.verdict))
+        print(f"Verdict: {report.verdict_page}")
+    else:
+        print((report.folder / "summary.md").read_text())
+        print(f"Report: {report.folder} (the verdict: {report.verdict_page})")
     return 0
 
 

@@ -4,9 +4,15 @@
 
 The report folder holds ``scores.csv`` (one row per question, pipeline and metric),
 ``summary.md`` and ``summary.html`` (mean of each metric per pipeline, and how many answers it covers),
-``dataset.jsonl`` (the samples that were scored, with their pipeline) and ``ragas_dataset.jsonl`` (the same
-as a ragas ``EvaluationDataset``). Exchanges and scores also go to the
-feedback store, so the Evaluation tab shows them.
+``dataset.jsonl`` (the samples that were scored, with their pipeline), ``ragas_dataset.jsonl`` (the same
+as a ragas ``EvaluationDataset``) and the verdict (:mod:`pipelines.evaluation.verdict`): ``verdict.html``, one
+page on which approach to use and why, built from this run's stored exchanges, and ``verdict.md``; its
+recommendation also ends ``summary.md``. Exchanges and scores also go to the feedback store, so the
+Evaluation tab shows them.
+
+    report = run_batch(runtime, Path("assets/questions.jsonl"), Path("reports/today"), limit=10)
+    report.verdict_page                      # reports/today/verdict.html
+    report.verdict.recommendation.case       # 'clear', 'close' or 'thin'
 """
 
 from __future__ import annotations
@@ -24,8 +30,18 @@ from typing import Protocol
 from tqdm import tqdm
 
 from pipelines.common.correctness import accuracy_by_pipeline
+from pipelines.common.questions import load_questions
 from pipelines.common.settings import Settings
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet
+from pipelines.evaluation.verdict import (
+    VERDICT_HTML,
+    Verdict,
+    build_verdict,
+    measure_memory,
+    reset_gpu_peak,
+    summary_markdown,
+    write_verdict,
+)
 from pipelines.feedback.store import FeedbackStore
 from pipelines.knowledge.base import make_chunker
 from pipelines.knowledge.embeddings import Embedder
@@ -47,12 +63,27 @@ class BatchRuntime(Protocol):
 
     def judge_status(self) -> str: ...
 
+    def adapter_folder(self) -> Path | None:
+        """The fine-tuned column's adapter folder on this machine (the verdict's training time, size and data),
+        or None (a remote server's adapter, or none loaded)."""
+        ...
+
 
 @dataclass(frozen=True)
 class BatchReport:
+    """A written report folder: ``rows`` are the score rows; ``verdict`` the run's verdict (None when the run
+    was asked not to build one)."""
+
     folder: Path
     questions: int
     rows: list[dict]
+    verdict: Verdict | None = None
+
+    @property
+    def verdict_page(self) -> Path | None:
+        """The run's ``verdict.html``, once written."""
+        page = self.folder / VERDICT_HTML
+        return page if self.verdict is not None and page.is_file() else None
 
     def means(self, by_split: bool = False) -> dict[tuple[str, ...], tuple[float, int]]:
         """(pipeline, metric[, split]) -> (mean over scored answers, how many answers)."""
@@ -64,9 +95,13 @@ class BatchReport:
         return {key: (sum(v) / len(v), len(v)) for key, v in sorted(values.items())}
 
 
-def run_batch(runtime: BatchRuntime, questions_file: Path, out_dir: Path, limit: int | None = None) -> BatchReport:
-    """Ask, score and report with a started runtime (its model, Weaviate and feedback store)."""
+def run_batch(runtime: BatchRuntime, questions_file: Path, out_dir: Path, limit: int | None = None, *,
+              verdict: bool = True) -> BatchReport:
+    """Ask, score and report with a started runtime (its model, Weaviate and feedback store); ``verdict``: also
+    build the verdict from this run's stored exchanges and write ``verdict.html`` (the costs it shows are this
+    run's: its answer times and the GPU peak from its start)."""
     settings = runtime.settings
+    reset_gpu_peak()
     references = ReferenceSet.load(questions_file, settings.corpus_dir, make_chunker(runtime.embedder, settings))
     questions = references.questions()[:limit] if limit else references.questions()
     if not questions:
@@ -89,9 +124,19 @@ def run_batch(runtime: BatchRuntime, questions_file: Path, out_dir: Path, limit:
         split = reference.split if reference else ""
         rows += [{"question": exchange["question"], "split": split, "exchange_id": exchange["id"],
                   "scorer": scorer.name, **row} for row in scored[exchange["id"]]]
-    report = BatchReport(out_dir, len(questions), rows)
+    report = BatchReport(out_dir, len(questions), rows,
+                         _verdict(runtime, questions_file, session_id, exchanges) if verdict else None)
     _write(report, samples, scorer.name, runtime.judge_status())
     return report
+
+
+def _verdict(runtime: BatchRuntime, questions_file: Path, session_id: str, exchanges: list[dict]) -> Verdict:
+    """The run's verdict from the store: its exchanges, the set's items, the active adapter and the documents."""
+    return build_verdict(
+        runtime.feedback, load_questions(questions_file), set_name=questions_file.name,
+        scope=f"batch run {session_id}", exchange_ids=[exchange["id"] for exchange in exchanges],
+        adapter_folder=runtime.adapter_folder(), corpus_dir=runtime.settings.corpus_dir,
+        memory=measure_memory(gpu_scope="during this run"))
 
 
 def zip_report(folder: Path) -> Path:
@@ -132,6 +177,9 @@ def _write(report: BatchReport, samples: list[dict], scorer: str, judge: str) ->
     skipped = sorted({(r["pipeline"], r["metric"], r["reason"]) for r in report.rows if r["status"] != "ok"})
     if skipped:
         lines += ["", "Not scored:", *[f"- {p} / {m}: {reason}" for p, m, reason in skipped]]
+    if report.verdict is not None:
+        write_verdict(report.verdict, report.folder)
+        lines += ["", summary_markdown(report.verdict).replace("### Verdict", "## Verdict", 1)]
     (report.folder / "summary.md").write_text("\n".join(lines) + "\n")
     (report.folder / "summary.html").write_text(_html_summary(report, scorer, judge))
 
@@ -154,4 +202,6 @@ def _html_summary(report: BatchReport, scorer: str, judge: str) -> str:
             f"<h1>Batch evaluation: {report.questions} questions</h1><p>{html.escape(scorer)}</p>"
             f"<p>{html.escape(judge.replace('**', '').replace('`', ''))}</p>{table}"
             "<p>Every score, with failures and their reasons: <code>scores.csv</code>; the scored ragas samples: "
-            "<code>dataset.jsonl</code> (as a ragas EvaluationDataset: <code>ragas_dataset.jsonl</code>).</p>")
+            "<code>dataset.jsonl</code> (as a ragas EvaluationDataset: <code>ragas_dataset.jsonl</code>).</p>"
+            + (f"<p>Which approach to use, and why: <a href=\"{VERDICT_HTML}\">{VERDICT_HTML}</a>.</p>"
+               if report.verdict is not None else ""))

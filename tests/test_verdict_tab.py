@@ -1,0 +1,70 @@
+"""The Evaluation tab's verdict panel on a stand-in ``verdict_page``: the recommendation, the page and the slice
+table for the chosen dimension, after a batch run and from the stored answers; and the runtime's side of it on a
+stand-in runtime (a store and settings, no model)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from types import SimpleNamespace
+
+from components.evaluation import SLICE_COLUMNS, build_evaluation_tab
+from pipelines.common.events import PipelineResult, Timings
+from pipelines.common.settings import Settings
+from pipelines.evaluation.slices import BY_TYPE
+from pipelines.evaluation.verdict import VerdictPage, verdict_from_exchanges, write_verdict
+from pipelines.feedback.store import FeedbackStore
+from pipelines.runtime import Runtime
+from tests.tab_handlers import tab_handlers
+from tests.test_verdict import exchange, questions
+
+
+def test_the_evaluation_tab_shows_the_verdict_and_its_slices(tmp_path):
+    verdict = verdict_from_exchanges([exchange(i, i < 5, i < 1) for i in range(6)], questions(6), set_name="s.jsonl",
+                                     rounds=5)
+    page = write_verdict(verdict, tmp_path)
+    asked = []
+
+    def verdict_page(fresh: bool) -> VerdictPage:
+        asked.append(fresh)
+        return VerdictPage(verdict, page)
+
+    store = FeedbackStore.open(tmp_path / "feedback.sqlite3")
+    try:
+        handlers = tab_handlers(lambda: build_evaluation_tab(store, verdict_page=verdict_page))
+    finally:
+        store.close()
+    summary, path, tables, frame = handlers["show_stored_verdict"](BY_TYPE)
+    assert asked == [True] and path == str(page)
+    assert "### Verdict: Too little evidence" in summary and verdict.recommendation.text in summary
+    assert list(frame.columns) == SLICE_COLUMNS and set(frame["pipeline"]) == {"RAG", "Fine-tuned"}
+    assert list(frame["accuracy"]) == ["17% [3%, 56%] (n=6)", "83% [44%, 97%] (n=6)"]  # Fine-tuned, then RAG
+    by_document = handlers["slice_frame"](tables, "document")
+    assert list(by_document["slice"]) == ["a.md", "a.md"]
+    handlers["show_batch_verdict"]("retrieval")
+    assert asked == [True, False]
+    assert handlers["slice_frame"]({}, "adapter").empty
+
+
+def test_the_runtime_builds_the_verdict_from_the_stored_answers(tmp_path):
+    """``Runtime.verdict_page`` on a stand-in runtime (store, settings, no model): built from the stored answers
+    into the data dir's reports folder, the newest one returned again unless ``fresh``."""
+    questions_file = tmp_path / "set.jsonl"
+    questions_file.write_text(json.dumps({"question": "Question 0?", "key": "42"}) + "\n")
+    settings = Settings(data_dir=tmp_path / "data", questions_file=questions_file, adapter_path=tmp_path / "none")
+    store = FeedbackStore.open(tmp_path / "feedback.sqlite3")
+    exchange_id = store.record_exchange("s", "Question 0?", [PipelineResult("rag", "It is 42.",
+                                                                            timings=Timings(0.1, 1.0))])
+    store.add_scores(exchange_id, [{"pipeline": "rag", "metric": "key_fact", "value": 1.0, "status": "ok"}], "r")
+    runtime = SimpleNamespace(settings=settings, feedback=store, backend=None, last_verdict=None)
+    runtime.adapter_folder = functools.partial(Runtime.adapter_folder, runtime)
+    try:
+        assert runtime.adapter_folder() is None  # no backend, no adapter folder here
+        first = Runtime.verdict_page(runtime)
+        assert first.html.parent.parent == settings.data_dir / "reports" and first.html.is_file()
+        assert first.verdict.questions == 1 and first.verdict.columns["rag"].answer_s == 1.0
+        assert Runtime.verdict_page(runtime) is first
+        runtime.settings = Settings(data_dir=tmp_path / "data", questions_file=questions_file)
+        assert runtime.adapter_folder() == runtime.settings.adapter_path  # the shipped adapter, configured
+    finally:
+        store.close()
