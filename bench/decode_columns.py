@@ -125,6 +125,7 @@ def main() -> None:
     device = torch.cuda.get_device_name() if cuda else "cpu"
     print(f"decode_columns: {args.shape or settings.model_id} ({backend.precision}) on {device}, "
           f"{args.prompts} prompts, up to {args.tokens} new tokens, median of {args.rounds} rounds")
+    print("  median seconds: " + ", ".join(f"{mode} {value:.6f}" for mode, value in wall.items()))
     print(f"  wall time   two / slower single column  : {wall['both'] / one:.2f}  (goal <= 1.15)")
     print(f"  wall time   three / slower single column: {wall['three'] / one:.2f}  (goal <= 1.2)")
     if cuda:

@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -28,14 +30,22 @@ def test_qlora_vs_lora_trains_both_ways_through_the_training_command():
     assert "4-bit NF4 (QLoRA)" in qlora
     assert "float32 (LoRA)" in lora and "fallback" not in lora  # asked for, not fallen back to
     assert "tiny-qwen2 (random weights) on cpu, 3 steps" in out
-    assert ratio(out, "steps/s ratio     QLoRA / LoRA") > 0
-    assert ratio(out, "peak memory ratio QLoRA / LoRA") > 0
+    # the ratios are the two runs' own figures divided (not a constant or a mix-up of the two modes)
+    speed = {name: float(re.search(r"steps/s ([0-9.]+)", line).group(1)) for name, line in (("q", qlora), ("l", lora))}
+    peak = {name: float(re.search(r"\(MiB\)\s+([0-9.]+)", line).group(1)) for name, line in (("q", qlora), ("l", lora))}
+    assert all(value > 0 for value in (*speed.values(), *peak.values())), out
+    assert ratio(out, "steps/s ratio     QLoRA / LoRA") == pytest.approx(speed["q"] / speed["l"], rel=0.03, abs=0.01)
+    assert ratio(out, "peak memory ratio QLoRA / LoRA") == pytest.approx(peak["q"] / peak["l"], rel=0.01, abs=0.01)
 
 
 def test_decode_columns_batches_a_random_shape_with_a_random_adapter():
     out = run_bench("decode_columns.py", "--shape", "tiny-qwen2", "--prompts", "1", "--tokens", "4", "--rounds", "1")
-    assert ratio(out, "wall time   two / slower single column") > 0
-    assert ratio(out, "wall time   three / slower single column") > 0
+    wall = {mode: float(value) for mode, value in re.findall(r"(\w+) ([0-9.]+)", out.split("median seconds:")[1]
+                                                                           .splitlines()[0])}
+    assert set(wall) == {"rag", "finetuned", "both", "three"} and all(v > 0 for v in wall.values()), out
+    one = max(wall["rag"], wall["finetuned"])
+    assert ratio(out, "wall time   two / slower single column") == round(wall["both"] / one, 2)
+    assert ratio(out, "wall time   three / slower single column") == round(wall["three"] / one, 2)
 
 
 def test_a_random_adapter_changes_the_answer(tmp_path):
