@@ -104,3 +104,18 @@ def test_stored_scores_agree_with_the_verdicts_rule_on_out_of_corpus_questions(s
     accuracy = accuracy_by_pipeline(store.scores())
     assert accuracy["rag"][0] == proportion_interval(3, 3)  # the key, then two abstentions
     assert accuracy["finetuned"][0] == proportion_interval(1, 2)  # the key; made up; the empty answer not counted
+
+
+def test_the_sample_reference_set_keeps_its_out_of_corpus_questions_for_the_arena():
+    """The arena's "next question" draws from the reference set: the out-of-corpus questions are among them (a
+    vote on one is a vote on honesty), marked unanswerable, with no passages and the abstention reference."""
+    from pipelines.common.questions import ABSTENTION_REFERENCE
+
+    root = Path(__file__).resolve().parent.parent / "assets"
+    references = ReferenceSet.load(root / "questions.jsonl", root / "corpus")
+    unanswerable = [ref for ref in references.references.values() if not ref.answerable]
+    assert len(references.questions()) == len(references) == 27 + len(unanswerable) and len(unanswerable) >= 5
+    assert {ref.question for ref in unanswerable} <= set(references.questions())
+    assert all((ref.answer, ref.keys, ref.contexts, ref.split) == (ABSTENTION_REFERENCE, (), (), "test")
+               for ref in unanswerable)
+    assert all(ref.contexts and ref.keys for ref in references.references.values() if ref.answerable)
