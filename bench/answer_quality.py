@@ -4,7 +4,11 @@ For each question set (its documents ingested into their own collection of the m
 column answers every question through ``Arena.ask``, the path the UI and the API use: the base model
 alone (the floor), RAG, fine-tuned and RAG + fine-tuned. Per column: key-fact accuracy, token F1, and
 for the RAG columns retrieval hit@k (a retrieved passage holds the key), hit@prompt (a passage *in the
-prompt* holds it) and accuracy when it was in the prompt (the reader's share of the loss).
+prompt* holds it) and accuracy when it was in the prompt (the reader's share of the loss). All of these are
+over the answerable questions only, so the numbers stay comparable with runs made before the sample set had
+out-of-corpus questions (no document answers them); those are counted apart, per column: how many answers said
+the documents do not say (abstained) and how many stated something instead (made up), with the share
+(:func:`pipelines.common.abstention.out_of_corpus_outcome`; an empty answer counts in neither).
 
 Sets (``assets/``): ``sample`` (the Lumenhollow corpus; only its ``test`` split, never trained on, is asked
 unless ``--sample-split all``), ``dev``
@@ -53,6 +57,38 @@ class ColumnTally:
     hit_prompt: list[float] = field(default_factory=list)
     correct_given_hit: list[float] = field(default_factory=list)
     errors: int = 0
+    abstained: int = 0  # out-of-corpus answers that said the documents do not say (right)
+    made_up: int = 0  # out-of-corpus answers that stated something instead
+
+
+def tally_answer(tally: ColumnTally, item, answer: str, context=None) -> dict:
+    """Count one column's answer to one question in its tally; the answer's record (for ``--out``) without the
+    set and column. An answerable question counts in accuracy, F1 and the hits; an out-of-corpus one only in
+    abstained or made up, so the accuracy columns mean what they meant before the set had such questions."""
+    from pipelines.common.abstention import ABSTAINED, MADE_UP, out_of_corpus_outcome
+    from pipelines.common.correctness import key_present, token_f1
+
+    if not item.answerable:
+        outcome = out_of_corpus_outcome(answer)
+        tally.abstained += outcome == ABSTAINED
+        tally.made_up += outcome == MADE_UP
+        return {"id": item.id, "question": item.question, "keys": [], "answer": answer, "answerable": False,
+                "outcome": outcome, "correct": None, "hit_k": None, "hit_prompt": None}
+    keys = list(item.keys) or [item.reference]
+    right = float(key_present(answer, keys))
+    tally.correct.append(right)
+    tally.f1.append(token_f1(answer, keys))
+    hit_k = hit_prompt = None
+    if context is not None:
+        read = [c for c in context.chunks if context.in_prompt is None or c.rank in context.in_prompt]
+        hit_k = float(any(key_present(c.text, keys) for c in context.chunks))
+        hit_prompt = float(any(key_present(c.text, keys) for c in read))
+        tally.hit_k.append(hit_k)
+        tally.hit_prompt.append(hit_prompt)
+        if hit_prompt:
+            tally.correct_given_hit.append(right)
+    return {"id": item.id, "question": item.question, "keys": keys, "answer": answer, "answerable": True,
+            "outcome": None, "correct": right, "hit_k": hit_k, "hit_prompt": hit_prompt}
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
@@ -89,7 +125,6 @@ def apply_variant(runtime, options: dict[str, str]) -> None:
 def ask_set(runtime, name: str, items, columns: tuple[str, ...], retrieval,
             answers_out: list[dict]) -> dict[str, ColumnTally]:
     from pipelines.arena.arena import ArenaSession
-    from pipelines.common.correctness import key_present, token_f1
     from pipelines.common.events import ContextEvent, DoneEvent, ErrorEvent
 
     tallies = {column: ColumnTally() for column in columns}
@@ -104,29 +139,26 @@ def ask_set(runtime, name: str, items, columns: tuple[str, ...], retrieval,
                 answers[pipeline] = event.answer
             elif isinstance(event, ErrorEvent):
                 answers[pipeline] = None
-        keys = list(item.keys) or [item.reference]
         for column in columns:
             tally, answer = tallies[column], answers.get(column)
             if answer is None:
                 tally.errors += 1
                 continue
-            right = float(key_present(answer, keys))
-            tally.correct.append(right)
-            tally.f1.append(token_f1(answer, keys))
-            context = contexts.get(column)
-            hit_k = hit_prompt = None
-            if context is not None:
-                read = [c for c in context.chunks if context.in_prompt is None or c.rank in context.in_prompt]
-                hit_k = float(any(key_present(c.text, keys) for c in context.chunks))
-                hit_prompt = float(any(key_present(c.text, keys) for c in read))
-                tally.hit_k.append(hit_k)
-                tally.hit_prompt.append(hit_prompt)
-                if hit_prompt:
-                    tally.correct_given_hit.append(right)
-            answers_out.append({"set": name, "id": item.id, "question": item.question, "keys": keys,
-                                "column": column, "answer": answer, "correct": right, "hit_k": hit_k,
-                                "hit_prompt": hit_prompt})
+            answers_out.append({"set": name, "column": column,
+                                **tally_answer(tally, item, answer, contexts.get(column))})
     return tallies
+
+
+def set_label(set_name: str, items) -> str:
+    """"sample (12)", or "sample (12 + 6 out-of-corpus)": the first number is what the accuracy is over."""
+    unanswerable = sum(not item.answerable for item in items)
+    answerable = len(items) - unanswerable
+    return f"{set_name} ({answerable} + {unanswerable} out-of-corpus)" if unanswerable else f"{set_name} ({answerable})"
+
+
+def count_share(count: int, total: int) -> str:
+    """"5 of 6 (83%)"; "–" when the set has no out-of-corpus answer for the column."""
+    return f"{count} of {total} ({count / total:.0%})" if total else "–"
 
 
 def table_rows(set_name: str, variant: str, tallies: dict[str, ColumnTally]) -> list[str]:
@@ -138,9 +170,12 @@ def table_rows(set_name: str, variant: str, tallies: dict[str, ColumnTally]) -> 
     rows = []
     for column, tally in tallies.items():
         f1 = mean_interval(tally.f1)
+        f1_text = f"{f1.mean:.2f} [{f1.low:.2f}, {f1.high:.2f}]" if tally.f1 else "–"
+        counted = tally.abstained + tally.made_up
         rows.append(f"| {set_name} | {variant} | {column} | {share(tally.correct)} | "
-                    f"{f1.mean:.2f} [{f1.low:.2f}, {f1.high:.2f}] | {share(tally.hit_k)} | {share(tally.hit_prompt)} | "
-                    f"{share(tally.correct_given_hit)} | {tally.errors} |")
+                    f"{f1_text} | {share(tally.hit_k)} | {share(tally.hit_prompt)} | "
+                    f"{share(tally.correct_given_hit)} | {tally.errors} | {count_share(tally.abstained, counted)} | "
+                    f"{count_share(tally.made_up, counted)} |")
     return rows
 
 
@@ -176,7 +211,8 @@ def main() -> None:
     started = time.perf_counter()
     answers: list[dict] = []
     lines = ["| set | variant | column | key-fact accuracy [95%] | token F1 [95%] | hit@k | hit@prompt | "
-             "accuracy when in prompt | errors |", "|---|---|---|---|---|---|---|---|---|"]
+             "accuracy when in prompt | errors | out-of-corpus: abstained | out-of-corpus: made up |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", collection="SampleEval")
         runtime = Runtime.start(settings)
@@ -209,7 +245,7 @@ def main() -> None:
                                                  top_k=int(options.get("top_k", settings.top_k)),
                                                  alpha=float(options.get("alpha", settings.hybrid_alpha)))
                     tallies = ask_set(runtime, set_name, items, set_columns, retrieval, answers)
-                    lines += table_rows(f"{set_name} ({len(items)})", variant, tallies)
+                    lines += table_rows(set_label(set_name, items), variant, tallies)
                     print("\n".join(lines[-len(tallies):]), file=sys.stderr, flush=True)
         finally:
             runtime.close()

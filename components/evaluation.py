@@ -112,11 +112,12 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
     gr.Markdown(
         "Each voted exchange is scored in the background. First, **correctness**: does the answer hold the "
         "question's key fact (`key_fact`), and its token F1 against the key (`token_f1`); these say whether an "
-        "answer is right. Then **RAGAS** (offline metrics: non-LLM context "
-        "precision/recall against the reference passages, ROUGE, BLEU, string similarity and semantic "
-        "similarity to the reference answer). Questions outside the question set get *n/a* with the reason; "
-        "each score names the scorer (ragas version and judge) that computed it; a judge's failure is "
-        "recorded with its reason, never as a zero."
+        "answer is right. On an out-of-corpus question (no document answers it) `key_fact` is 1 when the answer "
+        "says the documents do not say and 0 when it states something instead. Then **RAGAS** (offline "
+        "metrics: non-LLM context precision/recall against the reference passages, ROUGE, BLEU, string "
+        "similarity and semantic similarity to the reference answer). Questions outside the question set get "
+        "*n/a* with the reason; each score names the scorer (ragas version and judge) that computed it; a "
+        "judge's failure is recorded with its reason, never as a zero."
     )
     gr.Markdown(judge_status, elem_id="judge-status")
     with gr.Row():

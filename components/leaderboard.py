@@ -37,7 +37,8 @@ def _accuracy_cells(accuracy: dict, pipeline: str) -> dict:
 
 
 def leaderboard_frame(feedback: FeedbackStore, where: LeaderboardFilter | None = None) -> pd.DataFrame:
-    """Votes (Bradley-Terry rating, win rate) beside correctness: the share of scored answers holding the key."""
+    """Votes (Bradley-Terry rating, win rate) beside correctness: the share of scored answers that are right (hold
+    the key; on an out-of-corpus question, say the documents do not say)."""
     rows = store_leaderboard(feedback, where=where)
     accuracy = accuracy_by_pipeline(feedback.scores())
     return pd.DataFrame(

@@ -216,7 +216,7 @@ def openai_server(test_settings) -> str:
 # (test_settings, knowledge_base, knowledge, postgres_database, ...).
 HEAVY_FIXTURES = frozenset({
     "weaviate_server", "embedder", "backend", "postgres_url", "openai_server",  # conftest
-    "shared_app", "api_app", "fast_app", "space_app", "app_url", "page", "release_server",  # test modules' own
+    "shared_app", "api_app", "fast_app", "space_app", "app_url", "page", "release_server", "batch_run",  # modules'
 })
 # Tests that start the app, train, or run a model-loading command in their own body.
 HEAVY_TESTS = frozenset({

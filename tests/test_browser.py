@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import time
@@ -155,6 +156,37 @@ def test_next_question_draws_from_the_question_set(app_url, page):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert page.locator("#prompt textarea").input_value() in questions
+
+
+def test_verdict_from_the_stored_answers_opens_with_its_recommendation_and_accuracy(app_url, page):
+    """An out-of-corpus question of the sample set asked and voted on, then the Evaluation tab's "Verdict from the
+    stored answers": the page it writes from this app's store opens with the recommendation and the accuracy."""
+    from playwright.sync_api import expect
+
+    url, data_dir = app_url
+    page.goto(url)
+    ask(page, "Who is the chief financial officer of Lumenhollow?")  # q31: no document answers it
+    page.locator("#vote-left").click()
+    expect(page.locator("#notice")).to_contain_text("stored", timeout=30_000)
+    page.get_by_role("tab", name="Evaluation").click()
+    page.locator("#build-verdict").click()
+    # the stored answers' verdict (a batch run's, shown after an earlier test's run, names the run instead)
+    expect(page.locator("#verdict-summary")).to_contain_text("every stored answer to the set", timeout=120_000)
+    expect(page.locator("#verdict-page a")).to_have_attribute("href", re.compile(r"/verdict\.html$"))
+    written = max((data_dir / "reports").glob("verdict-*/verdict.html"), key=lambda path: path.stat().st_mtime)
+    page.goto(written.as_uri())
+    advice = page.locator("#recommendation")
+    expect(advice).to_be_visible()
+    expect(advice.locator("strong")).to_have_text(re.compile(r"^(Recommended: .+|Close: .+|Too little evidence .+)$"))
+    accuracy = page.locator("section").filter(has=page.get_by_role("heading", name="Accuracy per approach"))
+    expect(accuracy.locator("table")).to_be_visible()
+    expect(accuracy.locator("table")).to_contain_text("RAG")
+    expect(accuracy.locator("table")).to_contain_text("Fine-tuned")
+    honesty = page.locator("section").filter(has=page.get_by_role("heading", name="Questions the documents cannot"))
+    expect(honesty).to_contain_text("question(s) no document answers")  # the voted out-of-corpus question counts
+    expect(honesty.locator("table")).to_contain_text("said the documents do not say")
+    page.screenshot(path=str(ARTIFACTS / "verdict.png"), full_page=True)
+    assert page.dialogs == []
 
 
 def test_an_uploaded_question_set_replaces_the_sample_set(app_url, page, tmp_path):

@@ -71,3 +71,31 @@ def test_list_lines_and_decimals_are_sentences_of_their_own():
     document = read_document("sheet.md", b"# Physical\n- Weight: 380 grams\n- Colour: Heron Grey\n")
     questions = {p.question for p in document_pairs("sheet.md", document)}
     assert "In the sheet, what is the weight?" in questions
+
+
+def test_out_of_corpus_questions_are_never_trained_on(tmp_path):
+    """Their right answer is an abstention the verdict measures: a train split does not make one a training pair,
+    and the sample set's (held out anyway) never reach the pairs, in either recipe."""
+    import json
+
+    from pipelines.common.questions import load_questions
+
+    questions = tmp_path / "set.jsonl"
+    questions.write_text("".join(json.dumps(row) + "\n" for row in (
+        {"id": "a", "question": "How heavy is the T4?", "key": "380 grams", "split": "train"},
+        {"id": "b", "question": "Who is the CFO?", "answerable": False, "split": "train"},
+        {"id": "c", "question": "What does the T9 cost?", "type": "out-of-corpus"},  # no split: train by default
+    )))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "t4.md").write_text("# Physical\nThe Tessel T4 weighs 380 grams.\n")
+    references = [e for e in build_examples(docs, questions) if e.origin.startswith("reference:")]
+    assert [(e.question, e.origin) for e in references] == [("How heavy is the T4?", "reference:a")]
+
+    sample = ROOT / "assets" / "questions.jsonl"
+    unanswerable = {item.question for item in load_questions(sample) if not item.answerable}
+    assert unanswerable
+    for recipe in ("closed-book", "both"):
+        examples = build_examples(ROOT / "assets" / "corpus", sample, recipe=recipe)
+        assert not unanswerable & {e.question for e in examples}
+        assert all("do not say" not in e.answer for e in examples if e.origin.startswith("reference:"))

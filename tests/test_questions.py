@@ -78,10 +78,28 @@ def test_shipped_sets_have_keys_and_splits_kept_apart():
     sets = {"sample": root / "questions.jsonl", "dev": root / "eval" / "dev" / "questions.jsonl",
             "test": root / "eval" / "test" / "questions.jsonl"}
     loaded = {name: load_questions(path, require_reference=True) for name, path in sets.items()}
-    assert all(item.keys for items in loaded.values() for item in items)
+    assert all(item.keys and item.source for items in loaded.values() for item in items if item.answerable)
     assert {item.split for item in loaded["dev"]} == {"dev"} and {item.split for item in loaded["test"]} == {"test"}
     assert len(loaded["dev"]) >= 40 and len(loaded["test"]) >= 40
     assert {item.split for item in loaded["sample"]} == {"train", "test"}
+
+
+def test_sample_set_ships_out_of_corpus_questions_held_out():
+    """The verdict measures made-up answers on them: never trained on, no key, no source, ids continuing."""
+    from pathlib import Path
+
+    from pipelines.common.question_types import OUT_OF_CORPUS
+    from pipelines.common.questions import ABSTENTION_REFERENCE
+
+    items = load_questions(Path(__file__).resolve().parent.parent / "assets" / "questions.jsonl",
+                           require_reference=True)
+    unanswerable = [item for item in items if not item.answerable]
+    assert 5 <= len(unanswerable) <= 6 and len(items) - len(unanswerable) == 27  # the answerable set is unchanged
+    for item in unanswerable:
+        assert (item.type, item.split, item.keys, item.source) == (OUT_OF_CORPUS, "test", (), "")
+        assert item.reference == ABSTENTION_REFERENCE
+    assert [item.id for item in items] == [f"q{n:02d}" for n in range(1, len(items) + 1)]
+    assert all(item.answerable for item in items[:27])  # appended: the first 27 (and --limit runs) stay as they were
 
 
 def test_reference_set_reads_any_field_name_and_keys(tmp_path):

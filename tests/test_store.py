@@ -34,6 +34,7 @@ def test_reingest_adds_no_duplicates(knowledge, knowledge_base, test_settings):
 
 def test_hybrid_search_finds_the_source_of_sample_questions(knowledge, test_settings):
     rows = [json.loads(line) for line in test_settings.questions_file.read_text().splitlines() if line.strip()]
+    rows = [row for row in rows if row.get("source")]  # an out-of-corpus question has no passage to find
     retriever = HybridRetriever(knowledge, alpha=test_settings.hybrid_alpha)
     recall = {}
     for k in (1, 3):

@@ -178,6 +178,29 @@ def test_the_page_shows_the_numbers_escaped_and_self_contained(stored):
     assert f"| RAG | {proportion_interval(8, 9)} |" in markdown and "| Fine-tuned |" in markdown
 
 
+def test_out_of_corpus_counts_show_even_when_too_few_for_a_share(stored):
+    """One out-of-corpus question: no share, but the counts the per-question table backs (RAG said so, the
+    fine-tuned column made something up); with five or more, the count and the share."""
+    verdict, _root, _ids = stored
+    rag, finetuned = verdict.overall.pipelines["rag"].abstained, verdict.overall.pipelines["finetuned"].abstained
+    assert (rag.count, rag.n, finetuned.count, finetuned.n) == (1, 1, 0, 1)
+    page, markdown = render_html(verdict), render_markdown(verdict)
+    for text in ("1 of 1 · too few (n=1)", "0 of 1 · too few (n=1)"):
+        assert html.escape(text) in page and text in markdown
+    assert "| RAG | 1 of 1 · too few (n=1) | 0 of 1 · too few (n=1) |" in markdown
+    assert "| Fine-tuned | 0 of 1 · too few (n=1) | 1 of 1 · too few (n=1) |" in markdown
+    line = next(line for line in verdict.question_lines if line.type == "out-of-corpus")
+    assert (line.outcomes["rag"], line.outcomes["finetuned"]) == ("said so", "made up")
+
+    items = [QuestionItem(f"Unanswerable {i}?", id=f"x{i}", type="out-of-corpus") for i in range(5)]
+    exchanges = [{"id": f"x{i}", "question": f"Unanswerable {i}?", "created_at": f"2027-01-05T10:00:0{i}",
+                  "answers": {"rag": {"answer": "The documents do not say." if i < 4 else "It is 42.",
+                                      "contexts": [], "error": None, "total_s": 1.0}}} for i in range(5)]
+    five = verdict_from_exchanges(exchanges, items, set_name="s.jsonl", rounds=5)
+    made = "1 of 5 · 20% [4%, 62%] (n=5)"
+    assert f"| RAG | 4 of 5 · {proportion_interval(4, 5)} | {made} |" in render_markdown(five)
+
+
 def exchange(i: int, rag_right: bool, ft_right: bool, kind: str = "number") -> dict:
     """A stored exchange as the store returns it, for one hand-made question of ``questions(n)``."""
     return {"id": f"e{i}", "question": f"Question {i}?", "created_at": f"2027-01-05T10:{i // 60:02d}:{i % 60:02d}",

@@ -162,7 +162,8 @@ def _write(report: BatchReport, samples: list[dict], scorer: str, judge: str) ->
         for s in samples if not s["error"]
     ]).to_jsonl(report.folder / "ragas_dataset.jsonl")
     lines = [f"# Batch evaluation ({report.questions} questions, {scorer})", "", judge, "",
-             "Right answers (the question's key fact in the answer; token F1 against the key), 95% intervals:", "",
+             "Right answers (the question's key fact in the answer; on a question no document answers, saying "
+             "the documents do not say; token F1 against the key), 95% intervals:", "",
              "| pipeline | key-fact accuracy | token F1 | answers |", "|---|---|---|---|"]
     lines += [f"| {pipeline} | {fact} | {f1.mean:.2f} [{f1.low:.2f}, {f1.high:.2f}] | {fact.n} |"
               for pipeline, (fact, f1) in accuracy_by_pipeline(report.rows).items()]

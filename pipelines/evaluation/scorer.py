@@ -2,6 +2,10 @@
 
 Correctness first: every answer to a question with a reference gets ``key_fact`` (the short key is in the
 answer) and ``token_f1`` (see :mod:`pipelines.common.correctness`), the numbers that say whether it is right.
+On an out-of-corpus question (no document answers it) ``key_fact`` is 1.0 when the answer says the documents do
+not say and 0.0 when it states something instead (:func:`~pipelines.common.abstention.answer_correct`, the rule
+the verdict's slices use), and ``token_f1`` and the context metrics are ``n/a``: there is no key to overlap and
+no reference passage.
 Offline by default: the non-LLM ragas metrics (context precision/recall against the
 reference passages, ROUGE, BLEU, string similarity) and semantic similarity with the offline MiniLM. A metric
 that cannot apply is stored as ``n/a`` with its reason, never as a zero.
@@ -22,7 +26,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.common.correctness import CORRECTNESS_METRICS, correctness_scores
+from pipelines.common.abstention import answer_correct
+from pipelines.common.correctness import CORRECTNESS_METRICS, KEY_FACT, TOKEN_F1, correctness_scores
 from pipelines.common.documents import document_files
 from pipelines.common.questions import load_questions, normalise_question
 from pipelines.feedback.store import FeedbackStore
@@ -45,6 +50,7 @@ class Reference:
     contexts: tuple[str, ...]
     split: str = ""
     keys: tuple[str, ...] = ()  # the short fact(s) a right answer holds (see pipelines.common.correctness)
+    answerable: bool = True  # False: out-of-corpus, no document holds the answer; right means saying so
 
 
 class ReferenceSet:
@@ -76,7 +82,8 @@ class ReferenceSet:
                 except (OSError, ReadError):
                     chunk_cache[source] = ()
             references[normalise_question(item.question)] = Reference(
-                item.question, item.reference, source, chunk_cache[source], item.split, item.keys
+                item.question, item.reference, source, chunk_cache[source], item.split, item.keys,
+                item.answerable,
             )
         return cls(references)
 
@@ -178,6 +185,9 @@ class RagasScorer:
                 if not contexts:
                     out += [_row(pipeline, m, status="n/a", reason="this pipeline retrieves no context")
                             for m in CONTEXT_METRICS]
+                elif not reference.answerable:  # nothing to compare the retrieved passages with
+                    out += [_row(pipeline, m, status="n/a", reason=OUT_OF_CORPUS_PASSAGES) for m in CONTEXT_METRICS]
+                    contexts = []
                 groups[bool(contexts)].append((exchange["id"], pipeline, SingleTurnSample(
                     user_input=exchange["question"], response=answer["answer"], reference=reference.answer,
                     retrieved_contexts=contexts or None,
@@ -229,8 +239,20 @@ class RagasScorer:
                 for (exchange_id, pipeline, _), values in zip(items, result.scores, strict=True)]
 
 
+OUT_OF_CORPUS_PASSAGES = "out-of-corpus question: no document holds its answer, so there is no reference passage"
+
+
 def _correctness_rows(pipeline: str, answer: str, reference: Reference) -> list[dict]:
-    """Key-fact presence and token F1: whether the answer holds the fact (the numbers the arena is judged on)."""
+    """Key-fact presence and token F1: whether the answer holds the fact (the numbers the arena is judged on).
+
+    An out-of-corpus question's ``key_fact`` is whether the answer abstains, as the verdict counts it, so the
+    Evaluation tab, the leaderboard and a batch summary give the same accuracy as the verdict page."""
+    if not reference.answerable:
+        right = answer_correct(answer, (), answerable=False)
+        return [_row(pipeline, KEY_FACT, float(right)) if right is not None else
+                _row(pipeline, KEY_FACT, status="n/a", reason="an empty answer: neither an abstention nor made up"),
+                _row(pipeline, TOKEN_F1, status="n/a", reason="out-of-corpus question: no key to overlap with; "
+                     "key_fact says whether the answer said the documents do not say")]
     rows = []
     for metric, value in correctness_scores(answer, reference.keys, reference.answer).items():
         rows.append(_row(pipeline, metric, value) if value is not None else

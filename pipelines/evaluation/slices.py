@@ -114,6 +114,9 @@ class Measure:
     interval: Interval | None
     n: int
     percent: bool = True  # a share (shown as %) or a mean score (shown as 0.00)
+    # For a share: how many of the n were true, known even when too few for a share (the verdict shows the
+    # count of abstained and made-up answers on a handful of out-of-corpus questions); None for a mean.
+    count: int | None = None
 
     @property
     def too_few(self) -> bool:
@@ -220,7 +223,8 @@ def slice_values(row: AnswerRow | VoteRow, dimension: str) -> tuple[str, ...]:
 
 def _share(values: Sequence[bool], minimum: int) -> Measure:
     n = len(values)
-    return Measure(proportion_interval(sum(values), n) if n >= max(minimum, 1) else None, n)
+    count = sum(values)
+    return Measure(proportion_interval(count, n) if n >= max(minimum, 1) else None, n, count=count)
 
 
 def _mean(values: Sequence[float], minimum: int) -> Measure:

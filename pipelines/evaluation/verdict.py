@@ -9,7 +9,8 @@ be checked against the feedback store:
   with the leader and how sure that is (intervals apart or overlapping); a slice under the minimum says
   "too few (n=…)" instead of a number;
 * **honesty**: on out-of-corpus questions, how often each column said the documents do not say, and how
-  often it made something up; and how often it declined an answerable question;
+  often it made something up (the counts always, the shares once a slice has enough answers); and how often
+  it declined an answerable question;
 * **the knowledge update**: accuracy on questions whose source document changed after the adapter's
   training data, or a sentence saying the set has none;
 * **costs measured in the same run**: answer and retrieval latency per column from the stored timings,
@@ -437,7 +438,9 @@ def _case_title(advice: Recommendation) -> str:
 
 
 def _abstention_cells(verdict: Verdict, pipeline: str) -> tuple[str, str, str]:
-    """(said so, made up, declined answerable) for a column, as text."""
+    """(said so, made up, declined answerable) for a column, as text: each count of the column's out-of-corpus
+    answers ("1 of 2"), then the share or "too few": a handful of such questions is common, and the counts are
+    what a reader can check against the per-question table even when a share would be noise."""
     numbers = verdict.overall.pipelines[pipeline]
     said = numbers.abstained
     if said.too_few:
@@ -445,6 +448,9 @@ def _abstention_cells(verdict: Verdict, pipeline: str) -> tuple[str, str, str]:
     else:
         i = said.interval
         made = f"{1 - i.mean:.0%} [{1 - i.high:.0%}, {1 - i.low:.0%}] (n={i.n})"
+    if said.n and said.count is not None:
+        return (f"{said.count} of {said.n} · {said}", f"{said.n - said.count} of {said.n} · {made}",
+                str(numbers.over_abstained))
     return str(said), made, str(numbers.over_abstained)
 
 

@@ -55,7 +55,8 @@ class TrainingReport:
 
 def build_examples(docs_dir: Path, questions_file: Path | None = None, split: str = "train",
                    recipe: str = "closed-book") -> list[Example]:
-    """Training pairs from the documents plus the reference pairs of the given split, deduplicated.
+    """Training pairs from the documents plus the reference pairs of the given split (answerable questions
+    only), deduplicated.
 
     ``closed-book``: every chunk and every fact sentence in several question forms
     (:mod:`pipelines.training.fact_pairs`), for the fine-tuned column; ``reading``: the same questions, each with
@@ -79,7 +80,9 @@ def build_examples(docs_dir: Path, questions_file: Path | None = None, split: st
                      for p in document_pairs(path.name, document)]
     if questions_file and questions_file.exists():
         for number, item in enumerate(load_questions(questions_file, require_reference=True), start=1):
-            if (item.split or "train") == split:  # a dev or test question is never trained on
+            # A dev or test question is never trained on, nor an out-of-corpus one whatever its split: it measures
+            # made-up answers, and an adapter taught its "the documents do not say" would no longer be measured.
+            if (item.split or "train") == split and item.answerable:
                 examples.append(Example(item.question, item.reference, f"reference:{item.id or number}"))
     unique: dict[tuple[str, str], Example] = {}
     for example in examples:
