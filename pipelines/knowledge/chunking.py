@@ -21,7 +21,9 @@ from typing import Protocol
 
 from pipelines.knowledge.readers import ParsedDocument, TextUnit
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$", re.MULTILINE)
+# A heading is one line ("#" and its text on the same line). Spaces only, never newlines, around the text: the
+# old \s+ ... (.*\S)\s*$ backtracked quadratically on a long run of spaces (minutes for one line of a file).
+_HEADING = re.compile(r"^(#{1,6})[^\S\n]+(\S(?:.*\S)?)[^\S\n]*$", re.MULTILINE)
 _WORD = re.compile(r"\S+")
 
 class Tokenizer(Protocol):
