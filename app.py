@@ -16,7 +16,7 @@ from components.finetune import build_finetune_tab
 from components.knowledge import build_knowledge_tab
 from components.leaderboard import build_leaderboard_tab
 from components.rendering import CSS
-from pipelines.common.settings import Settings
+from pipelines.common.settings import SettingsError, load_settings
 from pipelines.runtime import Runtime
 
 log = logging.getLogger("arena")
@@ -78,10 +78,13 @@ def add_health_route(demo: gr.Blocks, runtime: Runtime) -> None:
 
 
 def main() -> None:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:  # a bad ARENA_* variable: one line naming it, not pydantic's traceback
+        sys.exit(f"Cannot start: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", category=ResourceWarning)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the shutdown below on `kill` too
-    settings = Settings()
     runtime = Runtime.start(settings)
     try:
         demo = build_demo(runtime).queue(default_concurrency_limit=settings.queue_concurrency,
@@ -101,7 +104,7 @@ def main() -> None:
 def __getattr__(name: str) -> gr.Blocks:
     """``app.demo`` builds the app on first access (Spaces, ``gradio app.py``), not at import."""
     if name == "demo":
-        demo = build_demo(Runtime.start(Settings()))
+        demo = build_demo(Runtime.start(load_settings()))
         globals()["demo"] = demo
         return demo
     raise AttributeError(name)

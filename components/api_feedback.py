@@ -12,6 +12,7 @@ from gradio.data_classes import FileData
 
 from components.admin import require_admin
 from components.api_files import file_result
+from pipelines.arena.api import whole_number
 from pipelines.common.auth import AdminAuth
 from pipelines.feedback.export import export_feedback
 from pipelines.feedback.leaderboard import LeaderboardFilter, store_leaderboard
@@ -36,6 +37,9 @@ def feedback_endpoints(feedback: FeedbackStore, auth: AdminAuth, questions: list
         Returns:
             rows of pipeline, rating with its 95% interval, votes, wins, losses and ties, best first.
         """
+        since, rater = since or "", rater or ""  # null in a JSON payload: no filter
+        if not isinstance(since, str) or not isinstance(rater, str):
+            raise gr.Error("since (YYYY-MM-DD) and rater must be text.")
         try:
             where = LeaderboardFilter(since=since.strip() or None, rater=rater.strip() or None,
                                       questions=question_set if question_set_only else None, by_adapter=by_adapter)
@@ -71,7 +75,7 @@ def feedback_endpoints(feedback: FeedbackStore, auth: AdminAuth, questions: list
         if batch_report is None:
             raise gr.Error("Batch evaluation is unavailable in this app.")
         try:
-            summary, archive = batch_report(int(question_limit) or None)
+            summary, archive = batch_report(whole_number("question_limit", question_limit) or None)
         except ValueError as exc:
             raise gr.Error(str(exc)) from exc
         return summary, file_result(archive)

@@ -9,8 +9,9 @@ from gradio.data_classes import FileData
 
 from components.admin import require_admin
 from components.api_files import upload_path
+from pipelines.arena.api import whole_number
 from pipelines.common.auth import AdminAuth
-from pipelines.knowledge.base import KnowledgeBase, KnowledgeError
+from pipelines.knowledge.base import KnowledgeBase
 
 
 def knowledge_endpoints(knowledge: KnowledgeBase | None, auth: AdminAuth, unavailable: str = "") -> list[Callable]:
@@ -36,7 +37,7 @@ def knowledge_endpoints(knowledge: KnowledgeBase | None, auth: AdminAuth, unavai
             return [{"document": d.name, "type": d.doc_type, "size_bytes": d.size_bytes, "chunks": d.chunks,
                      "added_at": d.added_at.isoformat() if d.added_at else None}
                     for d in base().documents(collection or None)]
-        except KnowledgeError as exc:
+        except ValueError as exc:  # KnowledgeError, or a collection name Weaviate refuses
             raise gr.Error(str(exc)) from exc
 
     def ingest(admin_password: str, collection: str, files: list[FileData], chunk_tokens: int = 160,
@@ -56,12 +57,13 @@ def knowledge_endpoints(knowledge: KnowledgeBase | None, auth: AdminAuth, unavai
             files (name: chunks stored), refused (name: why) and the total chunk count.
         """
         require_admin(auth, admin_password)
-        if not files:
+        if not files or not isinstance(files, list):
             raise gr.Error("Send one or more files.")
         try:
             report = base().ingest_paths(collection or None, [upload_path(f) for f in files],
-                                         chunk_size=int(chunk_tokens), overlap=int(overlap_tokens))
-        except KnowledgeError as exc:
+                                         chunk_size=whole_number("chunk_tokens", chunk_tokens),
+                                         overlap=whole_number("overlap_tokens", overlap_tokens))
+        except ValueError as exc:  # KnowledgeError, a bad collection name or number, a path that is no upload
             raise gr.Error(str(exc)) from exc
         return {"files": dict(report.files), "refused": dict(report.failed), "chunks": report.chunks}
 
@@ -77,9 +79,11 @@ def knowledge_endpoints(knowledge: KnowledgeBase | None, auth: AdminAuth, unavai
             the document and how many chunks were deleted.
         """
         require_admin(auth, admin_password)
+        if not isinstance(document, str):
+            raise gr.Error("document must be a document's name, as documents lists it.")
         try:
             deleted = base().delete_document(collection or None, document)
-        except KnowledgeError as exc:
+        except ValueError as exc:  # KnowledgeError, or a collection name Weaviate refuses
             raise gr.Error(str(exc)) from exc
         return {"document": document, "chunks_deleted": deleted}
 

@@ -116,7 +116,7 @@ def training_endpoints(jobs: TrainingJobs | None, auth: AdminAuth, adapter_folde
         """
         require_admin(auth, admin_password)
         found = {a.name: a.path for a in list_adapters(adapter_folders)}
-        if adapter not in found:
+        if not isinstance(adapter, str) or adapter not in found:
             raise gr.Error(f"No adapter {adapter!r}; adapters lists the names.")
         if activate is None:
             raise gr.Error("The model is not loaded: no adapter can be activated.")

@@ -46,7 +46,7 @@ def form_config(values: Mapping[str, Any], *, docs: Path | None, questions_file:
     questions = (questions_file or DEFAULT_QUESTIONS) if values.get("use_questions") else None
     return TrainingConfig.from_dict({
         **settings,
-        "max_steps": int(values.get("max_steps") or -1),
+        "max_steps": values.get("max_steps") or -1,  # converted (or refused, naming it) as every field is
         "four_bit": bool(values.get("four_bit", TrainingConfig.four_bit)),
         "recipe": values.get("recipe") or TrainingConfig.recipe,
         "docs": docs, "dataset": dataset, "questions": questions, "eval_fraction": EVAL_FRACTION,

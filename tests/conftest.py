@@ -30,6 +30,17 @@ from pipelines.knowledge.weaviate_server import WeaviateServer, free_ports  # no
 
 ARTIFACTS = ROOT / "test-artifacts"
 
+# Hypothesis (tests/test_fuzz_*.py): "ci" is derandomized with a bounded example count, so CI is repeatable and
+# quick; HYPOTHESIS_PROFILE=deep runs 2000 random examples per property (docs/fuzzing.md).
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None, print_blob=True,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile("deep", max_examples=2000, deadline=None, print_blob=True,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 def start_weaviate(data_dir: Path) -> WeaviateServer:
     http_port, grpc_port = free_ports(2)

@@ -22,6 +22,7 @@ from unittest.mock import Mock, create_autospec
 
 import gradio as gr
 import pytest
+from gradio.utils import get_upload_folder
 
 from components.api import PUBLIC_ENDPOINTS
 from pipelines.common.auth import AdminAuth
@@ -42,10 +43,23 @@ KNOWN_UI_GUARDS = frozenset({
     "knowledge.do_reingest", "knowledge.do_demo", "finetune.do_start", "finetune.do_cancel", "finetune.do_activate",
     "leaderboard.run_improve", "leaderboard.do_export", "evaluation.do_batch", "evaluation.do_rescore",
 })
+UPLOADS = Path(get_upload_folder())  # where Gradio keeps uploads (kept there while the tests move tempfile's)
+
+
+def uploaded(document: Path) -> dict:
+    """``document`` as gradio_client uploads it: a FileData payload in Gradio's upload folder (the API reads
+    nothing else, so a path on the server cannot be ingested)."""
+    folder = UPLOADS / "admin-guard-test"
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / document.name
+    copy.write_bytes(document.read_bytes())
+    return {"path": str(copy), "meta": {"_type": "gradio.FileData"}}
+
+
 SHIPPED_ADAPTER = Settings().adapter_path
 SAMPLE_DOCUMENT = Settings().corpus_dir / "travel_policy.txt"
 # Values that take a call past its own checks to its work: public parameters by name, UI inputs by elem_id.
-API_ARGS: dict[str, Any] = {"collection": "", "files": [{"path": str(SAMPLE_DOCUMENT)}],
+API_ARGS: dict[str, Any] = {"collection": "", "files": [uploaded(SAMPLE_DOCUMENT)],
                             "document": SAMPLE_DOCUMENT.name, "adapter": SHIPPED_ADAPTER.name, "question_limit": 1}
 UI_VALUES: dict[str, Any] = {"kb-upload": [str(SAMPLE_DOCUMENT)], "kb-document": SAMPLE_DOCUMENT.name,
                              "kb-new-name": "GuardDocs", "ft-choice": SHIPPED_ADAPTER.name}
@@ -173,6 +187,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh guarded app in ``tmp_path``; temporary files (exports) land there too, so they count as effects."""
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(UPLOADS))  # the upload folder stays where the upload lies
     built = guarded_app(tmp_path)
     yield built
     built.runtime.feedback.close()

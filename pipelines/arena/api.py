@@ -33,9 +33,11 @@ class ArenaAPI:
 
         Raises ``ValueError`` for a refused prompt or bad retrieval options, with the reason.
         """
+        if collection is not None and not isinstance(collection, str):  # API payloads arrive unconverted
+            raise ValueError(f"collection must be a name (text), got {type(collection).__name__}")
         columns = ARENA_COLUMNS if third_column else PAIR
         session = ArenaSession(columns=columns, retrieval=RetrievalOptions(collection=collection or None,
-                                                                           top_k=int(top_k)))
+                                                                           top_k=whole_number("top_k", top_k)))
         whole = self.arena.answer_whole(question, session)
         answers = {name: _answer(whole.results[name]) if name in whole.results else {"answer": "", "error": None}
                    for name in columns}
@@ -51,6 +53,9 @@ class ArenaAPI:
 
         Raises ``ValueError`` with the reason when the exchange or the choice is unknown.
         """
+        if not isinstance(exchange_id, str) or not isinstance(choice, str):  # API payloads arrive unconverted
+            raise ValueError("exchange_id and choice must be text: the id ask returned, and rag, finetuned, "
+                             "rag_finetuned, tie or both_bad.")
         exchange = self.feedback.exchange(exchange_id)
         if exchange is None:
             raise ValueError(f"No exchange {exchange_id!r}: ask first, then vote with the id it returned.")
@@ -65,6 +70,18 @@ class ArenaAPI:
     def health(self) -> dict:
         """Model, Weaviate and feedback-store status (``ok`` or why not)."""
         return self._health()
+
+
+def whole_number(name: str, value: object) -> int:
+    """``value`` as an int, or ValueError naming the parameter: None, 2.5, "abc", NaN and infinity are refused
+    (``int()`` raised TypeError or OverflowError for some, and cut 2.5 to 2)."""
+    try:
+        number = int(value)
+        if isinstance(value, bool) or number != float(value):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a whole number, got {value!r:.60}") from None
+    return number
 
 
 def _answer(result: PipelineResult) -> dict:

@@ -125,6 +125,8 @@ class Arena:
         return active if len(active) >= 2 else self.pipelines[:2]
 
     def validate(self, question: str) -> str:
+        if question is not None and not isinstance(question, str):  # an API payload arrives unconverted
+            raise PromptError(f"The question must be text, got {type(question).__name__}.")
         question = (question or "").strip()
         if not any(unicodedata.category(char)[0] not in "CZ" for char in question):  # only spaces/invisibles
             raise PromptError("Type a question first.")

@@ -26,5 +26,5 @@ class AdminAuth:
     def check(self, given: str | None) -> None:
         if not self.enabled:
             return
-        if not given or not hmac.compare_digest(given.encode(), self._password.encode()):
+        if not isinstance(given, str) or not given or not hmac.compare_digest(given.encode(), self._password.encode()):
             raise AdminRequired("This action needs the admin password (set by ARENA_ADMIN_PASSWORD).")

@@ -146,9 +146,12 @@ def _rows(path: Path, text: str) -> list[tuple[int, dict]]:
         return rows
     if suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "question" not in reader.fieldnames:
-            raise QuestionSetError('The CSV needs a "question" column.')
-        return [(number, {k: v for k, v in row.items() if k}) for number, row in enumerate(reader, start=2)]
+        try:
+            if not reader.fieldnames or "question" not in reader.fieldnames:
+                raise QuestionSetError('The CSV needs a "question" column.')
+            return [(number, {k: v for k, v in row.items() if k}) for number, row in enumerate(reader, start=2)]
+        except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
+            raise QuestionSetError(f"Line {reader.line_num}: the CSV cannot be read ({exc}).") from exc
     return [(number, {"question": line}) for number, line in enumerate(text.splitlines(), start=1)]
 
 

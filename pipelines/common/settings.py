@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipelines.common.spaces import WEAVIATE_RELEASE_URL, in_space, persistent_data_dir
@@ -27,7 +27,7 @@ def _default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """Everything configurable, with defaults that run offline on a laptop."""
 
-    model_config = SettingsConfigDict(env_prefix="ARENA_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ARENA_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # Model
     model_id: str = Field(
@@ -85,8 +85,8 @@ class Settings(BaseSettings):
         "Space (elsewhere scripts/setup.sh provides it)."
     )
     weaviate_release_url: str = Field(WEAVIATE_RELEASE_URL, description="{version} and {arch} are filled in.")
-    weaviate_http_port: int = 8079
-    weaviate_grpc_port: int = 50061
+    weaviate_http_port: int = Field(8079, ge=1, le=65535)
+    weaviate_grpc_port: int = Field(50061, ge=1, le=65535)
     weaviate_grpc_host: str | None = Field(None, description="Remote gRPC host when it differs from the URL's host.")
     collection: str = "LumenhollowDocs"
     corpus_dir: Path = PROJECT_ROOT / "assets" / "corpus"
@@ -100,8 +100,10 @@ class Settings(BaseSettings):
         "unset: no rerank step (no cross-encoder ships offline)."
     )
     rerank_candidates: int = Field(20, ge=1, le=200, description="Hybrid hits the reranker re-orders.")
-    max_upload_mb: float = Field(50, gt=0, description="Largest single file accepted for ingestion.")
-    max_zip_total_mb: float = Field(200, gt=0, description="Largest total uncompressed size of an uploaded zip.")
+    max_upload_mb: float = Field(50, gt=0, allow_inf_nan=False, description="Largest single file accepted for "
+                                 "ingestion.")
+    max_zip_total_mb: float = Field(200, gt=0, allow_inf_nan=False, description="Largest total uncompressed size "
+                                    "of an uploaded zip.")
 
     # Feedback
     database_url: str | None = Field(
@@ -137,7 +139,7 @@ class Settings(BaseSettings):
 
     # Server
     host: str = "127.0.0.1"
-    port: int = 7860
+    port: int = Field(7860, ge=1, le=65535)
     queue_concurrency: int = Field(8, ge=1, description="Requests handled at once (generation itself is one "
                                    "batch at a time; votes, ratings and pages use the rest).")
     queue_max_size: int | None = Field(None, ge=1, description="Requests allowed to wait; beyond it users are "
@@ -187,3 +189,26 @@ class Settings(BaseSettings):
     @property
     def resolved_weaviate_binary(self) -> Path:
         return self.weaviate_binary or self.cache_dir / "bin" / "weaviate-server"
+
+
+class SettingsError(ValueError):
+    """A setting from the environment (or .env) is invalid; the message names each ARENA_* variable and why."""
+
+
+def load_settings(**overrides) -> Settings:
+    """The settings, or one :class:`SettingsError` naming every bad ``ARENA_*`` variable (for a start-up message
+    instead of pydantic's traceback, which names the field, not the variable). Secrets are never echoed."""
+    try:
+        return Settings(**overrides)
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"the .env file is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            variable = f"ARENA_{field.upper()}" if field else "ARENA_* settings"
+            given = os.environ.get(variable)
+            secret = any(word in field for word in ("password", "key", "secret", "token"))
+            shown = f" (is {given!r:.80})" if given is not None and not secret else ""
+            problems.append(f"{variable}{shown}: {error['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("; ".join(problems)) from exc

@@ -56,6 +56,8 @@ RATING_TAGS: tuple[str, ...] = ("correct", "hallucination", "incomplete", "off-t
 MAX_COMMENT_CHARS = 2000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE_REVISION = "0001"  # the schema the first (stdlib sqlite3) store created
+UNKNOWN_EXCHANGE = "That exchange is unknown: ask a question before voting."
+UNKNOWN_ANSWER = "That answer is unknown: ask a question before rating."
 
 
 class FeedbackError(ValueError):
@@ -91,6 +93,44 @@ def migrate(engine: Engine) -> None:
         if "exchanges" in tables and "alembic_version" not in tables:
             command.stamp(config, BASELINE_REVISION)
         command.upgrade(config, "head")
+
+
+def _text(value, column=None):
+    """Text as both backends keep it. PostgreSQL refuses NUL in text and a string longer than a ``String(n)``
+    column, both of which SQLite stored; neither driver encodes a lone surrogate (what a JSON payload's
+    ``"\\ud800"`` becomes). So on both: NUL removed, each lone surrogate replaced by "?", cut to the column."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\x00", "")
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    length = getattr(getattr(column, "type", None), "length", None)
+    return value[:length] if length else value
+
+
+def _row(table, values: dict) -> dict:
+    """An insert's values with every text as :func:`_text` keeps it."""
+    return {name: _text(value, table.c[name]) for name, value in values.items()}
+
+
+def _json(value) -> str:
+    """JSON of a value whose strings are kept as :func:`_text` keeps them (the escapes would bring NUL back)."""
+    def clean(item):
+        if isinstance(item, str):
+            return _text(item)
+        if isinstance(item, dict):
+            return {clean(k): clean(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(v) for v in item]
+        return item
+
+    return json.dumps(clean(value))
+
+
+def _possible_id(exchange_id) -> bool:
+    """Whether a look-up id could name a stored exchange (the store makes 32-character hex ids); others are unknown
+    without asking the database, where PostgreSQL refused NUL and strings longer than the column."""
+    return isinstance(exchange_id, str) and 0 < len(exchange_id) <= 32 and _text(exchange_id) == exchange_id
 
 
 def _now(clock: Callable[[], datetime]) -> str:
@@ -150,16 +190,17 @@ class FeedbackStore:
         exchange_id = uuid.uuid4().hex
         results = list(results)
         with self._write() as conn:
-            conn.execute(insert(exchanges).values(
-                id=exchange_id, created_at=_now(self.clock), session_id=session_id, question=question,
-                history=json.dumps(history or []), user_name=user_name,
-            ))
-            conn.execute(insert(exchange_views).values(
-                exchange_id=exchange_id, mode=mode,
-                shown_order=json.dumps(shown_order or [r.pipeline for r in results]),
-            ))
+            conn.execute(insert(exchanges).values(_row(exchanges, {
+                "id": exchange_id, "created_at": _now(self.clock), "session_id": session_id, "question": question,
+                "history": _json(history or []), "user_name": user_name,
+            })))
+            conn.execute(insert(exchange_views).values(_row(exchange_views, {
+                "exchange_id": exchange_id, "mode": mode,
+                "shown_order": _json(shown_order or [r.pipeline for r in results]),
+            })))
             if results:
-                conn.execute(insert(answers), [_answer_row(exchange_id, i, r) for i, r in enumerate(results)])
+                conn.execute(insert(answers), [_row(answers, _answer_row(exchange_id, i, r))
+                                               for i, r in enumerate(results)])
         return exchange_id
 
     def add_vote(
@@ -173,7 +214,10 @@ class FeedbackStore:
         """
         if choice not in VOTE_CHOICES:
             raise FeedbackError(f"Unknown vote {choice!r}; expected one of {', '.join(VOTE_CHOICES)}")
-        rater = user_name or session_id
+        if not _possible_id(exchange_id):
+            raise FeedbackError(UNKNOWN_EXCHANGE)
+        session_id, user_name = _text(session_id, votes.c.session_id), _text(user_name, votes.c.user_name)
+        rater = _text(user_name or session_id, votes.c.rater)
         now = self.clock()
         row = {"exchange_id": exchange_id, "choice": choice, "session_id": session_id, "user_name": user_name,
                "rater": rater, "created_at": _now(lambda: now),
@@ -186,7 +230,7 @@ class FeedbackStore:
                 if vote_id is None:
                     oldest = conn.execute(_OLDEST_RECENT_VOTE, row).scalar()
         except IntegrityError as exc:  # the foreign key: no such exchange
-            raise FeedbackError("That exchange is unknown: ask a question before voting.") from exc
+            raise FeedbackError(UNKNOWN_EXCHANGE) from exc
         if vote_id is None:
             wait = 60 - (now - datetime.fromisoformat(oldest)).total_seconds()
             raise VoteLimitError(
@@ -200,6 +244,7 @@ class FeedbackStore:
     ) -> int:
         """Store one answer's rating (1-5 score, tags, comment; each optional). Append-only like votes."""
         tags = tags or []
+        comment = _text(comment, ratings.c.comment)
         if score is not None and not 1 <= score <= 5:
             raise FeedbackError(f"A score is 1 to 5, got {score}")
         if unknown := sorted(set(tags) - set(RATING_TAGS)):
@@ -208,16 +253,18 @@ class FeedbackStore:
             raise FeedbackError(f"The comment is {len(comment):,} characters; the limit is {MAX_COMMENT_CHARS:,}")
         if score is None and not tags and not comment.strip():
             raise FeedbackError("Nothing to save: give a score, a tag or a comment.")
+        if not _possible_id(exchange_id) or _text(pipeline, answers.c.pipeline) != pipeline:
+            raise FeedbackError(UNKNOWN_ANSWER)
         with self._write() as conn:
             known = conn.execute(
                 select(answers.c.pipeline).where(answers.c.exchange_id == exchange_id, answers.c.pipeline == pipeline)
             ).first()
             if known is None:
-                raise FeedbackError("That answer is unknown: ask a question before rating.")
-            result = conn.execute(insert(ratings).values(
-                exchange_id=exchange_id, pipeline=pipeline, score=score, tags=json.dumps(tags), comment=comment,
-                session_id=session_id, user_name=user_name, created_at=_now(self.clock),
-            ))
+                raise FeedbackError(UNKNOWN_ANSWER)
+            result = conn.execute(insert(ratings).values(_row(ratings, {
+                "exchange_id": exchange_id, "pipeline": pipeline, "score": score, "tags": _json(tags),
+                "comment": comment, "session_id": session_id, "user_name": user_name, "created_at": _now(self.clock),
+            })))
             return int(result.inserted_primary_key[0])
 
     def ratings(self, exchange_id: str | None = None) -> list[dict]:
@@ -236,11 +283,15 @@ class FeedbackStore:
 
     def view(self, exchange_id: str) -> dict | None:
         """How an exchange was shown: ``mode`` (named or blind) and ``shown_order`` (left to right)."""
+        if not _possible_id(exchange_id):
+            return None
         rows = self._read(select(exchange_views).where(exchange_views.c.exchange_id == exchange_id))
         return {"mode": rows[0]["mode"], "shown_order": json.loads(rows[0]["shown_order"])} if rows else None
 
     def exchange(self, exchange_id: str) -> dict | None:
         """The exchange with its answers keyed by pipeline, or None."""
+        if not _possible_id(exchange_id):
+            return None
         rows = self._read(select(exchanges).where(exchanges.c.id == exchange_id))
         if not rows:
             return None
@@ -255,6 +306,8 @@ class FeedbackStore:
         """All rows of ``votes``, ``scores`` or ``ratings`` in insertion order, optionally for one exchange."""
         statement = select(table).order_by(table.c.id)
         if exchange_id:
+            if not _possible_id(exchange_id):
+                return []
             statement = statement.where(table.c.exchange_id == exchange_id)
         return self._read(statement)
 
@@ -266,12 +319,15 @@ class FeedbackStore:
         and optionally their own ``scorer`` (default ``scorer``). A new score replaces the exchange's earlier
         score of the same pipeline and metric, whichever scorer (judge) computed that one.
         """
+        if not _possible_id(exchange_id):
+            raise FeedbackError(UNKNOWN_EXCHANGE)
         now = _now(self.clock)
-        values = [
-            {"exchange_id": exchange_id, "pipeline": r["pipeline"], "metric": r["metric"], "value": r.get("value"),
-             "status": r["status"], "reason": r.get("reason"), "scorer": r.get("scorer", scorer), "created_at": now}
+        values = [_row(scores, {
+            "exchange_id": exchange_id, "pipeline": r["pipeline"], "metric": r["metric"], "value": r.get("value"),
+            "status": r["status"], "reason": r.get("reason"), "scorer": r.get("scorer", scorer), "created_at": now})
             for r in rows
         ]
+        scorer = _text(scorer, scores.c.scorer)
         metrics = {v["metric"] for v in values}
         with self._write() as conn:
             conn.execute(delete(scores).where(scores.c.exchange_id == exchange_id,
@@ -357,7 +413,7 @@ def _answer_row(exchange_id: str, position: int, result: PipelineResult) -> dict
     timings = result.timings
     return {
         "exchange_id": exchange_id, "pipeline": result.pipeline, "answer": result.answer,
-        "contexts": json.dumps([asdict(c) for c in result.chunks]), "error": result.error,
+        "contexts": _json([asdict(c) for c in result.chunks]), "error": result.error,
         "model_id": result.model_id, "adapter_id": result.adapter_id, "position": position,
         "first_token_s": timings.first_token_s if timings else None,
         "total_s": timings.total_s if timings else None,

@@ -129,6 +129,7 @@ class KnowledgeBase:
     def ingest_paths(self, collection: str | None, paths: Sequence[Path], *, chunk_size: int | None = None,
                      overlap: int | None = None, on_progress: IngestProgress | None = None) -> IngestReport:
         """Uploaded files and zip folders, with the size limits of the settings."""
+        collection_name(collection or self.default_collection)  # a bad name is refused even when no file is usable
         limits = UploadLimits(max_file_bytes=int(self.settings.max_upload_mb * 1024 * 1024),
                               max_zip_total_bytes=int(self.settings.max_zip_total_mb * 1024 * 1024))
         files, refused = expand_uploads(paths, limits)
@@ -146,7 +147,11 @@ class KnowledgeBase:
     def delete_document_if_present(self, collection: str | None, source: str) -> int:
         """Delete a document's chunks and kept original; returns how many chunks went (0 if it was not there)."""
         with self._lock:
-            (self.originals_dir(collection) / Path(source).name).unlink(missing_ok=True)
+            # Originals are kept under their plain name: "x/notes.txt" is not notes.txt (it removed notes.txt's
+            # original, chunks kept); "", "." and ".." name the folder itself (unlink raised IsADirectoryError).
+            original = self.originals_dir(collection) / Path(source).name
+            if Path(source).name == source and original.is_file():
+                original.unlink()
             return self.store(collection).delete_document(source)
 
     def reingest(self, collection: str | None, source: str, *, chunk_size: int | None = None,

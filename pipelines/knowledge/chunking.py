@@ -21,8 +21,10 @@ from typing import Protocol
 
 from pipelines.knowledge.readers import ParsedDocument, TextUnit
 
-# the text on the heading's own line: a "#" alone followed by a line of text is no heading (it took that line)
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*\S)[ \t\r]*$", re.MULTILINE)
+# A heading is one line ("#" and its text on the same line: a "#" alone followed by a line of text is no heading).
+# Spaces only, never newlines, around the text: the old \s+ ... (.*\S)\s*$ backtracked quadratically on a long
+# run of spaces (minutes for one line of a file).
+_HEADING = re.compile(r"^(#{1,6})[^\S\n]+(\S(?:.*\S)?)[^\S\n]*$", re.MULTILINE)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
 _WORD = re.compile(r"\S+")
 

@@ -20,6 +20,11 @@ from typing import ClassVar, Protocol
 
 from pipelines.common.documents import SUPPORTED_SUFFIXES
 
+# Lists, tables and headings inside each other: each level re-reads the text of the levels inside it, so
+# deeper nesting (a crafted page, or tens of thousands of unclosed <li>) is refused rather than read for minutes.
+MAX_HTML_NESTING = 1000
+_HTML_STRUCTURE = frozenset({"li", "table", "h1", "h2", "h3", "h4", "h5", "h6"})
+
 
 class ReadError(ValueError):
     """The file cannot be read; the message says why and is safe to show to the user."""
@@ -121,20 +126,23 @@ class HtmlReader:
         soup = BeautifulSoup(decode_text(data), "html.parser")
         for tag in [*soup(self._DROP), *soup(attrs={"role": "navigation"})]:  # a site's menus, on every page
             tag.decompose()
+        if (nesting := html_nesting(soup)) > MAX_HTML_NESTING:
+            raise ReadError(f"the HTML nests lists, tables or headings {nesting:,} levels deep; the limit is "
+                            f"{MAX_HTML_NESTING:,} (close its <li> and <td> tags, or upload it as text)")
         for string in soup.find_all(string=True):  # source line breaks are spaces, except in <pre>
             if type(string) is NavigableString and string.find_parent(("pre", "textarea")) is None:
-                string.replace_with(re.sub(r"\s+", " ", string))
+                _swap(string, re.sub(r"\s+", " ", string))
         for line_break in soup.find_all("br"):
-            line_break.replace_with("\n")
+            _swap(line_break, "\n")
         for level in range(1, 7):
             for heading in soup.find_all(f"h{level}"):
-                heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
+                _swap(heading, f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
         for item in reversed(soup.find_all("li")):  # innermost first: nested lists read as flat items
-            item.replace_with(f"\n- {item.get_text(' ', strip=True)}\n")
+            _swap(item, f"\n- {item.get_text(' ', strip=True)}\n")
         for table in reversed(soup.find_all("table")):  # innermost first
-            table.replace_with("\n\n" + "\n".join(table_lines(table)) + "\n\n")
+            _swap(table, "\n\n" + "\n".join(table_lines(table)) + "\n\n")
         for pre in soup.find_all("pre"):  # after lists and tables: one inside them is flattened with its cell
-            pre.replace_with(f"\n\n```\n{pre.get_text().strip(chr(10))}\n```\n\n")
+            _swap(pre, f"\n\n```\n{pre.get_text().strip(chr(10))}\n```\n\n")
         for block in soup.find_all(self._BLOCKS):
             block.insert_before("\n")
             block.insert_after("\n")
@@ -143,6 +151,22 @@ class HtmlReader:
         text = re.sub(r" ?\n ?", "\n", text)
         text = re.sub(r"\n\s*\n\s*(\n\s*)+", "\n\n", text).strip()
         return _require_text(ParsedDocument(name, "html", len(data), [TextUnit(text)], markdown=True))
+
+
+def html_nesting(soup) -> int:
+    """How deep lists, tables and headings sit inside each other, in one pass (parents come before children)."""
+    depth = {id(soup): 0}
+    deepest = 0
+    for tag in soup.find_all(True):
+        depth[id(tag)] = level = depth[id(tag.parent)] + (tag.name in _HTML_STRUCTURE)
+        deepest = max(deepest, level)
+    return deepest
+
+
+def _swap(tag, text: str) -> None:
+    """``tag.replace_with(text)`` without its walk up the ancestors (quadratic on deep pages): insert, then cut."""
+    tag.insert_before(text)
+    tag.extract()
 
 
 def table_lines(table) -> list[str]:
@@ -173,7 +197,6 @@ class PdfReader:
 
     def read(self, name: str, data: bytes) -> ParsedDocument:
         from pypdf import PdfReader as _Pdf
-        from pypdf.errors import PdfReadError
 
         if not data.strip():
             raise ReadError("the file is empty")
@@ -186,7 +209,7 @@ class PdfReader:
             units = [TextUnit(page.extract_text() or "", page=number) for number, page in enumerate(pdf.pages, 1)]
         except ReadError:
             raise
-        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        except Exception as exc:  # pypdf fails on damaged files in many ways (LimitReachedError, NotImplementedError)
             raise ReadError(f"the PDF is damaged and cannot be read ({type(exc).__name__}: {exc})") from exc
         units = [unit for unit in units if unit.text.strip()]
         return _require_text(ParsedDocument(name, "pdf", len(data), units))
@@ -200,14 +223,16 @@ class DocxReader:
     libraries: ClassVar[tuple[str, ...]] = ("python-docx",)
 
     def read(self, name: str, data: bytes) -> ParsedDocument:
-        import zipfile
-
         import docx
 
         try:
-            document = docx.Document(io.BytesIO(data))
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            raise ReadError(f"the file is not a readable .docx document ({type(exc).__name__})") from exc
+            lines = self._lines(docx.Document(io.BytesIO(data)))
+        except Exception as exc:  # zipfile, zlib, lxml and python-docx errors alike: a damaged package
+            raise ReadError(f"the file is not a readable .docx document ({type(exc).__name__}: {exc})") from exc
+        return _require_text(ParsedDocument(name, "docx", len(data), [TextUnit("\n".join(lines))], markdown=True))
+
+    @staticmethod
+    def _lines(document) -> list[str]:
         lines: list[str] = []
         for paragraph in document.paragraphs:
             text = paragraph.text.strip()
@@ -224,7 +249,7 @@ class DocxReader:
         for table in document.tables:
             for row in table.rows:
                 lines.append(" | ".join(cell.text.strip() for cell in row.cells))
-        return _require_text(ParsedDocument(name, "docx", len(data), [TextUnit("\n".join(lines))], markdown=True))
+        return lines
 
 
 READERS: tuple[Reader, ...] = (TextReader(), MarkdownReader(), HtmlReader(), PdfReader(), DocxReader())

@@ -135,6 +135,8 @@ def collection_name(name: str) -> str:
 
     Weaviate takes ASCII letters, digits and _ only, at most 255 characters (``str.isalnum`` also passes
     letters such as Ω or ², which Weaviate refuses with a bare HTTP 422)."""
+    if not isinstance(name, str):  # an API payload arrives unconverted
+        raise ValueError(f"A collection name is text, got {type(name).__name__}")
     if not name or not _COLLECTION_NAME.fullmatch(name):
         raise ValueError("Collection names start with a letter (A-Z) and hold only letters, digits and _, "
                          f"got {name[:60]!r}{'…' if len(name) > 60 else ''}")

@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import posixpath
+import stat
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,6 +44,12 @@ def _too_big(size: int, limit: int) -> str:
     return f"the file is {size / MB:.1f} MB; the limit is {limit / MB:.0f} MB (ARENA_MAX_UPLOAD_MB)"
 
 
+def _reason(exc: Exception) -> str:
+    """``zlib.error: invalid distance code``: the library's name too, as "error" alone says nothing."""
+    kind = type(exc).__name__ if type(exc).__module__ == "builtins" else f"{type(exc).__module__}.{type(exc).__name__}"
+    return f"{kind}: {exc}" if str(exc) else kind
+
+
 def _safe_member_name(name: str) -> str:
     normalised = posixpath.normpath(name.replace("\\", "/"))
     if normalised.startswith(("/", "../")) or normalised == ".." or ":" in normalised.split("/")[0]:
@@ -55,10 +62,11 @@ def _read_zip(path: Path, limits: UploadLimits) -> tuple[list[UploadedFile], dic
     refused: dict[str, str] = {}
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UploadError(f"the zip is damaged ({exc})") from exc
+    except Exception as exc:  # BadZipFile, and EOFError, ValueError... from a damaged central directory
+        raise UploadError(f"the zip is damaged ({_reason(exc)})") from exc
     with archive:
-        members = [info for info in archive.infolist() if not info.is_dir()]
+        # not info.is_dir(): Python 3.11's raises IndexError for a member with an empty name
+        members = [info for info in archive.infolist() if not info.filename.endswith("/")]
         if len(members) > limits.max_zip_members:
             raise UploadError(f"the zip holds {len(members)} files; the limit is {limits.max_zip_members}")
         for info in members:
@@ -68,6 +76,9 @@ def _read_zip(path: Path, limits: UploadLimits) -> tuple[list[UploadedFile], dic
             name = _safe_member_name(info.filename)
             label = f"{path.name}/{name}"
             if posixpath.basename(name).startswith(".") or "__MACOSX" in name:
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                refused[label] = "a symbolic link inside the zip (links are not followed)"
                 continue
             if not name.lower().endswith(SUPPORTED_SUFFIXES):
                 refused[label] = "unsupported file type inside the zip"
@@ -79,8 +90,8 @@ def _read_zip(path: Path, limits: UploadLimits) -> tuple[list[UploadedFile], dic
             try:
                 with archive.open(info) as member:
                     data = member.read(budget)  # bounded: declared sizes can lie
-            except (zipfile.BadZipFile, OSError, RuntimeError) as exc:  # RuntimeError: encrypted member
-                refused[label] = f"cannot be read from the zip ({exc})"
+            except Exception as exc:  # BadZipFile, zlib.error, EOFError (damaged data), RuntimeError (encrypted)...
+                refused[label] = f"cannot be read from the zip ({_reason(exc)})"
                 continue
             total += len(data)
             if total > limits.max_zip_total_bytes:

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -76,6 +77,18 @@ class TrainingConfig:
             raise ValueError(f"Unknown training recipe {self.recipe!r}: use one of {', '.join(RECIPES)}")
         if not 0.0 <= self.eval_fraction < 1.0:
             raise ValueError(f"eval_fraction must be at least 0 and below 1, got {self.eval_fraction}")
+        # Values no run can train with (from the API, the form's number boxes or a config file): refused here with
+        # the field's name, not accepted to fail in the background (or, a NaN learning rate, to train NaN weights).
+        for name in ("rank", "alpha", "batch_size", "grad_accumulation"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_length < 16:
+            raise ValueError(f"max_length must be at least 16 tokens, got {self.max_length}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be at least 0 and below 1, got {self.dropout}")
+        for name in ("learning_rate", "epochs"):
+            if not 0.0 < getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be a number above 0, got {getattr(self, name)}")
 
     def hyperparameters(self) -> dict[str, Any]:
         """The fields an adapter's metadata records under ``hyperparameters`` (the data source is not one)."""
@@ -137,8 +150,8 @@ def _convert(name: str, value: Any, kind: type) -> Any:
         return value
     try:
         return kind(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a {kind.__name__}, got {value!r}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(inf)
+        raise ValueError(f"{name} must be a {kind.__name__}, got {value!r:.60}") from exc
 
 
 def partial_path(output_dir: Path) -> Path:

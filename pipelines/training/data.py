@@ -47,11 +47,15 @@ class PairsReport:
 
 def _rows(path: Path) -> list[dict]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_bytes().decode("utf-8-sig")  # not read_text: its newline translation rewrites a \r in a cell
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path.name} cannot be read as UTF-8 text ({exc})") from exc
     if path.suffix.lower() == ".csv":
-        return list(csv.DictReader(io.StringIO(text)))
+        reader = csv.DictReader(io.StringIO(text))
+        try:
+            return list(reader)
+        except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
+            raise DatasetError(f"{path.name}: line {reader.line_num} cannot be read as CSV ({exc})") from exc
     try:
         return [row if isinstance(row, dict) else {} for _, row in json_lines(text)]
     except JsonLineError as exc:
@@ -75,7 +79,9 @@ def clean_pairs(rows: list[dict], origin: str = "dataset", max_chars: int = MAX_
             report.dropped[number] = NO_COLUMNS
             continue
         question, answer = (_text(row[key]) for key in keys)
-        if not question or not answer:
+        if any(isinstance(row[key], (list, dict)) for key in keys):  # str() would train on "{'text': ...}"
+            report.dropped[number] = "the question or answer is not text"
+        elif not question or not answer:
             report.dropped[number] = "empty question" if not question else "empty answer"
         elif len(question) > max_chars or len(answer) > max_chars:
             report.dropped[number] = f"longer than {max_chars} characters"
