@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from pipelines.knowledge.uploads import UploadedFile, UploadLimits, expand_uploads
 from tests.documents import zip_bytes
+from tests.test_fuzz_readers import mutate  # the same byte damage: flip, truncate, insert
 
 LIMITS = UploadLimits(max_file_bytes=64 * 1024, max_zip_total_bytes=256 * 1024, max_zip_members=50)
 MANY = settings(max_examples=3 * settings().max_examples)  # a few milliseconds each
@@ -194,18 +195,7 @@ MUTATION = st.tuples(st.sampled_from(["flip", "truncate", "insert"]), st.integer
 @example(mutations=[("flip", 191, b"\x00")])  # zlib.error: damaged deflate data
 def test_damaged_zips_are_refused_with_a_reason(mutations: list[tuple[str, int, bytes]]) -> None:
     """A zip damaged anywhere (its directory, headers or compressed data): expanded or refused, never raised."""
-    files, refused = expand_in_sandbox(damage(SEED_ZIP, mutations))
+    files, refused = expand_in_sandbox(mutate(SEED_ZIP, mutations))
     check_result(files, refused)
 
 
-def damage(data: bytes, mutations: list[tuple[str, int, bytes]]) -> bytes:
-    buffer = bytearray(data)
-    for operation, position, chunk in mutations:
-        at = position % (len(buffer) + 1)
-        if operation == "flip" and buffer:
-            buffer[at % len(buffer)] ^= chunk[0] or 0xFF
-        elif operation == "truncate":
-            del buffer[at:]
-        else:
-            buffer[at:at] = chunk
-    return bytes(buffer)
