@@ -285,8 +285,14 @@ class ScoringWorker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> ScoringWorker:
-        """Start the scoring thread (the constructor starts nothing)."""
+        """Start the scoring thread (the constructor starts nothing), first queueing every voted exchange that is
+        not scored yet: the queue lives in memory, so the votes of a crashed or stopped app are scored now."""
         if self._thread is None:
+            try:
+                for exchange_id in self.feedback.unscored_voted_exchange_ids():
+                    self.submit(exchange_id)
+            except Exception:  # the store is checked at start-up on its own; scoring must not stop the app
+                log.exception("could not list the voted exchanges still to score")
             self._thread = threading.Thread(target=self._run, name="ragas-scoring", daemon=True)
             self._thread.start()
         return self

@@ -359,6 +359,19 @@ class FeedbackStore:
                           .group_by(votes.c.exchange_id).order_by("first"))
         return [r["exchange_id"] for r in rows]
 
+    def unscored_voted_exchange_ids(self) -> list[str]:
+        """Voted exchanges with an answer that has no score row yet, oldest vote first: what the scoring queue
+        held when the app stopped (it lives in memory). An exchange's rows are stored in one transaction, so an
+        exchange is scored in full or not at all; every answer gets rows, ``n/a`` ones included."""
+        scored = (select(scores.c.id)
+                  .where(scores.c.exchange_id == answers.c.exchange_id, scores.c.pipeline == answers.c.pipeline)
+                  .exists())
+        unscored = select(answers.c.exchange_id).where(~scored)
+        rows = self._read(select(votes.c.exchange_id, func.min(votes.c.id).label("first"))
+                          .where(votes.c.exchange_id.in_(unscored))
+                          .group_by(votes.c.exchange_id).order_by("first"))
+        return [r["exchange_id"] for r in rows]
+
     def scores_with_votes(self) -> list[dict]:
         """Every computed metric value beside the latest vote of its exchange (agreement statistics)."""
         latest = _latest_votes()

@@ -66,11 +66,14 @@ class KnowledgeBase:
 
     # Collections
     def store(self, collection: str | None = None) -> KnowledgeStore:
-        """The store of a collection (created on first use with this app's embedding model)."""
+        """The store of a collection (created on first use with this app's embedding model). Opening it settles
+        an ingestion that a crash cut short (the journal under :meth:`journal_dir`), so nothing reads half a
+        document."""
         name = collection_name(collection or self.default_collection)
         if name not in self._stores:
-            store = KnowledgeStore(self.client, name, self.embedder)
+            store = KnowledgeStore(self.client, name, self.embedder, journal_dir=self.journal_dir)
             store.ensure_collection()
+            store.recover()
             self._stores[name] = store
         return self._stores[name]
 
@@ -101,6 +104,11 @@ class KnowledgeBase:
             shutil.rmtree(self.originals_dir(collection), ignore_errors=True)
 
     # Documents
+    @property
+    def journal_dir(self) -> Path:
+        """The collections' write-ahead journals of ingestion (see :mod:`pipelines.knowledge.store`)."""
+        return self.settings.data_dir / "ingest-journal"
+
     def originals_dir(self, collection: str | None) -> Path:
         """Where the originals of a collection's documents are kept (training reads them too)."""
         return self.settings.data_dir / "documents" / collection_name(collection or self.default_collection)

@@ -5,6 +5,16 @@ with another model is refused, because its vectors would be compared with vector
 different space. Documents are replaced as a whole: the new version's chunks are written
 first, then the old version's leftovers are deleted, so a failure never leaves half a document.
 
+A crash of the app (SIGKILL, out of memory) between those steps is covered by a write-ahead journal, when the
+store has one (:class:`~pipelines.knowledge.base.KnowledgeBase` gives each collection ``<data dir>/ingest-journal/
+<collection>.json``): before the first chunk of a batch is written, the journal records each document's new
+chunk ids and its previous ones; it is removed once every document of the batch is settled. Weaviate has no
+transactions, so :meth:`KnowledgeStore.recover` (run when the store is opened and before every write) settles a
+journal left behind, document by document: every new chunk stored means the write finished, so the previous
+version's leftovers go (roll forward); otherwise the new chunks written so far go and the previous version,
+which was never touched, is whole again (roll back). Either way each document holds all of one version's
+chunks, or none when it had no previous version.
+
 Example::
 
     store = KnowledgeStore(client, "Docs", embedder)
@@ -17,10 +27,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 import weaviate
@@ -148,10 +160,12 @@ def collection_name(name: str) -> str:
 class KnowledgeStore:
     """Chunks of the user's documents in one Weaviate collection, vectors supplied by ``embedder``."""
 
-    def __init__(self, client, collection: str, embedder: Embedder) -> None:
+    def __init__(self, client, collection: str, embedder: Embedder, journal_dir: Path | None = None) -> None:
+        """``journal_dir``: where the write-ahead journal lives (see the module's docstring); None: no journal."""
         self.client = client
         self.name = collection_name(collection)
         self.embedder = embedder
+        self.journal = journal_dir / f"{self.name}.json" if journal_dir is not None else None
 
     @property
     def collection(self):
@@ -231,6 +245,7 @@ class KnowledgeStore:
         together in batches (ingestion is bound by the embedder, not by per-file round trips).
         Returns, per document, its chunk count now, or the exception that kept its previous version.
         """
+        self.recover()  # a batch a crash interrupted is settled before "previous" is read again
         outcome: dict[str, int | Exception] = {}
         plans: list[tuple[DocumentMeta, dict[str, Chunk], set[str], list[Chunk]]] = []
         for meta, chunks in documents:
@@ -245,6 +260,8 @@ class KnowledgeStore:
             plans.append((meta, wanted, previous, [c for u, c in wanted.items() if u not in previous]))
         texts = [chunk.text for *_, new in plans for chunk in new]
         vectors = self.embedder.embed(texts, on_progress=on_progress) if texts else []
+        self._write_journal([{"source": meta.name, "wanted": sorted(wanted), "previous": sorted(previous)}
+                             for meta, wanted, previous, _ in plans])
         offset = 0
         for meta, wanted, previous, new in plans:
             doc_vectors, offset = vectors[offset : offset + len(new)], offset + len(new)
@@ -257,7 +274,44 @@ class KnowledgeStore:
                 log.exception("storing %s failed", meta.name)
                 self._delete_uuids({str(generate_uuid5(c.content_hash)) for c in new} - previous)
                 outcome[meta.name] = exc
+        if self.journal is not None:
+            self.journal.unlink(missing_ok=True)
         return outcome
+
+    def _write_journal(self, entries: list[dict]) -> None:
+        """Record a batch's chunk ids before its first write; atomic (a temporary file renamed), and synced."""
+        if self.journal is None or not entries:
+            return
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.journal.with_suffix(".tmp")
+        with temporary.open("w") as handle:
+            json.dump(entries, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.journal)
+
+    def recover(self) -> int:
+        """Settle the batch a crash left half-written (see the module's docstring); returns the documents settled."""
+        if self.journal is None or not self.journal.is_file():
+            return 0
+        entries = json.loads(self.journal.read_text())
+        for entry in entries:
+            wanted, previous = set(entry["wanted"]), set(entry["previous"])
+            if self._stored(wanted) == wanted:  # written in full: finish the replacement
+                self._delete_uuids(previous - wanted)
+            else:  # cut short: back to the previous version (its chunks were never touched)
+                self._delete_uuids(wanted - previous)
+        self.journal.unlink()
+        log.warning("%s: settled %d documents of an ingestion that was interrupted", self.name, len(entries))
+        return len(entries)
+
+    def _stored(self, uuids: set[str]) -> set[str]:
+        """Which of these chunk ids the collection holds."""
+        if not uuids:
+            return set()
+        result = self.collection.query.fetch_objects(filters=Filter.by_id().contains_any(sorted(uuids)),
+                                                     limit=len(uuids), return_properties=[])
+        return {str(obj.uuid) for obj in result.objects}
 
     def _delete_uuids(self, uuids: set[str]) -> None:
         if uuids:

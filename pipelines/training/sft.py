@@ -315,10 +315,17 @@ def trainer_defaults(seed: int) -> dict:
 
 
 def partial_dir(output_dir: Path) -> Path:
-    """The partial folder, emptied of any earlier unfinished run."""
+    """The partial folder, emptied of any earlier unfinished run (and of a previous version a crash left aside)."""
     partial = partial_path(output_dir)
     shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(retired_path(output_dir), ignore_errors=True)
     return partial
+
+
+def retired_path(output_dir: Path) -> Path:
+    """Where the previous version of an adapter waits while the new one takes its place; a ``.partial`` name, so
+    the registry never lists it."""
+    return output_dir.with_name(output_dir.name + ".old.partial")
 
 
 class LossLog(TrainerCallback):
@@ -356,6 +363,12 @@ def save_adapter(model, output_dir: Path, report: TrainingReport, metadata: dict
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (saved / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
-    shutil.rmtree(output_dir, ignore_errors=True)
+    # The previous version is moved aside whole, not deleted in place: a crash while deleting it could leave its
+    # config and weights without their metadata, which the registry would list. Renames are atomic.
+    retired = retired_path(output_dir)
+    shutil.rmtree(retired, ignore_errors=True)
+    if output_dir.exists():
+        output_dir.rename(retired)
     saved.rename(output_dir)
+    shutil.rmtree(retired, ignore_errors=True)
     shutil.rmtree(partial, ignore_errors=True)
