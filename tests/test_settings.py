@@ -1,7 +1,12 @@
+import os
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
 from pipelines.common.settings import OFFLINE_MODEL, Settings
+from tests.conftest import ROOT
 
 
 def test_defaults_are_offline(monkeypatch):
@@ -38,3 +43,19 @@ def test_project_root_is_the_repository():
     assert (PROJECT_ROOT / "app.py").is_file()
     settings = Settings()
     assert (settings.adapter_path / "adapter_config.json").is_file() and settings.corpus_dir.is_dir()
+
+
+@pytest.mark.parametrize("command", [
+    ["pipelines.feedback", "migrate"],
+    ["pipelines.training", "--max-steps", "1"],
+    ["pipelines.training.dpo", "--pairs", "README.md", "--output", "unused"],
+    ["pipelines.evaluation", "--limit", "1"],
+], ids=lambda command: command[0])
+def test_every_command_refuses_a_bad_variable_with_one_line(command, tmp_path):
+    """The commands start like the app: a bad ARENA_* value is one line naming it, exit status 1, no traceback."""
+    env = {**os.environ, "ARENA_TOP_K": "abc", "ARENA_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1].startswith("Cannot start: ARENA_TOP_K (is 'abc')"), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr

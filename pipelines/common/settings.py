@@ -212,3 +212,12 @@ def load_settings(**overrides) -> Settings:
             shown = f" (is {given!r:.80})" if given is not None and not secret else ""
             problems.append(f"{variable}{shown}: {error['msg'].removeprefix('Value error, ')}")
         raise SettingsError("; ".join(problems)) from exc
+
+
+def settings_or_exit(**overrides) -> Settings:
+    """:func:`load_settings` for a command's start: a bad ``ARENA_*`` variable ends it with one line naming the
+    variable (exit status 1), as the app's own start does, instead of pydantic's traceback."""
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise SystemExit(f"Cannot start: {exc}") from None

@@ -46,11 +46,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def stored_verdict(questions: Path, out: Path, limit: int | None = None) -> int:
     """``verdict --stored``: the verdict from the feedback store alone; 2 when the set cannot be read."""
     from pipelines.common.questions import QuestionSetError, load_questions
-    from pipelines.common.settings import Settings
+    from pipelines.common.settings import settings_or_exit
     from pipelines.evaluation.verdict import build_verdict, render_markdown, write_verdict
     from pipelines.feedback.store import FeedbackStore
 
-    settings = Settings()
+    settings = settings_or_exit()
     try:
         items = load_questions(questions)[:limit] if limit else load_questions(questions)
     except QuestionSetError as exc:
@@ -70,11 +70,11 @@ def stored_verdict(questions: Path, out: Path, limit: int | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.evaluation``: see the module docstring."""
-    from pipelines.common.settings import Settings
+    from pipelines.common.settings import settings_or_exit
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    questions = args.questions or Settings().questions_file
+    questions = args.questions or settings_or_exit().questions_file
     if args.stored:
         return stored_verdict(questions, args.out, args.limit)
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.evaluation.verdict import render_markdown
     from pipelines.runtime import Runtime
 
-    runtime = Runtime.start(Settings())
+    runtime = Runtime.start(settings_or_exit())
     try:
         for problem in runtime.problems:
             print(f"warning: {problem}")

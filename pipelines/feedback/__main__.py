@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.feedback export --out DIR`` / ``migrate``: work with the feedback store."""
     import argparse
 
-    from pipelines.common.settings import Settings
+    from pipelines.common.settings import settings_or_exit
     from pipelines.feedback.export import export_feedback
 
     database = argparse.ArgumentParser(add_help=False)
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", parents=[database],
                         help="bring the schema to the newest revision (also done on every start)")
     args = parser.parse_args(argv)
-    target = (Path(args.db) if "://" not in args.db else args.db) if args.db else Settings().feedback_target
+    target = (Path(args.db) if "://" not in args.db else args.db) if args.db else settings_or_exit().feedback_target
     store = FeedbackStore.open(target)
     if args.command == "migrate":
         print(f"{store.engine.url.render_as_string(hide_password=True)}: schema at the newest revision")

@@ -19,13 +19,13 @@ from pipelines.training.cli import parse_command_line
 
 def main(argv: list[str] | None = None) -> int:
     config, progress_file = parse_command_line(argv)  # first: --help and a bad flag answer without the trainer
-    from pipelines.common.settings import Settings
+    from pipelines.common.settings import settings_or_exit
     from pipelines.generation.models import resolve_model_path
     from pipelines.training.sft import build_examples, pairs_per_document, split_examples, train_adapter
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    settings = Settings(**({"model_id": config.model_id} if config.model_id else {}))
+    settings = settings_or_exit(**({"model_id": config.model_id} if config.model_id else {}))
     if config.dataset:
         from pipelines.training.data import load_pairs
 

@@ -157,7 +157,7 @@ def improve_active_adapter(backend, feedback, settings, config: DpoConfig | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipelines.common.settings import Settings
+    from pipelines.common.settings import settings_or_exit
 
     parser = argparse.ArgumentParser(description="Improve an adapter with DPO on exported arena votes.")
     parser.add_argument("--pairs", type=Path, required=True, help="dpo.jsonl from `pipelines.feedback export`")
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beta", type=float, default=DpoConfig.beta)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    settings = settings_or_exit()
     adapter = args.adapter or settings.adapter_path
     try:  # the input is checked first: a bad file or a missing adapter is a message, not a model load
         pairs = read_pairs(args.pairs)
