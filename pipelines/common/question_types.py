@@ -36,10 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pipelines.common.questions import QuestionItem
+from typing import Protocol
 
 LOOKUP = "lookup"
 NUMBER = "number"
@@ -109,7 +106,17 @@ def rule_type(question: str, keys: Sequence[str] = (), *, source: str = "", upda
     return QuestionTag(LOOKUP, "a name or term")
 
 
-def tag_question(item: QuestionItem, *, updated_sources: Iterable[str] = ()) -> QuestionTag:
+class TaggedQuestion(Protocol):
+    """What tagging reads of a question (:class:`pipelines.common.questions.QuestionItem` is one; the question
+    loader imports this module for the type names, so this one does not import it back)."""
+
+    question: str
+    keys: tuple[str, ...]
+    source: str
+    type: str
+
+
+def tag_question(item: TaggedQuestion, *, updated_sources: Iterable[str] = ()) -> QuestionTag:
     """The set's own type when it gives one, else :func:`rule_type`; ``updated_sources``: the documents
     added or changed after the active adapter's training data (:func:`updated_sources`)."""
     if item.type:
