@@ -28,6 +28,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from pipelines.common.documents import document_files
+from pipelines.common.question_types import DocumentStamp
 from pipelines.common.questions import load_questions
 from pipelines.generation.prompts import ASSISTANT_SYSTEM, ReaderOptions, rag_user_text
 from pipelines.knowledge.readers import ReadError, read_document
@@ -201,10 +202,11 @@ class ProgressFile(TrainerCallback):
 
 
 def document_hashes(docs: Path) -> dict[str, str]:
-    """name -> sha256 of every document the pairs were built from."""
+    """name -> sha256 of every document the pairs were built from, the digest the verdict compares them by
+    (:class:`~pipelines.common.question_types.DocumentStamp`)."""
     if not docs.is_dir():
         return {}
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in document_files(docs)}
+    return {path.name: DocumentStamp.of_file(path).sha256 for path in document_files(docs)}
 
 
 class EpochSnapshots(TrainerCallback):
