@@ -176,18 +176,9 @@ def postgres_url() -> str:
 @pytest.fixture
 def postgres_database(postgres_url) -> str:
     """A new, empty database on the test PostgreSQL server, for one test."""
-    import uuid
+    from tests.postgres import create_database
 
-    from sqlalchemy import create_engine, text
-
-    from pipelines.feedback.store import database_url
-
-    name = f"t{uuid.uuid4().hex[:12]}"
-    admin = create_engine(database_url(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    return create_database(postgres_url)
 
 
 @pytest.fixture(scope="session")

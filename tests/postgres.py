@@ -49,3 +49,19 @@ class PostgresServer:
 
     def stop(self) -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+
+
+def create_database(server_url: str, prefix: str = "t") -> str:
+    """A new, empty database on the server at ``server_url`` (named ``prefix`` + a random suffix); its URL."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from pipelines.feedback.store import database_url
+
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    admin = create_engine(database_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"

@@ -16,7 +16,6 @@ run::
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -38,17 +37,9 @@ def target(request, tmp_path_factory) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path_factory.mktemp("fuzz-store") / "feedback.sqlite3")
         return
-    from sqlalchemy import create_engine, text
+    from tests.postgres import create_database
 
-    from pipelines.feedback.store import database_url
-
-    server = request.getfixturevalue("postgres_url")
-    name = f"fuzz{uuid.uuid4().hex[:12]}"
-    admin = create_engine(database_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    yield server.rsplit("/", 1)[0] + f"/{name}"
+    yield create_database(request.getfixturevalue("postgres_url"), prefix="fuzz")
 
 
 @pytest.fixture(scope="module")
