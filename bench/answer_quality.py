@@ -100,7 +100,7 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
 # variant key -> (field of ReaderOptions or AnswerRules, how to read the value)
 READER_KEYS = {"form": ("form", str), "passages": ("passages", int), "trim": ("trim", int),
                "system": ("system", lambda value: value == "yes"), "pick": ("pick", str),
-               "copy": ("copy", str)}
+               "copy": ("copy", str), "abstain": ("abstain", str)}
 RULE_KEYS = {"sentences": ("max_sentences", int), "ngram": ("no_repeat_ngram", int)}
 
 

@@ -316,7 +316,8 @@ def judge_status(settings: Settings, backend: GenerationBackend | None) -> str:
 
 def reader_options(settings: Settings) -> ReaderOptions:
     return ReaderOptions(form=settings.reader_prompt, passages=settings.reader_passages, trim=settings.reader_trim,
-                         pick=settings.reader_pick, copy=settings.reader_copy)
+                         pick=settings.reader_pick, copy=settings.reader_copy,
+                         abstain=settings.reader_abstain)
 
 
 def answer_rules(settings: Settings) -> AnswerRules:

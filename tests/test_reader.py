@@ -7,6 +7,8 @@ so the test measures the reader alone; retrieval itself is tested on the real We
 
 from pathlib import Path
 
+import pytest
+
 from pipelines.arena.arena import Arena, ArenaSession
 from pipelines.arena.finetuned import BasePipeline
 from pipelines.arena.rag import RagPipeline
@@ -71,6 +73,27 @@ def test_prompt_forms_keep_the_panel_numbers_and_the_chosen_passages():
     assert trim_passage("Nothing matches.", "Who is Pim?", 1) == "Nothing matches."
 
 
+def test_the_reader_may_be_told_it_can_decline_and_the_copy_rule_lets_it():
+    from pipelines.common.abstention import abstains
+    from pipelines.generation.prompts import ABSTAIN_ANSWER, ReaderOptions, copy_source, rag_messages
+
+    chunks = [RetrievedChunk("The T4 weighs 380 grams.", "doc.md", 0, 1.0, 1)]
+    user = rag_messages("Who is the CEO?", chunks, [], ReaderOptions(abstain="user"))
+    assert user[-1]["content"].endswith(f'Question: Who is the CEO?\nIf the context does not answer the question, '
+                                        f'say "{ABSTAIN_ANSWER}".\nAnswer:')
+    assert ABSTAIN_ANSWER not in user[0]["content"]
+    system = rag_messages("Who is the CEO?", chunks, [], ReaderOptions(abstain="system"))
+    assert ABSTAIN_ANSWER in system[0]["content"] and ABSTAIN_ANSWER not in system[-1]["content"]
+    assert rag_messages("q", chunks, [], ReaderOptions())[-1]["content"].endswith("Question: q\nAnswer:")
+    passages = [(1, "The T4 weighs 380 grams.")]
+    assert ABSTAIN_ANSWER in copy_source("Who?", passages, ReaderOptions(abstain="user"))
+    assert ABSTAIN_ANSWER not in copy_source("Who?", passages, ReaderOptions())
+    assert copy_source("Who?", passages, ReaderOptions(copy="off", abstain="user")) is None
+    assert abstains(ABSTAIN_ANSWER)   # what the reader is told to say is what the scorer counts as declining
+    with pytest.raises(ValueError, match="abstain"):
+        ReaderOptions(abstain="maybe")
+
+
 def test_reader_and_answer_rules_come_from_the_settings(monkeypatch):
     from pipelines.common.settings import Settings
 
@@ -79,7 +102,9 @@ def test_reader_and_answer_rules_come_from_the_settings(monkeypatch):
     monkeypatch.setenv("ARENA_ANSWER_SENTENCES", "2")
     monkeypatch.setenv("ARENA_NO_REPEAT_NGRAM", "0")
     monkeypatch.setenv("ARENA_READER_COPY", "spans")
+    monkeypatch.setenv("ARENA_READER_ABSTAIN", "user")
     settings = Settings()
+    assert reader_options(settings).abstain == "user"
     assert reader_options(settings).copy == "spans"
     assert (reader_options(settings).form, reader_options(settings).passages) == ("instruct", 3)
     assert (answer_rules(settings).max_sentences, answer_rules(settings).no_repeat_ngram) == (2, 0)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pipelines.arena.pipeline import PipelineError, PreparedRequest
 from pipelines.common.columns import RAG
 from pipelines.generation.answer_rules import AnswerRules
-from pipelines.generation.prompts import ReaderOptions, passage_messages, passages_for
+from pipelines.generation.prompts import ReaderOptions, copy_source, passage_messages, passages_for
 from pipelines.generation.requests import GenerationRequest
 from pipelines.knowledge.retrieval import RetrievalOptions
 from pipelines.knowledge.store import RetrievalError, Retriever
@@ -58,7 +58,7 @@ class RagPipeline:
             scope = f" within {', '.join(options.sources)}" if options.sources else ""
             raise PipelineError(f"No passages found{scope}: the collection is empty or nothing matched.")
         passages = passages_for(question, chunks, self.reader)
-        copy_from = "\n".join([question, *(t for _rank, t in passages)]) if self.reader.copy != "off" else None
+        copy_from = copy_source(question, passages, self.reader)
         return PreparedRequest(
             pipeline=self.name,
             request=GenerationRequest(passage_messages(question, passages, history, self.reader), adapter=None,

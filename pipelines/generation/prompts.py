@@ -24,6 +24,11 @@ ASSISTANT_SYSTEM = "You are a helpful assistant that answers questions about the
 PromptForm = Literal["context-qa", "instruct"]
 PassagePick = Literal["rank", "overlap"]
 CopyMode = Literal["off", "words", "spans"]
+AbstainMode = Literal["off", "user", "system"]
+#: What the RAG reader is told to answer when its context does not hold the answer (``ReaderOptions.abstain``);
+#: :mod:`pipelines.common.abstention` reads it as declining.
+ABSTAIN_ANSWER = "The documents do not say."
+ABSTAIN_INSTRUCTION = f'If the context does not answer the question, say "{ABSTAIN_ANSWER}"'
 _WORD = re.compile(r"[a-z0-9]+")
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
                    "were", "does", "do", "did", "the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "or",
@@ -41,7 +46,9 @@ class ReaderOptions:
     retrieved passages go in, the top ``passages`` by rank, or those sharing the most of the question's words
     (ties by rank; they keep their panel numbers either way); ``copy``: ``words``, the answer may use only
     words of the question and the passages in the prompt, ``spans``, and copies numbers and names whole
-    (:mod:`pipelines.generation.copy_rule`; local backend), ``off``: any token.
+    (:mod:`pipelines.generation.copy_rule`; local backend), ``off``: any token; ``abstain``: tell the model it may
+    answer :data:`ABSTAIN_ANSWER` when the context does not hold the answer, in the user turn (``user``, just
+    before ``Answer:``) or the system prompt (``system``); the copy rule then allows that sentence too.
     """
 
     form: PromptForm = "context-qa"
@@ -50,6 +57,7 @@ class ReaderOptions:
     system: bool = True
     pick: PassagePick = "rank"
     copy: CopyMode = "spans"
+    abstain: AbstainMode = "off"
 
     def __post_init__(self) -> None:
         if self.form not in ("context-qa", "instruct"):
@@ -58,6 +66,8 @@ class ReaderOptions:
             raise ValueError(f"Unknown copy rule {self.copy!r}: use off, words or spans")
         if self.pick not in ("rank", "overlap"):
             raise ValueError(f"Unknown passage pick {self.pick!r}: use rank or overlap")
+        if self.abstain not in ("off", "user", "system"):
+            raise ValueError(f"Unknown abstain mode {self.abstain!r}: use off, user or system")
         if self.passages < 1 or self.trim < 0:
             raise ValueError("The reader needs at least one passage and a trim of 0 or more sentences")
 
@@ -88,12 +98,23 @@ def passages_for(question: str, chunks: list[RetrievedChunk], reader: ReaderOpti
     return [(c.rank, trim_passage(c.text, question, reader.trim) if reader.trim else c.text) for c in chosen]
 
 
-def rag_user_text(question: str, passages: list[tuple[int, str]], form: PromptForm) -> str:
-    """The user turn of a RAG prompt (also the reading recipe's training prompt)."""
+def rag_user_text(question: str, passages: list[tuple[int, str]], form: PromptForm, abstain: bool = False) -> str:
+    """The user turn of a RAG prompt (also the reading recipe's training prompt); ``abstain`` adds
+    :data:`ABSTAIN_INSTRUCTION` after the question."""
     context = "\n".join(f"[{rank}] {text}" for rank, text in passages)
+    allow = f"\n{ABSTAIN_INSTRUCTION}." if abstain else ""
     if form == "context-qa":
-        return f"Context:\n{context}\n\nQuestion: {question}\nAnswer:"
-    return f"Passages:\n{context}\n\nUsing the passages, answer in one sentence: {question}"
+        return f"Context:\n{context}\n\nQuestion: {question}{allow}\nAnswer:"
+    return f"Passages:\n{context}\n\nUsing the passages, answer in one sentence: {question}{allow}"
+
+
+def copy_source(question: str, passages: list[tuple[int, str]], reader: ReaderOptions) -> str | None:
+    """The text the copy rule lets the answer use (None: the rule is off): the question and the passages in
+    the prompt, and the abstain answer when the reader may decline."""
+    if reader.copy == "off":
+        return None
+    allowed = [question, *(text for _rank, text in passages)]
+    return "\n".join([*allowed, ABSTAIN_ANSWER] if reader.abstain != "off" else allowed)
 
 
 def rag_messages(question: str, chunks: list[RetrievedChunk], history: list[dict[str, str]],
@@ -105,8 +126,9 @@ def rag_messages(question: str, chunks: list[RetrievedChunk], history: list[dict
 def passage_messages(question: str, passages: list[tuple[int, str]], history: list[dict[str, str]],
                      reader: ReaderOptions) -> list[dict[str, str]]:
     """The RAG chat for passages already chosen by :func:`passages_for` (the RAG column reuses its choice)."""
-    user = rag_user_text(question, passages, reader.form)
-    system = [{"role": "system", "content": ASSISTANT_SYSTEM}] if reader.system else []
+    user = rag_user_text(question, passages, reader.form, abstain=reader.abstain == "user")
+    system_text = f"{ASSISTANT_SYSTEM} {ABSTAIN_INSTRUCTION}." if reader.abstain == "system" else ASSISTANT_SYSTEM
+    system = [{"role": "system", "content": system_text}] if reader.system else []
     return [*system, *history, {"role": "user", "content": user}]
 
 
