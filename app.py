@@ -47,7 +47,8 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                                    runtime.settings.questions_file, runtime.pair_writer)
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
                 build_leaderboard_tab(runtime.feedback, runtime.auth, questions,
-                                      runtime.improve_adapter_from_votes if runtime.backend else None)
+                                      runtime.improve_adapter_from_votes if runtime.backend else None,
+                                      stored_slices=runtime.stored_slices)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
                 build_evaluation_tab(runtime.feedback, runtime.rescore, runtime.judge_status(),
                                      runtime.batch_report, runtime.auth, verdict_page=runtime.verdict_page)

@@ -1,8 +1,9 @@
 """The Evaluation tab: RAGAS scores of every rated exchange beside the human vote, batch runs, and the verdict.
 
 The verdict panel shows which approach to use for these documents (:mod:`pipelines.evaluation.verdict`): the
-rule-written recommendation, its HTML page, and a table of the slices for a chosen dimension. It reads the
-verdict through the ``verdict_page`` callable the runtime provides, so this file holds no model or store code.
+rule-written recommendation, its HTML page, and a table and a bar plot of the slices for a chosen dimension
+(:mod:`components.slices_view`). It reads the verdict through the ``verdict_page`` callable the runtime provides, so
+this file holds no model or store code.
 
 Example::
 
@@ -13,24 +14,23 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from components.admin import require_admin
+from components.slices_view import chosen_slice_views, slice_components
 from pipelines.common import columns as arena_columns
 from pipelines.common.auth import AdminAuth
 from pipelines.common.correctness import accuracy_by_pipeline
 from pipelines.evaluation.agreement import best_predictor, metric_agreement
-from pipelines.evaluation.slices import BY_TYPE, DIMENSIONS
+from pipelines.evaluation.slices import BY_TYPE, DIMENSIONS, Slice
 from pipelines.evaluation.verdict import VerdictPage, summary_markdown
 from pipelines.feedback.store import FeedbackStore
 
 COLUMNS = ["question", "vote", "pipeline", "metric", "score", "status", "reason", "scorer"]
-SLICE_COLUMNS = ["slice", "pipeline", "accuracy", "token F1", "abstained (out-of-corpus)", "abstained (answerable)",
-                 "votes"]
 
 
 def scores_frames(feedback: FeedbackStore) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -89,16 +89,13 @@ def distribution_frame(table: pd.DataFrame) -> pd.DataFrame:
                          "pipeline": scored.get("pipeline", [])})
 
 
-def slice_frame(tables: Mapping[str, list[dict]] | None, dimension: str) -> pd.DataFrame:
-    """The verdict's slices of one dimension as a table (every number as text, "too few (n=3)" included)."""
-    return pd.DataFrame((tables or {}).get(dimension, []), columns=SLICE_COLUMNS)
-
-
-def verdict_outputs(page: VerdictPage, dimension: str) -> tuple[str, str, dict, pd.DataFrame]:
-    """What the verdict panel shows: the recommendation (Markdown), the page's path, every dimension's slice
-    rows (kept in the session for the dimension dropdown) and the chosen dimension's table."""
-    tables = page.verdict.tables()
-    return summary_markdown(page.verdict), str(page.html), tables, slice_frame(tables, dimension)
+def verdict_outputs(page: VerdictPage, dimension: str) -> tuple[str, str, dict[str, list[Slice]], pd.DataFrame,
+                                                                 gr.BarPlot]:
+    """What the verdict panel shows: the recommendation (Markdown), the page's path, every dimension's slices
+    (kept in the session, so the dimension dropdown redraws without rebuilding the verdict), and the chosen
+    dimension's table and accuracy plot."""
+    slices = {name: list(pieces) for name, pieces in page.verdict.slices.items()}
+    return summary_markdown(page.verdict), str(page.html), slices, *chosen_slice_views(slices, dimension)
 
 
 def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | None = None, judge_status: str = "",
@@ -183,9 +180,8 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
                                     elem_id="verdict-dimension")
         verdict_summary = gr.Markdown(elem_id="verdict-summary")
         verdict_file = gr.File(label="Verdict page (HTML, one file)", elem_id="verdict-page")
-        slice_tables = gr.State({})
-        slices = gr.Dataframe(label="Per slice and approach (a slice under 5 answers says \"too few\")",
-                              elem_id="verdict-slices", interactive=False, wrap=True)
+        verdict_slices = gr.State({})
+        slices, slices_plot = slice_components("verdict-slices", "verdict-slices-plot")
 
     def do_batch(count: float | None, given: str, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str]:  # noqa: B008
         require_admin(auth, given)
@@ -196,7 +192,7 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
         summary_text = summary_text.replace("# Batch evaluation", "### Batch evaluation", 1)
         return summary_text.replace("\n## Verdict", "\n#### Verdict", 1), str(archive)
 
-    def show_verdict(fresh: bool, chosen: str) -> tuple[str, str, dict, pd.DataFrame]:
+    def show_verdict(fresh: bool, chosen: str) -> tuple[str, str, dict, pd.DataFrame, gr.BarPlot]:
         if verdict_page is None:
             raise gr.Error("The verdict is unavailable in this app.")
         try:
@@ -204,20 +200,21 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
         except ValueError as exc:  # the question set cannot be read
             raise gr.Error(str(exc)) from exc
 
-    def show_stored_verdict(chosen: str) -> tuple[str, str, dict, pd.DataFrame]:
+    def show_stored_verdict(chosen: str) -> tuple[str, str, dict, pd.DataFrame, gr.BarPlot]:
         return show_verdict(True, chosen)
 
-    def show_batch_verdict(chosen: str) -> tuple[str, str, dict, pd.DataFrame]:
+    def show_batch_verdict(chosen: str) -> tuple[str, str, dict, pd.DataFrame, gr.BarPlot]:
         return show_verdict(False, chosen)
 
-    verdict_views = [verdict_summary, verdict_file, slice_tables, slices]
+    verdict_views = [verdict_summary, verdict_file, verdict_slices, slices, slices_plot]
     batch_run = run_batch.click(do_batch, inputs=[limit, password], outputs=[batch_summary, batch_file],
                                 api_name=False, concurrency_limit=1, concurrency_id="generation")
     if verdict_page is not None:
         batch_run.success(show_batch_verdict, inputs=[dimension], outputs=verdict_views, api_name=False)
     build_verdict.click(show_stored_verdict, inputs=[dimension], outputs=verdict_views, api_name=False,
                         concurrency_limit=1, concurrency_id="verdict")
-    dimension.change(slice_frame, inputs=[slice_tables, dimension], outputs=[slices], api_name=False)
+    dimension.change(chosen_slice_views, inputs=[verdict_slices, dimension], outputs=[slices, slices_plot],
+                     api_name=False)
     refresh.click(refresh_all, outputs=[accuracy, table, summary, means_plot, spread_plot, verdict, agreement, scatter],
                   api_name=False)
     rescore_button.click(do_rescore, inputs=[rescore_password], outputs=[rescore_status], api_name=False)

@@ -1,18 +1,31 @@
-"""The Leaderboard tab: who wins the votes, by how much, and the preference data as files."""
+"""The Leaderboard tab: who wins the votes, by how much, where each approach wins, and the preference data as files.
+
+"Where each approach wins" slices every stored answer and vote to the question set by document, question type,
+retrieval hit or miss, or adapter version (a table with each slice's accuracy, votes' Bradley-Terry ratings and
+intervals, and a bar plot of accuracy; :mod:`components.slices_view`), read through the ``stored_slices``
+callable the runtime provides, so this file holds no model or store code of its own.
+
+Example::
+
+    with gr.Blocks():
+        build_leaderboard_tab(runtime.feedback, runtime.auth, questions, stored_slices=runtime.stored_slices)
+"""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from components.admin import require_admin
+from components.slices_view import slice_components, slice_views
 from pipelines.common.auth import AdminAuth
 from pipelines.common.columns import label
 from pipelines.common.correctness import accuracy_by_pipeline
+from pipelines.evaluation.slices import BY_TYPE, DIMENSIONS, Slice
 from pipelines.feedback.export import export_feedback
 from pipelines.feedback.leaderboard import LeaderboardFilter, store_leaderboard
 from pipelines.feedback.ratings_summary import rating_summary
@@ -74,10 +87,27 @@ def ratings_frames(feedback: FeedbackStore) -> tuple[pd.DataFrame, pd.DataFrame]
     return summary, comments
 
 
+def stored_slice_views(stored_slices: Callable[[str], Sequence[Slice]] | None,
+                       dimension: str) -> tuple[pd.DataFrame, gr.BarPlot, str]:
+    """The slices table, the accuracy plot and a note (why there is nothing to show, or "") for one dimension."""
+    if stored_slices is None:
+        return *slice_views(()), "Slices are unavailable in this app."
+    try:
+        found = stored_slices(dimension)
+    except ValueError as exc:  # the question set cannot be read: the leaderboard above still shows
+        return *slice_views(()), f"⚠️ {exc}"
+    note = "" if found else ("No stored answer to the question set yet: ask its questions in the Arena, or run "
+                             "a batch evaluation in the Evaluation tab.")
+    return *slice_views(found), note
+
+
 def build_leaderboard_tab(
     feedback: FeedbackStore, auth: AdminAuth, questions: list[str],
     improve_adapter: Callable[[], str] | None = None,
+    stored_slices: Callable[[str], Sequence[Slice]] | None = None,
 ) -> None:
+    """``stored_slices(dimension)``: every stored answer and vote to the question set, sliced by that dimension
+    (a ValueError when the question set cannot be read)."""
     gr.Markdown(
         "Bradley-Terry ratings (Elo scale, mean 1000) from the latest vote of each exchange; a tie or "
         "*both bad* counts half a win for each side. Intervals: 95% bootstrap over votes."
@@ -90,6 +120,16 @@ def build_leaderboard_tab(
     refresh = gr.Button("↻ Refresh leaderboard", elem_id="refresh-leaderboard")
     table = gr.Dataframe(label="Leaderboard", elem_id="leaderboard", interactive=False)
     plot = gr.BarPlot(x="pipeline", y="rating", title="Rating by pipeline", elem_id="leaderboard-plot")
+    with gr.Accordion("Where each approach wins", open=True, elem_id="leaderboard-slices-panel"):
+        gr.Markdown("Every stored answer to the question set (filters above leave it as is), split by the question's "
+                    "document, its type, whether retrieval found its passage, or the adapter version that answered. "
+                    "Accuracy: the key fact in the answer (on an out-of-corpus question: saying the documents do not "
+                    "say), 95% Wilson interval; votes: Bradley-Terry rating with its 95% bootstrap interval and the "
+                    "win rate. The plot leaves out a slice with too few answers and says so below it.")
+        slice_dimension = gr.Dropdown(choices=list(DIMENSIONS), value=BY_TYPE, label="Slices by",
+                                      elem_id="leaderboard-slices-dimension")
+        slice_note = gr.Markdown(elem_id="leaderboard-slices-note")
+        slice_table, slice_plot = slice_components("leaderboard-slices-table", "leaderboard-slices-plot")
     with gr.Accordion("Per-answer ratings and comments", open=True, elem_id="ratings-panel"):
         ratings_table = gr.Dataframe(label="Ratings per pipeline (each rater's latest rating of an answer)",
                                      elem_id="ratings-summary", interactive=False)
@@ -118,6 +158,9 @@ def build_leaderboard_tab(
         plot_update = gr.BarPlot(value=frame[["pipeline", "rating"]], y_lim=[floor, float(frame["rating"].max()) + 50])
         return frame, plot_update, *ratings
 
+    def show_slices(dimension: str) -> tuple[pd.DataFrame, gr.BarPlot, str]:
+        return stored_slice_views(stored_slices, dimension)
+
     def do_export(given: str) -> list[str]:
         require_admin(auth, given)
         result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")))
@@ -138,7 +181,12 @@ def build_leaderboard_tab(
 
     filters = [by_adapter, in_set, since, rater]
     shown = [table, plot, ratings_table, comments_table]
-    refresh.click(show, inputs=filters, outputs=shown, api_name="leaderboard")
+    sliced = [slice_table, slice_plot, slice_note]
+    # The slices follow the refresh (and the tab's opening, which clicks it), not the filters, which they ignore;
+    # chained after it, so the /leaderboard endpoint keeps its inputs and outputs.
+    refresh.click(show, inputs=filters, outputs=shown, api_name="leaderboard").then(
+        show_slices, inputs=[slice_dimension], outputs=sliced, api_name=False)
+    slice_dimension.change(show_slices, inputs=[slice_dimension], outputs=sliced, api_name=False)
     gr.on([by_adapter.change, in_set.change, since.submit, rater.submit], show, inputs=filters,
           outputs=shown, api_name=False)
     improve.click(

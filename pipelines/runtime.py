@@ -28,6 +28,7 @@ from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.common.spaces import download_weaviate
 from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
+from pipelines.evaluation.slices import Slice
 from pipelines.evaluation.verdict import VerdictPage
 from pipelines.feedback.store import FeedbackStore
 from pipelines.generation.answer_rules import AnswerRules
@@ -222,6 +223,20 @@ class Runtime:
         folder = self.settings.data_dir / "reports" / f"verdict-{datetime.now(UTC):%Y%m%dT%H%M%S}"
         self.last_verdict = VerdictPage(verdict, write_verdict(verdict, folder))
         return self.last_verdict
+
+    def stored_slices(self, dimension: str) -> list[Slice]:
+        """Every stored answer and vote to the question set, sliced by ``dimension`` (the Leaderboard tab's
+        "where each approach wins"): the rows the verdict from the stored answers counts, with the same question
+        set and the same documents changed after the adapter's data (their questions are ``updated``). A question
+        set that cannot be read raises :class:`~pipelines.common.questions.QuestionSetError` (a ValueError)."""
+        from pipelines.common.questions import load_questions
+        from pipelines.evaluation.slices import rows_from_store, slice_by
+        from pipelines.evaluation.verdict import changed_documents
+
+        answers, votes = rows_from_store(
+            self.feedback, load_questions(self.settings.questions_file),
+            updated_sources=changed_documents(self.settings.corpus_dir, self.adapter_folder()))
+        return slice_by(answers, votes, dimension)
 
     def adapter_folder(self) -> Path | None:
         """The fine-tuned column's adapter folder here (its metadata gives the verdict training time, size and

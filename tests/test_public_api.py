@@ -60,7 +60,7 @@ def stub_runtime(tmp_path: Path) -> SimpleNamespace:
         describe_model=lambda: "scripted", activate_adapter=lambda path: path.name, active_adapter=lambda: "none",
         pair_writer=lambda: None, improve_adapter_from_votes=lambda: "", rescore=lambda: 0,
         judge_status=lambda: "", batch_report=lambda limit: ("", tmp_path / "report.zip"),
-        verdict_page=lambda fresh=False: None,
+        verdict_page=lambda fresh=False: None, stored_slices=lambda dimension: [],
         health=lambda: {"model": "ok", "weaviate": "down", "feedback_store": "ok"},
     )
 

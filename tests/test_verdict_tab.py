@@ -8,7 +8,10 @@ import functools
 import json
 from types import SimpleNamespace
 
-from components.evaluation import SLICE_COLUMNS, build_evaluation_tab
+import pytest
+
+from components.evaluation import build_evaluation_tab
+from components.slices_view import SLICE_COLUMNS
 from pipelines.common.events import PipelineResult, Timings
 from pipelines.common.settings import Settings
 from pipelines.evaluation.slices import BY_TYPE
@@ -34,16 +37,21 @@ def test_the_evaluation_tab_shows_the_verdict_and_its_slices(tmp_path):
         handlers = tab_handlers(lambda: build_evaluation_tab(store, verdict_page=verdict_page))
     finally:
         store.close()
-    summary, path, tables, frame = handlers["show_stored_verdict"](BY_TYPE)
+    summary, path, slices, frame, plot = handlers["show_stored_verdict"](BY_TYPE)
     assert asked == [True] and path == str(page)
     assert "### Verdict: Too little evidence" in summary and verdict.recommendation.text in summary
     assert list(frame.columns) == SLICE_COLUMNS and set(frame["pipeline"]) == {"RAG", "Fine-tuned"}
     assert list(frame["accuracy"]) == ["17% [3%, 56%] (n=6)", "83% [44%, 97%] (n=6)"]  # Fine-tuned, then RAG
-    by_document = handlers["slice_frame"](tables, "document")
+    bars = {(row[1], row[2]): row[3] for row in plot.value["data"]}  # slice · pipeline, slice, pipeline, accuracy
+    assert bars == pytest.approx({("number", "Fine-tuned"): 1 / 6, ("number", "RAG"): 5 / 6})  # JSON: 10 digits
+    assert plot.caption is None  # nothing left out
+    by_document, document_plot = handlers["chosen_slice_views"](slices, "document")
     assert list(by_document["slice"]) == ["a.md", "a.md"]
+    assert [row[1] for row in document_plot.value["data"]] == ["a.md", "a.md"]
     handlers["show_batch_verdict"]("retrieval")
     assert asked == [True, False]
-    assert handlers["slice_frame"]({}, "adapter").empty
+    empty, empty_plot = handlers["chosen_slice_views"]({}, "adapter")
+    assert empty.empty and empty_plot.value["data"] == []
 
 
 def test_the_runtime_builds_the_verdict_from_the_stored_answers(tmp_path):

@@ -278,7 +278,7 @@ class Verdict:
         return slice_table(self.slices.get(dimension, ()))
 
     def tables(self) -> dict[str, list[dict[str, str]]]:
-        """dimension -> :meth:`slice_table`, for every dimension (the Evaluation tab's slice table)."""
+        """dimension -> :meth:`slice_table`, for every dimension (the slices as text, one table each)."""
         return {dimension: self.slice_table(dimension) for dimension in DIMENSIONS}
 
 
