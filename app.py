@@ -51,7 +51,9 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                                       stored_slices=runtime.stored_slices)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
                 build_evaluation_tab(runtime.feedback, runtime.rescore, runtime.judge_status(),
-                                     runtime.batch_report, runtime.auth, verdict_page=runtime.verdict_page)
+                                     runtime.batch_report, runtime.auth, verdict_page=runtime.verdict_page,
+                                     question_types=runtime.question_types,
+                                     save_question_types=runtime.save_question_types)
         # Each tab shows fresh numbers when opened.
         leaderboard_tab.select(None, js="() => document.querySelector('#refresh-leaderboard')?.click()")
         evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")

@@ -3,18 +3,21 @@
 The verdict panel shows which approach to use for these documents (:mod:`pipelines.evaluation.verdict`): the
 rule-written recommendation, its HTML page, and a table and a bar plot of the slices for a chosen dimension
 (:mod:`components.slices_view`). It reads the verdict through the ``verdict_page`` callable the runtime provides, so
-this file holds no model or store code.
+this file holds no model or store code. The "Question types" panel lists every question of the set with its type
+and where that came from, and saves the types the user edits (an admin action;
+:mod:`pipelines.evaluation.question_tags`) through the runtime's ``question_types`` and ``save_question_types``.
 
 Example::
 
     with gr.Blocks():
         build_evaluation_tab(runtime.feedback, runtime.rescore, runtime.judge_status(), runtime.batch_report,
-                             runtime.auth, verdict_page=runtime.verdict_page)
+                             runtime.auth, verdict_page=runtime.verdict_page, question_types=runtime.question_types,
+                             save_question_types=runtime.save_question_types)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -26,11 +29,13 @@ from pipelines.common import columns as arena_columns
 from pipelines.common.auth import AdminAuth
 from pipelines.common.correctness import accuracy_by_pipeline
 from pipelines.evaluation.agreement import best_predictor, metric_agreement
+from pipelines.evaluation.question_tags import EDITABLE_TYPES, TypeRow
 from pipelines.evaluation.slices import BY_TYPE, DIMENSIONS, Slice
 from pipelines.evaluation.verdict import VerdictPage, summary_markdown
 from pipelines.feedback.store import FeedbackStore
 
 COLUMNS = ["question", "vote", "pipeline", "metric", "score", "status", "reason", "scorer"]
+TYPE_COLUMNS = ["id", "question", "type", "from"]  # only "type" is editable
 
 
 def scores_frames(feedback: FeedbackStore) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -98,13 +103,29 @@ def verdict_outputs(page: VerdictPage, dimension: str) -> tuple[str, str, dict[s
     return summary_markdown(page.verdict), str(page.html), slices, *chosen_slice_views(slices, dimension)
 
 
+def type_frame(rows: Iterable[TypeRow]) -> pd.DataFrame:
+    """The question types as the table shows them: id, question, type, from (set, rules: why, edited)."""
+    return pd.DataFrame([[row.id, row.question, row.type, row.origin] for row in rows], columns=TYPE_COLUMNS)
+
+
+def table_rows(table: pd.DataFrame | None) -> list[list[object]]:
+    """The edited table's rows as lists of cells (an empty cell as ""), in the table's column order."""
+    if table is None or table.empty:
+        return []
+    return table.astype(object).where(table.notna(), "").values.tolist()
+
+
 def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | None = None, judge_status: str = "",
                          batch_report: Callable[[int | None], tuple[str, Path]] | None = None,
                          auth: AdminAuth | None = None,
-                         verdict_page: Callable[[bool], VerdictPage] | None = None) -> None:
+                         verdict_page: Callable[[bool], VerdictPage] | None = None,
+                         question_types: Callable[[], Sequence[TypeRow]] | None = None,
+                         save_question_types: Callable[[Sequence[Sequence[object]]], int] | None = None) -> None:
     """``rescore`` queues every voted exchange for scoring again (after a new judge or metric version);
     ``batch_report(limit)`` runs every pipeline over the question set and returns (summary, zip);
-    ``verdict_page(fresh)`` the newest verdict (a batch run's), or with ``fresh`` one built from the stored answers."""
+    ``verdict_page(fresh)`` the newest verdict (a batch run's), or with ``fresh`` one built from the stored answers;
+    ``question_types()`` the question set's rows (id, question, type, from); ``save_question_types(rows)`` stores
+    the table's edited types and returns how many questions of the set have one (a bad row: a ValueError)."""
     auth = auth or AdminAuth(None)
     gr.Markdown(
         "Each voted exchange is scored in the background. First, **correctness**: does the answer hold the "
@@ -183,6 +204,46 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
         verdict_slices = gr.State({})
         slices, slices_plot = slice_components("verdict-slices", "verdict-slices-plot")
 
+    with gr.Accordion("Question types", open=False, elem_id="question-types-panel"):
+        gr.Markdown("A question's type sets the slice it lands in (the verdict's and the Leaderboard's *where each "
+                    "approach wins*). The set may give it; where it does not, rules tag it (*from* says which, and "
+                    f"why). Change a **type** cell to one of {', '.join(f'`{t}`' for t in EDITABLE_TYPES)} and save: "
+                    "the edit is kept in `question-types.json` in the data dir and wins over the set and the rules; "
+                    "a type set back to the set's or the rules' drops the edit. `out-of-corpus` (no document answers "
+                    'it) changes what counts as a right answer, so only the set file says it: `"answerable": false`.')
+        types_table = gr.Dataframe(headers=TYPE_COLUMNS, datatype="str", interactive=True, static_columns=[0, 1, 3],
+                                   label="The question set's types (edit the type column)", wrap=True,
+                                   elem_id="question-types")
+        with gr.Row():
+            reload_types = gr.Button("↻ Reload types", elem_id="reload-question-types",
+                                     interactive=question_types is not None)
+            types_password = gr.Textbox(label="Admin password", type="password", visible=auth.enabled,
+                                        elem_id="question-types-password")
+            save_types = gr.Button("💾 Save types", elem_id="save-question-types",
+                                   interactive=save_question_types is not None)
+        types_status = gr.Markdown(elem_id="question-types-status")
+
+    def show_question_types() -> tuple[pd.DataFrame, str]:
+        if question_types is None:
+            return type_frame([]), "Question types are unavailable in this app."
+        try:
+            return type_frame(question_types()), ""
+        except ValueError as exc:  # the question set, or the stored edits, cannot be read
+            return type_frame([]), f"❌ {exc}"
+
+    def do_save_types(table: pd.DataFrame | None, given: str) -> tuple[pd.DataFrame, str]:
+        require_admin(auth, given)  # changes the verdict's slices for everyone: an admin action
+        if save_question_types is None:
+            raise gr.Error("Saving question types is unavailable in this app.")
+        try:
+            saved = save_question_types(table_rows(table))
+        except ValueError as exc:  # nothing was stored; the table keeps the user's edits to fix
+            return table if table is not None else type_frame([]), f"❌ Nothing saved. {exc}"
+        fresh, problem = show_question_types()
+        word = "type" if saved == 1 else "types"
+        return fresh, (f"✅ Saved {saved} edited {word}. Build the verdict again to see them in its slices."
+                       + (f"\n\n{problem}" if problem else ""))
+
     def do_batch(count: float | None, given: str, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str]:  # noqa: B008
         require_admin(auth, given)
         try:
@@ -218,3 +279,8 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
     refresh.click(refresh_all, outputs=[accuracy, table, summary, means_plot, spread_plot, verdict, agreement, scatter],
                   api_name=False)
     rescore_button.click(do_rescore, inputs=[rescore_password], outputs=[rescore_status], api_name=False)
+    # Opening the tab clicks "Refresh scores": the types table fills then too.
+    for shows_types in (refresh, reload_types):
+        shows_types.click(show_question_types, outputs=[types_table, types_status], api_name=False)
+    save_types.click(do_save_types, inputs=[types_table, types_password], outputs=[types_table, types_status],
+                     api_name=False, concurrency_limit=1, concurrency_id="question-types")

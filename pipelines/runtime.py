@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from pipelines.common.questions import QuestionSetError
 from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.common.spaces import download_weaviate
 from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
+from pipelines.evaluation.question_tags import TypeRow
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
 from pipelines.evaluation.slices import Slice
 from pipelines.evaluation.verdict import VerdictPage
@@ -212,12 +213,12 @@ class Runtime:
         that cannot be read raises :class:`~pipelines.common.questions.QuestionSetError` (a ValueError)."""
         from datetime import UTC, datetime
 
-        from pipelines.common.questions import load_questions
+        from pipelines.evaluation.question_tags import typed_questions
         from pipelines.evaluation.verdict import build_verdict, measure_memory, write_verdict
 
         if not fresh and self.last_verdict is not None:
             return self.last_verdict
-        verdict = build_verdict(self.feedback, load_questions(self.settings.questions_file),
+        verdict = build_verdict(self.feedback, typed_questions(self.settings.questions_file, self.settings.data_dir),
                                 set_name=self.settings.questions_file.name, adapter_folder=self.adapter_folder(),
                                 corpus_dir=self.settings.corpus_dir, memory=measure_memory())
         folder = self.settings.data_dir / "reports" / f"verdict-{datetime.now(UTC):%Y%m%dT%H%M%S}"
@@ -229,14 +230,36 @@ class Runtime:
         "where each approach wins"): the rows the verdict from the stored answers counts, with the same question
         set and the same documents changed after the adapter's data (their questions are ``updated``). A question
         set that cannot be read raises :class:`~pipelines.common.questions.QuestionSetError` (a ValueError)."""
-        from pipelines.common.questions import load_questions
+        from pipelines.evaluation.question_tags import typed_questions
         from pipelines.evaluation.slices import rows_from_store, slice_by
         from pipelines.evaluation.verdict import changed_documents
 
         answers, votes = rows_from_store(
-            self.feedback, load_questions(self.settings.questions_file),
+            self.feedback, typed_questions(self.settings.questions_file, self.settings.data_dir),
             updated_sources=changed_documents(self.settings.corpus_dir, self.adapter_folder()))
         return slice_by(answers, votes, dimension)
+
+    def question_types(self) -> list[TypeRow]:
+        """The Evaluation tab's "Question types" table: every question of the set with the type the verdict and the
+        slices use and where it came from (the set, the rules and why, or the user's edit in the data dir). A
+        question set that cannot be read raises :class:`~pipelines.common.questions.QuestionSetError` (a
+        ValueError)."""
+        from pipelines.evaluation.question_tags import question_type_table
+        from pipelines.evaluation.verdict import changed_documents
+
+        return question_type_table(self.settings.questions_file, self.settings.data_dir,
+                                   updated_sources=changed_documents(self.settings.corpus_dir, self.adapter_folder()))
+
+    def save_question_types(self, rows: Sequence[Sequence[object]]) -> int:
+        """Store the table's edited types (only those that differ from the set's or the rules'; setting one back
+        drops its edit) in ``question-types.json`` in the data dir; how many of the set's questions now have an
+        edited type. A bad row raises :class:`~pipelines.evaluation.question_tags.QuestionTypeError` (a ValueError)
+        naming it, and nothing is stored."""
+        from pipelines.evaluation.question_tags import save_question_types
+        from pipelines.evaluation.verdict import changed_documents
+
+        return save_question_types(self.settings.questions_file, self.settings.data_dir, rows,
+                                   updated_sources=changed_documents(self.settings.corpus_dir, self.adapter_folder()))
 
     def adapter_folder(self) -> Path | None:
         """The fine-tuned column's adapter folder here (its metadata gives the verdict training time, size and

@@ -21,12 +21,16 @@ from typing import Any
 from unittest.mock import Mock, create_autospec
 
 import gradio as gr
+import pandas as pd
 import pytest
 from gradio.utils import get_upload_folder
 
 from components.api import PUBLIC_ENDPOINTS
+from components.evaluation import TYPE_COLUMNS
 from pipelines.common.auth import AdminAuth
+from pipelines.common.questions import load_questions
 from pipelines.common.settings import Settings
+from pipelines.evaluation.question_tags import EDITABLE_TYPES, type_rows
 from pipelines.knowledge.base import KnowledgeBase
 from pipelines.knowledge.ingest import IngestReport
 from pipelines.training.jobs import TrainingJobs
@@ -42,6 +46,7 @@ KNOWN_UI_GUARDS = frozenset({
     "knowledge.do_ingest", "knowledge.do_create", "knowledge.do_clear", "knowledge.do_delete",
     "knowledge.do_reingest", "knowledge.do_demo", "finetune.do_start", "finetune.do_cancel", "finetune.do_activate",
     "leaderboard.run_improve", "leaderboard.do_export", "evaluation.do_batch", "evaluation.do_rescore",
+    "evaluation.do_save_types",
 })
 UPLOADS = Path(get_upload_folder())  # where Gradio keeps uploads (kept there while the tests move tempfile's)
 
@@ -58,11 +63,15 @@ def uploaded(document: Path) -> dict:
 
 SHIPPED_ADAPTER = Settings().adapter_path
 SAMPLE_DOCUMENT = Settings().corpus_dir / "travel_policy.txt"
+_FIRST = type_rows(load_questions(Settings().questions_file), {})[0]  # the shipped set's first question, retyped
+EDITED_TYPES = pd.DataFrame([[_FIRST.id, _FIRST.question, next(t for t in EDITABLE_TYPES if t != _FIRST.type),
+                              _FIRST.origin]], columns=TYPE_COLUMNS)
 # Values that take a call past its own checks to its work: public parameters by name, UI inputs by elem_id.
 API_ARGS: dict[str, Any] = {"collection": "", "files": [uploaded(SAMPLE_DOCUMENT)],
                             "document": SAMPLE_DOCUMENT.name, "adapter": SHIPPED_ADAPTER.name, "question_limit": 1}
 UI_VALUES: dict[str, Any] = {"kb-upload": [str(SAMPLE_DOCUMENT)], "kb-document": SAMPLE_DOCUMENT.name,
-                             "kb-new-name": "GuardDocs", "ft-choice": SHIPPED_ADAPTER.name}
+                             "kb-new-name": "GuardDocs", "ft-choice": SHIPPED_ADAPTER.name,
+                             "question-types": EDITED_TYPES}
 # Calls on the stand-ins that only read; every other call counts as a change.
 READS = frozenset({"collections", "documents", "originals_dir", "chunker", "store", "retriever", "current"})
 

@@ -7,6 +7,7 @@ state) is listed; the end-to-end calls are in test_api.py.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +19,7 @@ from pipelines.arena.finetuned import FinetunedPipeline
 from pipelines.arena.rag import RagPipeline
 from pipelines.common.auth import AdminAuth
 from pipelines.common.settings import Settings
+from pipelines.evaluation.question_tags import question_type_table, save_question_types
 from pipelines.feedback.store import FeedbackStore
 from pipelines.knowledge.retrieval import RetrievalOptions
 from pipelines.training.jobs import TrainingJobs
@@ -61,6 +63,8 @@ def stub_runtime(tmp_path: Path) -> SimpleNamespace:
         pair_writer=lambda: None, improve_adapter_from_votes=lambda: "", rescore=lambda: 0,
         judge_status=lambda: "", batch_report=lambda limit: ("", tmp_path / "report.zip"),
         verdict_page=lambda fresh=False: None, stored_slices=lambda dimension: [],
+        question_types=functools.partial(question_type_table, settings.questions_file, settings.data_dir),
+        save_question_types=functools.partial(save_question_types, settings.questions_file, settings.data_dir),
         health=lambda: {"model": "ok", "weaviate": "down", "feedback_store": "ok"},
     )
 

@@ -16,7 +16,8 @@ The five types (one per question):
 
 The first that applies wins, in that order (the most telling type first: an updated fact explains a
 fine-tuned miss whatever its form). A type the set gives is kept as given, rules or not: the user's tag
-is the last word (the UI lets them edit it).
+is the last word (the Evaluation tab lets them edit it, out-of-corpus aside:
+:mod:`pipelines.evaluation.question_tags` keeps the edits and applies them as if the set gave them).
 
 Example::
 

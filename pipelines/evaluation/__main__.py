@@ -45,17 +45,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def stored_verdict(questions: Path, out: Path, limit: int | None = None) -> int:
     """``verdict --stored``: the verdict from the feedback store alone; 2 when the set cannot be read."""
-    from pipelines.common.questions import QuestionSetError, load_questions
     from pipelines.common.settings import settings_or_exit
+    from pipelines.evaluation.question_tags import typed_questions
     from pipelines.evaluation.verdict import build_verdict, render_markdown, write_verdict
     from pipelines.feedback.store import FeedbackStore
 
     settings = settings_or_exit()
     try:
-        items = load_questions(questions)[:limit] if limit else load_questions(questions)
-    except QuestionSetError as exc:
+        items = typed_questions(questions, settings.data_dir)  # with the type edits made in the Evaluation tab
+    except ValueError as exc:  # the set, or the stored type edits, cannot be read
         print(f"error: {questions}: {exc}")
         return 2
+    items = items[:limit] if limit else items
     store = FeedbackStore.open(settings.feedback_target)
     try:
         verdict = build_verdict(store, items, set_name=questions.name, adapter_folder=settings.adapter_path,

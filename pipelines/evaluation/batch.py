@@ -30,8 +30,8 @@ from typing import Protocol
 from tqdm import tqdm
 
 from pipelines.common.correctness import accuracy_by_pipeline
-from pipelines.common.questions import load_questions
 from pipelines.common.settings import Settings
+from pipelines.evaluation.question_tags import typed_questions
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet
 from pipelines.evaluation.verdict import (
     VERDICT_HTML,
@@ -131,9 +131,10 @@ def run_batch(runtime: BatchRuntime, questions_file: Path, out_dir: Path, limit:
 
 
 def _verdict(runtime: BatchRuntime, questions_file: Path, session_id: str, exchanges: list[dict]) -> Verdict:
-    """The run's verdict from the store: its exchanges, the set's items, the active adapter and the documents."""
+    """The run's verdict from the store: its exchanges, the set's items (with the user's type edits in the data
+    dir: :mod:`pipelines.evaluation.question_tags`), the active adapter and the documents."""
     return build_verdict(
-        runtime.feedback, load_questions(questions_file), set_name=questions_file.name,
+        runtime.feedback, typed_questions(questions_file, runtime.settings.data_dir), set_name=questions_file.name,
         scope=f"batch run {session_id}", exchange_ids=[exchange["id"] for exchange in exchanges],
         adapter_folder=runtime.adapter_folder(), corpus_dir=runtime.settings.corpus_dir,
         memory=measure_memory(gpu_scope="during this run"))
