@@ -145,3 +145,16 @@ def test_the_job_starts_the_command_with_the_forms_config_file(tmp_path):
 
     with pytest.raises(ValueError, match="No documents to train on"):
         jobs.start(dataclasses.replace(config, docs=tmp_path / "empty"))
+
+
+def test_held_out_pairs_are_a_fraction_capped_and_none_for_tiny_sets():
+    """The eval pass runs every sixth of a run: an uncapped tenth of a large pair set made it slower than training."""
+    from pipelines.training.config import Example
+    from pipelines.training.sft import MAX_HELD_OUT, split_examples
+
+    pairs = [Example(f"q{i}?", f"a{i}.", "test") for i in range(1000)]
+    train, held = split_examples(pairs, 0.1)
+    assert len(held) == MAX_HELD_OUT and len(train) == 1000 - MAX_HELD_OUT and not set(held) & set(train)
+    assert len(split_examples(pairs[:100], 0.1)[1]) == 10   # under the cap: the fraction
+    assert split_examples(pairs[:9], 0.5) == (pairs[:9], [])   # too few to hold any out
+    assert split_examples(pairs, 0.1) == split_examples(pairs, 0.1)   # seeded: the same split every run
