@@ -1,10 +1,12 @@
 """Where each approach wins: accuracy, votes and ragas means per slice of the question set.
 
 A slice is the answers (and votes) that share one value of a dimension: the question's source document,
-its type (:mod:`pipelines.common.question_types`), whether retrieval found its passage, or the adapter
-version active when it was answered. Every key is a property of the *exchange* (the question as asked once),
-so every column of an exchange lands in the same slice: "retrieval missed" holds the fine-tuned column's
-answers to the questions where the RAG column's retrieval missed, which is the comparison that matters.
+its type (:mod:`pipelines.common.question_types`), whether retrieval found its passage, the adapter
+version active when it was answered, or its split in the set (a ``train`` question may be in the adapter's
+training pairs, so the fine-tuned columns are only tested fairly on the others). Every key is a property of
+the *exchange* (the question as asked once), so every column of an exchange lands in the same slice:
+"retrieval missed" holds the fine-tuned column's answers to the questions where the RAG column's retrieval
+missed, which is the comparison that matters.
 
 Per slice and pipeline: key-fact accuracy (right by the key and :mod:`pipelines.common.abstention`'s rules;
 an out-of-corpus question is answered right by abstaining) with its 95% Wilson interval, token F1, the
@@ -59,10 +61,12 @@ BY_DOCUMENT = "document"
 BY_TYPE = "question type"
 BY_RETRIEVAL = "retrieval"
 BY_ADAPTER = "adapter"
-DIMENSIONS: tuple[str, ...] = (BY_DOCUMENT, BY_TYPE, BY_RETRIEVAL, BY_ADAPTER)
+BY_SPLIT = "split"
+DIMENSIONS: tuple[str, ...] = (BY_DOCUMENT, BY_TYPE, BY_RETRIEVAL, BY_ADAPTER, BY_SPLIT)
 
 HIT, MISS, NO_RETRIEVAL = "hit", "miss", "no retrieval"
-NO_SOURCE, NO_ADAPTER = "no source", "no adapter"
+NO_SOURCE, NO_ADAPTER, NO_SPLIT = "no source", "no adapter", "no split"
+TRAIN_SPLIT = "train"  # the split `python -m pipelines.training` trains on (its reference pairs): not a fair test
 RETRIEVING_COLUMNS: tuple[str, ...] = (RAG.name, RAG_FINETUNED.name)  # the columns whose contexts were retrieved
 
 
@@ -72,8 +76,9 @@ class AnswerRow:
 
     ``correct``: right by the key and abstention rules (None: no key to check); ``hit``: the exchange's
     retrieval found every source document (None: no retrieving column, or the question names no source);
-    ``adapter``: the adapter id(s) active in the exchange ("" for none); ``abstained``: the answer says the
-    documents do not say (None: an empty answer); ``metrics``: ragas values.
+    ``adapter``: the adapter id(s) active in the exchange ("" for none); ``split``: the question's split in its
+    set (``train`` questions may be in the adapter's training pairs, so only the others test it fairly);
+    ``abstained``: the answer says the documents do not say (None: an empty answer); ``metrics``: ragas values.
     """
 
     exchange_id: str
@@ -83,6 +88,7 @@ class AnswerRow:
     type: str = LOOKUP
     hit: bool | None = None
     adapter: str = ""
+    split: str = ""
     correct: bool | None = None
     f1: float | None = None
     abstained: bool | None = None
@@ -105,6 +111,7 @@ class VoteRow:
     type: str = LOOKUP
     hit: bool | None = None
     adapter: str = ""
+    split: str = ""
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,10 @@ def describe(dimension: str, value: str) -> str:
         return "questions with no source document" if value == NO_SOURCE else f"questions on {value}"
     if dimension == BY_ADAPTER:
         return "answers without an adapter" if value == NO_ADAPTER else f"answers with adapter {value}"
+    if dimension == BY_SPLIT:
+        if value == TRAIN_SPLIT:
+            return "questions of the train split (the adapter may have trained on them)"
+        return "questions with no split" if value == NO_SPLIT else f"questions of the {value} split (held out)"
     return "all questions"
 
 
@@ -216,6 +227,8 @@ def slice_values(row: AnswerRow | VoteRow, dimension: str) -> tuple[str, ...]:
         return (NO_RETRIEVAL if row.hit is None else HIT if row.hit else MISS,)
     if dimension == BY_ADAPTER:
         return (row.adapter or NO_ADAPTER,)
+    if dimension == BY_SPLIT:
+        return (row.split or NO_SPLIT,)
     if dimension == ALL:
         return (ALL,)
     raise ValueError(f"Unknown slice dimension {dimension!r}; the dimensions are {', '.join(DIMENSIONS)}")
@@ -359,7 +372,7 @@ def rows_from_exchanges(
             continue
         answers = exchange["answers"]
         keys = {"source": item.source, "type": type_of(item), "adapter": exchange_adapter(answers),
-                "hit": exchange_hit(answers, source_list(item.source))}
+                "hit": exchange_hit(answers, source_list(item.source)), "split": item.split}
         question_id = item.id or item.question
         truth = list(item.keys) or ([item.reference] if item.reference else [])
         for pipeline, answer in answers.items():

@@ -49,9 +49,11 @@ from pipelines.common.question_types import OUT_OF_CORPUS, UPDATED, AdapterData,
 from pipelines.common.questions import QuestionItem
 from pipelines.evaluation.recommendation import CLEAR, CLOSE, MIN_VERDICT_ANSWERS, Recommendation, recommendation
 from pipelines.evaluation.slices import (
+    BY_SPLIT,
     BY_TYPE,
     DIMENSIONS,
     MIN_SLICE_ANSWERS,
+    TRAIN_SPLIT,
     AnswerRow,
     Measure,
     Slice,
@@ -269,6 +271,11 @@ class Verdict:
     def out_of_corpus(self) -> int:
         """How many out-of-corpus questions were answered."""
         return sum(s.questions for s in self.slices.get(BY_TYPE, ()) if s.value == OUT_OF_CORPUS)
+
+    @property
+    def trained_split(self) -> int:
+        """How many questions answered are in the set's ``train`` split (the adapter may have trained on them)."""
+        return sum(s.questions for s in self.slices.get(BY_SPLIT, ()) if s.value == TRAIN_SPLIT)
 
     def lead(self, piece: Slice) -> SliceLead:
         return slice_lead(piece, self.approaches)
@@ -580,7 +587,17 @@ def _accuracy_section(verdict: Verdict) -> str:
                    rows)
             + '<p class="note">Right: the answer holds the question\'s key fact and does not decline; on an '
               "out-of-corpus question, right means it said the documents do not say. Bars run from 0 to 100%; the "
-              "whisker is the 95% Wilson interval.</p>")
+              "whisker is the 95% Wilson interval.</p>" + _trained_split_note(verdict))
+
+
+def _trained_split_note(verdict: Verdict) -> str:
+    """A warning when some questions are in the set's train split: fine-tuning on the set may have seen them."""
+    if not verdict.trained_split:
+        return ""
+    return (f'<p class="note"><strong>{verdict.trained_split} of {verdict.questions} questions are in the set\'s '
+            "train split</strong>, which <code>python -m pipelines.training</code> trains on with the documents: the "
+            "fine-tuned columns may have seen their answers. The <em>By split</em> table below gives the held-out "
+            "questions alone.</p>")
 
 
 def _slices_section(verdict: Verdict) -> str:
