@@ -278,3 +278,19 @@ def test_questions_of_the_train_split_are_flagged_and_sliced_apart(stored):
     assert split.trained_split == 2
     assert f"2 of {verdict.questions} questions are in the set's train split" in page.replace("&#x27;", "'")
     assert "<h3>By split</h3>" in page and "questions of the test split (held out)" in page
+
+
+def test_the_recommendation_never_cites_the_train_split_as_a_win():
+    from pipelines.common.questions import QuestionItem
+    from pipelines.evaluation.verdict import verdict_from_exchanges
+
+    items = [QuestionItem(f"Train question {i}?", keys=("alpha",), split="train", id=f"t{i}") for i in range(12)]
+    items += [QuestionItem(f"Held-out question {i}?", keys=("alpha",), split="test", id=f"h{i}") for i in range(12)]
+    exchanges = [{"id": item.id, "question": item.question, "created_at": f"2027-01-05T10:{n:02d}:00",
+                  "answers": {"rag": {"answer": "alpha." if item.split == "test" else "no."},
+                              "finetuned": {"answer": "alpha." if item.split == "train" else "no.",
+                                            "adapter_id": "ft@1"}}}
+                 for n, item in enumerate(items)]
+    verdict = verdict_from_exchanges(exchanges, items, set_name="s.jsonl", rounds=5)
+    assert verdict.trained_split == 12
+    assert "train split" not in verdict.recommendation.text   # each leads on one split; only one is a fair test

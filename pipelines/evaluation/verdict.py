@@ -372,8 +372,10 @@ def verdict_from_exchanges(
     whole = overall(answers, votes_rows, minimum=minimum, rounds=rounds)
     sliced = all_slices(answers, votes_rows, minimum=minimum, rounds=rounds)
     approaches = [p for p in whole.pipelines if not _is_floor(p)]
+    # Where each approach leads, by every dimension but the split: "better on the questions it trained on" is
+    # no reason to pick it (the page flags those questions and shows the held-out ones apart).
     advice = recommendation(
-        whole, [piece for pieces in sliced.values() for piece in pieces],
+        whole, [piece for dimension, pieces in sliced.items() if dimension != BY_SPLIT for piece in pieces],
         latency_s={p: c.answer_s for p, c in columns.items() if c.answer_s is not None and p in approaches},
         training_s=adapter.training_s if adapter else None, minimum=MIN_VERDICT_ANSWERS)
     return Verdict(
