@@ -102,8 +102,8 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
                                elem_id="ft-max-length")
     with gr.Accordion("Training pairs: preview, edit, or upload your own", open=False, elem_id="ft-pairs"):
         gr.Markdown("Pairs are built from every chunk of the documents (offline templates), plus the reference "
-                    "answers when ticked above; 10% are held out for the eval loss once there are 10 or more. "
-                    "Edit cells, add or delete rows, or upload a JSONL/CSV file with question/answer columns, "
+                    "answers when ticked above; 10% (at most 32) are held out for the eval loss once there are 10 "
+                    "or more. Edit cells, add or delete rows, or upload a JSONL/CSV file with question/answer columns, "
                     "then tick *Train on the pairs in this table*.")
         with gr.Row():
             writer = gr.Radio(["templates (offline, instant)", "language model (slower, reads each passage)"],

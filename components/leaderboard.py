@@ -1,9 +1,9 @@
 """The Leaderboard tab: who wins the votes, by how much, where each approach wins, and the preference data as files.
 
 "Where each approach wins" slices every stored answer and vote to the question set by document, question type,
-retrieval hit or miss, or adapter version (a table with each slice's accuracy, votes' Bradley-Terry ratings and
-intervals, and a bar plot of accuracy; :mod:`components.slices_view`), read through the ``stored_slices``
-callable the runtime provides, so this file holds no model or store code of its own.
+retrieval hit or miss, adapter version, or the set's split (a table with each slice's accuracy, votes'
+Bradley-Terry ratings and intervals, and a bar plot of accuracy; :mod:`components.slices_view`), read through
+the ``stored_slices`` callable the runtime provides, so this file holds no model or store code of its own.
 
 Example::
 
@@ -122,7 +122,8 @@ def build_leaderboard_tab(
     plot = gr.BarPlot(x="pipeline", y="rating", title="Rating by pipeline", elem_id="leaderboard-plot")
     with gr.Accordion("Where each approach wins", open=True, elem_id="leaderboard-slices-panel"):
         gr.Markdown("Every stored answer to the question set (filters above leave it as is), split by the question's "
-                    "document, its type, whether retrieval found its passage, or the adapter version that answered. "
+                    "document, its type, whether retrieval found its passage, the adapter version that answered, or "
+                    "its split (train questions may be in the adapter's training pairs). "
                     "Accuracy: the key fact in the answer (on an out-of-corpus question: saying the documents do not "
                     "say), 95% Wilson interval; votes: Bradley-Terry rating with its 95% bootstrap interval and the "
                     "win rate. The plot leaves out a slice with too few answers and says so below it.")

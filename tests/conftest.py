@@ -189,7 +189,7 @@ def openai_server(test_settings) -> str:
     ``resolve_model_path(test_settings)``), loaded on first use, as vLLM picks a served model by name.
     """
     (port,) = free_ports(1)
-    log = (ARTIFACTS / "openai-server.log")
+    log = ARTIFACTS / f"openai-server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"  # one per test worker
     ARTIFACTS.mkdir(exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -103,7 +103,7 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(question_tags.os, "replace", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(question_tags.QuestionTypeError, match=r"No space left on device\. Nothing was saved"):
         store.update({normalise_question(SUPPORT): "number"})
     assert store.path.read_bytes() == before and store.load() == {normalise_question(WEIGH): "lookup"}
     assert sorted(p.name for p in tmp_path.iterdir()) == [QUESTION_TYPES_FILE]  # the temporary file is removed
@@ -277,7 +277,8 @@ def test_the_verdicts_count_the_edited_types(tmp_path, monkeypatch, capsys):
     runtime = SimpleNamespace(settings=settings, feedback=store, backend=None, last_verdict=None,
                               adapter_folder=lambda: None)
     try:
-        batch = _verdict(runtime, settings.questions_file, "batch-test", [{"id": exchange_id}])
+        items = typed_questions(settings.questions_file, settings.data_dir)   # what run_batch reads before asking
+        batch = _verdict(runtime, settings.questions_file, items, "batch-test", [{"id": exchange_id}])
         stored = Runtime.verdict_page(runtime, fresh=True).verdict
         assert [line.type for line in batch.question_lines] == [line.type for line in stored.question_lines] == [
             "multi-fact"]
@@ -287,3 +288,16 @@ def test_the_verdicts_count_the_edited_types(tmp_path, monkeypatch, capsys):
     page = (tmp_path / "out" / "verdict.html").read_text()
     assert f"<td>{WEIGH}</td><td>multi-fact</td>" in page.replace("\n", "")
     assert "Verdict: set.jsonl" in capsys.readouterr().out
+
+
+def test_a_data_dir_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch):
+    """mkstemp's OSError (read-only or full data dir) once reached the tab as Gradio's bare "Error"."""
+    store = QuestionTypeStore.in_data_dir(tmp_path)
+
+    def read_only(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(question_tags.tempfile, "mkstemp", read_only)
+    with pytest.raises(question_tags.QuestionTypeError, match=r"Cannot write .*Permission denied\. Nothing was saved"):
+        store.save({WEIGH: "lookup"})
+    assert not store.path.exists()

@@ -172,3 +172,15 @@ def test_several_sources_are_joined(tmp_path):
     path.write_text('{"question": "Who and where?", "key": "x", "source": ["a.md", "b.txt"]}\n'
                     '{"question": "One?", "key": "y", "source": " a.md "}\n')
     assert [item.source for item in load_questions(path)] == ["a.md|b.txt", "a.md"]
+
+
+def test_questions_match_across_case_and_punctuation_in_every_script():
+    from pipelines.common.questions import normalise_question
+
+    assert normalise_question("How heavy is the  T4?") == normalise_question("how heavy is the t4") == \
+        "how heavy is the t4"
+    assert normalise_question("Wie schwer ist das Gerät?") == "wie schwer ist das gerät"
+    chinese, russian = normalise_question("T4 有多重？"), normalise_question("Сколько весит T4?")
+    assert chinese == "t4 有多重" and russian == "сколько весит t4"
+    assert normalise_question("谁负责支持？") not in ("", chinese)   # two questions, two keys
+    assert normalise_question("snake_case?") == "snakecase"

@@ -236,17 +236,19 @@ def test_rows_from_a_real_store(tmp_path):
 
 
 def test_the_split_slice_keeps_questions_the_adapter_may_have_trained_on_apart():
-    """The sample set's train split is in the shipped adapter's pairs: its right answers are not a fair test."""
+    """The sample set's train split is in the shipped adapter's pairs: its right answers are not a fair test. A
+    question without a split counts as train (the training command trains on it), an out-of-corpus one never."""
     from pipelines.common.questions import QuestionItem
-    from pipelines.evaluation.slices import BY_SPLIT, NO_SPLIT, describe, rows_from_exchanges
+    from pipelines.evaluation.slices import BY_SPLIT, NOT_TRAINED, describe, rows_from_exchanges
 
     items = [QuestionItem("How heavy is the T4?", keys=("380 grams",), split="train", id="q1"),
              QuestionItem("Who leads support?", keys=("Bram",), split="test", id="q2"),
-             QuestionItem("Where is the office?", keys=("Porto",), id="q3")]
+             QuestionItem("Where is the office?", keys=("Porto",), id="q3"),
+             QuestionItem("Who is the CFO?", type="out-of-corpus", split="train", id="q4")]
     exchanges = [{"id": f"e{n}", "question": item.question, "created_at": "", "answers": {
-        "finetuned": {"answer": f"It is {item.keys[0]}.", "adapter_id": "ft@1"}}} for n, item in enumerate(items)]
+        "finetuned": {"answer": "It is so.", "adapter_id": "ft@1"}}} for n, item in enumerate(items)]
     answers, _votes = rows_from_exchanges(exchanges, items)
     pieces = {p.value: p for p in slice_by(answers, [], BY_SPLIT, minimum=1)}
-    assert set(pieces) == {"train", "test", NO_SPLIT}
-    assert [r.question_id for r in answers if slice_values(r, BY_SPLIT) == ("train",)] == ["q1"]
+    assert set(pieces) == {"train", "test", NOT_TRAINED}
+    assert sorted(r.question_id for r in answers if slice_values(r, BY_SPLIT) == ("train",)) == ["q1", "q3"]
     assert "may have trained on" in describe(BY_SPLIT, "train") and "held out" in describe(BY_SPLIT, "test")

@@ -262,22 +262,20 @@ def test_costs_and_changed_documents_from_the_folders(tmp_path):
 
 
 def test_questions_of_the_train_split_are_flagged_and_sliced_apart(stored):
-    """The sample set's train split is in the shipped adapter's pairs: the page says so, and gives the held-out
-    questions alone; a set without a train split gets no such warning."""
+    """The training command trains on a set's train split, and on a set without splits whole: the page says so
+    and gives the held-out questions alone; a set of held-out questions only gets no such warning."""
     from dataclasses import replace
 
     from pipelines.evaluation.slices import BY_SPLIT, AnswerRow, slice_by
 
-    verdict, _root, _ids = stored
-    assert verdict.trained_split == 0 and "train split" not in render_html(verdict)
-    rows = [AnswerRow("e1", "q1", "rag", split="train", correct=True),
-            AnswerRow("e2", "q2", "rag", split="train", correct=True),
-            AnswerRow("e3", "q3", "rag", split="test", correct=False)]
-    split = replace(verdict, slices={**verdict.slices, BY_SPLIT: slice_by(rows, [], BY_SPLIT, minimum=1)})
-    page = render_html(split)
-    assert split.trained_split == 2
-    assert f"2 of {verdict.questions} questions are in the set's train split" in page.replace("&#x27;", "'")
-    assert "<h3>By split</h3>" in page and "questions of the test split (held out)" in page
+    verdict, _root, _ids = stored   # its questions have no split: the training command would train on them
+    page = render_html(verdict).replace("&#x27;", "'")
+    assert verdict.trained_split == 8 and "8 of 9 questions are in the set's train split</strong> (or have no" in page
+    held_out = [AnswerRow("e1", "q1", "rag", split="test", correct=True),
+                AnswerRow("e2", "q2", "rag", split="test", correct=False)]
+    fair = replace(verdict, slices={**verdict.slices, BY_SPLIT: slice_by(held_out, [], BY_SPLIT, minimum=1)})
+    assert fair.trained_split == 0 and "train split" not in render_html(fair)
+    assert "<h3>By split</h3>" in render_html(fair) and "questions of the test split (held out)" in render_html(fair)
 
 
 def test_the_recommendation_never_cites_the_train_split_as_a_win():

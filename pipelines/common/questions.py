@@ -38,8 +38,14 @@ _FALSE = ("false", "no", "0")
 _TRUE = ("true", "yes", "1", "")
 
 
+TRAIN_SPLIT = "train"  # the split the training command trains on (with a question set's reference answers)
+
+
 def normalise_question(text: str) -> str:
-    return re.sub(r"[^a-z0-9 ]", "", re.sub(r"\s+", " ", text.lower())).strip()
+    """The form questions are matched in (a stored exchange to its set's question, a type edit to its question):
+    case-folded, punctuation and extra spaces dropped, letters of every script kept (an ASCII-only form once
+    turned every Chinese or Cyrillic question into the same empty key)."""
+    return re.sub(r"[^\w ]|_", "", re.sub(r"\s+", " ", text.casefold())).strip()
 
 
 class QuestionSetError(ValueError):
@@ -62,6 +68,16 @@ class QuestionItem:
     def answerable(self) -> bool:
         """False for an out-of-corpus question: its right answer says the documents do not hold it."""
         return self.type != OUT_OF_CORPUS
+
+    def in_split(self, split: str) -> bool:
+        """Whether the question is in ``split``; a question without a split is in ``train`` (a set without
+        splits is trained on whole by ``python -m pipelines.training``)."""
+        return (self.split or TRAIN_SPLIT) == split
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the training command may train on it: the train split, never an out-of-corpus question."""
+        return self.answerable and self.in_split(TRAIN_SPLIT)
 
 
 def _keys(value: object, number: int) -> tuple[str, ...]:

@@ -64,8 +64,9 @@ class Settings(BaseSettings):
         "spans", description="The RAG answer may use only words of its passages and question (words), and copies "
         "numbers and names whole (spans); local backend only.")
     reader_abstain: Literal["off", "user", "system"] = Field(
-        "off", description='Tell the RAG reader it may answer "The documents do not say." when its context does '
-        "not hold the answer: after the question (user) or in the system prompt (system).")
+        "off", description='Tell the RAG reader (and RAG + fine-tuned, which reads the same prompt) it may answer '
+        '"The documents do not say." when its context does not hold the answer: after the question (user) or in '
+        "the system prompt (system).")
     answer_sentences: int = Field(1, ge=0, le=50, description="An answer ends after this many sentences "
                                   "(0: at max tokens or the end-of-text token).")
     no_repeat_ngram: int = Field(4, ge=0, le=20, description="Block a token that repeats an n-gram of the "

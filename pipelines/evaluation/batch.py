@@ -30,6 +30,7 @@ from typing import Protocol
 from tqdm import tqdm
 
 from pipelines.common.correctness import accuracy_by_pipeline
+from pipelines.common.questions import QuestionItem
 from pipelines.common.settings import Settings
 from pipelines.evaluation.question_tags import typed_questions
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet
@@ -106,6 +107,8 @@ def run_batch(runtime: BatchRuntime, questions_file: Path, out_dir: Path, limit:
     questions = references.questions()[:limit] if limit else references.questions()
     if not questions:
         raise ValueError(f"No questions in {questions_file}")
+    # Read before any answer: a damaged type-edits file must stop the run here, not after every question is asked.
+    items = typed_questions(questions_file, settings.data_dir) if verdict else []
     scorer = RagasScorer(runtime.embedder, references, runtime.judge_factory)
     session_id = f"batch-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     exchanges = []
@@ -125,16 +128,17 @@ def run_batch(runtime: BatchRuntime, questions_file: Path, out_dir: Path, limit:
         rows += [{"question": exchange["question"], "split": split, "exchange_id": exchange["id"],
                   "scorer": scorer.name, **row} for row in scored[exchange["id"]]]
     report = BatchReport(out_dir, len(questions), rows,
-                         _verdict(runtime, questions_file, session_id, exchanges) if verdict else None)
+                         _verdict(runtime, questions_file, items, session_id, exchanges) if verdict else None)
     _write(report, samples, scorer.name, runtime.judge_status())
     return report
 
 
-def _verdict(runtime: BatchRuntime, questions_file: Path, session_id: str, exchanges: list[dict]) -> Verdict:
+def _verdict(runtime: BatchRuntime, questions_file: Path, items: list[QuestionItem], session_id: str,
+             exchanges: list[dict]) -> Verdict:
     """The run's verdict from the store: its exchanges, the set's items (with the user's type edits in the data
     dir: :mod:`pipelines.evaluation.question_tags`), the active adapter and the documents."""
     return build_verdict(
-        runtime.feedback, typed_questions(questions_file, runtime.settings.data_dir), set_name=questions_file.name,
+        runtime.feedback, items, set_name=questions_file.name,
         scope=f"batch run {session_id}", exchange_ids=[exchange["id"] for exchange in exchanges],
         adapter_folder=runtime.adapter_folder(), corpus_dir=runtime.settings.corpus_dir,
         memory=measure_memory(gpu_scope="during this run"))

@@ -101,15 +101,21 @@ class QuestionTypeStore:
         checked = {normalise_question(question): check_type(kind) for question, kind in edits.items()}
         if any(not question for question in checked):
             raise QuestionTypeError("An edited type needs the question's text.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"version": 1, "types": dict(sorted(checked.items()))}, ensure_ascii=False, indent=1)
-        handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:  # a full disk or a read-only data dir: a clear message, and the old file stays as it was
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        except OSError as exc:
+            raise QuestionTypeError(f"Cannot write {self.path}: {exc.strerror or exc}. Nothing was saved.") from exc
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text + "\n")
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, self.path)
+        except OSError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            raise QuestionTypeError(f"Cannot write {self.path}: {exc.strerror or exc}. Nothing was saved.") from exc
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

@@ -50,7 +50,7 @@ from pipelines.common.question_types import (
     source_list,
     tag_question,
 )
-from pipelines.common.questions import QuestionItem, normalise_question
+from pipelines.common.questions import TRAIN_SPLIT, QuestionItem, normalise_question
 from pipelines.feedback.leaderboard import leaderboard, outcomes_from_vote
 from pipelines.feedback.store import FeedbackStore
 
@@ -65,8 +65,7 @@ BY_SPLIT = "split"
 DIMENSIONS: tuple[str, ...] = (BY_DOCUMENT, BY_TYPE, BY_RETRIEVAL, BY_ADAPTER, BY_SPLIT)
 
 HIT, MISS, NO_RETRIEVAL = "hit", "miss", "no retrieval"
-NO_SOURCE, NO_ADAPTER, NO_SPLIT = "no source", "no adapter", "no split"
-TRAIN_SPLIT = "train"  # the split `python -m pipelines.training` trains on (its reference pairs): not a fair test
+NO_SOURCE, NO_ADAPTER, NO_SPLIT, NOT_TRAINED = "no source", "no adapter", "no split", "not trained on"
 RETRIEVING_COLUMNS: tuple[str, ...] = (RAG.name, RAG_FINETUNED.name)  # the columns whose contexts were retrieved
 
 
@@ -212,9 +211,20 @@ def describe(dimension: str, value: str) -> str:
         return "answers without an adapter" if value == NO_ADAPTER else f"answers with adapter {value}"
     if dimension == BY_SPLIT:
         if value == TRAIN_SPLIT:
-            return "questions of the train split (the adapter may have trained on them)"
-        return "questions with no split" if value == NO_SPLIT else f"questions of the {value} split (held out)"
+            return "questions of the train split, or with none (the adapter may have trained on them)"
+        if value in (NO_SPLIT, NOT_TRAINED):
+            return "questions with no split" if value == NO_SPLIT else "questions never trained on (out-of-corpus)"
+        return f"questions of the {value} split (held out)"
     return "all questions"
+
+
+def split_value(item: QuestionItem) -> str:
+    """A question's slice on the split dimension: ``train`` when the training command may train on it (the
+    train split, or no split), else its own split (``test``, ``dev``...), or :data:`NOT_TRAINED` for an
+    out-of-corpus question of the train split or of none (training leaves those out)."""
+    if item.trainable:
+        return TRAIN_SPLIT
+    return item.split if item.split and item.split != TRAIN_SPLIT else NOT_TRAINED
 
 
 def slice_values(row: AnswerRow | VoteRow, dimension: str) -> tuple[str, ...]:
@@ -372,7 +382,8 @@ def rows_from_exchanges(
             continue
         answers = exchange["answers"]
         keys = {"source": item.source, "type": type_of(item), "adapter": exchange_adapter(answers),
-                "hit": exchange_hit(answers, source_list(item.source)), "split": item.split}
+                "hit": exchange_hit(answers, source_list(item.source)),
+                "split": split_value(item)}
         question_id = item.id or item.question
         truth = list(item.keys) or ([item.reference] if item.reference else [])
         for pipeline, answer in answers.items():

@@ -46,14 +46,13 @@ from pathlib import Path
 from pipelines.common.columns import BY_NAME, COLUMNS, label
 from pipelines.common.documents import document_files
 from pipelines.common.question_types import OUT_OF_CORPUS, UPDATED, AdapterData, DocumentStamp, updated_sources
-from pipelines.common.questions import QuestionItem
+from pipelines.common.questions import TRAIN_SPLIT, QuestionItem
 from pipelines.evaluation.recommendation import CLEAR, CLOSE, MIN_VERDICT_ANSWERS, Recommendation, recommendation
 from pipelines.evaluation.slices import (
     BY_SPLIT,
     BY_TYPE,
     DIMENSIONS,
     MIN_SLICE_ANSWERS,
-    TRAIN_SPLIT,
     AnswerRow,
     Measure,
     Slice,
@@ -597,9 +596,9 @@ def _trained_split_note(verdict: Verdict) -> str:
     if not verdict.trained_split:
         return ""
     return (f'<p class="note"><strong>{verdict.trained_split} of {verdict.questions} questions are in the set\'s '
-            "train split</strong>, which <code>python -m pipelines.training</code> trains on with the documents: the "
-            "fine-tuned columns may have seen their answers. The <em>By split</em> table below gives the held-out "
-            "questions alone.</p>")
+            "train split</strong> (or have no split), which <code>python -m pipelines.training</code> trains on "
+            "with the documents: the fine-tuned columns may have seen their answers. The <em>By split</em> table "
+            "below gives the held-out questions alone.</p>")
 
 
 def _slices_section(verdict: Verdict) -> str:

@@ -68,6 +68,8 @@ class ReaderOptions:
             raise ValueError(f"Unknown passage pick {self.pick!r}: use rank or overlap")
         if self.abstain not in ("off", "user", "system"):
             raise ValueError(f"Unknown abstain mode {self.abstain!r}: use off, user or system")
+        if self.abstain == "system" and not self.system:
+            raise ValueError("abstain=system tells the model through the system prompt, which is off: use abstain=user")
         if self.passages < 1 or self.trim < 0:
             raise ValueError("The reader needs at least one passage and a trim of 0 or more sentences")
 

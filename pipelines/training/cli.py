@@ -33,7 +33,7 @@ HELP = {
     "questions": "reference Q/A (rows with split=train are used)",
     "output": "adapter folder (default: ARENA_ADAPTER_PATH)",
     "model_id": "base model (default: ARENA_MODEL_ID)",
-    "eval_fraction": "share of the pairs held out for an eval loss (none below 10 pairs)",
+    "eval_fraction": "share of the pairs held out for an eval loss (none below 10 pairs, at most 32)",
 }
 
 

@@ -83,7 +83,7 @@ def build_examples(docs_dir: Path, questions_file: Path | None = None, split: st
         for number, item in enumerate(load_questions(questions_file, require_reference=True), start=1):
             # A dev or test question is never trained on, nor an out-of-corpus one whatever its split: it measures
             # made-up answers, and an adapter taught its "the documents do not say" would no longer be measured.
-            if (item.split or "train") == split and item.answerable:
+            if item.in_split(split) and item.answerable:
                 examples.append(Example(item.question, item.reference, f"reference:{item.id or number}"))
     unique: dict[tuple[str, str], Example] = {}
     for example in examples:
@@ -175,6 +175,8 @@ def split_examples(examples: list[Example], eval_fraction: float, seed: int = 7,
     and at most ``max_held_out`` held out (the rest train)."""
     import random
 
+    if max_held_out < 1:
+        raise ValueError(f"max_held_out must be at least 1, got {max_held_out}")
     if eval_fraction <= 0 or len(examples) < 10:
         return list(examples), []
     shuffled = list(examples)
