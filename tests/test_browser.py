@@ -338,6 +338,10 @@ def test_train_from_the_finetune_tab_activate_and_see_the_arena_use_it(app_url, 
     page.goto(url)
     page.get_by_role("tab", name="Fine-tune").click()
     page.locator("#ft-max-steps input").fill("3")
+    # Short pairs (128 tokens, not 512) keep the three steps and their three eval passes to a fraction of the time;
+    # the run is still a real QLoRA run of the tab's form on the sample documents.
+    page.locator("#ft-max-length input[type=number]").fill("128")
+    page.locator("#ft-max-length input[type=number]").press("Tab")
     page.locator("#ft-start").click()
     expect(page.locator("#ft-status")).to_contain_text("step", timeout=60_000)
     expect(page.locator("#ft-status")).to_contain_text("finished", timeout=600_000)
@@ -346,6 +350,8 @@ def test_train_from_the_finetune_tab_activate_and_see_the_arena_use_it(app_url, 
     page.screenshot(path=str(ARTIFACTS / "finetune.png"), full_page=True)
     trained = sorted(p.name for p in (data_dir / "adapters").iterdir() if p.name.startswith("lumenhollowdocs-"))
     assert len(trained) == 1 and not trained[0].endswith(".partial")
+    metadata = json.loads((data_dir / "adapters" / trained[0] / "arena_adapter.json").read_text())
+    assert metadata["hyperparameters"]["max_length"] == 128 and metadata["steps"] == 3   # the form's values ran
     registry = page.locator("#ft-registry")  # the new run is listed with its training speed
     expect(registry).to_contain_text(trained[0], timeout=30_000)
     expect(registry).to_contain_text("steps/s")
