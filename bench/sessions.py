@@ -1,12 +1,17 @@
 """Twenty users at once vs one: the running app (``python app.py``) over loopback, ask then vote.
 
-Prints a ratio measured in one run:
+Prints, measured in one run on one app:
 
   seconds per session, 20 concurrent / 1 alone   (generation is one batch at a time on one model, so
                                                    about 1.0 means no overhead from concurrency itself;
                                                    votes and page calls never wait for generation)
 
-    python bench/sessions.py [--sessions 20] [--tokens 8]
+and, for 1, 5 and 20 concurrent sessions asking through the arena tab's streaming ``/ask`` (what a browser
+does), answers per second (each answer is every column's) with its ratio to one session, and the p50/p95 time
+to the first streamed token, with p95 as a multiple of the unloaded one: the numbers batching across sessions
+(issue #18) is to move (goal: 20 sessions >= 1.5x the answers per second of one, p95 < 3x unloaded).
+
+    python bench/sessions.py [--sessions 20] [--tokens 8] [--levels 1,5,20]
 """
 
 from __future__ import annotations
@@ -32,10 +37,60 @@ def one_session(url: str, number: int) -> float:
     return time.perf_counter() - started
 
 
+def _has_answer_text(value: object) -> bool:
+    """Whether a streamed update holds any assistant text (a chat message with content) yet."""
+    if isinstance(value, dict):
+        return (value.get("role") == "assistant" and bool(str(value.get("content") or "").strip())) or any(
+            _has_answer_text(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_answer_text(v) for v in value)
+    return False
+
+
+def streamed_session(url: str, number: int) -> tuple[float, float]:
+    """(seconds to the first streamed answer text, seconds to the end) for one question through ``/ask``."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    started = time.perf_counter()
+    job = client.submit(f"Session {number}: who founded Lumenhollow?", [], [], [], api_name="/ask")
+    first = None
+    for update in job:
+        if first is None and _has_answer_text(update):
+            first = time.perf_counter() - started
+    job.result()
+    total = time.perf_counter() - started
+    return (first if first is not None else total), total
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+
+
+def load_levels(url: str, levels: list[int]) -> list[str]:
+    """Answers per second and time to first token for each number of concurrent sessions (one run)."""
+    rows, base_rate, base_p95 = [], None, None
+    for count in levels:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            timings = list(pool.map(lambda n, c=count: streamed_session(url, 1000 * c + n), range(count)))
+        rate = count / (time.perf_counter() - started)
+        firsts = [first for first, _total in timings]
+        p50, p95 = percentile(firsts, 0.5), percentile(firsts, 0.95)
+        base_rate = base_rate or rate
+        base_p95 = base_p95 or p95
+        rows.append(f"| {count} | {rate:.2f} | {rate / base_rate:.2f} | {p50:.2f} s | {p95:.2f} s | "
+                    f"{p95 / base_p95:.1f} |")
+    return ["| concurrent sessions | answers/s | vs 1 session | first token p50 | first token p95 | "
+            "p95 vs 1 session |", "|---|---|---|---|---|---|", *rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--tokens", type=int, default=8)
+    parser.add_argument("--levels", default="1,5,20", help="concurrent sessions for the throughput table ('': skip)")
     args = parser.parse_args()
     from tests.conftest import RunningApp
 
@@ -49,11 +104,16 @@ def main() -> None:
             with ThreadPoolExecutor(max_workers=args.sessions) as pool:
                 list(pool.map(lambda n: one_session(app.url, n), range(args.sessions)))
             together = (time.perf_counter() - started) / args.sessions
+            streamed_session(app.url, -2)  # warm-up of the streaming path
+            levels = load_levels(app.url, [int(n) for n in args.levels.split(",") if n.strip()])
         finally:
             app.stop()
     print(f"sessions ({args.sessions} concurrent clients, ask both pipelines + vote, {args.tokens} new tokens)")
     print(f"  seconds per session, {args.sessions} concurrent / 1 alone : {together / alone:.2f}  "
           f"({together:.2f} s vs {alone:.2f} s)")
+    if levels[2:]:
+        print(f"\nthroughput and first token under load (streaming /ask, {args.tokens} new tokens):")
+        print("\n".join(levels))
 
 
 if __name__ == "__main__":
