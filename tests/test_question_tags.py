@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from components.evaluation import TYPE_COLUMNS, build_evaluation_tab
+from pipelines.common import atomic_file
 from pipelines.common.events import PipelineResult
 from pipelines.common.questions import QuestionItem, normalise_question
 from pipelines.common.settings import Settings
@@ -102,7 +103,7 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     def full_disk(*_args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(question_tags.os, "replace", full_disk)
+    monkeypatch.setattr(atomic_file.os, "replace", full_disk)
     with pytest.raises(question_tags.QuestionTypeError, match=r"No space left on device\. Nothing was saved"):
         store.update({normalise_question(SUPPORT): "number"})
     assert store.path.read_bytes() == before and store.load() == {normalise_question(WEIGH): "lookup"}
@@ -297,7 +298,7 @@ def test_a_data_dir_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatc
     def read_only(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(question_tags.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(atomic_file.tempfile, "mkstemp", read_only)
     with pytest.raises(question_tags.QuestionTypeError, match=r"Cannot write .*Permission denied\. Nothing was saved"):
         store.save({WEIGH: "lookup"})
     assert not store.path.exists()

@@ -31,13 +31,12 @@ Example::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pipelines.common.atomic_file import write_text_atomically
 from pipelines.common.question_types import OUT_OF_CORPUS, QUESTION_TYPES, QuestionTag, normalise_type, tag_question
 from pipelines.common.questions import QuestionItem, load_questions, normalise_question
 
@@ -103,22 +102,9 @@ class QuestionTypeStore:
             raise QuestionTypeError("An edited type needs the question's text.")
         text = json.dumps({"version": 1, "types": dict(sorted(checked.items()))}, ensure_ascii=False, indent=1)
         try:  # a full disk or a read-only data dir: a clear message, and the old file stays as it was
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            write_text_atomically(self.path, text + "\n")
         except OSError as exc:
             raise QuestionTypeError(f"Cannot write {self.path}: {exc.strerror or exc}. Nothing was saved.") from exc
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, self.path)
-        except OSError as exc:
-            Path(temporary).unlink(missing_ok=True)
-            raise QuestionTypeError(f"Cannot write {self.path}: {exc.strerror or exc}. Nothing was saved.") from exc
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
 
     def update(self, changes: Mapping[str, str | None]) -> dict[str, str]:
         """Apply ``changes`` (question -> type, or None to drop the edit) over the stored edits, keeping every

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.exceptions import WeaviateStartUpError
 from weaviate.util import generate_uuid5
 
+from pipelines.common.atomic_file import write_text_atomically
 from pipelines.common.events import RetrievedChunk
 from pipelines.common.settings import Settings
 from pipelines.knowledge.chunking import Chunk
@@ -282,13 +282,7 @@ class KnowledgeStore:
         """Record a batch's chunk ids before its first write; atomic (a temporary file renamed), and synced."""
         if self.journal is None or not entries:
             return
-        self.journal.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.journal.with_suffix(".tmp")
-        with temporary.open("w") as handle:
-            json.dump(entries, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.journal)
+        write_text_atomically(self.journal, json.dumps(entries))
 
     def recover(self) -> int:
         """Settle the batch a crash left half-written (see the module's docstring); returns the documents settled."""
