@@ -232,11 +232,10 @@ class Runtime:
         set that cannot be read raises :class:`~pipelines.common.questions.QuestionSetError` (a ValueError)."""
         from pipelines.evaluation.question_tags import typed_questions
         from pipelines.evaluation.slices import rows_from_store, slice_by
-        from pipelines.evaluation.verdict import changed_documents
 
         answers, votes = rows_from_store(
             self.feedback, typed_questions(self.settings.questions_file, self.settings.data_dir),
-            updated_sources=changed_documents(self.settings.corpus_dir, self.adapter_folder()))
+            updated_sources=_changed_since_adapter(self))
         return slice_by(answers, votes, dimension)
 
     def question_types(self) -> list[TypeRow]:
@@ -245,10 +244,9 @@ class Runtime:
         question set that cannot be read raises :class:`~pipelines.common.questions.QuestionSetError` (a
         ValueError)."""
         from pipelines.evaluation.question_tags import question_type_table
-        from pipelines.evaluation.verdict import changed_documents
 
         return question_type_table(self.settings.questions_file, self.settings.data_dir,
-                                   updated_sources=changed_documents(self.settings.corpus_dir, self.adapter_folder()))
+                                   updated_sources=_changed_since_adapter(self))
 
     def save_question_types(self, rows: Sequence[Sequence[object]]) -> int:
         """Store the table's edited types (only those that differ from the set's or the rules'; setting one back
@@ -256,10 +254,9 @@ class Runtime:
         edited type. A bad row raises :class:`~pipelines.evaluation.question_tags.QuestionTypeError` (a ValueError)
         naming it, and nothing is stored."""
         from pipelines.evaluation.question_tags import save_question_types
-        from pipelines.evaluation.verdict import changed_documents
 
         return save_question_types(self.settings.questions_file, self.settings.data_dir, rows,
-                                   updated_sources=changed_documents(self.settings.corpus_dir, self.adapter_folder()))
+                                   updated_sources=_changed_since_adapter(self))
 
     def adapter_folder(self) -> Path | None:
         """The fine-tuned column's adapter folder here (its metadata gives the verdict training time, size and
@@ -350,6 +347,14 @@ def judge_status(settings: Settings, backend: GenerationBackend | None) -> str:
     why = "the model is not loaded" if settings.judge == "local" else "no judge is configured"
     return (f"LLM-judged metrics skipped ({skipped}): {why}. Set `ARENA_JUDGE=endpoint` with "
             "`ARENA_LLM_BASE_URL`/`ARENA_LLM_MODEL` (any OpenAI-compatible server), or `ARENA_JUDGE=local`.")
+
+
+def _changed_since_adapter(runtime: Runtime) -> frozenset[str]:
+    """The documents added or changed since the active adapter's training data: their questions are ``updated``
+    in the slices and the question-type table, as the verdict tags them."""
+    from pipelines.evaluation.verdict import changed_documents
+
+    return changed_documents(runtime.settings.corpus_dir, runtime.adapter_folder())
 
 
 def reader_options(settings: Settings) -> ReaderOptions:
