@@ -141,7 +141,7 @@ def test_the_numbers_match_the_stored_rows(stored):
     assert verdict.adapter.training_s == 2124.0 and verdict.adapter.name == "adapter@cddbd89b"
     assert verdict.adapter.size_bytes == sum(p.stat().st_size for p in (root / "adapter").iterdir())
     assert verdict.recommendation.case == THIN
-    assert set(verdict.tables()) == set(DIMENSIONS)
+    assert set(verdict.slices) == set(DIMENSIONS)   # every dimension sliced
     assert {row["slice"] for row in verdict.slice_table(BY_TYPE)} == {"number", "updated", "out-of-corpus"}
 
 

@@ -269,12 +269,16 @@ class Verdict:
     @property
     def out_of_corpus(self) -> int:
         """How many out-of-corpus questions were answered."""
-        return sum(s.questions for s in self.slices.get(BY_TYPE, ()) if s.value == OUT_OF_CORPUS)
+        return self.questions_in(BY_TYPE, OUT_OF_CORPUS)
 
     @property
     def trained_split(self) -> int:
         """How many questions answered are in the set's ``train`` split (the adapter may have trained on them)."""
-        return sum(s.questions for s in self.slices.get(BY_SPLIT, ()) if s.value == TRAIN_SPLIT)
+        return self.questions_in(BY_SPLIT, TRAIN_SPLIT)
+
+    def questions_in(self, dimension: str, value: str) -> int:
+        """How many answered questions fall in one slice (0 when it is empty)."""
+        return sum(s.questions for s in self.slices.get(dimension, ()) if s.value == value)
 
     def lead(self, piece: Slice) -> SliceLead:
         return slice_lead(piece, self.approaches)
@@ -283,9 +287,6 @@ class Verdict:
         """The slices of one dimension as text rows (:func:`~pipelines.evaluation.slices.slice_table`)."""
         return slice_table(self.slices.get(dimension, ()))
 
-    def tables(self) -> dict[str, list[dict[str, str]]]:
-        """dimension -> :meth:`slice_table`, for every dimension (the slices as text, one table each)."""
-        return {dimension: self.slice_table(dimension) for dimension in DIMENSIONS}
 
 
 @dataclass(frozen=True)
