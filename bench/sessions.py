@@ -1,9 +1,9 @@
 """Twenty users at once vs one: the running app (``python app.py``) over loopback, ask then vote.
 
-Prints, measured in one run on one app:
+Prints, measured in one run on one app per serving mode:
 
-  seconds per session, 20 concurrent / 1 alone   (generation is one batch at a time on one model, so
-                                                   about 1.0 means no overhead from concurrency itself;
+  seconds per session, 20 concurrent / 1 alone   (below 1.0: sessions share decode steps; about 1.0 with
+                                                   batching off means no overhead from concurrency itself;
                                                    votes and page calls never wait for generation)
 
 and, for 1, 5 and 20 concurrent sessions asking through the arena tab's streaming ``/ask`` (what a browser
@@ -11,7 +11,10 @@ does), answers per second (each answer is every column's) with its ratio to one 
 to the first streamed token, with p95 as a multiple of the unloaded one: the numbers batching across sessions
 (issue #18) is to move (goal: 20 sessions >= 1.5x the answers per second of one, p95 < 3x unloaded).
 
-    python bench/sessions.py [--sessions 20] [--tokens 8] [--levels 1,5,20]
+Both serving modes are measured in one run, each on its own app: batching across sessions off (the baseline:
+one question's columns at a time) and on (continuous batching, the default).
+
+    python bench/sessions.py [--sessions 20] [--tokens 8] [--levels 1,5,20] [--modes off,on]
 """
 
 from __future__ import annotations
@@ -86,17 +89,13 @@ def load_levels(url: str, levels: list[int]) -> list[str]:
             "p95 vs 1 session |", "|---|---|---|---|---|---|", *rows]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--tokens", type=int, default=8)
-    parser.add_argument("--levels", default="1,5,20", help="concurrent sessions for the throughput table ('': skip)")
-    args = parser.parse_args()
+def measure(mode: str, args: argparse.Namespace) -> list[str]:
+    """One app with batching across sessions ``on`` or ``off``: its lines of the report."""
     from tests.conftest import RunningApp
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = RunningApp(Path(tmp) / "data", ARENA_MAX_NEW_TOKENS=str(args.tokens),
-                         ARENA_VOTES_PER_MINUTE="1000").start()
+        app = RunningApp(Path(tmp) / "data", ARENA_MAX_NEW_TOKENS=str(args.tokens), ARENA_VOTES_PER_MINUTE="1000",
+                         ARENA_BATCH_SESSIONS="true" if mode == "on" else "false").start()
         try:
             one_session(app.url, -1)  # warm-up
             alone = sum(one_session(app.url, n) for n in range(3)) / 3
@@ -108,12 +107,25 @@ def main() -> None:
             levels = load_levels(app.url, [int(n) for n in args.levels.split(",") if n.strip()])
         finally:
             app.stop()
-    print(f"sessions ({args.sessions} concurrent clients, ask both pipelines + vote, {args.tokens} new tokens)")
-    print(f"  seconds per session, {args.sessions} concurrent / 1 alone : {together / alone:.2f}  "
-          f"({together:.2f} s vs {alone:.2f} s)")
+    lines = [f"batching across sessions {mode}: {args.sessions} concurrent clients (ask both pipelines + vote, "
+             f"{args.tokens} new tokens)",
+             f"  seconds per session, {args.sessions} concurrent / 1 alone : {together / alone:.2f}  "
+             f"({together:.2f} s vs {alone:.2f} s)"]
     if levels[2:]:
-        print(f"\nthroughput and first token under load (streaming /ask, {args.tokens} new tokens):")
-        print("\n".join(levels))
+        lines += [f"throughput and first token under load (streaming /ask, {args.tokens} new tokens):", *levels]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--tokens", type=int, default=8)
+    parser.add_argument("--levels", default="1,5,20", help="concurrent sessions for the throughput table ('': skip)")
+    parser.add_argument("--modes", default="off,on",
+                        help="batching across sessions off (the baseline: one question at a time) and/or on")
+    args = parser.parse_args()
+    for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
+        print("\n".join(measure(mode, args)), "\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,11 @@ PUBLIC_ENDPOINTS = (
     "train", "training_status", "cancel_training", "adapters", "activate_adapter",
     "pipeline_ratings", "export", "evaluate",
 )
-# Endpoints that share a worker with the UI: one generation batch, one ingestion at a time.
+# Endpoints that share a queue with the UI: questions with the Arena tab's (as many at once as the backend batches,
+# set in register_api), one batch evaluation and one ingestion at a time.
 _OPTIONS: dict[str, dict[str, Any]] = {
-    "ask_both": {"concurrency_limit": 1, "concurrency_id": "generation"},
-    "evaluate": {"concurrency_limit": 1, "concurrency_id": "generation"},
+    "ask_both": {"concurrency_id": "generation"},
+    "evaluate": {"concurrency_limit": 1, "concurrency_id": "evaluation"},
     "ingest": {"concurrency_limit": 1, "concurrency_id": "ingestion"},
     "health": {"queue": False},
 }
@@ -85,8 +86,9 @@ def register_api(runtime: ApiRuntime, questions: list[str]) -> None:
     names = [fn.__name__ for fn in functions]
     if tuple(names) != PUBLIC_ENDPOINTS:
         raise RuntimeError(f"public endpoints {names} differ from PUBLIC_ENDPOINTS")
+    questions_at_once = {"ask_both": {"concurrency_limit": runtime.arena.concurrent_requests}}
     for fn in functions:
-        gr.api(fn, api_name=fn.__name__, **_OPTIONS.get(fn.__name__, {}))
+        gr.api(fn, api_name=fn.__name__, **_OPTIONS.get(fn.__name__, {}), **questions_at_once.get(fn.__name__, {}))
 
 
 def hide_ui_events(demo: gr.Blocks) -> list[str]:

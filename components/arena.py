@@ -229,7 +229,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                    *vote_buttons.values()]
     gr.on(
         [send.click, prompt.submit], ask, inputs=[prompt, session, *chats], outputs=ask_outputs,
-        api_name="ask", concurrency_limit=1, concurrency_id="generation",
+        api_name="ask", concurrency_limit=arena.concurrent_requests, concurrency_id="generation",
     )
 
     def ask_again(state: ArenaSession, profile: gr.OAuthProfile | None, *histories: list):
@@ -237,7 +237,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         yield from ask(state.last_question or "", state, profile, *histories)
 
     regenerate.click(ask_again, inputs=[session, *chats], outputs=ask_outputs, api_name="regenerate",
-                     concurrency_limit=1, concurrency_id="generation")
+                     concurrency_limit=arena.concurrent_requests, concurrency_id="generation")
     def use_question_file(path: str | None, current: list[str]) -> tuple[list[str], str]:
         if path is None:
             return list(questions), f"Using the sample set: {len(questions)} questions."

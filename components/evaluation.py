@@ -269,7 +269,7 @@ def build_evaluation_tab(feedback: FeedbackStore, rescore: Callable[[], int] | N
 
     verdict_views = [verdict_summary, verdict_file, verdict_slices, slices, slices_plot]
     batch_run = run_batch.click(do_batch, inputs=[limit, password], outputs=[batch_summary, batch_file],
-                                api_name=False, concurrency_limit=1, concurrency_id="generation")
+                                api_name=False, concurrency_limit=1, concurrency_id="evaluation")
     if verdict_page is not None:
         batch_run.success(show_batch_verdict, inputs=[dimension], outputs=verdict_views, api_name=False)
     build_verdict.click(show_stored_verdict, inputs=[dimension], outputs=verdict_views, api_name=False,

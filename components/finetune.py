@@ -235,7 +235,7 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
 
     start.click(do_start, inputs=set(form), outputs=[status, timer], api_name=False)
     build_pairs.click(do_build, inputs=[collection, use_questions, writer, recipe], outputs=[pairs, pairs_info],
-                      api_name=False, concurrency_limit=1, concurrency_id="generation")
+                      api_name=False, concurrency_limit=1, concurrency_id="pair-writing")
     pairs_file.change(do_upload, inputs=[pairs_file], outputs=[pairs, pairs_info, use_table], api_name=False)
     cancel.click(do_cancel, inputs=[password], outputs=[status], api_name=False)
     timer.tick(poll, outputs=[status, curve, eval_curve, timer, registry, choice, active], api_name=False)

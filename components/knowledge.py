@@ -183,4 +183,4 @@ def build_knowledge_tab(knowledge: KnowledgeBase | None, auth: AdminAuth, arena:
     refresh.click(listing, inputs=[collection], outputs=listing_outputs, api_name=False)
     collection.change(listing, inputs=[collection], outputs=listing_outputs, api_name=False)
     run_demo.click(do_demo, inputs=[password, collection], outputs=[demo_result, *listing_outputs],
-                   api_name=False, concurrency_limit=1, concurrency_id="generation")
+                   api_name=False, concurrency_limit=1, concurrency_id="knowledge-demo")

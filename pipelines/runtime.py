@@ -25,7 +25,7 @@ from pipelines.arena.rag_finetuned import RagFinetunedPipeline
 from pipelines.common.auth import AdminAuth
 from pipelines.common.questions import QuestionSetError
 from pipelines.common.settings import OFFLINE_MODEL, Settings
-from pipelines.common.spaces import download_weaviate
+from pipelines.common.spaces import download_weaviate, on_zero_gpu
 from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
 from pipelines.evaluation.question_tags import TypeRow
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
@@ -98,6 +98,8 @@ class Runtime:
                 model_problem = str(exc)
                 problems.append(f"The model could not be loaded: {exc}")
             if backend is not None:
+                if settings.batch_sessions and not on_zero_gpu():  # ZeroGPU: no GPU in a background thread
+                    backend.batch_across_sessions(settings.batch_rows)
                 try:
                     backend.load_adapter(Path(settings.adapter_path))
                 except ModelLoadError as exc:
@@ -172,7 +174,8 @@ class Runtime:
         name = "SmolLM2-135M-Instruct (offline, de-quantised from GGUF Q4_1)" \
             if self.settings.model_id == OFFLINE_MODEL else self.settings.model_id
         adapter = self.backend.adapter_ids.get("finetuned", "none")
-        return f"{name} · {self.backend.precision} · adapter {adapter}"
+        batching = " · all sessions decode together" if self.backend.concurrent_requests > 1 else ""
+        return f"{name} · {self.backend.precision} · adapter {adapter}{batching}"
 
     def rescore(self) -> int:
         """Queue every voted exchange for scoring again; returns how many."""
@@ -304,6 +307,8 @@ class Runtime:
         """Graceful shutdown: scoring drains briefly, training is cancelled, the store and Weaviate stop."""
         self.scoring.stop(wait_s=10.0)
         self.feedback.close()
+        if isinstance(self.backend, ModelBackend):
+            self.backend.close()
         if self.training is not None:
             self.training.cancel()
         if self.client is not None:

@@ -31,6 +31,7 @@ class ScriptedBackend:
         self.fail_row = fail_row
         self.raise_after = raise_after
         self.batches: list[list[GenerationRequest]] = []  # every batch it was asked to decode
+        self.concurrent_requests = 1
 
     def has_adapter(self, name: str) -> bool:
         return name in self.adapter_ids

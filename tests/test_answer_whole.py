@@ -41,6 +41,7 @@ class ScriptedBackend:
     precision = "none"
     loads_adapter_folders = False
     location = "here"
+    concurrent_requests = 1
 
     def __init__(self, scripts: dict[str | None, str]) -> None:
         self.scripts = scripts  # adapter slot (None: base) -> answer

@@ -11,7 +11,7 @@ from pipelines.generation.models import ModelBackend
 from pipelines.generation.openai_backend import OpenAICompatibleBackend
 
 MEMBERS = ("model_id", "adapter_ids", "precision", "loads_adapter_folders", "location", "is_live", "has_adapter",
-           "load_adapter", "stream")
+           "load_adapter", "stream", "concurrent_requests")
 DATA = {"model_id", "adapter_ids", "precision"}  # set per instance in __init__
 
 
@@ -35,6 +35,7 @@ def test_runtime_checkable_isinstance_without_loading(backend_class):
     for name in (*DATA, "base_url", "quantized"):  # what __init__ would set (properties read these)
         if not isinstance(getattr(backend_class, name, None), property):
             setattr(bare, name, "x")
+    bare.batcher = None  # ModelBackend's concurrent_requests reads it (no batching across sessions)
     assert isinstance(bare, GenerationBackend)
 
 

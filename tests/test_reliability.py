@@ -49,6 +49,24 @@ def test_20_concurrent_clients_with_10_votes_each_store_exactly_200(fast_app):
     assert per_exchange == [(10,)] * 20
 
 
+def test_questions_asked_at_once_decode_together_and_answer_as_each_asked_alone(fast_app):
+    """The app batches questions across sessions (on by default): greedy answers must not depend on who else
+    was asking at the time."""
+    questions = ["Who founded Lumenhollow?", "How long is the warranty on a Tessel sensor?",
+                 "What does quiet mode do?", "How much does a Tessel weigh?"]
+
+    def answers(question: str) -> dict[str, str]:
+        result = Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")
+        assert all(not a["error"] for a in result["answers"].values()), result["answers"]
+        return {name: a["answer"] for name, a in result["answers"].items()}
+
+    alone = [answers(question) for question in questions]
+    with ThreadPoolExecutor(max_workers=len(questions)) as pool:
+        together = list(pool.map(answers, questions))
+    assert together == alone
+    assert all(a["rag"] and a["finetuned"] for a in alone)
+
+
 def test_vote_before_any_question_is_refused_clearly(fast_app):
     notice = Client(fast_app.url, verbose=False).predict(api_name="/vote_left")[0]
     assert "Ask a question first" in notice

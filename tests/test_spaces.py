@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.common import spaces as spaces_support
 from pipelines.common.settings import PROJECT_ROOT, Settings
-from pipelines.common.spaces import download_weaviate, zero_gpu
+from pipelines.common.spaces import download_weaviate, on_zero_gpu, zero_gpu
 from pipelines.knowledge.retrieval import HybridRetriever
 from pipelines.knowledge.weaviate_server import WEAVIATE_VERSION, free_ports
 from pipelines.runtime import Runtime
@@ -100,12 +100,18 @@ def test_the_backends_decode_runs_under_zero_gpu_on_zerogpu(fake_spaces):
     on (fake) ZeroGPU, has it wrapped; the copy imported off ZeroGPU for the other tests has it bare."""
     from pipelines.generation import models
 
-    assert not hasattr(models.ModelBackend.stream, "zero_gpu_duration")
+    assert not hasattr(models.ModelBackend._stream_alone, "zero_gpu_duration")
     spec = importlib.util.spec_from_file_location("models_on_zerogpu", models.__file__)
     on_zerogpu = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(on_zerogpu)
-    stream = on_zerogpu.ModelBackend.stream
-    assert stream.zero_gpu_duration == 120 and stream.__wrapped__.__name__ == "stream"
+    stream = on_zerogpu.ModelBackend._stream_alone
+    assert stream.zero_gpu_duration == 120 and stream.__wrapped__.__name__ == "_stream_alone"
+    # ZeroGPU has no GPU in a background thread, so the runtime keeps batching across sessions off there
+    assert on_zero_gpu()
+
+
+def test_off_zero_gpu_questions_may_be_batched_across_sessions():
+    assert not on_zero_gpu()
 
 
 def test_weaviate_binary_is_downloaded_whole_or_not_at_all(tmp_path, release_server):

@@ -119,6 +119,11 @@ class Arena:
         self.votes_per_minute = votes_per_minute
         self._rng = random.Random(seed)
 
+    @property
+    def concurrent_requests(self) -> int:
+        """Questions the UI may hand over at once: more than one when the backend batches across sessions."""
+        return self.backend.concurrent_requests if self.backend is not None else 1
+
     def active_pipelines(self, session: ArenaSession) -> list[Pipeline]:
         """The session's columns in the arena's order; the first two when the session names none known."""
         active = [p for p in self.pipelines if p.name in session.columns]

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(96, ge=1, le=4096)
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
     max_prompt_chars: int = Field(4000, ge=1)
+    batch_sessions: bool = Field(True, description="Decode the questions of all sessions together (continuous "
+                                 "batching in the in-process model); off: one question's columns at a time.")
+    batch_rows: int = Field(16, ge=1, le=512, description="Most rows (columns of all sessions' questions) one "
+                            "decode step runs; later questions wait for rows to end.")
     history_turns: int = Field(2, ge=0, description="Earlier turns each column sees.")
     # The reader and the answer rules: chosen by key-fact accuracy on the dev set (bench/answer_quality.py).
     reader_prompt: Literal["context-qa", "instruct"] = Field(
@@ -144,8 +148,8 @@ class Settings(BaseSettings):
     # Server
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)
-    queue_concurrency: int = Field(8, ge=1, description="Requests handled at once (generation itself is one "
-                                   "batch at a time; votes, ratings and pages use the rest).")
+    queue_concurrency: int = Field(8, ge=1, description="Requests handled at once by default (votes, "
+                                   "ratings, pages); questions: ARENA_BATCH_ROWS when batching, else one at a time.")
     queue_max_size: int | None = Field(None, ge=1, description="Requests allowed to wait; beyond it users are "
                                        "told the arena is busy. Unset: no limit.")
     mcp_server: bool = Field(True, description="Serve the API endpoints as MCP tools at /gradio_api/mcp/.")

@@ -43,10 +43,16 @@ def persistent_data_dir(default: Path) -> Path:
     return default
 
 
+def on_zero_gpu() -> bool:
+    """A ZeroGPU Space: a GPU exists only inside a ``spaces.GPU`` call (so never in a background thread)."""
+    wanted = os.environ.get("SPACES_ZERO_GPU", "").lower() in {"1", "true"}
+    return wanted and importlib.util.find_spec("spaces") is not None
+
+
 def zero_gpu(duration: int = 60) -> Callable[[F], F]:
     """``spaces.GPU(duration=...)`` on ZeroGPU hardware (a GPU is attached only while the function runs);
     unchanged everywhere else, and ``spaces`` is imported only there."""
-    if os.environ.get("SPACES_ZERO_GPU", "").lower() not in {"1", "true"} or importlib.util.find_spec("spaces") is None:
+    if not on_zero_gpu():
         return lambda function: function
     import spaces
 

@@ -49,6 +49,11 @@ class GenerationBackend(Protocol):
         """Whether generation can answer now (a remote server is reachable); never raises."""
         ...
 
+    @property
+    def concurrent_requests(self) -> int:
+        """How many questions are worth handing over at once (more than one when it batches across callers)."""
+        ...
+
     def has_adapter(self, name: str) -> bool: ...
 
     def load_adapter(self, source: Path | str, name: str = FINETUNED_ADAPTER) -> str:

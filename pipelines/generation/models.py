@@ -2,18 +2,22 @@
 
 Both arena columns share these weights: the RAG column runs the base model
 (``"__base__"``), the fine-tuned column runs the same model with its adapter,
-and one prompt's columns decode together in a single mixed-adapter batch.
+and one prompt's columns decode together in a single mixed-adapter batch
+(:mod:`.decode_batch`). With batching across sessions on, the questions of every
+session share those decode steps (:mod:`.batcher`).
 
 Example::
 
     backend = ModelBackend.load(Settings())
     backend.load_adapter(Path("assets/adapters/lumenhollow-qlora"))
-    for row, text in backend.stream([GenerationRequest(messages, adapter="finetuned")]):
-        print(text, end="")
+    backend.batch_across_sessions(max_rows=16)         # optional: what the app does by default
+    for row, text in backend.stream([GenerationRequest(messages, adapter="finetuned")], 64):
+        print(text or "", end="")
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import json
@@ -24,13 +28,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
 from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.common.spaces import in_space, zero_gpu
 from pipelines.generation.backend import FINETUNED_ADAPTER
-from pipelines.generation.copy_rule import CopyRule
-from pipelines.generation.decoding import BASE_ADAPTER, RowAdapters, use_narrow_batch_head
+from pipelines.generation.batcher import ContinuousBatcher
+from pipelines.generation.decode_batch import DecodeBatch
+from pipelines.generation.decoding import use_narrow_batch_head
 from pipelines.generation.requests import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -125,32 +130,6 @@ def load_causal_lm(path: str, *, four_bit: bool) -> AutoModelForCausalLM:
     return model.to("cuda") if torch.cuda.is_available() else model
 
 
-class _IncrementalDecoder:
-    """Turns one row's token ids into text deltas, holding back incomplete multi-byte characters."""
-
-    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
-        self.tokenizer = tokenizer
-        self.tokens: list[int] = []
-        self.sent = ""
-
-    def push(self, token: int) -> str:
-        self.tokens.append(token)
-        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
-        if text.endswith("\ufffd"):
-            return ""
-        delta, self.sent = text[len(self.sent) :], text
-        return delta
-
-
-def _eos_ids(tokenizer: PreTrainedTokenizerBase) -> set[int]:
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"):
-        token_id = tokenizer.convert_tokens_to_ids(token)
-        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
-            ids.add(token_id)
-    return ids
-
-
 class ModelBackend:
     """The single in-process copy of the base model, with any LoRA adapters attached (a ``GenerationBackend``)."""
 
@@ -166,10 +145,11 @@ class ModelBackend:
         self.quantized = quantized
         self.adapter_ids: dict[str, str] = {}
         self.adapter_paths: dict[str, Path] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the model: one decode batch, or one adapter load, at a time
+        self.batcher: ContinuousBatcher | None = None
         # Prefill needs the last position's logits only: asking for those alone skips the LM head over the
         # whole prompt (a 49k-vocabulary projection per prompt token for SmolLM2); older architectures lack it.
-        self._prefill_kwargs = {"logits_to_keep": 1} \
+        self.prefill_kwargs = {"logits_to_keep": 1} \
             if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
         use_narrow_batch_head(model)
         if tokenizer.pad_token is None:
@@ -201,8 +181,9 @@ class ModelBackend:
         config_file = path / "adapter_config.json"
         if not config_file.exists():
             raise ModelLoadError(f"No LoRA adapter at {path} (adapter_config.json missing)")
+        pause = self.batcher.paused() if self.batcher is not None else contextlib.nullcontext()
         try:
-            with self._lock:
+            with pause, self._lock:  # between two decode steps: rows waiting in the batch decode on after
                 if hasattr(self.model, "peft_config"):
                     if name in self.model.peft_config:
                         self.model.delete_adapter(name)
@@ -229,123 +210,49 @@ class ModelBackend:
         lines = [f"{m['role']}: {m['content']}" for m in messages]
         return "\n".join(lines) + "\nassistant:"
 
-    @zero_gpu(duration=120)  # ZeroGPU Spaces: a GPU is attached while the columns decode; a no-op elsewhere
+    @property
+    def concurrent_requests(self) -> int:
+        """Requests worth letting in at once: the batch's row cap when batching across sessions, else one."""
+        return self.batcher.max_rows if self.batcher is not None else 1
+
+    def batch_across_sessions(self, max_rows: int) -> None:
+        """Decode the rows of every caller's request together from now on (see :mod:`.batcher`)."""
+        if self.batcher is None:
+            self.batcher = ContinuousBatcher(DecodeBatch(self), max_rows=max_rows)
+
+    def close(self) -> None:
+        """Stop the batching thread, if any (requests still decoding get an error)."""
+        if self.batcher is not None:
+            self.batcher.close()
+
     def stream(
         self, requests: list[GenerationRequest], max_new_tokens: int, temperature: float = 0.0
     ) -> Iterator[tuple[int, str | None]]:
         """Decode all rows together; yield ``(row, text_delta)``, and ``(row, None)`` when a row ends.
 
-        Each prompt is prefilled on its own (no padding: a short prompt never pays for a long
-        one), the KV caches are merged with left padding, and the rows then decode as one
-        batch in which each row runs its own adapter (or none) through peft's mixed-adapter
-        batches, set up once per call by :class:`RowAdapters`.
+        Each prompt is prefilled on its own (no padding: a short prompt never pays for a long one), the rows
+        then decode as one batch in which each row runs its own adapter (or none), and a row leaves the batch
+        when it ends (:class:`DecodeBatch`). With batching across sessions, other callers' rows share the
+        same steps (:class:`ContinuousBatcher`); greedy answers are the same either way.
         """
         for request in requests:
             if request.adapter and request.adapter not in self.adapter_ids:
                 raise ModelLoadError(f"Adapter '{request.adapter}' is not loaded")
-        names = [r.adapter or BASE_ADAPTER for r in requests]
-        decoders = [_IncrementalDecoder(self.tokenizer) for _ in requests]
-        generated: list[list[int]] = [[] for _ in requests]
-        eos = _eos_ids(self.tokenizer)
-        open_rows = set(range(len(requests)))
-        with self._lock, RowAdapters(self.model, names) as row_adapters:
-            logits, cache, mask, positions = self._prefill(requests, row_adapters)
-            copy_rules = {row: CopyRule(self.tokenizer, r.copy_from, spans=r.copy_spans, eos=eos)
-                          for row, r in enumerate(requests) if r.copy_from is not None}
-            for _step in range(max_new_tokens):
-                _block_repeats(logits, requests, generated, open_rows)
-                _keep_to_copy(logits, copy_rules, generated, open_rows)
-                tokens = self._pick(logits, temperature)
-                for row, token in enumerate(tokens.tolist()):
-                    if row not in open_rows:
-                        continue
-                    if token in eos:
-                        open_rows.discard(row)
-                        yield row, None
-                        continue
-                    generated[row].append(token)
-                    delta = decoders[row].push(token)
-                    end = requests[row].rules.answer_end(decoders[row].sent) if delta else None
-                    if end is not None:  # the answer's sentence is complete: keep it, drop what follows
-                        keep = end - (len(decoders[row].sent) - len(delta))
-                        if keep > 0:
-                            yield row, delta[:keep]
-                        open_rows.discard(row)
-                        yield row, None
-                    elif delta:
-                        yield row, delta
-                if not open_rows:
-                    return
-                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-                logits = self._forward(tokens.unsqueeze(1), mask, positions, cache)
-                positions = positions + 1
-        for row in sorted(open_rows):  # reached max_new_tokens
-            yield row, None
+        if self.batcher is not None:
+            yield from self.batcher.stream(requests, max_new_tokens, temperature)
+        else:
+            yield from self._stream_alone(requests, max_new_tokens, temperature)
 
-    @torch.inference_mode()
-    def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
-                 cache: DynamicCache) -> torch.Tensor:
-        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                         cache=cache, use_cache=True)
-        return out.logits[:, -1].float()
-
-    @torch.inference_mode()
-    def _prefill(
-        self, requests: list[GenerationRequest], row_adapters: RowAdapters
-    ) -> tuple[torch.Tensor, DynamicCache, torch.Tensor, torch.Tensor]:
-        """Run each prompt alone, then merge the caches left-padded to the longest prompt."""
-        device = self.model.device
-        last_logits, caches, lengths = [], [], []
-        names = row_adapters.names
-        for request, name in zip(requests, names, strict=True):
-            row_adapters.names = [name]  # this prompt alone
-            prompt = self.render_prompt(request.messages)
-            ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(device)
-            out = self.model(input_ids=ids, use_cache=True, **self._prefill_kwargs)
-            last_logits.append(out.logits[:, -1].float())
-            caches.append(out.cache)
-            lengths.append(ids.shape[1])
-        row_adapters.names = names  # from here the rows decode together
-        longest = max(lengths)
-        merged = DynamicCache()
-        for layer in range(len(caches[0].layers)):
-            keys, values = [], []
-            for cache, length in zip(caches, lengths, strict=True):
-                pad = (0, 0, longest - length, 0)
-                keys.append(torch.nn.functional.pad(cache.layers[layer].keys, pad))
-                values.append(torch.nn.functional.pad(cache.layers[layer].values, pad))
-            merged.update(torch.cat(keys), torch.cat(values), layer)
-        mask = torch.zeros(len(requests), longest, dtype=torch.long, device=device)
-        for row, length in enumerate(lengths):
-            mask[row, longest - length :] = 1
-        positions = torch.tensor(lengths, device=device).unsqueeze(1)
-        return torch.cat(last_logits), merged, mask, positions
-
-    @staticmethod
-    def _pick(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-        if temperature <= 0:
-            return logits.argmax(dim=-1)
-        probabilities = torch.softmax(logits / temperature, dim=-1)
-        return torch.multinomial(probabilities, num_samples=1).squeeze(1)
-
-
-def _block_repeats(logits: torch.Tensor, requests: list[GenerationRequest], generated: list[list[int]],
-                   open_rows: set[int]) -> None:
-    """Forbid, per row, the tokens that would repeat an n-gram of that row's answer (its ``rules``)."""
-    for row in open_rows:
-        banned = requests[row].rules.banned_tokens(generated[row])
-        if banned:
-            with torch.inference_mode():  # the logits are an inference tensor
-                logits[row, list(banned)] = float("-inf")
-
-
-def _keep_to_copy(logits: torch.Tensor, rules: dict[int, CopyRule], generated: list[list[int]],
-                  open_rows: set[int]) -> None:
-    """Forbid, per row with a copy rule, the tokens its passages do not allow next."""
-    for row, rule in rules.items():
-        if row in open_rows:
-            with torch.inference_mode():
-                logits[row, rule.outside(generated[row], logits.shape[-1]).to(logits.device)] = float("-inf")
+    @zero_gpu(duration=120)  # ZeroGPU Spaces: a GPU is attached while the columns decode; a no-op elsewhere
+    def _stream_alone(self, requests: list[GenerationRequest], max_new_tokens: int,
+                      temperature: float) -> Iterator[tuple[int, str | None]]:
+        """This request's rows alone, in the caller's thread."""
+        batch = DecodeBatch(self)
+        with batch.holding():
+            for row, request in enumerate(requests):
+                batch.join(row, request, max_new_tokens, temperature)
+            while batch.row_ids:
+                yield from batch.step()
 
 
 def adapter_id(path: Path) -> str:

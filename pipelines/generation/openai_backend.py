@@ -30,6 +30,7 @@ class OpenAICompatibleBackend:
     model_id: str
     adapter_ids: dict[str, str]
     loads_adapter_folders = False  # an adapter is a served model name; folders are the server's business
+    concurrent_requests = 1  # one question's columns at a time, as before (the server may batch them)
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 120.0) -> None:
         from openai import OpenAI

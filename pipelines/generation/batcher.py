@@ -1,0 +1,270 @@
+"""Batching across sessions: one thread decodes the rows of every waiting request together (continuous
+batching), so twenty raters share each decode step instead of queueing behind one another.
+
+A request (one question's columns: two or three rows, each with its own adapter, max tokens and stop rule)
+is admitted between two decode steps when its rows fit under ``max_rows``, in arrival order (a request never
+overtakes an earlier one); its prompts are prefilled, its rows join the running batch, and each row leaves as
+soon as it ends. Each request streams to its own caller; a caller that stops reading (a closed page) cancels
+its request, and its rows leave before the next step. Loading an adapter pauses the batch between two steps
+(:meth:`ContinuousBatcher.paused`); the rows decode on afterwards.
+
+Example::
+
+    batcher = ContinuousBatcher(DecodeBatch(backend), max_rows=16)
+    for row, delta in batcher.stream([GenerationRequest(messages)], max_new_tokens=64):
+        print(delta or "")                  # another thread's request decodes in the same steps
+    batcher.close()
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pipelines.generation.requests import GenerationRequest
+
+log = logging.getLogger(__name__)
+_END = object()  # a ticket's outbox: every row ended
+
+
+class StepBatch(Protocol):
+    """What the batcher needs of a decode batch (:class:`~pipelines.generation.decode_batch.DecodeBatch`)."""
+
+    @property
+    def row_ids(self) -> list[int]: ...
+
+    def holding(self) -> AbstractContextManager[object]:
+        """Hold the model for a run of steps; the rows stay in the batch after it is released."""
+        ...
+
+    def join(self, row_id: int, request: GenerationRequest, max_new_tokens: int, temperature: float) -> None: ...
+
+    def leave(self, row_ids: set[int]) -> None: ...
+
+    def step(self) -> list[tuple[int, str | None]]: ...
+
+
+@dataclass(eq=False)
+class Ticket:
+    """One caller's request: its rows' outputs arrive in ``outbox`` as ``(row, delta)``, then the end marker."""
+
+    requests: list[GenerationRequest]
+    max_new_tokens: int
+    temperature: float
+    outbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    row_ids: dict[int, int] = field(default_factory=dict)  # batch row id -> this request's row
+    open_rows: int = 0
+    cancelled: bool = False
+
+    def finish(self, error: BaseException | None = None) -> None:
+        if error is not None:
+            self.outbox.put(error)
+        self.outbox.put(_END)
+
+
+class ContinuousBatcher:
+    """Admits requests of every caller into one running decode batch, on one background thread."""
+
+    def __init__(self, batch: StepBatch, max_rows: int = 16) -> None:
+        if max_rows < 1:
+            raise ValueError("max_rows must be at least 1")
+        self.batch = batch
+        self.max_rows = max_rows
+        self._cond = threading.Condition()
+        self._waiting: deque[Ticket] = deque()
+        self._active: dict[int, Ticket] = {}  # batch row id -> its ticket
+        self._row_ids = itertools.count()
+        self._pauses = 0
+        self._holding = False
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self.steps = 0  # decode steps run (for tests and benchmarks)
+        self.largest_batch = 0  # the most rows one step decoded
+
+    # --- callers -------------------------------------------------------------------------------------------
+    def stream(self, requests: list[GenerationRequest], max_new_tokens: int,
+               temperature: float = 0.0) -> Iterator[tuple[int, str | None]]:
+        """Yield ``(row, delta)`` for this request's rows as the shared batch decodes them, ``(row, None)`` when
+        a row ends. The request waits for its turn from this call on; closing the iterator early cancels it;
+        a failure is raised here."""
+        return self._drain(self.submit(requests, max_new_tokens, temperature))
+
+    def _drain(self, ticket: Ticket) -> Iterator[tuple[int, str | None]]:
+        try:
+            while True:
+                item = ticket.outbox.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.cancel(ticket)
+
+    def submit(self, requests: list[GenerationRequest], max_new_tokens: int, temperature: float = 0.0) -> Ticket:
+        ticket = Ticket(list(requests), max_new_tokens, temperature)
+        with self._cond:
+            if self._stopped:
+                raise RuntimeError("The batcher is closed")
+            if not ticket.requests:
+                ticket.finish()
+                return ticket
+            self._waiting.append(ticket)
+            self._ensure_thread()
+            self._cond.notify_all()
+        return ticket
+
+    def cancel(self, ticket: Ticket) -> None:
+        """Stop a request: waiting, it is dropped; decoding, its rows leave before the next step."""
+        with self._cond:
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+            ticket.cancelled = True
+            self._cond.notify_all()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No decode step runs inside this block (to load an adapter); waiting rows stay and decode on after."""
+        with self._cond:
+            self._pauses += 1
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: not self._holding)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._pauses -= 1
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        """End the thread; requests still waiting or decoding get an error."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=30)
+
+    @property
+    def rows_decoding(self) -> int:
+        with self._cond:
+            return len(self._active)
+
+    # --- the decode thread ---------------------------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="continuous-batcher", daemon=True)
+            self._thread.start()
+
+    def _has_work(self) -> bool:
+        return bool(self._waiting or self._active)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopped or (self._pauses == 0 and self._has_work()))
+                if self._stopped:
+                    break
+                self._holding = True
+            try:
+                with self.batch.holding():
+                    self._steps_while_held()
+            except Exception as exc:  # holding itself failed (the model could not be taken): fail every request
+                log.exception("the decode batch could not run")
+                self._fail_all(exc)
+            finally:
+                with self._cond:
+                    self._holding = False
+                    self._cond.notify_all()
+        self._fail_all(RuntimeError("The batcher was closed"))
+
+    def _steps_while_held(self) -> None:
+        """Decode steps until there is no work, a pause is asked for, or the batcher closes."""
+        while True:
+            with self._cond:
+                if self._stopped or self._pauses or not self._has_work():
+                    return
+                cancelled = {row for row, ticket in self._active.items() if ticket.cancelled}
+                for row in cancelled:
+                    del self._active[row]
+                admitted = self._admit()
+            if cancelled:
+                self.batch.leave(cancelled)
+            for ticket in admitted:
+                self._join(ticket)
+            if not self.batch.row_ids:
+                continue
+            self.largest_batch = max(self.largest_batch, len(self.batch.row_ids))
+            try:
+                outputs = self.batch.step()
+            except Exception as exc:
+                log.exception("a decode step failed")
+                self._fail_all(exc)
+                continue
+            self.steps += 1
+            self._deliver(outputs)
+
+    def _admit(self) -> list[Ticket]:
+        """The oldest waiting request if its rows fit (any request fits an empty batch); called locked.
+
+        One request per step: a step right after its prefill gives its first token, instead of after the
+        prefills of every request that arrived with it."""
+        if not self._waiting:
+            return []
+        ticket = self._waiting[0]
+        if self._active and len(self._active) + len(ticket.requests) > self.max_rows:
+            return []
+        return [self._waiting.popleft()]
+
+    def _join(self, ticket: Ticket) -> None:
+        """Prefill the ticket's rows into the batch; a failure ends that request alone."""
+        joined: set[int] = set()
+        try:
+            for index, request in enumerate(ticket.requests):
+                row_id = next(self._row_ids)
+                self.batch.join(row_id, request, ticket.max_new_tokens, ticket.temperature)
+                joined.add(row_id)
+                ticket.row_ids[row_id] = index
+        except Exception as exc:
+            log.exception("a request could not join the batch")
+            self.batch.leave(joined)
+            ticket.finish(exc)
+            return
+        ticket.open_rows = len(joined)
+        with self._cond:
+            self._active.update(dict.fromkeys(joined, ticket))
+
+    def _deliver(self, outputs: list[tuple[int, str | None]]) -> None:
+        for row_id, delta in outputs:
+            with self._cond:
+                ticket = self._active.get(row_id)
+                if ticket is None:
+                    continue
+                if delta is None:
+                    del self._active[row_id]
+            ticket.outbox.put((ticket.row_ids[row_id], delta))
+            if delta is None:
+                ticket.open_rows -= 1
+                if ticket.open_rows == 0:
+                    ticket.finish()
+
+    def _fail_all(self, error: BaseException) -> None:
+        """End every request in the batch or waiting with ``error``, and empty the batch."""
+        with self._cond:
+            tickets = list(dict.fromkeys([*self._active.values(), *self._waiting]))
+            rows = set(self._active)
+            self._active.clear()
+            self._waiting.clear()
+        try:
+            self.batch.leave(rows)
+        except Exception:  # a broken batch must not stop the errors reaching the callers
+            log.exception("could not empty the decode batch")
+        for ticket in tickets:
+            ticket.finish(error)

@@ -1,0 +1,272 @@
+"""The running decode batch of the in-process model: rows join (each prompt prefilled alone), decode one token
+per step together, and leave when they end, so a request that arrives mid-decode joins at the next step.
+
+Both ways of serving use it: :meth:`~pipelines.generation.models.ModelBackend.stream` with one request's rows
+(batching across sessions off), and :class:`~pipelines.generation.batcher.ContinuousBatcher`, whose thread
+admits the rows of every session. Each row keeps its own adapter (peft's mixed-adapter batch through
+:class:`RowAdapters`), max tokens, temperature, stop rule, loop guard and copy rule.
+
+Example::
+
+    batch = DecodeBatch(backend)
+    with batch.holding():                      # the model's lock, and each row's adapter hooked
+        batch.join(0, GenerationRequest(messages), max_new_tokens=64)
+        while batch.row_ids:
+            for row_id, delta in batch.step():  # text deltas; None when that row ended
+                print(delta or "")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+from torch.nn import functional
+from transformers import DynamicCache, PreTrainedTokenizerBase
+
+from pipelines.generation.copy_rule import CopyRule
+from pipelines.generation.decoding import BASE_ADAPTER, RowAdapters
+from pipelines.generation.requests import GenerationRequest
+
+if TYPE_CHECKING:
+    from pipelines.generation.models import ModelBackend
+
+
+class IncrementalDecoder:
+    """Turns one row's token ids into text deltas, holding back incomplete multi-byte characters."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        self.tokenizer = tokenizer
+        self.tokens: list[int] = []
+        self.sent = ""
+
+    def push(self, token: int) -> str:
+        self.tokens.append(token)
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        delta, self.sent = text[len(self.sent) :], text
+        return delta
+
+
+def eos_ids(tokenizer: PreTrainedTokenizerBase) -> set[int]:
+    """Every token id that ends a turn for this tokenizer's chat format."""
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"):
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
+            ids.add(token_id)
+    return ids
+
+
+def _pad_left(tensor: torch.Tensor, columns: int, dim: int) -> torch.Tensor:
+    """``tensor`` with ``columns`` zeros before it along ``dim`` (the sequence axis)."""
+    if columns == 0:
+        return tensor
+    pad = [0, 0] * (tensor.dim() - 1 - dim) + [columns, 0]
+    return functional.pad(tensor, pad)
+
+
+class KvBatch:
+    """The rows' KV caches side by side, left-padded to one length, with the attention mask (0 = padding) and
+    each row's next position (its real length): rows join with their own prefill cache and leave by index."""
+
+    def __init__(self) -> None:
+        self.cache: DynamicCache | None = None
+        self.mask: torch.Tensor | None = None  # rows x length
+        self.positions: torch.Tensor | None = None  # rows x 1
+
+    @property
+    def rows(self) -> int:
+        return 0 if self.mask is None else self.mask.shape[0]
+
+    @property
+    def length(self) -> int:
+        return 0 if self.mask is None else self.mask.shape[1]
+
+    def join(self, cache: DynamicCache, length: int) -> None:
+        """Add one row whose cache holds ``length`` tokens (batch of one, no padding) below the others."""
+        device = cache.layers[0].keys.device
+        ones = torch.ones(1, length, dtype=torch.long, device=device)
+        position = torch.tensor([[length]], device=device)
+        if self.cache is None:
+            self.cache, self.mask, self.positions = cache, ones, position
+            return
+        longest = max(self.length, length)
+        grow, pad_new = longest - self.length, longest - length
+        merged = DynamicCache()
+        for index, (old, new) in enumerate(zip(self.cache.layers, cache.layers, strict=True)):
+            keys = torch.cat([_pad_left(old.keys, grow, 2), _pad_left(new.keys, pad_new, 2)])
+            values = torch.cat([_pad_left(old.values, grow, 2), _pad_left(new.values, pad_new, 2)])
+            merged.update(keys, values, index)
+        self.cache = merged
+        self.mask = torch.cat([_pad_left(self.mask, grow, 1), _pad_left(ones, pad_new, 1)])
+        self.positions = torch.cat([self.positions, position])
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only these rows (in this order), and drop the padding columns no kept row needs."""
+        if not rows:
+            self.cache = self.mask = self.positions = None
+            return
+        if rows == list(range(self.rows)):
+            return
+        index = torch.tensor(rows, device=self.mask.device)
+        mask = self.mask.index_select(0, index)
+        start = int(mask.any(dim=0).nonzero()[0])
+        kept = DynamicCache()
+        for layer, entry in enumerate(self.cache.layers):
+            kept.update(entry.keys.index_select(0, index)[:, :, start:].contiguous(),
+                        entry.values.index_select(0, index)[:, :, start:].contiguous(), layer)
+        self.cache, self.mask = kept, mask[:, start:]
+        self.positions = self.positions.index_select(0, index)
+
+    def extend(self) -> None:
+        """One more column for the token each row is about to be fed."""
+        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+
+
+@dataclass
+class _Row:
+    """One row's token-level state: what it asked for, what it generated, and its text so far."""
+
+    row_id: int
+    request: GenerationRequest
+    max_new_tokens: int
+    temperature: float
+    decoder: IncrementalDecoder
+    copy_rule: CopyRule | None
+    generated: list[int] = field(default_factory=list)
+    picked: int = 0
+
+    @property
+    def adapter(self) -> str:
+        return self.request.adapter or BASE_ADAPTER
+
+    def accept(self, token: int, eos: set[int]) -> tuple[list[str | None], bool]:
+        """Take the picked token: the text deltas to send (``None`` last when the row ended) and whether it ended."""
+        self.picked += 1
+        if token in eos:
+            return [None], True
+        self.generated.append(token)
+        delta = self.decoder.push(token)
+        end = self.request.rules.answer_end(self.decoder.sent) if delta else None
+        if end is not None:  # the answer's sentence is complete: keep it, drop what follows
+            keep = end - (len(self.decoder.sent) - len(delta))
+            return ([delta[:keep]] if keep > 0 else []) + [None], True
+        out: list[str | None] = [delta] if delta else []
+        if self.picked >= self.max_new_tokens:
+            return [*out, None], True
+        return out, False
+
+    def constrain(self, logits: torch.Tensor) -> None:
+        """Forbid, in this row's logits, the tokens that would repeat an n-gram of its answer or leave its
+        copy rule's text."""
+        banned = self.request.rules.banned_tokens(self.generated)
+        if banned:
+            logits[list(banned)] = float("-inf")
+        if self.copy_rule is not None:
+            logits[self.copy_rule.outside(self.generated, logits.shape[-1]).to(logits.device)] = float("-inf")
+
+
+class DecodeBatch:
+    """The rows decoding together on the in-process model; between steps rows may join or leave."""
+
+    def __init__(self, backend: ModelBackend) -> None:
+        self.backend = backend
+        self._rows: list[_Row] = []
+        self._logits: torch.Tensor | None = None  # rows x vocabulary: each row's next-token logits
+        self._kv = KvBatch()
+        self._adapters: RowAdapters | None = None
+        self._eos = eos_ids(backend.tokenizer)
+
+    @property
+    def row_ids(self) -> list[int]:
+        return [row.row_id for row in self._rows]
+
+    @property
+    def padded_length(self) -> int:
+        """Columns of the batch's KV cache (the longest row plus padding), for tests and benchmarks."""
+        return self._kv.length
+
+    @contextmanager
+    def holding(self) -> Iterator[DecodeBatch]:
+        """Hold the model (its lock) with each row's adapter hooked; rows stay in the batch when released, so
+        an adapter can be loaded between two steps and the rows decode on afterwards."""
+        with self.backend._lock:
+            self._adapters = RowAdapters(self.backend.model, self._names())
+            try:
+                with self._adapters:
+                    yield self
+            finally:
+                self._adapters = None
+
+    def _names(self) -> list[str]:
+        return [row.adapter for row in self._rows]
+
+    @torch.inference_mode()
+    def join(self, row_id: int, request: GenerationRequest, max_new_tokens: int, temperature: float = 0.0) -> None:
+        """Prefill ``request`` alone (no padding: a short prompt never pays for a long one) and add its row."""
+        if self._adapters is None:
+            raise RuntimeError("DecodeBatch.join needs holding()")
+        backend = self.backend
+        self._adapters.names = [request.adapter or BASE_ADAPTER]  # this prompt alone
+        try:
+            prompt = backend.render_prompt(request.messages)
+            ids = backend.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids
+            out = backend.model(input_ids=ids.to(backend.model.device), use_cache=True, **backend.prefill_kwargs)
+        finally:
+            self._adapters.names = self._names()
+        copy_rule = (CopyRule(backend.tokenizer, request.copy_from, spans=request.copy_spans, eos=self._eos)
+                     if request.copy_from is not None else None)
+        self._kv.join(out.cache, ids.shape[1])
+        logits = out.logits[:, -1].float()
+        self._logits = logits if self._logits is None else torch.cat([self._logits, logits])
+        self._rows.append(_Row(row_id, request, max_new_tokens, temperature, IncrementalDecoder(backend.tokenizer),
+                               copy_rule))
+        self._adapters.names = self._names()
+
+    def leave(self, row_ids: set[int]) -> None:
+        """Drop these rows now (a cancelled request frees its rows before the next step)."""
+        self._keep([i for i, row in enumerate(self._rows) if row.row_id not in row_ids])
+
+    def _keep(self, indices: list[int]) -> None:
+        if len(indices) == len(self._rows):
+            return
+        self._rows = [self._rows[i] for i in indices]
+        self._kv.keep(indices)
+        self._logits = self._logits[indices] if indices else None
+        if self._adapters is not None:
+            self._adapters.names = self._names()
+
+    @torch.inference_mode()
+    def step(self) -> list[tuple[int, str | None]]:
+        """Pick one token per row, return ``(row_id, delta)`` for the text it adds (``None``: the row ended),
+        drop the ended rows, and run the others one position on."""
+        if not self._rows:
+            return []
+        logits = self._logits
+        for index, row in enumerate(self._rows):
+            row.constrain(logits[index])
+        tokens = logits.argmax(dim=-1)
+        for index, row in enumerate(self._rows):
+            if row.temperature > 0:
+                probabilities = torch.softmax(logits[index] / row.temperature, dim=-1)
+                tokens[index] = torch.multinomial(probabilities, num_samples=1)[0]
+        out: list[tuple[int, str | None]] = []
+        survivors = []
+        for index, (row, token) in enumerate(zip(self._rows, tokens.tolist(), strict=True)):
+            deltas, ended = row.accept(token, self._eos)
+            out += [(row.row_id, delta) for delta in deltas]
+            if not ended:
+                survivors.append(index)
+        self._keep(survivors)
+        if survivors:
+            self._kv.extend()
+            result = self.backend.model(input_ids=tokens[survivors].unsqueeze(1), attention_mask=self._kv.mask,
+                                        position_ids=self._kv.positions, cache=self._kv.cache, use_cache=True)
+            self._logits = result.logits[:, -1].float()
+            self._kv.positions = self._kv.positions + 1
+        return out

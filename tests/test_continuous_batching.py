@@ -1,0 +1,104 @@
+"""Integration: continuous batching on the real offline model with the shipped adapter.
+
+Requests that arrive while others decode join the running batch, ended and cancelled rows leave it, each row
+keeps its adapter, stop rule and copy rule, and every greedy answer is the one the row gives decoded alone with
+batching off (the session backend has no batcher: ``backend.stream`` is that path)."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from pipelines.generation.answer_rules import AnswerRules
+from pipelines.generation.batcher import ContinuousBatcher
+from pipelines.generation.decode_batch import DecodeBatch
+from pipelines.generation.models import FINETUNED_ADAPTER
+from pipelines.generation.prompts import plain_messages
+from pipelines.generation.requests import GenerationRequest
+from tests.test_models import _generate
+
+pytestmark = pytest.mark.timeout(600)
+
+PASSAGE = "The Tessel sensor carries a warranty of 14 months from the day it is installed."
+
+
+def collect(stream, into: dict[int, str]) -> None:
+    for row, delta in stream:
+        if delta is not None:
+            into[row] = into.get(row, "") + delta
+        else:
+            into.setdefault(row, "")
+
+
+@pytest.fixture
+def batcher(backend):
+    batcher = ContinuousBatcher(DecodeBatch(backend), max_rows=8)
+    yield batcher
+    batcher.close()
+
+
+def test_requests_joining_mid_decode_answer_as_each_alone_with_their_own_adapters(backend, batcher):
+    warranty = plain_messages("How long is the warranty on a Tessel sensor?", [])
+    founder = plain_messages("Who founded Lumenhollow?", [])
+    reading = [{"role": "user", "content": f"Context: {PASSAGE}\nQuestion: How long is the warranty?\nAnswer:"}]
+    first = [GenerationRequest(warranty), GenerationRequest(warranty, FINETUNED_ADAPTER)]
+    second = [GenerationRequest(founder, FINETUNED_ADAPTER)]
+    third = [GenerationRequest(reading, rules=AnswerRules(max_sentences=1, no_repeat_ngram=4), copy_from=PASSAGE,
+                               copy_spans=True)]
+    tokens = {0: 24, 1: 16, 2: 20}
+
+    answers: list[dict[int, str]] = [{}, {}, {}]
+    stream = batcher.stream(first, tokens[0])
+    row, delta = next(stream)  # the first request is decoding ...
+    answers[0][row] = delta or ""
+    later = [threading.Thread(target=collect, args=(batcher.stream(requests, tokens[i + 1]), answers[i + 1]))
+             for i, requests in enumerate((second, third))]
+    for thread in later:  # ... when two more arrive
+        thread.start()
+    collect(stream, answers[0])
+    for thread in later:
+        thread.join(300)
+
+    assert batcher.largest_batch >= 3, "the later requests never shared a decode step with the first"
+    for i, requests in enumerate((first, second, third)):
+        alone = [_generate(backend, [request], tokens[i])[0] for request in requests]
+        assert [answers[i][row] for row in range(len(requests))] == alone  # greedy: whole answers, on vs off
+    assert answers[0][0] != answers[0][1]  # base and adapter rows of one request kept their own adapters
+    allowed = set(re.findall(r"\w+", (PASSAGE + " How long is the warranty?").lower()))
+    assert set(re.findall(r"\w+", answers[2][0].lower())) <= allowed  # the copy rule held in the shared batch
+    assert answers[2][0].rstrip().endswith(".") and answers[2][0].count(".") == 1  # and the one-sentence stop
+    assert batcher.rows_decoding == 0 and batcher.batch.row_ids == []  # every ended row left the batch
+
+
+def test_a_cancelled_request_frees_its_row_and_the_others_decode_on(backend, batcher):
+    messages = plain_messages("Tell me everything about Lumenhollow.", [])
+    long = batcher.stream([GenerationRequest(messages)], 200)
+    short = batcher.submit([GenerationRequest(plain_messages("Who founded Lumenhollow?", []), FINETUNED_ADAPTER)],
+                           12)
+    next(long)
+    steps_before = batcher.steps
+    long.close()  # the page closed: its row leaves before the next step
+    texts: dict[int, str] = {}
+    collect(batcher._drain(short), texts)
+    (alone,) = _generate(backend, [GenerationRequest(plain_messages("Who founded Lumenhollow?", []),
+                                                     FINETUNED_ADAPTER)], 12)
+    assert texts[0] == alone
+    assert batcher.steps - steps_before <= 13  # the cancelled 200-token row did not keep the batch stepping
+    assert batcher.batch.row_ids == []
+
+
+def test_an_adapter_loads_between_steps_while_rows_decode(backend, batcher, test_settings):
+    messages = plain_messages("How long is the warranty on a Tessel sensor?", [])
+    request = GenerationRequest(messages, FINETUNED_ADAPTER)
+    (alone,) = _generate(backend, [request], 24)
+    backend.batcher = batcher  # load_adapter now pauses this batch
+    try:
+        stream = batcher.stream([request], 24)
+        texts = {0: next(stream)[1] or ""}
+        backend.load_adapter(test_settings.adapter_path)  # the same weights again, mid-answer
+        collect(stream, texts)
+    finally:
+        backend.batcher = None
+    assert texts[0] == alone
