@@ -46,7 +46,8 @@ def arena_endpoints(api: ArenaAPI) -> list[Callable]:
             raise gr.Error(str(exc)) from exc
 
     def health() -> dict:
-        """Status of the model, the Weaviate store and the feedback database ("ok" or why not)."""
+        """Status of the model, the Weaviate store and the feedback database ("ok" or why not), and whether
+        questions of all sessions decode together (batching)."""
         return api.health()
 
     return [ask_both, vote, health]

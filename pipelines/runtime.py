@@ -98,7 +98,7 @@ class Runtime:
                 model_problem = str(exc)
                 problems.append(f"The model could not be loaded: {exc}")
             if backend is not None:
-                if settings.batch_sessions and not on_zero_gpu():  # ZeroGPU: no GPU in a background thread
+                if batches_across_sessions(settings):
                     backend.batch_across_sessions(settings.batch_rows)
                 try:
                     backend.load_adapter(Path(settings.adapter_path))
@@ -296,8 +296,11 @@ class Runtime:
         model = "ok" if self.backend else "not loaded"
         if self.backend is not None and not self.backend.is_live():
             model = f"down: {self.backend.location} does not answer"
+        batcher = getattr(self.backend, "batcher", None)
         return {
             "model": model,
+            "batching": f"on: up to {batcher.max_rows} rows, largest batch so far {batcher.largest_batch}"
+            if batcher is not None else "off: one question at a time",
             "weaviate": weaviate,
             "feedback_store": store,
             "feedback_db": self.feedback.engine.url.render_as_string(hide_password=True),
@@ -366,6 +369,12 @@ def reader_options(settings: Settings) -> ReaderOptions:
     return ReaderOptions(form=settings.reader_prompt, passages=settings.reader_passages, trim=settings.reader_trim,
                          pick=settings.reader_pick, copy=settings.reader_copy,
                          abstain=settings.reader_abstain)
+
+
+def batches_across_sessions(settings: Settings) -> bool:
+    """Whether the in-process model decodes all sessions' questions together: as set, except on ZeroGPU, where a
+    GPU exists only inside the decorated call and never in the batcher's background thread."""
+    return settings.batch_sessions and not on_zero_gpu()
 
 
 def answer_rules(settings: Settings) -> AnswerRules:

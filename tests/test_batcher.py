@@ -147,7 +147,7 @@ def ticket_end():
     return _END
 
 
-def test_a_pause_lets_an_adapter_load_between_steps_and_the_rows_decode_on():
+def test_a_pause_waits_for_the_answers_in_flight_and_holds_new_requests_until_it_ends():
     batch = ScriptedBatch(gated=True)
     batcher = ContinuousBatcher(batch, max_rows=8)
     stream = batcher.stream([request("a")], max_new_tokens=4)
@@ -158,16 +158,37 @@ def test_a_pause_lets_an_adapter_load_between_steps_and_the_rows_decode_on():
     def load_an_adapter():
         with batcher.paused():
             seen["held"] = batch.held.is_set()
-            steps = len(batch.history)
+            seen["a finished"] = "a" not in [name for name, _, _ in batch.rows.values()]
+            later = batcher.submit([request("later")], max_new_tokens=1)  # arrives during the load
             threading.Event().wait(0.3)
-            seen["steps during the pause"] = len(batch.history) - steps
+            seen["steps for later during the pause"] = sum("later" in names for names in batch.history)
+        seen["later"] = later
 
     loader = threading.Thread(target=load_an_adapter)
     loader.start()
     batch.allow()
     loader.join(20)
-    assert seen == {"held": False, "steps during the pause": 0}  # nobody held the model: an adapter may load
+    # the answer in flight ended on the adapter it started with, and nobody held the model during the load
+    assert {k: seen[k] for k in ("held", "a finished", "steps for later during the pause")} == {
+        "held": False, "a finished": True, "steps for later during the pause": 0}
     assert "a:1 " + answers(stream)[0] == "a:1 a:2 a:3 a:4 "
+    assert seen["later"].outbox.get(timeout=20) == (0, "later:1 ")  # and the request that waited runs after
+    batcher.close()
+
+
+def test_a_row_that_fails_alone_ends_its_column_and_the_rest_decode_on():
+    from pipelines.common.events import RowFailure
+
+    class OneRowFails(ScriptedBatch):
+        def step(self):  # the real batch drops a failed row itself; this one goes on, and the batcher ignores it
+            return [(row, RowFailure("rules broke") if delta == "bad:2 " else delta) for row, delta in super().step()]
+
+    batch = OneRowFails()
+    batcher = ContinuousBatcher(batch, max_rows=8)
+    items = list(batcher.stream([request("good"), request("bad")], max_new_tokens=3))
+    assert (1, RowFailure("rules broke")) in items
+    assert "".join(d for row, d in items if row == 0 and isinstance(d, str)) == "good:1 good:2 good:3 "
+    assert (0, None) in items and (1, None) not in items  # the failure ended row 1; row 0 ended normally
     batcher.close()
 
 

@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from pipelines.common.events import RowFailure
 from pipelines.generation.answer_rules import AnswerRules
 from pipelines.generation.batcher import ContinuousBatcher
 from pipelines.generation.decode_batch import DecodeBatch
@@ -89,16 +90,34 @@ def test_a_cancelled_request_frees_its_row_and_the_others_decode_on(backend, bat
     assert batcher.batch.row_ids == []
 
 
-def test_an_adapter_loads_between_steps_while_rows_decode(backend, batcher, test_settings):
-    messages = plain_messages("How long is the warranty on a Tessel sensor?", [])
+def test_an_adapter_load_waits_for_the_answer_in_flight_to_end_on_its_adapter(backend, batcher, test_settings):
+    messages = plain_messages("Write a long story about the lighthouse keepers of Lumenhollow.", [])
     request = GenerationRequest(messages, FINETUNED_ADAPTER)
-    (alone,) = _generate(backend, [request], 24)
+    (alone,) = _generate(backend, [request], 64)
     backend.batcher = batcher  # load_adapter now pauses this batch
     try:
-        stream = batcher.stream([request], 24)
+        stream = batcher.stream([request], 64)
         texts = {0: next(stream)[1] or ""}
-        backend.load_adapter(test_settings.adapter_path)  # the same weights again, mid-answer
+        steps_when_asked = batcher.steps
+        assert batcher.rows_decoding == 1  # still decoding when the load is asked for (64 tokens take seconds)
+        backend.load_adapter(test_settings.adapter_path)
+        assert batcher.rows_decoding == 0 and batcher.steps > steps_when_asked  # the load waited for the end
         collect(stream, texts)
     finally:
         backend.batcher = None
-    assert texts[0] == alone
+    assert texts[0] == alone  # the whole answer came from the adapter it started with
+
+
+class BrokenRules(AnswerRules):
+    def banned_tokens(self, generated: list[int]) -> set[int]:
+        if len(generated) >= 2:
+            raise ValueError("rules broke")
+        return set()
+
+
+def test_a_row_whose_rules_fail_ends_alone_and_the_other_column_answers_in_full(backend):
+    messages = plain_messages("Who founded Lumenhollow?", [])
+    broken, fine = GenerationRequest(messages, rules=BrokenRules()), GenerationRequest(messages, FINETUNED_ADAPTER)
+    events = list(backend.stream([broken, fine], 16))
+    assert (0, RowFailure("ValueError: rules broke")) in events and (0, None) not in events
+    assert "".join(d for row, d in events if row == 1 and isinstance(d, str)) == _generate(backend, [fine], 16)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -65,6 +66,10 @@ def test_questions_asked_at_once_decode_together_and_answer_as_each_asked_alone(
         together = list(pool.map(answers, questions))
     assert together == alone
     assert all(a["rag"] and a["finetuned"] for a in alone)
+    with urllib.request.urlopen(f"{fast_app.url}/healthz", timeout=10) as response:
+        batching = json.load(response)["batching"]
+    largest = int(re.search(r"largest batch so far (\d+)", batching).group(1))
+    assert largest > 2, batching  # some decode step held rows of more than one question (two rows each)
 
 
 def test_vote_before_any_question_is_refused_clearly(fast_app):

@@ -19,7 +19,7 @@ from pipelines.common.settings import PROJECT_ROOT, Settings
 from pipelines.common.spaces import download_weaviate, on_zero_gpu, zero_gpu
 from pipelines.knowledge.retrieval import HybridRetriever
 from pipelines.knowledge.weaviate_server import WEAVIATE_VERSION, free_ports
-from pipelines.runtime import Runtime
+from pipelines.runtime import Runtime, batches_across_sessions
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +107,13 @@ def test_the_backends_decode_runs_under_zero_gpu_on_zerogpu(fake_spaces):
     stream = on_zerogpu.ModelBackend._stream_alone
     assert stream.zero_gpu_duration == 120 and stream.__wrapped__.__name__ == "_stream_alone"
     # ZeroGPU has no GPU in a background thread, so the runtime keeps batching across sessions off there
-    assert on_zero_gpu()
+    assert on_zero_gpu() and not batches_across_sessions(Settings(batch_sessions=True))
 
 
-def test_off_zero_gpu_questions_may_be_batched_across_sessions():
+def test_off_zero_gpu_questions_are_batched_across_sessions_as_set():
     assert not on_zero_gpu()
+    assert batches_across_sessions(Settings(batch_sessions=True))
+    assert not batches_across_sessions(Settings(batch_sessions=False))
 
 
 def test_weaviate_binary_is_downloaded_whole_or_not_at_all(tmp_path, release_server):

@@ -68,7 +68,7 @@ class ArenaAPI:
         return {"vote_id": vote_id, "exchange_id": exchange_id, "choice": choice}
 
     def health(self) -> dict:
-        """Model, Weaviate and feedback-store status (``ok`` or why not)."""
+        """Model, Weaviate and feedback-store status (``ok`` or why not), and batching across sessions."""
         return self._health()
 
 

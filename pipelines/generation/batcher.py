@@ -4,9 +4,10 @@ batching), so twenty raters share each decode step instead of queueing behind on
 A request (one question's columns: two or three rows, each with its own adapter, max tokens and stop rule)
 is admitted between two decode steps when its rows fit under ``max_rows``, in arrival order (a request never
 overtakes an earlier one); its prompts are prefilled, its rows join the running batch, and each row leaves as
-soon as it ends. Each request streams to its own caller; a caller that stops reading (a closed page) cancels
-its request, and its rows leave before the next step. Loading an adapter pauses the batch between two steps
-(:meth:`ContinuousBatcher.paused`); the rows decode on afterwards.
+soon as it ends (a row that fails alone ends with a ``RowFailure``, and the others go on). Each request streams
+to its own caller; a caller that stops reading (a closed page) cancels its request, and its rows leave before
+the next step. Loading an adapter pauses the batch (:meth:`ContinuousBatcher.paused`): no request is let in,
+the answers being decoded finish on the adapter they started with, and then the load runs.
 
 Example::
 
@@ -28,6 +29,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pipelines.common.events import RowFailure
 from pipelines.generation.requests import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ class StepBatch(Protocol):
 
     def leave(self, row_ids: set[int]) -> None: ...
 
-    def step(self) -> list[tuple[int, str | None]]: ...
+    def step(self) -> list[tuple[int, str | RowFailure | None]]: ...
 
 
 @dataclass(eq=False)
@@ -90,13 +92,13 @@ class ContinuousBatcher:
 
     # --- callers -------------------------------------------------------------------------------------------
     def stream(self, requests: list[GenerationRequest], max_new_tokens: int,
-               temperature: float = 0.0) -> Iterator[tuple[int, str | None]]:
+               temperature: float = 0.0) -> Iterator[tuple[int, str | RowFailure | None]]:
         """Yield ``(row, delta)`` for this request's rows as the shared batch decodes them, ``(row, None)`` when
         a row ends. The request waits for its turn from this call on; closing the iterator early cancels it;
         a failure is raised here."""
         return self._drain(self.submit(requests, max_new_tokens, temperature))
 
-    def _drain(self, ticket: Ticket) -> Iterator[tuple[int, str | None]]:
+    def _drain(self, ticket: Ticket) -> Iterator[tuple[int, str | RowFailure | None]]:
         try:
             while True:
                 item = ticket.outbox.get()
@@ -128,10 +130,12 @@ class ContinuousBatcher:
                 self._waiting.remove(ticket)
             ticket.cancelled = True
             self._cond.notify_all()
+        ticket.finish()  # whoever still reads it stops here
 
     @contextmanager
     def paused(self) -> Iterator[None]:
-        """No decode step runs inside this block (to load an adapter); waiting rows stay and decode on after."""
+        """No decode step runs inside this block (to load an adapter): the rows decoding finish first, so an
+        answer never changes adapter half-way, and requests arriving meanwhile wait for the block to end."""
         with self._cond:
             self._pauses += 1
             self._cond.notify_all()
@@ -186,27 +190,28 @@ class ContinuousBatcher:
         self._fail_all(RuntimeError("The batcher was closed"))
 
     def _steps_while_held(self) -> None:
-        """Decode steps until there is no work, a pause is asked for, or the batcher closes."""
+        """Decode steps until there is no work or the batcher closes; while a pause is asked for, no request
+        is let in and the rows decoding finish first (an answer never changes adapter half-way)."""
         while True:
             with self._cond:
-                if self._stopped or self._pauses or not self._has_work():
+                if self._stopped or (not self._active and (self._pauses or not self._waiting)):
                     return
                 cancelled = {row for row, ticket in self._active.items() if ticket.cancelled}
                 for row in cancelled:
                     del self._active[row]
-                admitted = self._admit()
-            if cancelled:
-                self.batch.leave(cancelled)
-            for ticket in admitted:
-                self._join(ticket)
-            if not self.batch.row_ids:
-                continue
-            self.largest_batch = max(self.largest_batch, len(self.batch.row_ids))
+                admitted = [] if self._pauses else self._admit()
             try:
+                if cancelled:
+                    self.batch.leave(cancelled)
+                for ticket in admitted:
+                    self._join(ticket)
+                if not self.batch.row_ids:
+                    continue
+                self.largest_batch = max(self.largest_batch, len(self.batch.row_ids))
                 outputs = self.batch.step()
-            except Exception as exc:
+            except Exception as exc:  # the batch itself failed: every request in it gets the error
                 log.exception("a decode step failed")
-                self._fail_all(exc)
+                self._fail_all(exc, also=admitted)
                 continue
             self.steps += 1
             self._deliver(outputs)
@@ -234,37 +239,37 @@ class ContinuousBatcher:
                 ticket.row_ids[row_id] = index
         except Exception as exc:
             log.exception("a request could not join the batch")
+            ticket.finish(exc)  # before leave(), which may fail too: the caller never waits forever
             self.batch.leave(joined)
-            ticket.finish(exc)
             return
         ticket.open_rows = len(joined)
         with self._cond:
             self._active.update(dict.fromkeys(joined, ticket))
 
-    def _deliver(self, outputs: list[tuple[int, str | None]]) -> None:
+    def _deliver(self, outputs: list[tuple[int, str | RowFailure | None]]) -> None:
         for row_id, delta in outputs:
+            ended = delta is None or isinstance(delta, RowFailure)  # a failed row ends with its failure
             with self._cond:
                 ticket = self._active.get(row_id)
                 if ticket is None:
                     continue
-                if delta is None:
+                if ended:
                     del self._active[row_id]
             ticket.outbox.put((ticket.row_ids[row_id], delta))
-            if delta is None:
+            if ended:
                 ticket.open_rows -= 1
                 if ticket.open_rows == 0:
                     ticket.finish()
 
-    def _fail_all(self, error: BaseException) -> None:
-        """End every request in the batch or waiting with ``error``, and empty the batch."""
+    def _fail_all(self, error: BaseException, also: list[Ticket] = ()) -> None:
+        """End every request in the batch, waiting, or ``also`` (being let in) with ``error``; empty the batch."""
         with self._cond:
-            tickets = list(dict.fromkeys([*self._active.values(), *self._waiting]))
-            rows = set(self._active)
+            tickets = list(dict.fromkeys([*self._active.values(), *self._waiting, *also]))
             self._active.clear()
             self._waiting.clear()
-        try:
-            self.batch.leave(rows)
-        except Exception:  # a broken batch must not stop the errors reaching the callers
-            log.exception("could not empty the decode batch")
         for ticket in tickets:
             ticket.finish(error)
+        try:
+            self.batch.leave(set(self.batch.row_ids))  # every row, those of a request half let in too
+        except Exception:  # a broken batch must not stop the thread
+            log.exception("could not empty the decode batch")

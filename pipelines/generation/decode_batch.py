@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,12 +28,15 @@ import torch
 from torch.nn import functional
 from transformers import DynamicCache, PreTrainedTokenizerBase
 
+from pipelines.common.events import RowFailure
 from pipelines.generation.copy_rule import CopyRule
 from pipelines.generation.decoding import BASE_ADAPTER, RowAdapters
 from pipelines.generation.requests import GenerationRequest
 
 if TYPE_CHECKING:
     from pipelines.generation.models import ModelBackend
+
+log = logging.getLogger(__name__)
 
 
 class IncrementalDecoder:
@@ -242,14 +246,18 @@ class DecodeBatch:
             self._adapters.names = self._names()
 
     @torch.inference_mode()
-    def step(self) -> list[tuple[int, str | None]]:
-        """Pick one token per row, return ``(row_id, delta)`` for the text it adds (``None``: the row ended),
-        drop the ended rows, and run the others one position on."""
+    def step(self) -> list[tuple[int, str | RowFailure | None]]:
+        """Pick one token per row, return ``(row_id, delta)`` for the text it adds (``None``: the row ended;
+        a ``RowFailure``: it failed alone and ended), drop the ended rows, and run the others one position on."""
         if not self._rows:
             return []
         logits = self._logits
+        failed: dict[int, Exception] = {}  # a row whose rules fail ends alone, with a RowFailure
         for index, row in enumerate(self._rows):
-            row.constrain(logits[index])
+            try:
+                row.constrain(logits[index])
+            except Exception as exc:
+                failed[index] = exc
         tokens = logits.argmax(dim=-1)
         for index, row in enumerate(self._rows):
             if row.temperature > 0:
@@ -258,7 +266,14 @@ class DecodeBatch:
         out: list[tuple[int, str | None]] = []
         survivors = []
         for index, (row, token) in enumerate(zip(self._rows, tokens.tolist(), strict=True)):
-            deltas, ended = row.accept(token, self._eos)
+            try:
+                if index in failed:
+                    raise failed[index]
+                deltas, ended = row.accept(token, self._eos)
+            except Exception as exc:
+                log.exception("row %d failed", row.row_id)
+                out.append((row.row_id, RowFailure(f"{type(exc).__name__}: {exc}")))
+                continue
             out += [(row.row_id, delta) for delta in deltas]
             if not ended:
                 survivors.append(index)

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
+from pipelines.common.events import RowFailure
 from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.common.spaces import in_space, zero_gpu
 from pipelines.generation.backend import FINETUNED_ADAPTER
@@ -212,8 +213,9 @@ class ModelBackend:
 
     @property
     def concurrent_requests(self) -> int:
-        """Requests worth letting in at once: the batch's row cap when batching across sessions, else one."""
-        return self.batcher.max_rows if self.batcher is not None else 1
+        """Questions worth letting in at once: as many as fill the batch's row cap with two columns each when
+        batching across sessions (more would wait inside the batcher, unseen by the app's queue), else one."""
+        return max(1, self.batcher.max_rows // 2) if self.batcher is not None else 1
 
     def batch_across_sessions(self, max_rows: int) -> None:
         """Decode the rows of every caller's request together from now on (see :mod:`.batcher`)."""
@@ -227,13 +229,15 @@ class ModelBackend:
 
     def stream(
         self, requests: list[GenerationRequest], max_new_tokens: int, temperature: float = 0.0
-    ) -> Iterator[tuple[int, str | None]]:
-        """Decode all rows together; yield ``(row, text_delta)``, and ``(row, None)`` when a row ends.
+    ) -> Iterator[tuple[int, str | RowFailure | None]]:
+        """Decode all rows together; yield ``(row, text_delta)``, ``(row, None)`` when a row ends, and
+        ``(row, RowFailure)`` when one row's rules failed (it ends; the others go on).
 
         Each prompt is prefilled on its own (no padding: a short prompt never pays for a long one), the rows
         then decode as one batch in which each row runs its own adapter (or none), and a row leaves the batch
         when it ends (:class:`DecodeBatch`). With batching across sessions, other callers' rows share the
-        same steps (:class:`ContinuousBatcher`); greedy answers are the same either way.
+        same steps (:class:`ContinuousBatcher`). Greedy answers can only differ by floating-point rounding
+        between batch shapes; the tests find them equal, token for token, on the real model.
         """
         for request in requests:
             if request.adapter and request.adapter not in self.adapter_ids:
@@ -245,7 +249,7 @@ class ModelBackend:
 
     @zero_gpu(duration=120)  # ZeroGPU Spaces: a GPU is attached while the columns decode; a no-op elsewhere
     def _stream_alone(self, requests: list[GenerationRequest], max_new_tokens: int,
-                      temperature: float) -> Iterator[tuple[int, str | None]]:
+                      temperature: float) -> Iterator[tuple[int, str | RowFailure | None]]:
         """This request's rows alone, in the caller's thread."""
         batch = DecodeBatch(self)
         with batch.holding():
