@@ -237,20 +237,9 @@ HEAVY_TESTS = frozenset({
 HEAVY_PARAMS = frozenset({("target", "postgresql")})
 
 
-# The files that take longest (each over a minute in CI), longest first: they run first, so the two xdist workers
-# (--dist loadfile hands out whole files in collection order) share the long ones and end on short files instead
-# of one worker finishing a long file alone while the other waits. Within a file the written order is kept.
-LONGEST_FILES = ("test_browser.py", "test_reliability.py", "test_judge.py", "test_training_jobs.py", "test_dpo.py",
-                 "test_kill_points.py", "test_batch_evaluation.py", "test_api.py", "test_training.py",
-                 "test_answer_quality_bench.py", "test_real_documents.py")
-
-
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark as ``integration`` every test that needs a heavy fixture, so ``-m "not integration"`` runs the
-    fast unit tests alone, and put the longest files first. Nothing is deselected by default: CI runs
-    everything."""
-    first = {name: rank for rank, name in enumerate(LONGEST_FILES)}
-    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: other files keep their order
+    fast unit tests alone. Nothing is deselected by default: CI runs everything."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if (HEAVY_FIXTURES.intersection(getattr(item, "fixturenames", ()))
