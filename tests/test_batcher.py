@@ -207,6 +207,19 @@ def test_a_failed_join_ends_that_request_alone_and_a_failed_step_ends_the_runnin
     batcher.close()
 
 
+def test_a_failed_step_leaves_the_waiting_requests_to_run_after_it():
+    batch = ScriptedBatch(gated=True)
+    batch.fail_step_at = 0
+    batcher = ContinuousBatcher(batch, max_rows=8)
+    doomed = batcher.stream([request("doomed")], max_new_tokens=3)
+    waiting = batcher.stream([request("waiting")], max_new_tokens=1)  # let in one step after the first
+    batch.allow()
+    with pytest.raises(RuntimeError, match="decode step failed"):
+        answers(doomed)
+    assert answers(waiting) == {0: "waiting:1 "}
+    batcher.close()
+
+
 def test_close_fails_waiting_requests_and_refuses_new_ones():
     batch = ScriptedBatch(gated=True)
     batcher = ContinuousBatcher(batch, max_rows=8)

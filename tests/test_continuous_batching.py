@@ -121,3 +121,20 @@ def test_a_row_whose_rules_fail_ends_alone_and_the_other_column_answers_in_full(
     events = list(backend.stream([broken, fine], 16))
     assert (0, RowFailure("ValueError: rules broke")) in events and (0, None) not in events
     assert "".join(d for row, d in events if row == 1 and isinstance(d, str)) == _generate(backend, [fine], 16)[0]
+
+
+def test_a_long_row_leaving_takes_its_padding_with_it(backend):
+    long = GenerationRequest([{"role": "user", "content": f"Context: {PASSAGE * 8}\nQuestion: How long?\nAnswer:"}])
+    short = GenerationRequest(plain_messages("Who founded Lumenhollow?", []), FINETUNED_ADAPTER)
+    lengths = [len(backend.tokenizer(backend.render_prompt(r.messages), add_special_tokens=False).input_ids)
+               for r in (long, short)]
+    batch = DecodeBatch(backend)
+    with batch.holding():
+        batch.join(0, short, 8)
+        batch.join(1, long, 8)  # the short row is padded on the left to the long one
+        assert batch.padded_length == max(lengths)
+        batch.leave({1})
+        assert batch.padded_length == lengths[1]  # only the short row's own tokens are left
+        batch.leave({0})
+        assert batch.row_ids == [] and batch.padded_length == 0
+

@@ -24,7 +24,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -182,12 +182,12 @@ class ContinuousBatcher:
                     self._steps_while_held()
             except Exception as exc:  # holding itself failed (the model could not be taken): fail every request
                 log.exception("the decode batch could not run")
-                self._fail_all(exc)
+                self._fail_all(exc, waiting=True)
             finally:
                 with self._cond:
                     self._holding = False
                     self._cond.notify_all()
-        self._fail_all(RuntimeError("The batcher was closed"))
+        self._fail_all(RuntimeError("The batcher was closed"), waiting=True)
 
     def _steps_while_held(self) -> None:
         """Decode steps until there is no work or the batcher closes; while a pause is asked for, no request
@@ -261,12 +261,14 @@ class ContinuousBatcher:
                 if ticket.open_rows == 0:
                     ticket.finish()
 
-    def _fail_all(self, error: BaseException, also: list[Ticket] = ()) -> None:
-        """End every request in the batch, waiting, or ``also`` (being let in) with ``error``; empty the batch."""
+    def _fail_all(self, error: BaseException, also: Sequence[Ticket] = (), waiting: bool = False) -> None:
+        """End every request in the batch and ``also`` (being let in) with ``error``, and the waiting ones too
+        when ``waiting``; empty the batch. A failed step leaves the waiting requests to run afterwards."""
         with self._cond:
-            tickets = list(dict.fromkeys([*self._active.values(), *self._waiting, *also]))
+            tickets = list(dict.fromkeys([*self._active.values(), *also, *(self._waiting if waiting else ())]))
             self._active.clear()
-            self._waiting.clear()
+            if waiting:
+                self._waiting.clear()
         for ticket in tickets:
             ticket.finish(error)
         try:

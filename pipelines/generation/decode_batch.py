@@ -197,8 +197,8 @@ class DecodeBatch:
 
     @contextmanager
     def holding(self) -> Iterator[DecodeBatch]:
-        """Hold the model (its lock) with each row's adapter hooked; rows stay in the batch when released, so
-        an adapter can be loaded between two steps and the rows decode on afterwards."""
+        """Hold the model (its lock) with each row's adapter hooked (the hooks read the adapters' weights
+        now). Rows stay in the batch when it is released; the batcher releases it only once no row decodes."""
         with self.backend._lock:
             self._adapters = RowAdapters(self.backend.model, self._names())
             try:
