@@ -127,9 +127,6 @@ class WeaviateServer:
                 "RAFT_INTERNAL_RPC_PORT": str(raft_rpc),
                 "RAFT_JOIN": f"{hostname}:{raft}",
                 "RAFT_BOOTSTRAP_EXPECT": "1",
-                # One node, no peers to wait for: raft's own timeouts instead of the server default's 5x
-                # multiplier made the server ready in 2.6 s instead of 8-9 s here.
-                "RAFT_TIMEOUTS_MULTIPLIER": "1",
                 "PROFILING_PORT": str(profiling),
                 "LOG_LEVEL": "warning",
             }
