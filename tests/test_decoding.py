@@ -93,5 +93,5 @@ def test_an_abandoned_answer_leaves_no_hooks_and_adapters_switched_on(backend):
     stream.close()  # the browser went away
     assert not any(layer._forward_hooks or layer._forward_pre_hooks for layer in layers)
     assert not any(layer.disable_adapters for layer in layers)
-    assert backend._lock.acquire(blocking=False)
-    backend._lock.release()
+    assert backend.lock.acquire(blocking=False)
+    backend.lock.release()

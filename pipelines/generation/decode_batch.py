@@ -19,10 +19,11 @@ Example::
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import torch
 from torch.nn import functional
@@ -33,10 +34,19 @@ from pipelines.generation.copy_rule import CopyRule
 from pipelines.generation.decoding import BASE_ADAPTER, RowAdapters
 from pipelines.generation.requests import GenerationRequest
 
-if TYPE_CHECKING:
-    from pipelines.generation.models import ModelBackend
-
 log = logging.getLogger(__name__)
+
+
+class LoadedModel(Protocol):
+    """What a decode batch needs of the backend holding the model (:class:`~.models.ModelBackend`), so this
+    module does not import the backend that uses it."""
+
+    model: Any  # the causal LM, with its LoRA adapters once one is loaded
+    tokenizer: PreTrainedTokenizerBase
+    prefill_kwargs: dict[str, Any]  # extra arguments of a prefill forward (only the last position's logits)
+    lock: threading.Lock  # one decode batch, or one adapter load, at a time
+
+    def render_prompt(self, messages: list[dict[str, str]]) -> str: ...
 
 
 class IncrementalDecoder:
@@ -178,7 +188,7 @@ class _Row:
 class DecodeBatch:
     """The rows decoding together on the in-process model; between steps rows may join or leave."""
 
-    def __init__(self, backend: ModelBackend) -> None:
+    def __init__(self, backend: LoadedModel) -> None:
         self.backend = backend
         self._rows: list[_Row] = []
         self._logits: torch.Tensor | None = None  # rows x vocabulary: each row's next-token logits
@@ -199,7 +209,7 @@ class DecodeBatch:
     def holding(self) -> Iterator[DecodeBatch]:
         """Hold the model (its lock) with each row's adapter hooked (the hooks read the adapters' weights
         now). Rows stay in the batch when it is released; the batcher releases it only once no row decodes."""
-        with self.backend._lock:
+        with self.backend.lock:
             self._adapters = RowAdapters(self.backend.model, self._names())
             try:
                 with self._adapters:

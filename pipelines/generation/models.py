@@ -146,7 +146,7 @@ class ModelBackend:
         self.quantized = quantized
         self.adapter_ids: dict[str, str] = {}
         self.adapter_paths: dict[str, Path] = {}
-        self._lock = threading.Lock()  # the model: one decode batch, or one adapter load, at a time
+        self.lock = threading.Lock()  # the model: one decode batch, or one adapter load, at a time
         self.batcher: ContinuousBatcher | None = None
         # Prefill needs the last position's logits only: asking for those alone skips the LM head over the
         # whole prompt (a 49k-vocabulary projection per prompt token for SmolLM2); older architectures lack it.
@@ -184,7 +184,7 @@ class ModelBackend:
             raise ModelLoadError(f"No LoRA adapter at {path} (adapter_config.json missing)")
         pause = self.batcher.paused() if self.batcher is not None else contextlib.nullcontext()
         try:
-            with pause, self._lock:  # between two decode steps: rows waiting in the batch decode on after
+            with pause, self.lock:  # between two decode steps: rows waiting in the batch decode on after
                 if hasattr(self.model, "peft_config"):
                     if name in self.model.peft_config:
                         self.model.delete_adapter(name)
