@@ -1,23 +1,28 @@
-"""Generation speed: our in-process backend vs llama.cpp (llama-cpp-python) on the same GGUF model.
+"""Generation speed of each decode path against llama.cpp alone, on the same GGUF model, in one run.
 
-Both decode the same chat prompts greedily for the same number of new tokens, one request at a time,
-on the same CPU threads. Our backend runs the GGUF's weights de-quantised by transformers (then NF4 via
-bitsandbytes by default); llama.cpp runs the Q4_1 file itself. Prints a ratio measured in one run:
+Every path decodes the same chat prompts greedily for the same number of new tokens, one request of one row at
+a time, on the same CPU threads:
 
-  decode tokens/s, ours / llama.cpp   (llama.cpp is the fastest CPU runtime for this file: the yardstick)
+* ``transformers NF4``: the transformers engine as the arena runs it (:class:`DecodeBatch`, the GGUF's weights
+  de-quantised, then 4-bit NF4 through bitsandbytes);
+* ``transformers fp32``: the same with full-precision weights (the 4-bit vs full-precision choice);
+* ``transformers generate, static cache + torch.compile``: transformers' own ``generate`` with a static KV cache
+  and the decode step compiled (the first call compiles and is not timed; fewer Python calls per token);
+* ``llama.cpp engine``: :class:`LlamaCppBackend`, the arena's llama.cpp path (our rules on llama.cpp's logits);
+* ``llama.cpp alone``: llama-cpp-python's own completion loop: the yardstick.
 
-    python bench/generation.py [--prompts 4] [--tokens 64]
+Prints, for each path, decode tokens/s over llama.cpp alone's (a ratio measured in one run)::
 
-llama-cpp-python is not in the requirements (it compiles for minutes): `pip install llama-cpp-python`.
+    python bench/generation.py [--prompts 4] [--tokens 64] [--paths nf4,fp32,compiled,engine]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,53 +31,123 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 PROMPTS = ["Who founded Lumenhollow Instruments?", "What does quiet mode do on the Tessel T4?",
            "How long does the lamp's battery last?", "What is the daily meal allowance when travelling?"]
 
+#: A path's run: (prompts, new tokens) -> (seconds, tokens produced).
+Run = Callable[[list[str], int], tuple[float, int]]
 
-def ours(prompts: list[str], tokens: int) -> tuple[float, int]:
-    from pipelines.common.settings import Settings
-    from pipelines.generation.models import ModelBackend
+
+def messages(prompt: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": prompt}]
+
+
+def through_backend(backend) -> Run:
+    """A backend's ``stream``, one single-row request at a time (after one untimed warm-up)."""
     from pipelines.generation.requests import GenerationRequest
 
-    backend = ModelBackend.load(Settings())
-    list(backend.stream([GenerationRequest([{"role": "user", "content": "Hi"}])], 4))  # warm-up
-    texts, started = [], time.perf_counter()
-    for prompt in prompts:
-        text = "".join(delta or "" for _row, delta in
-                       backend.stream([GenerationRequest([{"role": "user", "content": prompt}])], tokens))
-        texts.append(text)
-    elapsed = time.perf_counter() - started
-    return elapsed, sum(len(backend.tokenizer(t, add_special_tokens=False).input_ids) for t in texts)
+    def run(prompts: list[str], tokens: int) -> tuple[float, int]:
+        list(backend.stream([GenerationRequest(messages("Hi"))], 4))
+        texts, started = [], time.perf_counter()
+        for prompt in prompts:
+            texts.append("".join(d for _row, d in backend.stream([GenerationRequest(messages(prompt))], tokens)
+                                 if isinstance(d, str)))
+        elapsed = time.perf_counter() - started
+        return elapsed, sum(len(backend.tokenizer(t, add_special_tokens=False).input_ids) for t in texts)
+    return run
 
 
-def llama_cpp(prompts: list[str], tokens: int, threads: int) -> tuple[float, int]:
+def transformers_engine(quantization: str) -> Run:
+    from pipelines.common.settings import Settings
+    from pipelines.generation.models import ModelBackend
+
+    return through_backend(ModelBackend.load(Settings(engine="transformers", quantization=quantization)))
+
+
+def compiled_generate() -> Run:
+    """transformers' ``generate`` with a static KV cache and ``torch.compile`` (full precision)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from pipelines.common.settings import Settings
+    from pipelines.generation.decode_row import render_chat
+    from pipelines.generation.models import load_causal_lm, materialize_offline_model
+
+    folder = materialize_offline_model(Settings().cache_dir)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = load_causal_lm(str(folder), four_bit=False).eval()
+    model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
+
+    def generate(prompt: str, tokens: int) -> int:
+        ids = tokenizer(render_chat(tokenizer, messages(prompt)), return_tensors="pt", add_special_tokens=False)
+        out = model.generate(**ids, max_new_tokens=tokens, do_sample=False, cache_implementation="static",
+                             pad_token_id=tokenizer.eos_token_id)
+        return out.shape[1] - ids.input_ids.shape[1]
+
+    def run(prompts: list[str], tokens: int) -> tuple[float, int]:
+        generate(prompts[0], tokens)  # compiles
+        started = time.perf_counter()
+        produced = sum(generate(prompt, tokens) for prompt in prompts)
+        return time.perf_counter() - started, produced
+    return run
+
+
+def llama_cpp_engine() -> Run:
+    from pipelines.common.settings import Settings
+    from pipelines.generation.llama_cpp_backend import LlamaCppBackend
+
+    return through_backend(LlamaCppBackend.load(Settings(engine="llama.cpp")))
+
+
+def llama_cpp_alone(threads: int) -> Run:
     from llama_cpp import Llama
 
     from pipelines.generation.models import offline_gguf_file
 
     llm = Llama(model_path=str(offline_gguf_file()), n_ctx=2048, n_threads=threads, verbose=False)
-    llm.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=4, temperature=0.0)
-    produced, started = 0, time.perf_counter()
-    for prompt in prompts:
-        out = llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=tokens, temperature=0.0)
-        produced += out["usage"]["completion_tokens"]
-    return time.perf_counter() - started, produced
+
+    def run(prompts: list[str], tokens: int) -> tuple[float, int]:
+        llm.create_chat_completion(messages("Hi"), max_tokens=4, temperature=0.0)
+        produced, started = 0, time.perf_counter()
+        for prompt in prompts:
+            out = llm.create_chat_completion(messages(prompt), max_tokens=tokens, temperature=0.0)
+            produced += out["usage"]["completion_tokens"]
+        return time.perf_counter() - started, produced
+    return run
+
+
+PATHS: dict[str, tuple[str, Callable[[], Run]]] = {
+    "nf4": ("transformers NF4 (the transformers engine)", lambda: transformers_engine("4bit")),
+    "fp32": ("transformers fp32 (DecodeBatch)", lambda: transformers_engine("none")),
+    "compiled": ("transformers generate, static cache + torch.compile, fp32", compiled_generate),
+    "engine": ("llama.cpp engine (LlamaCppBackend)", llama_cpp_engine),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"which of {', '.join(PATHS)} to measure")
     args = parser.parse_args()
     import torch
 
-    prompts = (PROMPTS * args.prompts)[: args.prompts]
-    if importlib.util.find_spec("llama_cpp") is None:
-        print("generation: llama-cpp-python is not installed (pip install llama-cpp-python); skipped")
+    from pipelines.generation.llama_cpp_backend import llama_cpp_installed
+
+    if not llama_cpp_installed():
+        print("generation: llama-cpp-python is not installed (bash scripts/setup.sh builds it); skipped")
         return
-    ours_s, ours_tokens = ours(prompts, args.tokens)
-    cpp_s, cpp_tokens = llama_cpp(prompts, args.tokens, torch.get_num_threads())
-    print(f"generation ({len(prompts)} prompts, up to {args.tokens} new tokens, {torch.get_num_threads()} threads)")
-    print(f"  decode tokens/s, ours / llama.cpp (same GGUF) : {(ours_tokens / ours_s) / (cpp_tokens / cpp_s):.2f}  "
-          f"({ours_tokens / ours_s:.1f} vs {cpp_tokens / cpp_s:.1f} tokens/s)")
+    prompts = (PROMPTS * args.prompts)[: args.prompts]
+    threads = torch.get_num_threads()
+    yardstick_s, yardstick_tokens = llama_cpp_alone(threads)(prompts, args.tokens)
+    yardstick = yardstick_tokens / yardstick_s
+    print(f"generation ({len(prompts)} prompts, up to {args.tokens} new tokens, {threads} threads): decode tokens/s "
+          f"over llama.cpp alone on the same GGUF ({yardstick:.1f} tokens/s)")
+    for key in args.paths.split(","):
+        label, make = PATHS[key]
+        try:
+            seconds, produced = make()(prompts, args.tokens)
+        except Exception as exc:  # a path this machine cannot run is reported, not fatal
+            print(f"  {label:58s}: failed ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})")
+            continue
+        print(f"  {label:58s}: {(produced / seconds) / yardstick:.2f}  ({produced / seconds:.1f} tokens/s)")
 
 
 if __name__ == "__main__":

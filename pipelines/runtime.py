@@ -17,6 +17,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+import torch
 
 from pipelines.arena.arena import Arena, ArenaSession
 from pipelines.arena.finetuned import BasePipeline, FinetunedPipeline
@@ -25,7 +28,7 @@ from pipelines.arena.rag_finetuned import RagFinetunedPipeline
 from pipelines.common.auth import AdminAuth
 from pipelines.common.questions import QuestionSetError
 from pipelines.common.settings import OFFLINE_MODEL, Settings
-from pipelines.common.spaces import download_weaviate, on_zero_gpu
+from pipelines.common.spaces import download_weaviate, in_space, on_zero_gpu
 from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
 from pipelines.evaluation.question_tags import TypeRow
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
@@ -35,6 +38,8 @@ from pipelines.feedback.store import FeedbackStore
 from pipelines.generation.answer_rules import AnswerRules
 from pipelines.generation.backend import FINETUNED_ADAPTER, GenerationBackend
 from pipelines.generation.chat_models import ChatModel, LocalChatModel, OpenAICompatibleChatModel
+from pipelines.generation.gguf_lora import converter_script
+from pipelines.generation.llama_cpp_backend import LlamaCppBackend, llama_cpp_installed
 from pipelines.generation.models import ModelBackend, ModelLoadError
 from pipelines.generation.openai_backend import OpenAICompatibleBackend
 from pipelines.generation.prompts import ReaderOptions
@@ -92,13 +97,14 @@ class Runtime:
         if settings.generation_base_url:
             backend = _remote_backend(settings)
         else:
+            engine = choose_engine(settings)
             try:
-                backend = ModelBackend.load(settings)
+                backend = LlamaCppBackend.load(settings) if engine == "llama.cpp" else ModelBackend.load(settings)
             except (ModelLoadError, OSError, ValueError) as exc:
                 model_problem = str(exc)
                 problems.append(f"The model could not be loaded: {exc}")
             if backend is not None:
-                if batches_across_sessions(settings):
+                if isinstance(backend, ModelBackend) and batches_across_sessions(settings):
                     backend.batch_across_sessions(settings.batch_rows)
                 try:
                     backend.load_adapter(Path(settings.adapter_path))
@@ -171,8 +177,10 @@ class Runtime:
     def describe_model(self) -> str:
         if self.backend is None:
             return "no model loaded"
-        name = "SmolLM2-135M-Instruct (offline, de-quantised from GGUF Q4_1)" \
-            if self.settings.model_id == OFFLINE_MODEL else self.settings.model_id
+        name = self.settings.model_id
+        if name == OFFLINE_MODEL:  # llama.cpp reads the GGUF as it ships; transformers de-quantises it
+            name = "SmolLM2-135M-Instruct (offline GGUF Q4_1)" if isinstance(self.backend, LlamaCppBackend) \
+                else "SmolLM2-135M-Instruct (offline, de-quantised from GGUF Q4_1)"
         adapter = self.backend.adapter_ids.get("finetuned", "none")
         batching = " · all sessions decode together" if self.backend.concurrent_requests > 1 else ""
         return f"{name} · {self.backend.precision} · adapter {adapter}{batching}"
@@ -310,7 +318,7 @@ class Runtime:
         """Graceful shutdown: scoring drains briefly, training is cancelled, the store and Weaviate stop."""
         self.scoring.stop(wait_s=10.0)
         self.feedback.close()
-        if isinstance(self.backend, ModelBackend):
+        if isinstance(self.backend, ModelBackend | LlamaCppBackend):
             self.backend.close()
         if self.training is not None:
             self.training.cancel()
@@ -369,6 +377,18 @@ def reader_options(settings: Settings) -> ReaderOptions:
     return ReaderOptions(form=settings.reader_prompt, passages=settings.reader_passages, trim=settings.reader_trim,
                          pick=settings.reader_pick, copy=settings.reader_copy,
                          abstain=settings.reader_abstain)
+
+
+def choose_engine(settings: Settings) -> Literal["transformers", "llama.cpp"]:
+    """What runs the in-process model. ``auto`` picks llama.cpp where it is the faster correct path: the offline
+    GGUF model (llama.cpp reads it as it ships), on a CPU (a GPU runs transformers in 4-bit faster, and batches
+    sessions), with llama-cpp-python and its adapter converter installed (``scripts/setup.sh`` does both)."""
+    if settings.engine != "auto":
+        return settings.engine
+    if (settings.model_id == OFFLINE_MODEL and llama_cpp_installed() and converter_script(settings.cache_dir)
+            and not torch.cuda.is_available() and not in_space()):
+        return "llama.cpp"
+    return "transformers"
 
 
 def batches_across_sessions(settings: Settings) -> bool:

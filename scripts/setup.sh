@@ -9,6 +9,7 @@ CACHE="${ARENA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-ft-arena}"
 VENV="${ARENA_VENV:-$CACHE/venv}"
 WEAVIATE_VERSION="v1.39.0"   # keep equal to pipelines/knowledge/weaviate_server.py WEAVIATE_VERSION
 WEAVIATE_BIN="$CACHE/bin/weaviate-server"
+LLAMA_CPP_VERSION="0.3.36"   # llama-cpp-python: built from its source archive once, the wheel kept in $CACHE/wheels
 DEV=0
 [[ "${1:-}" == "--dev" ]] && DEV=1
 step() { printf '\n==> %s\n' "$*"; }
@@ -57,6 +58,41 @@ if [[ -z "${ARENA_WEAVIATE_URL:-}" && ! -x "$WEAVIATE_BIN" ]]; then
   echo "building with go install (about 5 minutes on 2 cores, once)"
   GOBIN="$CACHE/bin" GOFLAGS="-buildvcs=false" go install \
     "github.com/weaviate/weaviate/cmd/weaviate-server@$WEAVIATE_VERSION"
+fi
+
+step "llama.cpp engine: llama-cpp-python $LLAMA_CPP_VERSION and its adapter converter (optional; ARENA_LLAMA_CPP=0 skips)"
+# The offline model is served on llama.cpp where this succeeds (ARENA_ENGINE=auto); if it fails the app runs on
+# transformers, so a failure here warns and goes on (errexit is off in it: each step says `|| return 1`).
+# The build compiles llama.cpp: about 8 minutes on 2 cores, once.
+install_llama_cpp() {
+  local sdist_dir="$CACHE/sdist" wheels="$CACHE/wheels" converter="$CACHE/llama.cpp-converter"
+  local sdist="$sdist_dir/llama_cpp_python-$LLAMA_CPP_VERSION.tar.gz"
+  if "$VENV/bin/python" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA_CPP_VERSION')" 2>/dev/null \
+      && [[ -f "$converter/.version-$LLAMA_CPP_VERSION-gguf" ]]; then
+    echo "installed"; return 0
+  fi
+  mkdir -p "$sdist_dir" "$wheels"
+  [[ -f "$sdist" ]] || "$VENV/bin/pip" download --quiet --no-deps --no-binary :all: \
+    "llama-cpp-python==$LLAMA_CPP_VERSION" -d "$sdist_dir" || return 1
+  if ! ls "$wheels"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
+    echo "building the llama-cpp-python wheel (about 8 minutes on 2 cores, once)"
+    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$VENV/bin/pip" wheel --quiet --no-deps -w "$wheels" "$sdist" || return 1
+  fi
+  "$VENV/bin/pip" install --quiet "$wheels"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl || return 1
+  # llama.cpp's convert_lora_to_gguf.py (PEFT adapter -> GGUF LoRA) and the packages it imports (its own gguf-py:
+  # PyPI's gguf lags behind it), from the same source
+  rm -rf "$converter" && mkdir -p "$converter"
+  tar -xzf "$sdist" -C "$converter" --strip-components=3 \
+    "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp/convert_lora_to_gguf.py" \
+    "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp/conversion" \
+    "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp/gguf-py" || return 1
+  touch "$converter/.version-$LLAMA_CPP_VERSION-gguf"
+}
+if [[ "${ARENA_LLAMA_CPP:-1}" == 0 ]]; then
+  echo "skipped (ARENA_LLAMA_CPP=0): the app serves on transformers"
+elif ! (install_llama_cpp); then
+  [[ $DEV -eq 1 ]] && { echo "llama-cpp-python is needed by the tests of the llama.cpp engine" >&2; exit 1; }
+  echo "WARNING: llama-cpp-python could not be installed; the app serves on transformers (ARENA_ENGINE=auto)" >&2
 fi
 
 step "Offline model cache (GGUF -> safetensors, once)"

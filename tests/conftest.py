@@ -17,6 +17,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Most tests run the transformers engine (any Hugging Face model, 4-bit, batching across sessions); the llama.cpp
+# engine, which serves the offline model by default where it is installed, has its own (tests/test_llama_cpp.py).
+os.environ.setdefault("ARENA_ENGINE", "transformers")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 

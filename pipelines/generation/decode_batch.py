@@ -22,7 +22,6 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -30,7 +29,7 @@ from torch.nn import functional
 from transformers import DynamicCache, PreTrainedTokenizerBase
 
 from pipelines.common.events import RowFailure
-from pipelines.generation.copy_rule import CopyRule
+from pipelines.generation.decode_row import DecodeRow, eos_ids
 from pipelines.generation.decoding import BASE_ADAPTER, RowAdapters
 from pipelines.generation.requests import GenerationRequest
 
@@ -47,33 +46,6 @@ class LoadedModel(Protocol):
     lock: threading.Lock  # one decode batch, or one adapter load, at a time
 
     def render_prompt(self, messages: list[dict[str, str]]) -> str: ...
-
-
-class IncrementalDecoder:
-    """Turns one row's token ids into text deltas, holding back incomplete multi-byte characters."""
-
-    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
-        self.tokenizer = tokenizer
-        self.tokens: list[int] = []
-        self.sent = ""
-
-    def push(self, token: int) -> str:
-        self.tokens.append(token)
-        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
-        if text.endswith("\ufffd"):
-            return ""
-        delta, self.sent = text[len(self.sent) :], text
-        return delta
-
-
-def eos_ids(tokenizer: PreTrainedTokenizerBase) -> set[int]:
-    """Every token id that ends a turn for this tokenizer's chat format."""
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"):
-        token_id = tokenizer.convert_tokens_to_ids(token)
-        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
-            ids.add(token_id)
-    return ids
 
 
 def _pad_left(tensor: torch.Tensor, columns: int, dim: int) -> torch.Tensor:
@@ -142,55 +114,12 @@ class KvBatch:
         self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
 
 
-@dataclass
-class _Row:
-    """One row's token-level state: what it asked for, what it generated, and its text so far."""
-
-    row_id: int
-    request: GenerationRequest
-    max_new_tokens: int
-    temperature: float
-    decoder: IncrementalDecoder
-    copy_rule: CopyRule | None
-    generated: list[int] = field(default_factory=list)
-    picked: int = 0
-
-    @property
-    def adapter(self) -> str:
-        return self.request.adapter or BASE_ADAPTER
-
-    def accept(self, token: int, eos: set[int]) -> tuple[list[str | None], bool]:
-        """Take the picked token: the text deltas to send (``None`` last when the row ended) and whether it ended."""
-        self.picked += 1
-        if token in eos:
-            return [None], True
-        self.generated.append(token)
-        delta = self.decoder.push(token)
-        end = self.request.rules.answer_end(self.decoder.sent) if delta else None
-        if end is not None:  # the answer's sentence is complete: keep it, drop what follows
-            keep = end - (len(self.decoder.sent) - len(delta))
-            return ([delta[:keep]] if keep > 0 else []) + [None], True
-        out: list[str | None] = [delta] if delta else []
-        if self.picked >= self.max_new_tokens:
-            return [*out, None], True
-        return out, False
-
-    def constrain(self, logits: torch.Tensor) -> None:
-        """Forbid, in this row's logits, the tokens that would repeat an n-gram of its answer or leave its
-        copy rule's text."""
-        banned = self.request.rules.banned_tokens(self.generated)
-        if banned:
-            logits[list(banned)] = float("-inf")
-        if self.copy_rule is not None:
-            logits[self.copy_rule.outside(self.generated, logits.shape[-1]).to(logits.device)] = float("-inf")
-
-
 class DecodeBatch:
     """The rows decoding together on the in-process model; between steps rows may join or leave."""
 
     def __init__(self, backend: LoadedModel) -> None:
         self.backend = backend
-        self._rows: list[_Row] = []
+        self._rows: list[DecodeRow] = []
         self._logits: torch.Tensor | None = None  # rows x vocabulary: each row's next-token logits
         self._kv = KvBatch()
         self._adapters: RowAdapters | None = None
@@ -233,13 +162,11 @@ class DecodeBatch:
             out = backend.model(input_ids=ids.to(backend.model.device), use_cache=True, **backend.prefill_kwargs)
         finally:
             self._adapters.names = self._names()
-        copy_rule = (CopyRule(backend.tokenizer, request.copy_from, spans=request.copy_spans, eos=self._eos)
-                     if request.copy_from is not None else None)
+        row = DecodeRow.start(row_id, request, backend.tokenizer, max_new_tokens, temperature, self._eos)
         self._kv.join(out.cache, ids.shape[1])
         logits = out.logits[:, -1].float()
         self._logits = logits if self._logits is None else torch.cat([self._logits, logits])
-        self._rows.append(_Row(row_id, request, max_new_tokens, temperature, IncrementalDecoder(backend.tokenizer),
-                               copy_rule))
+        self._rows.append(row)
         self._adapters.names = self._names()
 
     def leave(self, row_ids: set[int]) -> None:
@@ -261,24 +188,11 @@ class DecodeBatch:
         a ``RowFailure``: it failed alone and ended), drop the ended rows, and run the others one position on."""
         if not self._rows:
             return []
-        logits = self._logits
-        failed: dict[int, Exception] = {}  # a row whose rules fail ends alone, with a RowFailure
+        out: list[tuple[int, str | RowFailure | None]] = []
+        survivors, tokens = [], []
         for index, row in enumerate(self._rows):
-            try:
-                row.constrain(logits[index])
-            except Exception as exc:
-                failed[index] = exc
-        tokens = logits.argmax(dim=-1)
-        for index, row in enumerate(self._rows):
-            if row.temperature > 0:
-                probabilities = torch.softmax(logits[index] / row.temperature, dim=-1)
-                tokens[index] = torch.multinomial(probabilities, num_samples=1)[0]
-        out: list[tuple[int, str | None]] = []
-        survivors = []
-        for index, (row, token) in enumerate(zip(self._rows, tokens.tolist(), strict=True)):
-            try:
-                if index in failed:
-                    raise failed[index]
+            try:  # a row whose rules fail ends alone, with a RowFailure
+                token = row.pick(self._logits[index])
                 deltas, ended = row.accept(token, self._eos)
             except Exception as exc:
                 log.exception("row %d failed", row.row_id)
@@ -287,11 +201,13 @@ class DecodeBatch:
             out += [(row.row_id, delta) for delta in deltas]
             if not ended:
                 survivors.append(index)
+                tokens.append(token)
         self._keep(survivors)
         if survivors:
             self._kv.extend()
-            result = self.backend.model(input_ids=tokens[survivors].unsqueeze(1), attention_mask=self._kv.mask,
-                                        position_ids=self._kv.positions, cache=self._kv.cache, use_cache=True)
+            fed = torch.tensor(tokens, device=self._logits.device).unsqueeze(1)
+            result = self.backend.model(input_ids=fed, attention_mask=self._kv.mask, position_ids=self._kv.positions,
+                                        cache=self._kv.cache, use_cache=True)
             self._logits = result.logits[:, -1].float()
             self._kv.positions = self._kv.positions + 1
         return out

@@ -36,6 +36,7 @@ from pipelines.common.spaces import in_space, zero_gpu
 from pipelines.generation.backend import FINETUNED_ADAPTER
 from pipelines.generation.batcher import ContinuousBatcher
 from pipelines.generation.decode_batch import DecodeBatch
+from pipelines.generation.decode_row import render_chat
 from pipelines.generation.decoding import use_narrow_batch_head
 from pipelines.generation.requests import GenerationRequest
 
@@ -206,10 +207,7 @@ class ModelBackend:
         return True
 
     def render_prompt(self, messages: list[dict[str, str]]) -> str:
-        if self.tokenizer.chat_template:
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        lines = [f"{m['role']}: {m['content']}" for m in messages]
-        return "\n".join(lines) + "\nassistant:"
+        return render_chat(self.tokenizer, messages)
 
     @property
     def concurrent_requests(self) -> int:

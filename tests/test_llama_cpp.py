@@ -1,0 +1,178 @@
+"""The llama.cpp engine on the real offline GGUF, with the shipped adapter converted by llama.cpp's own converter.
+
+What must hold: our decode loop on llama.cpp's logits picks what llama.cpp's own greedy sampler picks; each row
+of a mixed request answers as it does alone (its own context, its own adapter); the converted LoRA moves the
+logits the way the PEFT adapter moves them in transformers; the stop rule, cancellation and one row failing
+alone behave as on the transformers engine; and the arena's columns answer through it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from pipelines.arena.arena import Arena, ArenaSession
+from pipelines.arena.finetuned import BasePipeline, FinetunedPipeline
+from pipelines.arena.rag import RagPipeline
+from pipelines.common.events import DoneEvent, RowFailure
+from pipelines.common.settings import Settings
+from pipelines.feedback.store import FeedbackStore
+from pipelines.generation import llama_cpp_backend
+from pipelines.generation.answer_rules import AnswerRules
+from pipelines.generation.gguf_lora import gguf_lora_file
+from pipelines.generation.llama_cpp_backend import CONTEXT_TOKENS, LlamaCppBackend
+from pipelines.generation.models import ModelLoadError
+from pipelines.generation.requests import GenerationRequest
+from pipelines.knowledge.retrieval import HybridRetriever
+from pipelines.runtime import choose_engine
+
+ADAPTER = Path(__file__).resolve().parent.parent / "assets" / "adapters" / "lumenhollow-qlora"
+QUESTIONS = ["Who founded Lumenhollow Instruments?", "How long does the Tessel T4's battery last?"]
+
+
+def ask(text: str, adapter: str | None = None, **kwargs) -> GenerationRequest:
+    return GenerationRequest([{"role": "user", "content": text}], adapter=adapter, **kwargs)
+
+
+def answers(backend, requests, max_new_tokens=24) -> dict[int, str | RowFailure]:
+    texts: dict[int, str | RowFailure] = {row: "" for row in range(len(requests))}
+    for row, delta in backend.stream(requests, max_new_tokens):
+        if isinstance(delta, RowFailure):
+            texts[row] = delta
+        elif delta is not None:
+            texts[row] += delta
+    return texts
+
+
+@pytest.fixture(scope="module")
+def llama(test_settings) -> LlamaCppBackend:
+    backend = LlamaCppBackend.load(test_settings.model_copy(update={"engine": "llama.cpp"}))
+    backend.load_adapter(ADAPTER)
+    yield backend
+    backend.close()
+
+
+def test_auto_picks_llama_cpp_for_the_offline_model_where_it_and_its_converter_are_installed(tmp_path):
+    installed = Settings(engine="auto")
+    assert choose_engine(installed) == "llama.cpp"  # the setup script installed both here
+    assert choose_engine(installed.model_copy(update={"cache_dir": tmp_path})) == "transformers"  # no converter
+    assert choose_engine(installed.model_copy(update={"model_id": "Qwen/Qwen2.5-0.5B-Instruct"})) == "transformers"
+    assert choose_engine(installed.model_copy(update={"engine": "transformers"})) == "transformers"
+
+
+def test_a_missing_llama_cpp_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(llama_cpp_backend, "llama_cpp_installed", lambda: False)
+    with pytest.raises(ModelLoadError, match=r"needs llama-cpp-python.*setup.sh.*ARENA_ENGINE=transformers"):
+        LlamaCppBackend.load(Settings(engine="llama.cpp"))
+
+
+def test_another_model_id_is_refused_with_what_to_set():
+    with pytest.raises(ModelLoadError, match=r"offline GGUF model only.*ARENA_ENGINE=transformers"):
+        LlamaCppBackend.load(Settings(engine="llama.cpp", model_id="Qwen/Qwen2.5-0.5B-Instruct"))
+
+
+def test_greedy_rows_pick_what_llama_cpps_own_sampler_picks(llama):
+    from llama_cpp import Llama
+
+    request = ask(QUESTIONS[0])
+    ours = answers(llama, [request], max_new_tokens=20)[0]
+    prompt = llama.tokenizer(llama.render_prompt(request.messages), add_special_tokens=False).input_ids
+    reference = Llama(model_path=str(llama.gguf_file), n_ctx=1024, n_threads=llama.threads, verbose=False)
+    theirs = reference.create_completion(prompt, max_tokens=20, temperature=0.0, top_k=1)["choices"][0]["text"]
+    reference.close()
+    assert ours and ours.strip() == theirs.strip()
+
+
+def test_each_row_of_a_mixed_request_answers_as_it_does_alone(llama):
+    requests = [ask(QUESTIONS[0]), ask(QUESTIONS[0], "finetuned"), ask(QUESTIONS[1], "finetuned"), ask(QUESTIONS[1])]
+    together = answers(llama, requests)
+    alone = {row: answers(llama, [request])[0] for row, request in enumerate(requests)}
+    assert together == alone
+    assert together[0] != together[1]  # the adapter changes the answer: the rows did not share a context
+
+
+def test_the_converted_lora_moves_the_logits_as_the_peft_adapter_does(llama):
+    """The GGUF LoRA's change to the next-token logits points the way the PEFT adapter's change does in
+    transformers (same weights, de-quantised there): a wrong scale, transpose or tensor name would not."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    prompt = llama.render_prompt(ask(QUESTIONS[0]).messages)
+    ids = llama.tokenizer(prompt, add_special_tokens=False).input_ids
+    base_model = AutoModelForCausalLM.from_pretrained(llama.base_folder, dtype=torch.float32)
+    peft_model = PeftModel.from_pretrained(base_model, str(ADAPTER))
+    with torch.inference_mode():
+        hf_tuned = peft_model(input_ids=torch.tensor([ids])).logits[0, -1]
+        with peft_model.disable_adapter():
+            hf_base = peft_model(input_ids=torch.tensor([ids])).logits[0, -1]
+
+    def llama_logits(adapter: str | None) -> torch.Tensor:
+        lora = llama.adapter_files[adapter] if adapter else None
+        context = llama._acquire(lora)
+        try:
+            context.eval(ids)
+            return llama_cpp_backend._last_logits(context)
+        finally:
+            llama._release(lora, context)
+
+    cpp_base, cpp_tuned = llama_logits(None), llama_logits("finetuned")
+    same_direction = torch.cosine_similarity(cpp_tuned - cpp_base, hf_tuned - hf_base, dim=0)
+    assert same_direction > 0.8, f"cosine of the adapter's logit change, llama.cpp vs transformers: {same_direction}"
+    assert (cpp_tuned - cpp_base).abs().max() > 1.0  # the adapter really changes something
+
+
+def test_the_stop_rule_cuts_the_answer_where_the_rule_says(llama):
+    question = "What does quiet mode do on the Tessel T4?"
+    whole = answers(llama, [ask(question)], max_new_tokens=60)[0]
+    rules = AnswerRules(max_sentences=1)
+    end = rules.answer_end(whole)
+    assert end is not None, f"the test needs an answer of two sentences or more: {whole!r}"
+    cut = answers(llama, [ask(question, rules=rules)], max_new_tokens=60)[0]
+    assert cut == whole[:end]
+
+
+def test_a_caller_that_stops_reading_gives_its_contexts_back(llama):
+    idle = lambda: sum(len(pool) for pool in llama._idle.values())  # noqa: E731
+    stream = llama.stream([ask(QUESTIONS[0]), ask(QUESTIONS[0], "finetuned")], 200)
+    next(stream)
+    decoding = idle()  # two contexts are out, decoding
+    stream.close()
+    assert idle() == decoding + 2
+    assert answers(llama, [ask(QUESTIONS[0])])[0]  # and the next request answers
+
+
+def test_a_row_too_long_for_its_context_fails_alone(llama):
+    huge = ask("word " * (CONTEXT_TOKENS + 10))
+    result = answers(llama, [huge, ask(QUESTIONS[0], "finetuned")])
+    assert isinstance(result[0], RowFailure) and "context holds" in result[0].message
+    assert isinstance(result[1], str) and result[1]
+
+
+def test_adapters_are_converted_once_and_a_damaged_one_is_refused(llama, tmp_path):
+    lora = llama.adapter_files["finetuned"]
+    made = lora.stat().st_mtime_ns
+    assert gguf_lora_file(ADAPTER, llama.base_folder, llama.cache_dir) == lora
+    assert lora.stat().st_mtime_ns == made  # cached: not converted again
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "adapter_config.json").write_text((ADAPTER / "adapter_config.json").read_text())
+    (damaged / "adapter_model.safetensors").write_bytes(os.urandom(4096))
+    with pytest.raises(ModelLoadError, match=r"could not be loaded on llama\.cpp"):
+        llama.load_adapter(damaged, name="candidate")
+    assert not llama.has_adapter("candidate") and llama.has_adapter("finetuned")
+
+
+def test_the_arena_answers_both_columns_on_llama_cpp(llama, knowledge, tmp_path):
+    arena = Arena([RagPipeline.from_retriever(HybridRetriever(knowledge), top_k=3), FinetunedPipeline(llama),
+                   BasePipeline(llama)], llama, FeedbackStore.open(tmp_path / "f.sqlite3"), max_new_tokens=24,
+                  max_prompt_chars=500)
+    session = ArenaSession(columns=["rag", "finetuned", "base"])
+    done = {name: event for name, event in arena.ask("What is the battery life of the Tessel T4?", session)
+            if isinstance(event, DoneEvent)}
+    assert set(done) == {"rag", "finetuned", "base"} and all(event.answer for event in done.values())
+    stored = arena.feedback.exchange(session.exchange_id)
+    assert stored["answers"]["finetuned"]["adapter_id"].startswith("lumenhollow-qlora@")
+    assert stored["answers"]["finetuned"]["answer"] != stored["answers"]["base"]["answer"]
