@@ -104,7 +104,7 @@ class Runtime:
                 model_problem = str(exc)
                 problems.append(f"The model could not be loaded: {exc}")
             if backend is not None:
-                if isinstance(backend, ModelBackend) and batches_across_sessions(settings):
+                if batches_across_sessions(settings):
                     backend.batch_across_sessions(settings.batch_rows)
                 try:
                     backend.load_adapter(Path(settings.adapter_path))

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from pipelines.common.events import RowFailure
 from pipelines.generation.batcher import ContinuousBatcher
 from pipelines.generation.requests import GenerationRequest
 
@@ -177,7 +178,6 @@ def test_a_pause_waits_for_the_answers_in_flight_and_holds_new_requests_until_it
 
 
 def test_a_row_that_fails_alone_ends_its_column_and_the_rest_decode_on():
-    from pipelines.common.events import RowFailure
 
     class OneRowFails(ScriptedBatch):
         def step(self):  # the real batch drops a failed row itself; this one goes on, and the batcher ignores it
@@ -192,13 +192,19 @@ def test_a_row_that_fails_alone_ends_its_column_and_the_rest_decode_on():
     batcher.close()
 
 
-def test_a_failed_join_ends_that_request_alone_and_a_failed_step_ends_the_running_ones():
+def test_a_row_that_cannot_join_ends_alone_and_a_failed_step_ends_the_running_ones():
     batch = ScriptedBatch()
     batch.fail_join = "bad"
     batcher = ContinuousBatcher(batch, max_rows=8)
-    with pytest.raises(ValueError, match="cannot prefill bad"):
-        answers(batcher.stream([request("ok"), request("bad")], max_new_tokens=2))
-    assert batch.rows == {}  # the row that joined before the failure left with it
+    items = list(batcher.stream([request("ok"), request("bad"), request("fine")], max_new_tokens=2))
+    failures = [delta for row, delta in items if isinstance(delta, RowFailure)]
+    assert [row for row, delta in items if isinstance(delta, RowFailure)] == [1]
+    assert "cannot prefill bad" in failures[0].message and (1, None) not in items
+    assert "".join(d for row, d in items if row == 0 and isinstance(d, str)) == "ok:1 ok:2 "
+    assert "".join(d for row, d in items if row == 2 and isinstance(d, str)) == "fine:1 fine:2 "
+    assert batch.rows == {}
+    only_bad = list(batcher.stream([request("bad")], max_new_tokens=2))  # nothing joined: the request ends
+    assert len(only_bad) == 1 and isinstance(only_bad[0][1], RowFailure)
     assert answers(batcher.stream([request("next")], max_new_tokens=1)) == {0: "next:1 "}
     batch.fail_step_at = len(batch.history)
     with pytest.raises(RuntimeError, match="decode step failed"):

@@ -4,10 +4,11 @@ batching), so twenty raters share each decode step instead of queueing behind on
 A request (one question's columns: two or three rows, each with its own adapter, max tokens and stop rule)
 is admitted between two decode steps when its rows fit under ``max_rows``, in arrival order (a request never
 overtakes an earlier one); its prompts are prefilled, its rows join the running batch, and each row leaves as
-soon as it ends (a row that fails alone ends with a ``RowFailure``, and the others go on). Each request streams
-to its own caller; a caller that stops reading (a closed page) cancels its request, and its rows leave before
-the next step. Loading an adapter pauses the batch (:meth:`ContinuousBatcher.paused`): no request is let in,
-the answers being decoded finish on the adapter they started with, and then the load runs.
+soon as it ends (a row that fails alone, joining or decoding, ends with a ``RowFailure``, and the others go on).
+Each request streams to its own caller; a caller that stops reading (a closed page) cancels its request, and
+its rows leave before the next step. Loading an adapter pauses the batch (:meth:`ContinuousBatcher.paused`): no
+request is let in, the answers being decoded finish on the adapter they started with, and then the load runs.
+The batch is either engine's: :class:`~.decode_batch.DecodeBatch` or :class:`~.llama_cpp_batch.LlamaCppBatch`.
 
 Example::
 
@@ -37,7 +38,7 @@ _END = object()  # a ticket's outbox: every row ended
 
 
 class StepBatch(Protocol):
-    """What the batcher needs of a decode batch (:class:`~pipelines.generation.decode_batch.DecodeBatch`)."""
+    """What the batcher needs of a decode batch (either engine's: ``DecodeBatch``, ``LlamaCppBatch``)."""
 
     @property
     def row_ids(self) -> list[int]: ...
@@ -229,18 +230,22 @@ class ContinuousBatcher:
         return [self._waiting.popleft()]
 
     def _join(self, ticket: Ticket) -> None:
-        """Prefill the ticket's rows into the batch; a failure ends that request alone."""
+        """Prefill the ticket's rows into the batch. A row that cannot join (its prompt too long, its rules
+        broken) ends alone with a ``RowFailure`` and the request's other rows decode on; a request none of
+        whose rows joined ends here."""
         joined: set[int] = set()
-        try:
-            for index, request in enumerate(ticket.requests):
-                row_id = next(self._row_ids)
+        for index, request in enumerate(ticket.requests):
+            row_id = next(self._row_ids)
+            try:
                 self.batch.join(row_id, request, ticket.max_new_tokens, ticket.temperature)
-                joined.add(row_id)
-                ticket.row_ids[row_id] = index
-        except Exception as exc:
-            log.exception("a request could not join the batch")
-            ticket.finish(exc)  # before leave(), which may fail too: the caller never waits forever
-            self.batch.leave(joined)
+            except Exception as exc:
+                log.exception("row %d of a request could not join the batch", index)
+                ticket.outbox.put((index, RowFailure(f"{type(exc).__name__}: {exc}")))
+                continue
+            joined.add(row_id)
+            ticket.row_ids[row_id] = index
+        if not joined:
+            ticket.finish()
             return
         ticket.open_rows = len(joined)
         with self._cond:

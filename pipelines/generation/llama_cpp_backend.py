@@ -1,19 +1,17 @@
 """Generation on llama.cpp (llama-cpp-python): the offline model's GGUF file as it ships, adapters as GGUF LoRA.
 
-llama.cpp decodes the Q4_1 file directly, where the transformers path de-quantises it and runs NF4 through
-bitsandbytes; on these CPUs it decodes several times faster (``bench/generation.py``). A LoRA adapter is
-applied per llama.cpp *context*, so each row (column) decodes in a context of its own: base rows in contexts
-without an adapter, fine-tuned rows in contexts with the adapter's GGUF LoRA (:mod:`.gguf_lora` converts the
-PEFT folder with llama.cpp's own converter). Contexts are pooled per adapter and reused. A request's rows
-decode in turn, one token each, so the columns stream side by side.
-
-Tokens are chosen here, not by llama.cpp's sampler: the same prompt rendering, stop rule, loop guard, copy
-rule and temperature as the in-process batch (:class:`~.decode_row.DecodeRow`), on llama.cpp's logits.
+llama.cpp decodes the Q4_1 file directly, where the transformers engine de-quantises it and runs NF4 through
+bitsandbytes; on these CPUs it decodes several times faster (``bench/generation.py``). The PEFT adapters the
+training command makes are converted with llama.cpp's own converter (:mod:`.gguf_lora`), so training, DPO and
+activating an adapter work as on the transformers engine. Rows decode in a :class:`~.llama_cpp_batch.LlamaCppBatch`
+(each row its own adapter, stop rule and copy rule), and with batching across sessions the same
+:class:`~.batcher.ContinuousBatcher` lets every session's questions share its decode steps.
 
 Example::
 
     backend = LlamaCppBackend.load(Settings(engine="llama.cpp"))
     backend.load_adapter(Path("assets/adapters/lumenhollow-qlora"))
+    backend.batch_across_sessions(max_rows=16)         # optional: what the app does by default
     for row, text in backend.stream([GenerationRequest(messages), GenerationRequest(messages, "finetuned")], 64):
         print(row, text or "")
 """
@@ -21,46 +19,28 @@ Example::
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
-import logging
-import threading
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from pipelines.common.events import RowFailure
 from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.generation.backend import FINETUNED_ADAPTER
-from pipelines.generation.decode_row import DecodeRow, eos_ids, render_chat
+from pipelines.generation.batcher import ContinuousBatcher
+from pipelines.generation.decode_row import render_chat
 from pipelines.generation.gguf_lora import AdapterConversionError, gguf_lora_file
+from pipelines.generation.llama_cpp_batch import LlamaCppBatch, LlamaCppError, LlamaCppModel
 from pipelines.generation.models import ModelLoadError, adapter_id, materialize_offline_model, offline_gguf_file
 from pipelines.generation.requests import GenerationRequest
 
-log = logging.getLogger(__name__)
-
-#: Tokens one context holds (prompt + answer); SmolLM2 was trained on 8k, the arena's prompts need far less.
-CONTEXT_TOKENS = 4096
-
 
 def llama_cpp_installed() -> bool:
-    """Whether llama-cpp-python can be imported here (it is built from source by the setup script)."""
+    """Whether llama-cpp-python can be imported here (the setup script builds it from source once)."""
     return importlib.util.find_spec("llama_cpp") is not None
-
-
-@dataclass
-class _ContextRow:
-    """A row decoding in its own llama.cpp context."""
-
-    decode: DecodeRow
-    context: Any  # llama_cpp.Llama
-    lora: Path | None
-    logits: torch.Tensor
 
 
 class LlamaCppBackend:
@@ -70,26 +50,23 @@ class LlamaCppBackend:
     adapter_ids: dict[str, str]
     loads_adapter_folders = True  # PEFT folders are converted on load: training, DPO and activation work
     location = "in process (llama.cpp)"
-    concurrent_requests = 1  # each context already uses every core; more questions at once only queue there
 
-    def __init__(self, gguf_file: Path, tokenizer: PreTrainedTokenizerBase, model_id: str, *, base_folder: Path,
-                 cache_dir: Path, threads: int) -> None:
-        self.gguf_file = gguf_file
+    def __init__(self, model: LlamaCppModel, tokenizer: PreTrainedTokenizerBase, model_id: str, *,
+                 base_folder: Path, cache_dir: Path) -> None:
+        self.llama = model
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.base_folder = base_folder  # the Hugging Face folder of the same weights (the converter reads it)
         self.cache_dir = cache_dir
-        self.threads = threads
         self.adapter_ids: dict[str, str] = {}
         self.adapter_paths: dict[str, Path] = {}
         self.adapter_files: dict[str, Path] = {}  # slot -> its GGUF LoRA file
-        self._idle: dict[Path | None, list[Any]] = defaultdict(list)  # LoRA file (None: base) -> free contexts
-        self._pool_lock = threading.Lock()
-        self._eos = eos_ids(tokenizer)
+        self.batch = LlamaCppBatch(model, tokenizer, self.adapter_files.__getitem__, self.render_prompt)
+        self.batcher: ContinuousBatcher | None = None
 
     @classmethod
     def load(cls, settings: Settings) -> LlamaCppBackend:
-        """The offline model's GGUF on llama.cpp, with one base context made (a broken file fails here)."""
+        """The offline model's GGUF on llama.cpp (a broken file or a missing llama-cpp-python fails here)."""
         if not llama_cpp_installed():
             raise ModelLoadError("The llama.cpp engine needs llama-cpp-python: run `bash scripts/setup.sh` "
                                  "(it builds it once), or set ARENA_ENGINE=transformers.")
@@ -97,16 +74,20 @@ class LlamaCppBackend:
             raise ModelLoadError(f"The llama.cpp engine serves the offline GGUF model only; for "
                                  f"'{settings.model_id}' set ARENA_ENGINE=transformers (or auto).")
         base_folder = materialize_offline_model(settings.cache_dir)
-        backend = cls(offline_gguf_file(), AutoTokenizer.from_pretrained(base_folder), settings.model_id,
-                      base_folder=base_folder, cache_dir=settings.cache_dir, threads=max(1, torch.get_num_threads()))
-        backend._release(None, backend._new_context(None))
-        atexit.register(backend.close)  # llama.cpp contexts freed at interpreter exit fail noisily
+        model = LlamaCppModel(offline_gguf_file(), threads=max(1, torch.get_num_threads()),
+                              max_rows=settings.batch_rows)
+        try:
+            model.start()
+        except LlamaCppError as exc:
+            raise ModelLoadError(str(exc)) from exc
+        backend = cls(model, AutoTokenizer.from_pretrained(base_folder), settings.model_id,
+                      base_folder=base_folder, cache_dir=settings.cache_dir)
+        atexit.register(backend.close)  # llama.cpp's memory freed while the interpreter can still call it
         return backend
 
     @property
     def precision(self) -> str:
-        quantization = self.gguf_file.stem.rsplit(".", 1)[-1]
-        return f"llama.cpp GGUF {quantization}"
+        return f"llama.cpp GGUF {self.llama.gguf_file.stem.rsplit('.', 1)[-1]}"
 
     def is_live(self) -> bool:
         return True
@@ -118,113 +99,70 @@ class LlamaCppBackend:
         return name in self.adapter_ids
 
     def load_adapter(self, path: Path, name: str = FINETUNED_ADAPTER) -> str:
-        """Convert the PEFT adapter at ``path`` to GGUF LoRA (cached) and put it in slot ``name``; rows already
-        decoding finish on the adapter they started with."""
+        """Convert the PEFT adapter at ``path`` to GGUF LoRA (cached) and put it in slot ``name``. Like the
+        transformers engine, the load waits for the answers being decoded, which end on the adapter they
+        started with."""
         path = Path(path)
         try:
             lora = gguf_lora_file(path, self.base_folder, self.cache_dir)
-            context = self._new_context(lora)  # llama.cpp refuses a mismatched adapter here
-        except (AdapterConversionError, ValueError, RuntimeError) as exc:
+        except AdapterConversionError as exc:
             raise ModelLoadError(f"Adapter at {path} could not be loaded on llama.cpp: {exc}") from exc
-        with self._pool_lock:
+        pause = self.batcher.paused() if self.batcher is not None else contextlib.nullcontext()
+        with pause, self.llama.lock:
+            try:
+                self.llama.context(lora)  # llama.cpp refuses a mismatched adapter here
+            except LlamaCppError as exc:
+                raise ModelLoadError(f"Adapter at {path} could not be loaded on llama.cpp: {exc}") from exc
+            previous = self.adapter_files.get(name)
             self.adapter_files[name] = lora
             self.adapter_ids[name] = adapter_id(path)
             self.adapter_paths[name] = path
-        self._release(lora, context)
+            if previous is not None and previous not in self.adapter_files.values():
+                self.llama.drop_adapter(previous)
         return self.adapter_ids[name]
 
+    @property
+    def concurrent_requests(self) -> int:
+        """As for the transformers engine: enough questions to fill the batch with two columns each."""
+        return max(1, self.batcher.max_rows // 2) if self.batcher is not None else 1
+
+    def batch_across_sessions(self, max_rows: int) -> None:
+        """Decode the rows of every caller's request together from now on (see :mod:`.batcher`)."""
+        if self.batcher is None:
+            self.batcher = ContinuousBatcher(self.batch, max_rows=min(max_rows, self.llama.max_rows))
+
     def close(self) -> None:
-        """Free every pooled context."""
-        with self._pool_lock:
-            contexts = [context for pool in self._idle.values() for context in pool]
-            self._idle.clear()
-        for context in contexts:
-            context.close()
-
-    def _new_context(self, lora: Path | None) -> Any:
-        from llama_cpp import Llama
-
-        return Llama(model_path=str(self.gguf_file), n_ctx=CONTEXT_TOKENS, n_threads=self.threads,
-                     n_threads_batch=self.threads, lora_path=str(lora) if lora else None, verbose=False)
-
-    def _acquire(self, lora: Path | None) -> Any:
-        with self._pool_lock:
-            pool = self._idle[lora]
-            context = pool.pop() if pool else None
-        if context is None:
-            context = self._new_context(lora)
-        context.reset()
-        return context
-
-    def _release(self, lora: Path | None, context: Any) -> None:
-        """Back to the pool, unless its adapter left every slot (then it is freed)."""
-        with self._pool_lock:
-            if lora is None or lora in self.adapter_files.values():
-                self._idle[lora].append(context)
-                return
-        context.close()
-
-    def _prefill(self, row_id: int, request: GenerationRequest, max_new_tokens: int,
-                 temperature: float) -> _ContextRow:
-        lora = self.adapter_files[request.adapter] if request.adapter else None
-        ids = self.tokenizer(self.render_prompt(request.messages), add_special_tokens=False).input_ids
-        if len(ids) >= CONTEXT_TOKENS:
-            raise ValueError(f"the prompt has {len(ids)} tokens; a llama.cpp context holds {CONTEXT_TOKENS}")
-        decode = DecodeRow.start(row_id, request, self.tokenizer, min(max_new_tokens, CONTEXT_TOKENS - len(ids)),
-                                 temperature, self._eos)
-        context = self._acquire(lora)
-        try:
-            context.eval(ids)
-            return _ContextRow(decode, context, lora, _last_logits(context))
-        except BaseException:
-            self._release(lora, context)
-            raise
+        """Stop the batching thread and free llama.cpp's memory (safe to call twice)."""
+        if self.batcher is not None:
+            self.batcher.close()
+        with self.llama.lock:
+            self.batch.close()
+            self.llama.close()
 
     def stream(self, requests: list[GenerationRequest], max_new_tokens: int,
                temperature: float = 0.0) -> Iterator[tuple[int, str | RowFailure | None]]:
-        """Prefill each row in its context, then decode the rows in turn, one token each; yield ``(row, delta)``,
-        ``(row, None)`` when a row ends, ``(row, RowFailure)`` when one row failed (the others go on). A caller
-        that stops reading frees the contexts at once."""
+        """Decode all rows together; yield ``(row, text_delta)``, ``(row, None)`` when a row ends, and
+        ``(row, RowFailure)`` when one row failed (it ends; the others go on). A caller that stops reading
+        frees its rows' KV cells at once."""
         for request in requests:
             if request.adapter and request.adapter not in self.adapter_files:
                 raise ModelLoadError(f"Adapter '{request.adapter}' is not loaded")
-        live: list[_ContextRow] = []
-        try:
-            for row_id, request in enumerate(requests):
-                try:
-                    live.append(self._prefill(row_id, request, max_new_tokens, temperature))
-                except Exception as exc:  # this row fails alone
-                    log.exception("row %d failed to start", row_id)
-                    yield row_id, RowFailure(f"{type(exc).__name__}: {exc}")
-            while live:
-                for row in list(live):
-                    deltas, ended = self._step(row)
-                    if ended:
-                        live.remove(row)
-                        self._release(row.lora, row.context)
-                    for delta in deltas:
-                        yield row.decode.row_id, delta
-        finally:
-            for row in live:
-                self._release(row.lora, row.context)
+        if self.batcher is not None:
+            yield from self.batcher.stream(requests, max_new_tokens, temperature)
+        else:
+            yield from self._stream_alone(requests, max_new_tokens, temperature)
 
-    def _step(self, row: _ContextRow) -> tuple[list[str | RowFailure | None], bool]:
-        """One token for one row: pick it by the row's rules, then feed it to the row's context."""
-        try:
-            token = row.decode.pick(row.logits)
-            deltas, ended = row.decode.accept(token, self._eos)
-            if not ended:
-                row.context.eval([token])
-                row.logits = _last_logits(row.context)
-            return list(deltas), ended
-        except Exception as exc:
-            log.exception("row %d failed", row.decode.row_id)
-            return [RowFailure(f"{type(exc).__name__}: {exc}")], True
-
-
-def _last_logits(context: Any) -> torch.Tensor:
-    """The next-token logits of the context's last evaluated position, as a float tensor of our own."""
-    import llama_cpp
-
-    pointer = llama_cpp.llama_get_logits_ith(context.ctx, -1)
-    return torch.from_numpy(np.ctypeslib.as_array(pointer, shape=(context.n_vocab(),)).copy())
+    def _stream_alone(self, requests: list[GenerationRequest], max_new_tokens: int,
+                      temperature: float) -> Iterator[tuple[int, str | RowFailure | None]]:
+        """This request's rows alone, in the caller's thread."""
+        with self.batch.holding():
+            try:
+                for row, request in enumerate(requests):
+                    try:
+                        self.batch.join(row, request, max_new_tokens, temperature)
+                    except (ValueError, LlamaCppError) as exc:  # this row fails alone
+                        yield row, RowFailure(f"{type(exc).__name__}: {exc}")
+                while self.batch.row_ids:
+                    yield from self.batch.step()
+            finally:
+                self.batch.leave(set(self.batch.row_ids))
