@@ -14,7 +14,7 @@ to the first streamed token, with p95 as a multiple of the unloaded one: the num
 Both serving modes are measured in one run, each on its own app: batching across sessions off (the baseline:
 one question's columns at a time) and on (continuous batching, the default).
 
-    python bench/sessions.py [--sessions 20] [--tokens 8] [--levels 1,5,20] [--modes off,on]
+    python bench/sessions.py [--sessions 20] [--tokens 8] [--levels 1,5,20] [--modes off,on] [--engine auto]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def measure(mode: str, args: argparse.Namespace) -> list[str]:
 
     with tempfile.TemporaryDirectory() as tmp:
         app = RunningApp(Path(tmp) / "data", ARENA_MAX_NEW_TOKENS=str(args.tokens), ARENA_VOTES_PER_MINUTE="1000",
-                         ARENA_BATCH_SESSIONS="true" if mode == "on" else "false").start()
+                         ARENA_BATCH_SESSIONS="true" if mode == "on" else "false", ARENA_ENGINE=args.engine).start()
         try:
             one_session(app.url, -1)  # warm-up
             alone = sum(one_session(app.url, n) for n in range(3)) / 3
@@ -107,8 +107,8 @@ def measure(mode: str, args: argparse.Namespace) -> list[str]:
             levels = load_levels(app.url, [int(n) for n in args.levels.split(",") if n.strip()])
         finally:
             app.stop()
-    lines = [f"batching across sessions {mode}: {args.sessions} concurrent clients (ask both pipelines + vote, "
-             f"{args.tokens} new tokens)",
+    lines = [f"engine {args.engine}, batching across sessions {mode}: {args.sessions} concurrent clients (ask both "
+             f"pipelines + vote, {args.tokens} new tokens)",
              f"  seconds per session, {args.sessions} concurrent / 1 alone : {together / alone:.2f}  "
              f"({together:.2f} s vs {alone:.2f} s)"]
     if levels[2:]:
@@ -121,6 +121,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--tokens", type=int, default=8)
     parser.add_argument("--levels", default="1,5,20", help="concurrent sessions for the throughput table ('': skip)")
+    parser.add_argument("--engine", default="auto", choices=["auto", "transformers", "llama.cpp"],
+                        help="ARENA_ENGINE of the app (auto: what the app serves by default here)")
     parser.add_argument("--modes", default="off,on",
                         help="batching across sessions off (the baseline: one question at a time) and/or on")
     args = parser.parse_args()

@@ -66,7 +66,7 @@ class LlamaCppModel:
         self.gguf_file = gguf_file
         self.threads = threads
         self.max_rows = max_rows
-        self.cells = max(4 * ROW_TOKENS, max_rows * ROW_TOKENS)  # KV cells of each context, shared by its rows
+        self.cells = 0  # KV cells of each context, shared by its rows (set by start)
         self.lock = threading.Lock()  # one batch step, or one context change, at a time
         self.n_vocab = 0
         self._model: Any = None
@@ -83,6 +83,9 @@ class LlamaCppModel:
         if not self._model:
             raise LlamaCppError(f"llama.cpp could not load {self.gguf_file}")
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(self._model))
+        # Rows of different adapters use different contexts, so a context rarely holds all of them; no more
+        # cells than the model was trained for (one sequence could otherwise run past its positions).
+        self.cells = min(max(4, self.max_rows) * ROW_TOKENS, llama_cpp.llama_model_n_ctx_train(self._model))
         self.context(None)
         return self
 
