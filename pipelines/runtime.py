@@ -318,8 +318,8 @@ class Runtime:
         """Graceful shutdown: scoring drains briefly, training is cancelled, the store and Weaviate stop."""
         self.scoring.stop(wait_s=10.0)
         self.feedback.close()
-        if isinstance(self.backend, ModelBackend | LlamaCppBackend):
-            self.backend.close()
+        if (close_backend := getattr(self.backend, "close", None)) is not None:  # the in-process engines
+            close_backend()
         if self.training is not None:
             self.training.cancel()
         if self.client is not None:

@@ -72,9 +72,12 @@ install_llama_cpp() {
     echo "installed"; return 0
   fi
   mkdir -p "$sdist_dir" "$wheels"
-  [[ -f "$sdist" ]] || "$VENV/bin/pip" download --quiet --no-deps --no-binary :all: \
+  [[ -f "$sdist" ]] || "$VENV/bin/pip" download --quiet --no-deps --no-binary llama-cpp-python \
     "llama-cpp-python==$LLAMA_CPP_VERSION" -d "$sdist_dir" || return 1
   if ! ls "$wheels"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
+    if ! command -v c++ >/dev/null; then  # cmake and ninja come from PyPI in the build's own environment
+      $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq g++ >/dev/null || return 1
+    fi
     echo "building the llama-cpp-python wheel (about 8 minutes on 2 cores, once)"
     CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$VENV/bin/pip" wheel --quiet --no-deps -w "$wheels" "$sdist" || return 1
   fi

@@ -17,8 +17,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# Most tests run the transformers engine (any Hugging Face model, 4-bit, batching across sessions); the llama.cpp
-# engine, which serves the offline model by default where it is installed, has its own (tests/test_llama_cpp.py).
+# Most tests run the transformers engine (any Hugging Face model, 4-bit, equal greedy answers in any batch); the
+# llama.cpp engine, which serves the offline model by default where it is installed, has its own
+# (tests/test_llama_cpp.py).
 os.environ.setdefault("ARENA_ENGINE", "transformers")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -222,9 +223,11 @@ def openai_server(test_settings) -> str:
 HEAVY_FIXTURES = frozenset({
     "weaviate_server", "embedder", "backend", "postgres_url", "openai_server",  # conftest
     "shared_app", "api_app", "fast_app", "space_app", "app_url", "page", "release_server", "batch_run",  # modules'
+    "llama",
 })
 # Tests that start the app, train, or run a model-loading command in their own body.
 HEAVY_TESTS = frozenset({
+    "test_llama_cpp.py::test_auto_picks_llama_cpp_for_the_offline_model_where_it_and_its_converter_are_installed",
     "test_runtime.py::test_missing_model_and_unreachable_weaviate_are_reported",
     "test_api.py::test_health_is_503_when_weaviate_dies_and_sigterm_shuts_down_cleanly",
     "test_reliability.py::test_sigkill_during_voting_loses_no_acknowledged_vote",

@@ -58,7 +58,8 @@ def llama(test_settings) -> LlamaCppBackend:
 
 def test_auto_picks_llama_cpp_for_the_offline_model_where_it_and_its_converter_are_installed(tmp_path):
     installed = Settings(engine="auto")
-    assert choose_engine(installed) == "llama.cpp"  # the setup script installed both here
+    on_cpu = "transformers" if torch.cuda.is_available() else "llama.cpp"  # a GPU runs transformers faster
+    assert choose_engine(installed) == on_cpu  # `scripts/setup.sh --dev` installed both here
     assert choose_engine(installed.model_copy(update={"cache_dir": tmp_path})) == "transformers"  # no converter
     assert choose_engine(installed.model_copy(update={"model_id": "Qwen/Qwen2.5-0.5B-Instruct"})) == "transformers"
     assert choose_engine(installed.model_copy(update={"engine": "transformers"})) == "transformers"
@@ -183,10 +184,30 @@ def test_a_caller_that_stops_reading_frees_its_rows_at_once(llama):
 
 
 def test_a_row_too_long_for_the_context_fails_alone(llama):
-    huge = ask("word " * (llama.llama.cells + 10))
+    huge = ask("word " * (llama.llama.n_ctx_train + 10))
     result = answers(llama, [huge, ask(QUESTIONS[0], "finetuned")])
-    assert isinstance(result[0], RowFailure) and "are free" in result[0].message
+    assert isinstance(result[0], RowFailure) and f"the model takes {llama.llama.n_ctx_train}" in result[0].message
     assert isinstance(result[1], str) and result[1]
+
+
+def test_a_row_with_no_room_in_the_context_fails_with_a_message_and_is_never_cut_short(llama):
+    batch, model = llama.batch, llama.llama
+    big = model.n_ctx_train - 100  # each such row reserves most of the model's length in the shared context
+    with batch.holding():
+        try:
+            batch.join(0, ask(QUESTIONS[0]), big)
+            batch.join(1, ask(QUESTIONS[0]), big)
+            assert model.cells < 3 * big  # a third does not fit beside them: it fails, it is not given fewer tokens
+            with pytest.raises(ValueError, match=r"fill llama\.cpp's context"):
+                batch.join(2, ask(QUESTIONS[0]), big)
+            batch.leave({0, 1})
+            for row in range(model.max_rows):  # small rows: as many as the context has sequences
+                batch.join(row, ask(QUESTIONS[0]), 4)
+            with pytest.raises(ValueError, match=f"already decodes {model.max_rows} rows"):
+                batch.join(model.max_rows, ask(QUESTIONS[0]), 4)
+        finally:
+            batch.leave(set(batch.row_ids))
+    assert answers(llama, [ask(QUESTIONS[0])])[0]
 
 
 def test_adapters_are_converted_once_and_a_damaged_one_is_refused(llama, tmp_path):
@@ -236,6 +257,7 @@ def test_sessions_asking_at_once_share_decode_steps_and_decode_greedily(llama, r
     for thread in threads:
         thread.join(120)
     try:
+        assert not any(thread.is_alive() for thread in threads)
         assert batched.batcher.largest_batch > 2  # more than one question's rows decoded in one step
         for index, texts in results.items():
             for request, answer in zip(requests[index], texts.values(), strict=True):

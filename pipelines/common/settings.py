@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     )
     engine: Literal["auto", "transformers", "llama.cpp"] = Field(
         "auto", description="What runs the in-process model: llama.cpp (the offline GGUF as it ships, adapters "
-        "converted to GGUF LoRA), transformers (any Hugging Face model, 4-bit NF4, batching across sessions), or "
-        "auto: llama.cpp for the offline model on a CPU where llama-cpp-python is installed, else transformers.")
+        "converted to GGUF LoRA), transformers (any Hugging Face model, 4-bit NF4), or auto: llama.cpp for the "
+        "offline model on a CPU where llama-cpp-python and its converter are installed, else transformers.")
     adapter_path: Path = PROJECT_ROOT / "assets" / "adapters" / "lumenhollow-qlora"
     generation_base_url: str | None = Field(
         None, description="Generate on an OpenAI-compatible server (vLLM with --enable-lora) instead of in-process."

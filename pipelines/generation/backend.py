@@ -1,9 +1,11 @@
 """What the arena, the runtime and the helper models ask of a generation backend, without importing torch.
 
-Two backends satisfy it: the in-process :class:`pipelines.generation.models.ModelBackend` (the one base model
-with its LoRA adapters) and :class:`pipelines.generation.openai_backend.OpenAICompatibleBackend` (a vLLM-style
-server). Callers that accept either ask this protocol's properties (``loads_adapter_folders``, ``is_live``,
-``location``) instead of testing the class, so a third backend needs no change in them.
+Three backends satisfy it: the in-process engines :class:`pipelines.generation.models.ModelBackend`
+(transformers: the one base model with its LoRA adapters) and
+:class:`pipelines.generation.llama_cpp_backend.LlamaCppBackend` (llama.cpp: the offline GGUF, adapters as GGUF
+LoRA), and :class:`pipelines.generation.openai_backend.OpenAICompatibleBackend` (a vLLM-style server).
+Callers that accept any of them ask this protocol's properties (``loads_adapter_folders``, ``is_live``,
+``location``) instead of testing the class, so a fourth backend needs no change in them.
 
 Example::
 

@@ -1,6 +1,6 @@
 """One row of a decode: what it asked for, the tokens it picked, and its text so far; the rules every engine
-shares (stop rule, loop guard, copy rule, temperature), so the in-process batch (:mod:`.decode_batch`) and
-llama.cpp (:mod:`.llama_cpp_backend`) answer by the same rules from the logits each computes.
+shares (stop rule, loop guard, copy rule, temperature), so the transformers batch (:mod:`.decode_batch`) and
+the llama.cpp batch (:mod:`.llama_cpp_batch`) answer by the same rules from the logits each computes.
 
 Example::
 

@@ -9,7 +9,7 @@ the same adapter again costs nothing and a retrained one is converted afresh.
 Example::
 
     gguf = gguf_lora_file(Path("assets/adapters/lumenhollow-qlora"), base_folder, settings.cache_dir)
-    Llama(model_path=str(base_gguf), lora_path=str(gguf))
+    model.context(gguf)          # a LlamaCppModel's context with this adapter applied
 """
 
 from __future__ import annotations

@@ -74,14 +74,14 @@ class LlamaCppBackend:
             raise ModelLoadError(f"The llama.cpp engine serves the offline GGUF model only; for "
                                  f"'{settings.model_id}' set ARENA_ENGINE=transformers (or auto).")
         base_folder = materialize_offline_model(settings.cache_dir)
+        tokenizer = AutoTokenizer.from_pretrained(base_folder)
         model = LlamaCppModel(offline_gguf_file(), threads=max(1, torch.get_num_threads()),
                               max_rows=settings.batch_rows)
         try:
             model.start()
         except LlamaCppError as exc:
             raise ModelLoadError(str(exc)) from exc
-        backend = cls(model, AutoTokenizer.from_pretrained(base_folder), settings.model_id,
-                      base_folder=base_folder, cache_dir=settings.cache_dir)
+        backend = cls(model, tokenizer, settings.model_id, base_folder=base_folder, cache_dir=settings.cache_dir)
         atexit.register(backend.close)  # llama.cpp's memory freed while the interpreter can still call it
         return backend
 

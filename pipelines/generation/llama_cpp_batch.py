@@ -14,9 +14,8 @@ so eight rows get 1.9 times the tokens per second of one.
 
 Example::
 
-    model = LlamaCppModel(gguf_file, threads=2, max_rows=16)
-    model.start()
-    batch = LlamaCppBatch(model, tokenizer, render_prompt)
+    model = LlamaCppModel(gguf_file, threads=2, max_rows=16).start()
+    batch = LlamaCppBatch(model, tokenizer, adapter_files.__getitem__, render_prompt)
     with batch.holding():
         batch.join(0, GenerationRequest(messages), max_new_tokens=64)
         while batch.row_ids:
@@ -45,10 +44,16 @@ from pipelines.generation.requests import GenerationRequest
 
 log = logging.getLogger(__name__)
 
-#: KV cells per row the contexts are sized for; the cells are shared, so one long row may use more.
+#: KV cells per row each context is sized for; a context's cells are shared by its rows, so one long row may
+#: use more (up to the model's trained length), and a row that finds too few free cells fails with a message.
 ROW_TOKENS = 1024
 #: Tokens one ``llama_decode`` call takes (a longer prompt is prefilled in chunks of this size).
 CHUNK_TOKENS = 512
+#: llama.cpp's limit on sequences per context (LLAMA_MAX_SEQ).
+MAX_SEQUENCES = 256
+_LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}  # ggml_log_level -> logging
+_llama_log = logging.getLogger("llama.cpp")
+_llama_log.setLevel(logging.ERROR)  # llama.cpp is chatty at warning level about its own configuration
 
 
 class LlamaCppError(RuntimeError):
@@ -65,10 +70,11 @@ class LlamaCppModel:
     def __init__(self, gguf_file: Path, threads: int, max_rows: int) -> None:
         self.gguf_file = gguf_file
         self.threads = threads
-        self.max_rows = max_rows
-        self.cells = 0  # KV cells of each context, shared by its rows (set by start)
-        self.lock = threading.Lock()  # one batch step, or one context change, at a time
+        self.max_rows = min(max(max_rows, 4), MAX_SEQUENCES)  # sequences per context (a question alone has 2-4)
+        self.cells = self.max_rows * ROW_TOKENS  # KV cells of each context, shared by its rows
+        self.lock = threading.RLock()  # one batch step, row change or context change at a time
         self.n_vocab = 0
+        self.n_ctx_train = 0  # positions the model was trained for: no row runs past them
         self._model: Any = None
         self._contexts: dict[Path | None, Any] = {}
         self._adapters: dict[Path, Any] = {}
@@ -76,17 +82,19 @@ class LlamaCppModel:
     def start(self) -> LlamaCppModel:
         import llama_cpp
 
-        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's own log: errors only
+        _route_llama_cpp_log()
         llama_cpp.llama_backend_init()
         self._model = llama_cpp.llama_model_load_from_file(str(self.gguf_file).encode(),
                                                            llama_cpp.llama_model_default_params())
         if not self._model:
             raise LlamaCppError(f"llama.cpp could not load {self.gguf_file}")
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(self._model))
-        # Rows of different adapters use different contexts, so a context rarely holds all of them; no more
-        # cells than the model was trained for (one sequence could otherwise run past its positions).
-        self.cells = min(max(4, self.max_rows) * ROW_TOKENS, llama_cpp.llama_model_n_ctx_train(self._model))
-        self.context(None)
+        self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
+        try:
+            self.context(None)
+        except LlamaCppError:
+            self.close()
+            raise
         return self
 
     def context(self, lora: Path | None) -> Any:
@@ -177,34 +185,43 @@ class LlamaCppBatch:
             yield self
 
     def join(self, row_id: int, request: GenerationRequest, max_new_tokens: int, temperature: float = 0.0) -> None:
-        """Prefill ``request`` as a new sequence of its adapter's context and add its row."""
+        """Prefill ``request`` as a new sequence of its adapter's context and add its row. A prompt the model
+        cannot take, or one the context has no room for now, raises ``ValueError`` (the row fails alone)."""
         lora = self.adapter_file(request.adapter) if request.adapter else None
         ids = self.tokenizer(self.render_prompt(request.messages), add_special_tokens=False).input_ids
+        if len(ids) >= self.model.n_ctx_train:
+            raise ValueError(f"the prompt has {len(ids)} tokens; the model takes {self.model.n_ctx_train}")
+        max_new_tokens = min(max_new_tokens, self.model.n_ctx_train - len(ids))  # the model's own length limit
+        neighbours = [row for row in self._rows if row.lora == lora]
         free_cells = self.model.cells - sum(row.position + row.decode.max_new_tokens - row.decode.picked
-                                            for row in self._rows if row.lora == lora)
-        if len(ids) + 1 > free_cells:
-            raise ValueError(f"the prompt has {len(ids)} tokens and {max(free_cells, 0)} of the context's "
-                             f"{self.model.cells} are free; ask again when fewer answers are being written")
-        used = {row.seq_id for row in self._rows if row.lora == lora}
-        seq_id = min(set(range(self.model.max_rows)) - used)
-        decode = DecodeRow.start(row_id, request, self.tokenizer, min(max_new_tokens, free_cells - len(ids)),
-                                 temperature, self._eos)
-        context = self.model.context(lora)
-        try:
-            for start in range(0, len(ids), CHUNK_TOKENS):
-                chunk = ids[start:start + CHUNK_TOKENS]
-                self._decode(context, [(token, start + i, seq_id, start + i == len(ids) - 1)
-                                       for i, token in enumerate(chunk)])
-        except BaseException:
-            self.model.free_sequence(lora, seq_id)
-            raise
-        self._rows.append(_Sequence(decode, lora, seq_id, len(ids), self._logits(context, len(chunk) - 1)))
+                                            for row in neighbours)
+        if len(ids) + max_new_tokens > free_cells:
+            raise ValueError(f"the answers being written fill llama.cpp's context ({self.model.cells} tokens); "
+                             "ask again in a moment")
+        free_ids = sorted(set(range(self.model.max_rows)) - {row.seq_id for row in neighbours})
+        if not free_ids:
+            raise ValueError(f"llama.cpp's context already decodes {self.model.max_rows} rows; ask again in a moment")
+        seq_id = free_ids[0]
+        decode = DecodeRow.start(row_id, request, self.tokenizer, max_new_tokens, temperature, self._eos)
+        with self.model.lock:
+            context = self.model.context(lora)
+            try:
+                for start in range(0, len(ids), CHUNK_TOKENS):
+                    chunk = ids[start:start + CHUNK_TOKENS]
+                    self._decode(context, [(token, start + i, seq_id, start + i == len(ids) - 1)
+                                           for i, token in enumerate(chunk)])
+                logits = self._logits(context, len(chunk) - 1)
+            except BaseException:
+                self.model.free_sequence(lora, seq_id)
+                raise
+        self._rows.append(_Sequence(decode, lora, seq_id, len(ids), logits))
 
     def leave(self, row_ids: set[int]) -> None:
         """Drop these rows now (a cancelled request frees its KV cells before the next step)."""
-        for row in [row for row in self._rows if row.decode.row_id in row_ids]:
-            self._rows.remove(row)
-            self.model.free_sequence(row.lora, row.seq_id)
+        with self.model.lock:  # the batcher may call this outside holding(), after a failure
+            for row in [row for row in self._rows if row.decode.row_id in row_ids]:
+                self._rows.remove(row)
+                self.model.free_sequence(row.lora, row.seq_id)
 
     def step(self) -> list[tuple[int, str | RowFailure | None]]:
         """Pick one token per row, return ``(row_id, delta)`` for the text it adds (``None``: the row ended;
@@ -257,6 +274,24 @@ class LlamaCppBatch:
     def close(self) -> None:
         import llama_cpp
 
-        if self._batch is not None:
-            llama_cpp.llama_batch_free(self._batch)
-            self._batch = None
+        with self.model.lock:
+            if self._batch is not None:
+                llama_cpp.llama_batch_free(self._batch)
+                self._batch = None
+
+
+def _log_from_llama_cpp(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+    """llama.cpp's log lines, at their own level, to the ``llama.cpp`` logger (errors only by default).
+    llama-cpp-python's own router maps ggml's levels one off (its warnings print as errors, its errors hide)."""
+    _llama_log.log(_LEVELS.get(level, logging.DEBUG), "%s", text.decode("utf-8", "replace").rstrip())
+
+
+_log_router: list[Any] = []  # the ctypes callback, kept alive as long as llama.cpp may call it
+
+
+def _route_llama_cpp_log() -> None:
+    import llama_cpp
+
+    if not _log_router:
+        _log_router.append(llama_cpp.llama_log_callback(_log_from_llama_cpp))
+        llama_cpp.llama_log_set(_log_router[0], ctypes.c_void_p(0))
