@@ -9,11 +9,12 @@ a time, on the same CPU threads:
 * ``transformers generate, static cache + torch.compile``: transformers' own ``generate`` with a static KV cache
   and the forward compiled (a first, untimed pass compiles it for every prompt; fewer Python calls per token);
 * ``llama.cpp engine``: :class:`LlamaCppBackend`, the arena's llama.cpp path (our rules on llama.cpp's logits);
-* ``llama.cpp alone``: llama-cpp-python's own completion loop: the yardstick.
+* ``llama.cpp alone on the shipped Q4_1 file``: the format choice (the engine serves the same weights as Q8_0);
+* ``llama.cpp alone``: llama-cpp-python's own completion loop on the file the engine serves: the yardstick.
 
 Prints, for each path, decode tokens/s over llama.cpp alone's (a ratio measured in one run)::
 
-    python bench/generation.py [--prompts 4] [--tokens 64] [--paths nf4,fp32,compiled,engine]
+    python bench/generation.py [--prompts 4] [--tokens 64] [--paths nf4,fp32,compiled,engine,shipped]
 """
 
 from __future__ import annotations
@@ -97,14 +98,24 @@ def llama_cpp_engine() -> Run:
     return through_backend(LlamaCppBackend.load(Settings(engine="llama.cpp")))
 
 
-def llama_cpp_alone(threads: int) -> Run:
+def served_gguf() -> Path:
+    """The GGUF file the llama.cpp engine serves (the shipped weights as Q8_0 by default)."""
+    from pipelines.common.settings import Settings
+    from pipelines.generation.llama_cpp_backend import serving_gguf
+    from pipelines.generation.models import offline_gguf_file
+
+    settings = Settings()
+    return serving_gguf(offline_gguf_file(), settings.cache_dir, settings.llama_cpp_weights)
+
+
+def llama_cpp_alone(threads: int, gguf: Path) -> Run:
     from llama_cpp import Llama
     from transformers import AutoTokenizer
 
     from pipelines.common.settings import Settings
-    from pipelines.generation.models import materialize_offline_model, offline_gguf_file
+    from pipelines.generation.models import materialize_offline_model
 
-    llm = Llama(model_path=str(offline_gguf_file()), n_ctx=2048, n_threads=threads, verbose=False)
+    llm = Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, verbose=False)
     tokenizer = AutoTokenizer.from_pretrained(materialize_offline_model(Settings().cache_dir))
 
     def run(prompts: list[str], tokens: int) -> tuple[float, int]:
@@ -123,7 +134,16 @@ PATHS: dict[str, tuple[str, Callable[[], Run]]] = {
     "fp32": ("transformers fp32 (DecodeBatch)", lambda: transformers_engine("none")),
     "compiled": ("transformers generate, static cache + torch.compile, fp32", compiled_generate),
     "engine": ("llama.cpp engine (LlamaCppBackend)", llama_cpp_engine),
+    "shipped": ("llama.cpp alone on the shipped Q4_1 file", lambda: shipped_file_alone()),
 }
+
+
+def shipped_file_alone() -> Run:
+    import torch
+
+    from pipelines.generation.models import offline_gguf_file
+
+    return llama_cpp_alone(torch.get_num_threads(), offline_gguf_file())
 
 
 def main() -> None:
@@ -141,14 +161,15 @@ def main() -> None:
         return
     prompts = (PROMPTS * args.prompts)[: args.prompts]
     threads = torch.get_num_threads()
-    yardstick_run = llama_cpp_alone(threads)
+    gguf = served_gguf()
+    yardstick_run = llama_cpp_alone(threads, gguf)
 
     def yardstick() -> float:
         seconds, produced = yardstick_run(prompts, args.tokens)
         return produced / seconds
 
     print(f"generation ({len(prompts)} prompts, up to {args.tokens} new tokens, {threads} threads): decode tokens/s "
-          "over llama.cpp alone on the same GGUF, measured just before and after each path (their mean)")
+          f"over llama.cpp alone on the served weights ({gguf.name}), measured just before and after each path")
     for key in args.paths.split(","):
         label, make = PATHS[key]
         try:

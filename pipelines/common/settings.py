@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         "auto", description="What runs the in-process model: llama.cpp (the offline GGUF as it ships, adapters "
         "converted to GGUF LoRA), transformers (any Hugging Face model, 4-bit NF4), or auto: llama.cpp for the "
         "offline model on a CPU where llama-cpp-python and its converter are installed, else transformers.")
+    llama_cpp_weights: Literal["q8_0", "f16", "q4_1"] = Field(
+        "q8_0", description="How the llama.cpp engine holds the offline model: q8_0 (the shipped Q4_1 weights "
+        "re-quantised to 8 bits once, a rounding far below 4-bit's step: fastest here), f16 (exactly the shipped "
+        "weights, twice the memory), or q4_1 (the file as it ships: slow prefill on these CPUs).")
     adapter_path: Path = PROJECT_ROOT / "assets" / "adapters" / "lumenhollow-qlora"
     generation_base_url: str | None = Field(
         None, description="Generate on an OpenAI-compatible server (vLLM with --enable-lora) instead of in-process."
