@@ -178,7 +178,8 @@ class Runtime:
         if self.backend is None:
             return "no model loaded"
         name = self.settings.model_id
-        if name == OFFLINE_MODEL:  # llama.cpp reads the GGUF as it ships; transformers de-quantises it
+        if name == OFFLINE_MODEL:  # llama.cpp reads the GGUF (precision says in which format); transformers
+            # de-quantises it
             name = "SmolLM2-135M-Instruct (offline GGUF Q4_1)" if isinstance(self.backend, LlamaCppBackend) \
                 else "SmolLM2-135M-Instruct (offline, de-quantised from GGUF Q4_1)"
         adapter = self.backend.adapter_ids.get("finetuned", "none")
@@ -381,8 +382,8 @@ def reader_options(settings: Settings) -> ReaderOptions:
 
 def choose_engine(settings: Settings) -> Literal["transformers", "llama.cpp"]:
     """What runs the in-process model. ``auto`` picks llama.cpp where it is the faster correct path: the offline
-    GGUF model (llama.cpp reads it as it ships), on a CPU (a GPU runs transformers in 4-bit faster, and batches
-    sessions), with llama-cpp-python and its adapter converter installed (``scripts/setup.sh`` does both)."""
+    GGUF model (llama.cpp reads its file), on a CPU (a GPU runs transformers in 4-bit faster), with
+    llama-cpp-python and its adapter converter installed (``scripts/setup.sh`` does both)."""
     if settings.engine != "auto":
         return settings.engine
     if (settings.model_id == OFFLINE_MODEL and llama_cpp_installed() and converter_script(settings.cache_dir)

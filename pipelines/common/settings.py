@@ -38,9 +38,10 @@ class Settings(BaseSettings):
         "4bit", description="4bit: NF4 through bitsandbytes, falling back to full precision (logged)."
     )
     engine: Literal["auto", "transformers", "llama.cpp"] = Field(
-        "auto", description="What runs the in-process model: llama.cpp (the offline GGUF as it ships, adapters "
-        "converted to GGUF LoRA), transformers (any Hugging Face model, 4-bit NF4), or auto: llama.cpp for the "
-        "offline model on a CPU where llama-cpp-python and its converter are installed, else transformers.")
+        "auto", description="What runs the in-process model: llama.cpp (the offline GGUF's weights, see "
+        "ARENA_LLAMA_CPP_WEIGHTS; adapters converted to GGUF LoRA), transformers (any Hugging Face model, 4-bit "
+        "NF4), or auto: llama.cpp for the offline model on a CPU where llama-cpp-python and its converter are "
+        "installed, else transformers.")
     llama_cpp_weights: Literal["q8_0", "f16", "q4_1"] = Field(
         "q8_0", description="How the llama.cpp engine holds the offline model: q8_0 (the shipped Q4_1 weights "
         "re-quantised to 8 bits once, a rounding far below 4-bit's step: fastest here), f16 (exactly the shipped "

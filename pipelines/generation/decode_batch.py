@@ -193,7 +193,7 @@ class DecodeBatch:
         for index, row in enumerate(self._rows):
             try:  # a row whose rules fail ends alone, with a RowFailure
                 token = row.pick(self._logits[index])
-                deltas, ended = row.accept(token, self._eos)
+                deltas, ended = row.accept(token)
             except Exception as exc:
                 log.exception("row %d failed", row.row_id)
                 out.append((row.row_id, RowFailure(f"{type(exc).__name__}: {exc}")))

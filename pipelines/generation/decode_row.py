@@ -6,7 +6,7 @@ Example::
 
     row = DecodeRow.start(0, GenerationRequest(messages), tokenizer, max_new_tokens=64)
     while True:
-        deltas, ended = row.accept(row.pick(next_token_logits), row.eos)   # logits: a 1-D float tensor
+        deltas, ended = row.accept(row.pick(next_token_logits))   # logits: a 1-D float tensor
         ...                                       # feed the picked token to the model; stop when ended
 """
 
@@ -56,6 +56,7 @@ def eos_ids(tokenizer: PreTrainedTokenizerBase) -> set[int]:
             ids.add(token_id)
     return ids
 
+
 @dataclass
 class DecodeRow:
     """One row's token-level state: what it asked for, what it generated, and its text so far."""
@@ -66,7 +67,7 @@ class DecodeRow:
     temperature: float
     decoder: IncrementalDecoder
     copy_rule: CopyRule | None
-    eos: set[int] = field(default_factory=set)
+    eos: set[int]  # the tokens that end its turn
     generated: list[int] = field(default_factory=list)
     picked: int = 0
 
@@ -83,10 +84,10 @@ class DecodeRow:
     def adapter(self) -> str:
         return self.request.adapter or BASE_ADAPTER
 
-    def accept(self, token: int, eos: set[int]) -> tuple[list[str | None], bool]:
+    def accept(self, token: int) -> tuple[list[str | None], bool]:
         """Take the picked token: the text deltas to send (``None`` last when the row ended) and whether it ended."""
         self.picked += 1
-        if token in eos:
+        if token in self.eos:
             return [None], True
         self.generated.append(token)
         delta = self.decoder.push(token)

@@ -232,7 +232,7 @@ class LlamaCppBatch:
         for row in list(self._rows):
             try:  # a row whose rules fail ends alone, with a RowFailure
                 token = row.decode.pick(row.logits)
-                deltas, ended = row.decode.accept(token, self._eos)
+                deltas, ended = row.decode.accept(token)
             except Exception as exc:
                 log.exception("row %d failed", row.decode.row_id)
                 out.append((row.decode.row_id, RowFailure(f"{type(exc).__name__}: {exc}")))
