@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipelines.common.atomic_file import replaced_atomically
+
 CONVERTER_DIRNAME = "llama.cpp-converter"
 _ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 
@@ -62,19 +64,15 @@ def gguf_lora_file(adapter: Path, base_folder: Path, cache_dir: Path, timeout_s:
             f"llama.cpp's adapter converter is not in {cache_dir / CONVERTER_DIRNAME}: run `bash scripts/setup.sh` "
             "(it installs llama-cpp-python and its converter), or set ARENA_ENGINE=transformers."
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    command = [sys.executable, str(script), "--base", str(base_folder), "--outtype", "f32",
-               "--outfile", str(partial), str(adapter)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # the base folder is local: never ask the Hub
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
-    except subprocess.TimeoutExpired as exc:
-        partial.unlink(missing_ok=True)
-        raise AdapterConversionError(f"Converting {adapter} to GGUF took over {timeout_s:.0f} s") from exc
-    if done.returncode != 0 or not partial.is_file():
-        partial.unlink(missing_ok=True)
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-        raise AdapterConversionError(f"llama.cpp's converter refused the adapter at {adapter}: {tail}")
-    partial.replace(target)
+    with replaced_atomically(target) as partial:
+        command = [sys.executable, str(script), "--base", str(base_folder), "--outtype", "f32",
+                   "--outfile", str(partial), str(adapter)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise AdapterConversionError(f"Converting {adapter} to GGUF took over {timeout_s:.0f} s") from exc
+        if done.returncode != 0 or not partial.is_file():
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+            raise AdapterConversionError(f"llama.cpp's converter refused the adapter at {adapter}: {tail}")
     return target

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from pipelines.common.atomic_file import replaced_atomically
 from pipelines.common.events import RowFailure
 from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.generation.backend import FINETUNED_ADAPTER
@@ -58,16 +59,13 @@ def serving_gguf(shipped: Path, cache_dir: Path, weights: str) -> Path:
     target = cache_dir / "models" / f"{shipped.stem.rsplit('.', 1)[0]}.{weights.upper()}.gguf"
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, WEIGHT_FORMATS[weights])
     params.allow_requantize = True  # from Q4_1: to F16 exactly, to Q8_0 with 8-bit rounding of 4-bit values
     params.nthread = max(1, torch.get_num_threads())
-    if llama_cpp.llama_model_quantize(str(shipped).encode(), str(partial).encode(), ctypes.byref(params)) != 0:
-        partial.unlink(missing_ok=True)
-        raise ModelLoadError(f"llama.cpp could not write {shipped.name} as {weights}")
-    partial.replace(target)
+    with replaced_atomically(target) as partial:
+        if llama_cpp.llama_model_quantize(str(shipped).encode(), str(partial).encode(), ctypes.byref(params)) != 0:
+            raise ModelLoadError(f"llama.cpp could not write {shipped.name} as {weights}")
     return target
 
 
