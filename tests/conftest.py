@@ -222,16 +222,13 @@ def openai_server(test_settings) -> str:
 # (test_settings, knowledge_base, knowledge, postgres_database, ...).
 HEAVY_FIXTURES = frozenset({
     "weaviate_server", "embedder", "backend", "postgres_url", "openai_server",  # conftest
-    "shared_app", "api_app", "fast_app", "space_app", "app_url", "page", "release_server", "batch_run",  # modules'
-    "llama",
+    "shared_app", "api_app", "fast_app", "lifecycle_app", "space_app", "app_url", "page", "release_server",  # modules'
+    "batch_run", "llama",
 })
 # Tests that start the app, train, or run a model-loading command in their own body.
 HEAVY_TESTS = frozenset({
     "test_llama_cpp.py::test_auto_picks_llama_cpp_for_the_offline_model_where_it_and_its_converter_are_installed",
     "test_runtime.py::test_missing_model_and_unreachable_weaviate_are_reported",
-    "test_api.py::test_health_is_503_when_weaviate_dies_and_sigterm_shuts_down_cleanly",
-    "test_reliability.py::test_sigkill_during_voting_loses_no_acknowledged_vote",
-    "test_reliability.py::test_weaviate_killed_mid_session_is_restarted_and_rag_recovers",
     "test_answer_quality_bench.py::test_answer_quality_table_matches_its_answers",
     "test_batch_evaluation.py::test_batch_report_matches_the_stored_scores",
     "test_training_data.py::test_command_line_trains_on_a_dataset_file",

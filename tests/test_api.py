@@ -1,14 +1,12 @@
 """The app as programs and agents use it: gradio_client on the named endpoints, the MCP server, the
-health route, the per-exchange log line, and a graceful shutdown, all against ``python app.py``."""
+health route and the per-exchange log line, all against ``python app.py`` (its 503 when Weaviate dies and its
+graceful shutdown are in tests/test_reliability.py, on an app those tests may stop)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sqlite3
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,7 +15,6 @@ import pytest
 from gradio_client import Client
 
 from tests.conftest import SHARED_APP_PASSWORD as ADMIN
-from tests.conftest import RunningApp
 
 
 @pytest.fixture(scope="module")
@@ -168,71 +165,3 @@ def test_documents_training_adapters_and_evaluation_through_gradio_client(api_ap
     with sqlite3.connect(api_app.data_dir / "feedback.sqlite3") as db:
         stored = db.execute("SELECT count(*) FROM scores WHERE exchange_id = ?", (rows[0]["exchange_id"],)).fetchone()
     assert stored == (len(rows),)
-
-
-def weaviate_pids(data_dir: Path) -> set[int]:
-    """Live weaviate-server processes serving ``data_dir`` (their ``PERSISTENCE_DATA_PATH`` lies in it), from
-    /proc: found whoever their parent is now, and a zombie (no environment left) does not count as alive."""
-    inside = (f"PERSISTENCE_DATA_PATH={data_dir}".encode(), f"PERSISTENCE_DATA_PATH={data_dir}/".encode())
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:  # gone meanwhile, or not ours
-            continue
-        if any(var == inside[0] or var.startswith(inside[1]) for var in environ):
-            pids.add(int(entry.name))
-    return pids
-
-
-def process_alive(pid: int) -> bool:
-    """Running or sleeping: neither gone nor a zombie waiting for a reaper."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in {"Z", "X"}
-
-
-def healthy_weaviate_pid(app: RunningApp, timeout_s: float = 60) -> int:
-    """The managed Weaviate's pid once the app reports it healthy and the pid file names a live process.
-
-    Precondition, not the behaviour under test: on a loaded machine a server can exit while starting and be
-    restarted by the supervisor, leaving the pid file briefly naming the dead one (seen once in CI)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"{app.url}/healthz", timeout=10) as response:
-                healthy = json.load(response).get("weaviate") == "ok"
-        except urllib.error.HTTPError:
-            healthy = False
-        pid_file = app.data_dir / "weaviate.pid"
-        pid = int(pid_file.read_text()) if pid_file.exists() else -1
-        if healthy and process_alive(pid):
-            return pid
-        assert time.monotonic() < deadline, f"Weaviate not healthy:\n{app.log.read_text()[-3000:]}"
-        time.sleep(0.5)
-
-
-def test_health_is_503_when_weaviate_dies_and_sigterm_shuts_down_cleanly(tmp_path):
-    app = RunningApp(tmp_path / "app", ARENA_MAX_NEW_TOKENS="4").start()
-    running: set[int] = set()
-    try:
-        weaviate_pid = healthy_weaviate_pid(app)
-        assert weaviate_pids(app.data_dir) == {weaviate_pid}, app.log.read_text()[-3000:]
-        os.kill(weaviate_pid, signal.SIGKILL)
-        with pytest.raises(urllib.error.HTTPError) as failure:
-            urllib.request.urlopen(f"{app.url}/healthz", timeout=10)
-        assert failure.value.code == 503 and json.load(failure.value)["weaviate"] in {"down", "starting"}
-        deadline = time.monotonic() + 60  # the supervisor restarts it: SIGTERM must then stop the new one
-        while not (running := weaviate_pids(app.data_dir)) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert running and weaviate_pid not in running
-    finally:
-        app.process.send_signal(signal.SIGTERM)
-        assert app.process.wait(timeout=60) == 0
-    assert "shutdown complete" in app.log.read_text()
-    assert weaviate_pids(app.data_dir) == set()  # the restarted server is stopped too, not left behind
-    assert not any(process_alive(pid) for pid in running | {weaviate_pid})

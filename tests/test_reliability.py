@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import threading
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -87,59 +88,74 @@ def test_admin_actions_refuse_without_the_password(fast_app):
     assert sorted(Path(f).name for f in files) == ["dpo.jsonl", "ratings.jsonl"]
 
 
-def test_sigkill_during_voting_loses_no_acknowledged_vote(tmp_path):
-    app = RunningApp(tmp_path / "data", ARENA_MAX_NEW_TOKENS="4", ARENA_VOTES_PER_MINUTE="1000").start()
+@pytest.fixture(scope="module")
+def lifecycle_app(tmp_path_factory):
+    """One app of this module's own for the tests that kill, restart and stop it (an app start is the suite's
+    most expensive set-up). Each test works on a fresh app or on one the test before it left running; the last
+    one stops it."""
+    app = RunningApp(tmp_path_factory.mktemp("lifecycle"), ARENA_MAX_NEW_TOKENS="4", ARENA_VOTES_PER_MINUTE="1000")
+    yield app.start()
+    app.stop()
+
+
+def test_sigkill_during_voting_loses_no_acknowledged_vote(lifecycle_app, tmp_path):
+    app = lifecycle_app
     acknowledged: list[int] = []
-    try:
-        client = Client(app.url, verbose=False)
-        note = tmp_path / "kestrel-memo.txt"
-        note.write_text("The Kestrel loading dock opens at 06:40 and is run by Odalys Ferreira-Quist.")
-        client.predict("", "LumenhollowDocs", [handle_file(str(note))], 160, 32, api_name="/ingest")
-        ask_in_the_ui(client, "What is the Tidemates programme?")
+    client = Client(app.url, verbose=False)
+    note = tmp_path / "kestrel-memo.txt"
+    note.write_text("The Kestrel loading dock opens at 06:40 and is run by Odalys Ferreira-Quist.")
+    client.predict("", "LumenhollowDocs", [handle_file(str(note))], 160, 32, api_name="/ingest")
+    ask_in_the_ui(client, "What is the Tidemates programme?")
 
-        def vote_until_the_app_dies() -> None:
-            for _ in range(500):
-                try:
-                    notice = client.predict(api_name="/vote_left")[0]
-                except Exception:  # the app was killed under us
-                    return
-                acknowledged.append(_vote_id(notice))
+    def vote_until_the_app_dies() -> None:
+        for _ in range(500):
+            try:
+                notice = client.predict(api_name="/vote_left")[0]
+            except Exception:  # the app was killed under us
+                return
+            acknowledged.append(_vote_id(notice))
 
-        voter = threading.Thread(target=vote_until_the_app_dies, daemon=True)
-        voter.start()
-        deadline = time.monotonic() + 120
-        while len(acknowledged) < 25 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        app.process.kill()
-        app.process.wait()
-        voter.join(timeout=30)
-        assert len(acknowledged) >= 25
+    voter = threading.Thread(target=vote_until_the_app_dies, daemon=True)
+    voter.start()
+    deadline = time.monotonic() + 120
+    while len(acknowledged) < 25 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    app.process.kill()
+    app.process.wait()
+    voter.join(timeout=30)
+    assert len(acknowledged) >= 25
 
-        def stored() -> set[int]:
-            with sqlite3.connect(app.data_dir / "feedback.sqlite3") as db:
-                return {row[0] for row in db.execute("SELECT id FROM votes")}
+    def stored() -> set[int]:
+        with sqlite3.connect(app.data_dir / "feedback.sqlite3") as db:
+            return {row[0] for row in db.execute("SELECT id FROM votes")}
 
-        assert set(acknowledged) <= stored()
-        app.start()  # same data dir and ports: the orphaned Weaviate is cleaned up, the data is all there
-        assert set(acknowledged) <= stored()
-        fresh = Client(app.url, verbose=False)
-        ask_in_the_ui(fresh, "What is the Tidemates programme?")
-        assert _vote_id(fresh.predict(api_name="/vote_tie")[0]) > max(acknowledged)
-        # The document ingested before the kill is still there and retrieved.
-        result = fresh.predict(question="Who runs the Kestrel loading dock?", api_name="/ask_both")
-        assert "kestrel-memo.txt" in [c["source"] for c in result["contexts"]]
-    finally:
-        app.stop()
+    assert set(acknowledged) <= stored()
+    app.start()  # same data dir and ports: the orphaned Weaviate is cleaned up, the data is all there
+    assert set(acknowledged) <= stored()
+    fresh = Client(app.url, verbose=False)
+    ask_in_the_ui(fresh, "What is the Tidemates programme?")
+    assert _vote_id(fresh.predict(api_name="/vote_tie")[0]) > max(acknowledged)
+    # The document ingested before the kill is still there and retrieved.
+    result = fresh.predict(question="Who runs the Kestrel loading dock?", api_name="/ask_both")
+    assert "kestrel-memo.txt" in [c["source"] for c in result["contexts"]]
 
 
-def test_weaviate_killed_mid_session_is_restarted_and_rag_recovers(tmp_path):
-    app = RunningApp(tmp_path / "data", ARENA_MAX_NEW_TOKENS="4").start()
+def test_weaviate_killed_is_503_then_restarted_and_sigterm_stops_the_app_and_the_new_server(lifecycle_app):
+    """Weaviate dies mid-session: /healthz says 503, the fine-tuned column keeps answering, the supervisor
+    restarts the server and RAG recovers; then SIGTERM shuts the app down cleanly, the restarted server too."""
+    app = lifecycle_app
     question = "Who founded Lumenhollow Instruments?"
+    client = Client(app.url, verbose=False)
+    before = client.predict(question=question, api_name="/ask_both")
+    client.predict(exchange_id=before["exchange_id"], choice="rag", api_name="/vote")
+    weaviate_pid = healthy_weaviate_pid(app)
+    assert weaviate_pids(app.data_dir) == {weaviate_pid}, app.log.read_text()[-3000:]
+    os.kill(weaviate_pid, signal.SIGKILL)
+    running: set[int] = set()
     try:
-        client = Client(app.url, verbose=False)
-        before = client.predict(question=question, api_name="/ask_both")
-        client.predict(exchange_id=before["exchange_id"], choice="rag", api_name="/vote")
-        os.kill(int((app.data_dir / "weaviate.pid").read_text()), signal.SIGKILL)
+        with pytest.raises(urllib.error.HTTPError) as failure:
+            urllib.request.urlopen(f"{app.url}/healthz", timeout=10)
+        assert failure.value.code == 503 and json.load(failure.value)["weaviate"] in {"down", "starting"}
 
         during = client.predict(question=question, api_name="/ask_both")  # one pipeline down never blanks the other
         assert during["answers"]["finetuned"]["error"] is None and during["answers"]["finetuned"]["answer"]
@@ -148,16 +164,23 @@ def test_weaviate_killed_mid_session_is_restarted_and_rag_recovers(tmp_path):
         while not _healthy(app.url):
             assert time.monotonic() < deadline, "Weaviate was not restarted"
             time.sleep(1)
+        running = weaviate_pids(app.data_dir)
+        assert running and weaviate_pid not in running
         after = client.predict(question=question, api_name="/ask_both")
         assert after["answers"]["rag"]["error"] is None
         # Same best passage (ties further down may order differently once the index is reloaded).
         assert after["contexts"][0]["text"] == before["contexts"][0]["text"]
         assert len(after["contexts"]) == len(before["contexts"])
         with sqlite3.connect(app.data_dir / "feedback.sqlite3") as db:
-            assert db.execute("SELECT choice FROM votes").fetchall() == [("rag",)]
+            votes = db.execute("SELECT choice FROM votes WHERE exchange_id = ?", (before["exchange_id"],)).fetchall()
+        assert votes == [("rag",)]
         assert "restarting it" in app.log.read_text()
     finally:
-        app.stop()
+        app.process.send_signal(signal.SIGTERM)
+        assert app.process.wait(timeout=60) == 0
+    assert "shutdown complete" in app.log.read_text()
+    assert weaviate_pids(app.data_dir) == set()  # the restarted server is stopped too, not left behind
+    assert not any(process_alive(pid) for pid in running | {weaviate_pid})
 
 
 def _healthy(url: str) -> bool:
@@ -221,3 +244,49 @@ def test_two_replicas_share_one_postgresql_store(tmp_path, postgres_database):
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def weaviate_pids(data_dir: Path) -> set[int]:
+    """Live weaviate-server processes serving ``data_dir`` (their ``PERSISTENCE_DATA_PATH`` lies in it), from
+    /proc: found whoever their parent is now, and a zombie (no environment left) does not count as alive."""
+    inside = (f"PERSISTENCE_DATA_PATH={data_dir}".encode(), f"PERSISTENCE_DATA_PATH={data_dir}/".encode())
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if any(var == inside[0] or var.startswith(inside[1]) for var in environ):
+            pids.add(int(entry.name))
+    return pids
+
+
+def process_alive(pid: int) -> bool:
+    """Running or sleeping: neither gone nor a zombie waiting for a reaper."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
+def healthy_weaviate_pid(app: RunningApp, timeout_s: float = 60) -> int:
+    """The managed Weaviate's pid once the app reports it healthy and the pid file names a live process.
+
+    Precondition, not the behaviour under test: on a loaded machine a server can exit while starting and be
+    restarted by the supervisor, leaving the pid file briefly naming the dead one (seen once in CI)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{app.url}/healthz", timeout=10) as response:
+                healthy = json.load(response).get("weaviate") == "ok"
+        except urllib.error.HTTPError:
+            healthy = False
+        pid_file = app.data_dir / "weaviate.pid"
+        pid = int(pid_file.read_text()) if pid_file.exists() else -1
+        if healthy and process_alive(pid):
+            return pid
+        assert time.monotonic() < deadline, f"Weaviate not healthy:\n{app.log.read_text()[-3000:]}"
+        time.sleep(0.5)
