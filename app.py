@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import signal
 import sys
 import warnings
@@ -18,6 +16,7 @@ from components.finetune import build_finetune_tab
 from components.knowledge import build_knowledge_tab
 from components.leaderboard import build_leaderboard_tab
 from components.rendering import CSS
+from pipelines.common.process_exit import exit_now
 from pipelines.common.settings import SettingsError, load_settings
 from pipelines.runtime import Runtime
 
@@ -107,18 +106,7 @@ def main() -> None:
         log.info("shutting down: stopping the scoring worker, the store and the managed Weaviate")
         runtime.close()
         log.info("shutdown complete")
-    exit_after_clean_shutdown()
-
-
-def exit_after_clean_shutdown() -> None:
-    """Leave as soon as everything is closed: the exit handlers run and the output is flushed, but Python's
-    own teardown of torch, transformers and gradio's modules is skipped. It did nothing useful and took 4 s of
-    CPU after every stop here (10 s on a busy machine), which a restarting Space or test waits through."""
-    atexit._run_exitfuncs()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    exit_now(0)  # everything is closed: skip the 4 s of module teardown (pipelines/common/process_exit.py)
 
 
 def __getattr__(name: str) -> gr.Blocks:

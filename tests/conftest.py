@@ -240,10 +240,17 @@ HEAVY_TESTS = frozenset({
 HEAVY_PARAMS = frozenset({("target", "postgresql")})
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks given here
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark as ``integration`` every test that needs a heavy fixture, so ``-m "not integration"`` runs the
-    fast unit tests alone. Nothing is deselected by default: CI runs everything."""
+    fast unit tests alone. Nothing is deselected by default: CI runs everything.
+
+    And give each test its file's ``xdist_group``, except that every file with a test on ``shared_app`` is one
+    group: under ``--dist loadgroup`` (scripts/test.sh) a file's tests stay together and in order on one worker,
+    as ``--dist loadfile`` keeps them, and the shared app starts once in the suite, not once per worker."""
+    shared_app_files = {item.path for item in items if "shared_app" in getattr(item, "fixturenames", ())}
     for item in items:
+        item.add_marker(pytest.mark.xdist_group("shared-app" if item.path in shared_app_files else item.path.stem))
         params = getattr(getattr(item, "callspec", None), "params", {})
         if (HEAVY_FIXTURES.intersection(getattr(item, "fixturenames", ()))
                 or f"{item.path.name}::{item.originalname}" in HEAVY_TESTS

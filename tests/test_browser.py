@@ -20,7 +20,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    app = RunningApp(tmp_path_factory.mktemp("appdata"), ARENA_MAX_NEW_TOKENS="40").start()
+    # Two DPO steps (not 8): the DPO test checks the button's run, version and activation, not what DPO learns.
+    app = RunningApp(tmp_path_factory.mktemp("appdata"), ARENA_MAX_NEW_TOKENS="40", ARENA_DPO_STEPS="2").start()
     yield app.url, app.data_dir
     app.stop()
 
@@ -320,6 +321,7 @@ def test_dpo_from_votes_activates_a_new_adapter_version(app_url, page):
     page.get_by_role("tab", name="Leaderboard").click()
     page.locator("#improve-adapter").click()
     expect(page.locator("#improve-status")).to_contain_text("is active", timeout=300_000)
+    expect(page.locator("#improve-status")).to_contain_text("2 DPO steps")  # the app's ARENA_DPO_STEPS ran
     page.get_by_role("tab", name="Arena").click()
     ask(page, "What does quiet mode do?")
     with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
@@ -337,8 +339,8 @@ def test_train_from_the_finetune_tab_activate_and_see_the_arena_use_it(app_url, 
     url, data_dir = app_url
     page.goto(url)
     page.get_by_role("tab", name="Fine-tune").click()
-    page.locator("#ft-max-steps input").fill("3")
-    # Short pairs (128 tokens, not 512) keep the three steps and their three eval passes to a fraction of the time;
+    page.locator("#ft-max-steps input").fill("2")
+    # Short pairs (128 tokens, not 512) keep the two steps and their two eval passes to a fraction of the time;
     # the run is still a real QLoRA run of the tab's form on the sample documents.
     page.locator("#ft-max-length input[type=number]").fill("128")
     page.locator("#ft-max-length input[type=number]").press("Tab")
@@ -351,7 +353,7 @@ def test_train_from_the_finetune_tab_activate_and_see_the_arena_use_it(app_url, 
     trained = sorted(p.name for p in (data_dir / "adapters").iterdir() if p.name.startswith("lumenhollowdocs-"))
     assert len(trained) == 1 and not trained[0].endswith(".partial")
     metadata = json.loads((data_dir / "adapters" / trained[0] / "arena_adapter.json").read_text())
-    assert metadata["hyperparameters"]["max_length"] == 128 and metadata["steps"] == 3   # the form's values ran
+    assert metadata["hyperparameters"]["max_length"] == 128 and metadata["steps"] == 2   # the form's values ran
     registry = page.locator("#ft-registry")  # the new run is listed with its training speed
     expect(registry).to_contain_text(trained[0], timeout=30_000)
     expect(registry).to_contain_text("steps/s")

@@ -50,9 +50,9 @@ def test_local_model_judges_a_voted_exchange_end_to_end_smoke(tmp_path, test_set
     column, and rescoring without a judge keeps the judged rows. Does not prove that any verdict is parsed: the
     135M model mostly writes prose instead of ragas' JSON (answer relevancy on these answers failed all three
     times it was tried in-process, taking about a minute each on a busy 2-core machine), so every judged row may
-    be ``failed``. The scripted-judge tests below cover the verdicts. Each metric's budget is short (6 s) because
-    a smoke test only needs the call to reach the model and come back as a row: at 15 s the nine judged rows took
-    two minutes of the suite.
+    be ``failed``. The scripted-judge tests below cover the verdicts. Each metric's budget is short (3 s, replies
+    of at most 16 tokens) because a smoke test only needs the call to reach the model and come back as a row: at
+    15 s the judged rows took two minutes of the suite, at 6 s about a minute.
     """
     from pipelines.knowledge.retrieval import HybridRetriever
 
@@ -66,7 +66,7 @@ def test_local_model_judges_a_voted_exchange_end_to_end_smoke(tmp_path, test_set
     ])
     judge = LocalChatModel(backend)
     worker = ScoringWorker(store, lambda: RagasScorer(
-        embedder, references, lambda emb: LLMJudge(judge, emb, max_new_tokens=32, timeout_s=6))).start()
+        embedder, references, lambda emb: LLMJudge(judge, emb, max_new_tokens=16, timeout_s=3))).start()
     store.add_vote(exchange_id, "rag", session_id="s")
     worker.submit(exchange_id)
     assert worker.wait_idle(timeout=600)

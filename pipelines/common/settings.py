@@ -135,6 +135,8 @@ class Settings(BaseSettings):
         "hf_oauth (off a Space, Gradio signs you in as the owner of the local HF token)."
     )
     admin_password: SecretStr | None = Field(None, description="If set, export and training need it.")
+    dpo_steps: int = Field(8, ge=1, le=10_000, description="Steps of the DPO run the Leaderboard tab's button "
+                           "starts on the votes (each a batch of two pairs; about 5 s a step on 2 CPU cores).")
 
     # A helper language model (writes training pairs, judges answers): an OpenAI-compatible server
     llm_base_url: str | None = Field(

@@ -152,7 +152,7 @@ def improve_active_adapter(backend, feedback, settings, config: DpoConfig | None
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     output = settings.data_dir / "adapters" / f"{current.name.split('+dpo')[0]}+dpo-{stamp}"
     report = train_dpo(resolve_model_path(settings), current, dpo_rows(feedback.rated_exchanges()), output,
-                       config, base_model_id=settings.model_id)
+                       config or DpoConfig(steps=settings.dpo_steps), base_model_id=settings.model_id)
     return backend.load_adapter(output, FINETUNED_ADAPTER), report
 
 
