@@ -6,14 +6,14 @@ bash "$ROOT/scripts/setup.sh" --dev
 VENV="${ARENA_VENV:-${ARENA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-ft-arena}/venv}"
 cd "$ROOT"
 "$VENV/bin/ruff" check .
-# Two workers (ARENA_TEST_WORKERS; 1: one process), each given whole files in order (--dist loadgroup, each file a
-# group, tests/conftest.py: a module's tests share its app and run in their written order; the files on the shared
-# app are one group, so it starts once), and one thread of math each (OMP_NUM_THREADS=1): two processes of two
-# threads on two cores spin-wait on each other, which made a decode step 30 times slower.
+# Two workers (ARENA_TEST_WORKERS; 1: one process), each given whole files in order (--dist loadfile: a module's
+# tests share its app and run in their written order; the files on the shared app go to one worker together, so it
+# starts once: tests/conftest.py), and one thread of math each (OMP_NUM_THREADS=1): two processes of two threads on
+# two cores spin-wait on each other, which made a decode step 30 times slower.
 WORKERS="${ARENA_TEST_WORKERS:-2}"
 if [[ "$WORKERS" -gt 1 ]]; then
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-  set -- -n "$WORKERS" --dist loadgroup "$@"
+  set -- -n "$WORKERS" --dist loadfile "$@"
 fi
 # The tests run with no network but loopback (their own network namespace) where the machine allows one, so the
 # suite shows the app starting, answering, scoring and serving its pages while calling out to nothing.

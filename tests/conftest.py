@@ -240,17 +240,37 @@ HEAVY_TESTS = frozenset({
 HEAVY_PARAMS = frozenset({("target", "postgresql")})
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks given here
+#: The files whose tests talk to ``shared_app``: the test workers run them as one unit (see below), so the app starts
+#: once in the suite, not once per worker. A file on the shared app missing here fails the collection.
+SHARED_APP_FILES = frozenset({"test_api.py", "test_reliability.py"})
+
+
+@pytest.hookimpl(tryfirst=True)  # ahead of pytest-xdist's own choice of scheduler
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` (scripts/test.sh), with the shared app's files as one unit: a file's tests stay together
+    and in their written order on one worker (a module's tests share its app), and the files on the shared app
+    share a worker. (xdist's ``loadgroup`` marks do not reach its scheduler under pytest 9: its node ids no longer
+    follow the ``_nodeid`` that xdist rewrites.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesWithTheSharedAppTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return "shared-app" if Path(file).name in SHARED_APP_FILES else file
+
+    return FilesWithTheSharedAppTogether(config, log)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark as ``integration`` every test that needs a heavy fixture, so ``-m "not integration"`` runs the
-    fast unit tests alone. Nothing is deselected by default: CI runs everything.
-
-    And give each test its file's ``xdist_group``, except that every file with a test on ``shared_app`` is one
-    group: under ``--dist loadgroup`` (scripts/test.sh) a file's tests stay together and in order on one worker,
-    as ``--dist loadfile`` keeps them, and the shared app starts once in the suite, not once per worker."""
-    shared_app_files = {item.path for item in items if "shared_app" in getattr(item, "fixturenames", ())}
+    fast unit tests alone. Nothing is deselected by default: CI runs everything."""
+    on_shared_app = {item.path.name for item in items if "shared_app" in getattr(item, "fixturenames", ())}
+    if on_shared_app - SHARED_APP_FILES:
+        raise pytest.UsageError(f"{sorted(on_shared_app - SHARED_APP_FILES)} use shared_app: add them to "
+                                "SHARED_APP_FILES in tests/conftest.py, so the app starts once")
     for item in items:
-        item.add_marker(pytest.mark.xdist_group("shared-app" if item.path in shared_app_files else item.path.stem))
         params = getattr(getattr(item, "callspec", None), "params", {})
         if (HEAVY_FIXTURES.intersection(getattr(item, "fixturenames", ()))
                 or f"{item.path.name}::{item.originalname}" in HEAVY_TESTS
