@@ -104,7 +104,7 @@ def test_endpoint_judge_scores_through_a_real_openai_compatible_server_smoke(ope
     from pipelines.generation.models import resolve_model_path
 
     judge = LLMJudge(OpenAICompatibleChatModel(openai_server, resolve_model_path(test_settings)), embeddings,
-                     max_new_tokens=48, timeout_s=30)
+                     max_new_tokens=24, timeout_s=12)  # a row within the budget, not a parsed verdict
     sample = SingleTurnSample(user_input="Who founded Lumenhollow Instruments?", response="Ilse Varnholt.")
     rows = {r["metric"]: r for r in judge.score_answer("finetuned", sample, retrieved=False)}
     _assert_value_or_reasoned_failure(rows["answer_relevancy"])

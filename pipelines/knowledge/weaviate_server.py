@@ -134,6 +134,13 @@ class WeaviateServer:
         return env
 
     def start(self, timeout_s: float = 90.0) -> WeaviateServer:
+        """Launch the server and wait until it serves."""
+        return self.launch().wait_until_ready(timeout_s)
+
+    def launch(self) -> WeaviateServer:
+        """Start the process without waiting: its Raft boot takes seconds of mostly idle time, which the caller
+        can spend loading models before :meth:`wait_until_ready`. Call it from a thread that lives as long as the
+        server: the server is asked to die with the thread that started it (``PR_SET_PDEATHSIG``)."""
         _stop_stale_server(self.pid_file, self.binary)
         for port in (self.http_port, self.grpc_port):
             if not port_is_free(port):
@@ -150,6 +157,13 @@ class WeaviateServer:
         )
         log_handle.close()
         self.pid_file.write_text(str(self.process.pid))
+        return self
+
+    def wait_until_ready(self, timeout_s: float = 90.0) -> WeaviateServer:
+        """Until the launched server serves; ``WeaviateStartError`` (and the process stopped) if it exits or
+        does not become ready in time."""
+        if self.process is None:
+            raise WeaviateStartError("weaviate-server was not launched")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
