@@ -93,6 +93,7 @@ def main() -> None:
     try:
         demo = build_demo(runtime).queue(default_concurrency_limit=settings.queue_concurrency,
                                          max_size=settings.queue_max_size)
+        calm_idle_queue(demo)
         demo.launch(server_name=settings.host, server_port=settings.port, css=CSS, show_error=True,
                     mcp_server=settings.mcp_server, prevent_thread_lock=True)
         add_health_route(demo, runtime)
@@ -107,6 +108,20 @@ def main() -> None:
         runtime.close()
         log.info("shutdown complete")
     exit_now(0)  # everything is closed: skip the 4 s of module teardown (pipelines/common/process_exit.py)
+
+
+def calm_idle_queue(demo: gr.Blocks, poll_s: float = 0.02, progress_poll_s: float = 0.05) -> None:
+    """Poll Gradio's queue every 20 ms (progress every 50 ms) instead of every 1 ms (10 ms) when it is idle.
+
+    Gradio's queue loops on ``asyncio.sleep`` while free; at its defaults an idle app here used 8% of a core
+    (1.6 s of CPU in 20 s with no one asking). A new question now waits at most 20 ms more to start, against
+    seconds of answer. Gradio keeps these on its private queue object: left as they are if that changes."""
+    queue = getattr(demo, "_queue", None)
+    if hasattr(queue, "sleep_when_free") and hasattr(queue, "progress_update_sleep_when_free"):
+        queue.sleep_when_free = max(queue.sleep_when_free, poll_s)
+        queue.progress_update_sleep_when_free = max(queue.progress_update_sleep_when_free, progress_poll_s)
+    else:
+        log.warning("Gradio's queue has no idle-poll settings here: it polls at its own pace")
 
 
 def __getattr__(name: str) -> gr.Blocks:

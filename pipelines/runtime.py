@@ -48,7 +48,7 @@ from pipelines.knowledge.embeddings import Embedder
 from pipelines.knowledge.ingest import folder_files
 from pipelines.knowledge.retrieval import RetrievalOptions
 from pipelines.knowledge.store import connect
-from pipelines.knowledge.weaviate_server import WEAVIATE_VERSION, WeaviateServer
+from pipelines.knowledge.weaviate_server import WEAVIATE_VERSION, WeaviateServer, WeaviateStartError
 from pipelines.training.jobs import TrainingJobs
 
 log = logging.getLogger(__name__)
@@ -89,46 +89,49 @@ class Runtime:
         # The managed Weaviate boots (seconds of mostly idle Raft start-up) while the embedder and the model load:
         # an app start here took 6-9 s less.
         launched, launch_problem = _launch_weaviate(settings)
+        client = None
         try:
             embedder = Embedder.load(settings.embedding_model)
             backend, model_problem, model_problems = _load_generation(settings)
-        except BaseException:
+            server, client, knowledge, rag_problem = _open_knowledge_base(settings, embedder, launched, launch_problem)
+            if rag_problem:
+                problems.append(f"RAG is unavailable: {rag_problem}")
+            problems.extend(model_problems)
+
+            try:
+                references = ReferenceSet.load(settings.questions_file, settings.corpus_dir,
+                                               make_chunker(embedder, settings))
+            except QuestionSetError as exc:  # the app still starts; scores then say "no reference answer"
+                references = ReferenceSet({})
+                problems.append(f"The question set {settings.questions_file} (ARENA_QUESTIONS_FILE) is not used: {exc}")
+            judge_factory = _judge_factory(settings, backend)
+            scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references, judge_factory)).start()
+            rules = answer_rules(settings)
+            rag = RagPipeline(knowledge.retriever if knowledge else None, retrieval_defaults(settings),
+                              unavailable_reason=rag_problem, reader=reader_options(settings), rules=rules)
+            arena = Arena(
+                [rag, FinetunedPipeline(backend, rules=rules), RagFinetunedPipeline(rag, backend),
+                 BasePipeline(backend, rules=rules)],
+                backend,
+                feedback,
+                max_new_tokens=settings.max_new_tokens,
+                max_prompt_chars=settings.max_prompt_chars,
+                history_turns=settings.history_turns,
+                temperature=settings.temperature,
+                model_error=model_problem,
+                votes_per_minute=settings.votes_per_minute,
+                on_vote=scoring.submit,
+            )
+            for problem in problems:
+                log.warning(problem)
+            return cls(settings, feedback, arena, scoring, backend, knowledge, server, client, problems, references,
+                       embedder, rag_problem, TrainingJobs(settings), judge_factory)
+        except BaseException:  # a start that fails half-way leaves no Weaviate running and no client open behind it
+            if client is not None:
+                client.close()
             if launched is not None:
                 launched.stop()
             raise
-        server, client, knowledge, rag_problem = _open_knowledge_base(settings, embedder, launched, launch_problem)
-        if rag_problem:
-            problems.append(f"RAG is unavailable: {rag_problem}")
-        problems.extend(model_problems)
-
-        try:
-            references = ReferenceSet.load(settings.questions_file, settings.corpus_dir,
-                                           make_chunker(embedder, settings))
-        except QuestionSetError as exc:  # the app still starts; scores then say "no reference answer"
-            references = ReferenceSet({})
-            problems.append(f"The question set {settings.questions_file} (ARENA_QUESTIONS_FILE) is not used: {exc}")
-        judge_factory = _judge_factory(settings, backend)
-        scoring = ScoringWorker(feedback, lambda: RagasScorer(embedder, references, judge_factory)).start()
-        rules = answer_rules(settings)
-        rag = RagPipeline(knowledge.retriever if knowledge else None, retrieval_defaults(settings),
-                          unavailable_reason=rag_problem, reader=reader_options(settings), rules=rules)
-        arena = Arena(
-            [rag, FinetunedPipeline(backend, rules=rules), RagFinetunedPipeline(rag, backend),
-             BasePipeline(backend, rules=rules)],
-            backend,
-            feedback,
-            max_new_tokens=settings.max_new_tokens,
-            max_prompt_chars=settings.max_prompt_chars,
-            history_turns=settings.history_turns,
-            temperature=settings.temperature,
-            model_error=model_problem,
-            votes_per_minute=settings.votes_per_minute,
-            on_vote=scoring.submit,
-        )
-        for problem in problems:
-            log.warning(problem)
-        return cls(settings, feedback, arena, scoring, backend, knowledge, server, client, problems, references,
-                   embedder, rag_problem, TrainingJobs(settings), judge_factory)
 
     @property
     def adapter_folders(self) -> list[Path]:
@@ -433,6 +436,18 @@ def _launch_weaviate(settings: Settings) -> tuple[WeaviateServer | None, str]:
         return None, str(exc)
 
 
+def _ready_or_relaunched(server: WeaviateServer) -> WeaviateServer:
+    """The launched server once ready; if it exited while booting (it boots beside the model loading, and a
+    loaded machine has made a server exit while starting), it is started once more before RAG gives up."""
+    try:
+        return server.wait_until_ready()
+    except WeaviateStartError as first:
+        if server.process is None:  # not an exit: it did not become ready in time, and was stopped
+            raise
+        log.warning("weaviate-server exited while starting (%s); starting it once more", first)
+        return server.start()
+
+
 def _open_knowledge_base(settings: Settings, embedder: Embedder, launched: WeaviateServer | None,
                          launch_problem: str):
     """Managed (once ready, then supervised) or remote Weaviate, with the sample corpus ingested into an empty
@@ -442,7 +457,7 @@ def _open_knowledge_base(settings: Settings, embedder: Embedder, launched: Weavi
     server = client = None
     try:
         if launched is not None:
-            server = launched.wait_until_ready().supervise()
+            server = _ready_or_relaunched(launched).supervise()
         client = connect(settings)
         knowledge = KnowledgeBase(client, embedder, settings)
         if knowledge.store().count() == 0 and settings.corpus_dir.is_dir():

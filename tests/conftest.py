@@ -229,7 +229,7 @@ HEAVY_FIXTURES = frozenset({
 HEAVY_TESTS = frozenset({
     "test_llama_cpp.py::test_auto_picks_llama_cpp_for_the_offline_model_where_it_and_its_converter_are_installed",
     "test_runtime.py::test_missing_model_and_unreachable_weaviate_are_reported",
-    "test_runtime.py::test_a_managed_weaviate_that_dies_while_the_model_loads_disables_only_rag",
+    "test_runtime.py::test_a_managed_weaviate_that_exits_at_start_is_tried_twice_then_disables_only_rag",
     "test_answer_quality_bench.py::test_answer_quality_table_matches_its_answers",
     "test_batch_evaluation.py::test_batch_report_matches_the_stored_scores",
     "test_training_data.py::test_command_line_trains_on_a_dataset_file",

@@ -24,11 +24,13 @@ def test_missing_model_and_unreachable_weaviate_are_reported(tmp_path):
         runtime.close()
 
 
-def test_a_managed_weaviate_that_dies_while_the_model_loads_disables_only_rag(tmp_path):
-    """The managed server boots while the model loads; if it exits meanwhile, RAG says why and the fine-tuned
-    column still answers (a script stands in for the binary: it prints a line and exits 3)."""
+def test_a_managed_weaviate_that_exits_at_start_is_tried_twice_then_disables_only_rag(tmp_path):
+    """The managed server boots while the model loads; if it exits, it is started once more, then RAG says why
+    and the fine-tuned column still answers (a script stands in for the binary: it notes each start, prints a
+    line and exits 3)."""
+    starts = tmp_path / "starts"
     binary = tmp_path / "weaviate-server"
-    binary.write_text("#!/bin/sh\necho 'boom: no room for the data dir'\nexit 3\n")
+    binary.write_text(f"#!/bin/sh\necho started >> {starts}\necho 'boom: no room for the data dir'\nexit 3\n")
     binary.chmod(0o755)
     http_port, grpc_port = free_ports(2)
     settings = Settings(data_dir=tmp_path / "data", weaviate_binary=binary, weaviate_http_port=http_port,
@@ -37,6 +39,7 @@ def test_a_managed_weaviate_that_dies_while_the_model_loads_disables_only_rag(tm
     try:
         (rag_problem,) = [p for p in runtime.problems if p.startswith("RAG is unavailable")]
         assert "exited with code 3" in rag_problem and "boom: no room for the data dir" in rag_problem
+        assert starts.read_text().splitlines() == ["started", "started"]
         assert not any("model could not be loaded" in p for p in runtime.problems)
         assert runtime.health()["weaviate"] == "down" and runtime.health()["model"] == "ok"
         events = list(runtime.arena.ask("Who founded Lumenhollow?", ArenaSession()))

@@ -38,7 +38,7 @@ NO_PAIRS = "No preference pairs yet: vote for a better answer (not a tie) first.
 
 @dataclass
 class DpoConfig:
-    steps: int = 8
+    steps: int = 8  # ARENA_DPO_STEPS' default too: the button and the command take the setting's value
     beta: float = 0.1
     learning_rate: float = 5e-4
     batch_size: int = 2
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=Path, required=True, help="dpo.jsonl from `pipelines.feedback export`")
     parser.add_argument("--adapter", type=Path, default=None, help="adapter to improve (default: ARENA_ADAPTER_PATH)")
     parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=DpoConfig.steps)
+    parser.add_argument("--steps", type=int, default=None, help="DPO steps (default: ARENA_DPO_STEPS, 8)")
     parser.add_argument("--beta", type=float, default=DpoConfig.beta)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.generation.models import resolve_model_path  # torch and transformers: only for a real run
 
     report = train_dpo(resolve_model_path(settings), adapter, pairs, args.output,
-                       DpoConfig(steps=args.steps, beta=args.beta), base_model_id=settings.model_id)
+                       DpoConfig(steps=settings.dpo_steps if args.steps is None else args.steps, beta=args.beta),
+                       base_model_id=settings.model_id)
     print(f"Done: {report.steps} DPO steps on {len(pairs)} pairs, loss {report.losses[0]:.3f} -> "
           f"{report.final_loss:.3f}, adapter in {args.output}")
     return 0
