@@ -53,7 +53,9 @@ def test_local_model_judges_a_voted_exchange_end_to_end_smoke(tmp_path, test_set
                                                               references, knowledge):
     """Smoke test: vote → background worker → ragas with the real offline model as judge → rows in SQLite.
 
-    Proves the wiring: each judged metric of each column gets one row under the judge's scorer name (a value
+    Proves the wiring: the model is reached and answers every call ragas makes (a judge that raised would
+    otherwise read as "took longer than 3 s", since ragas retries until the budget runs out), and each judged
+    metric of each column gets one row under the judge's scorer name (a value
     in [0, 1] or ``failed`` with a reason, never a zero), the retrieval metrics are n/a for the fine-tuned
     column, and rescoring without a judge keeps the judged rows. Does not prove that any verdict is parsed: the
     135M model mostly writes prose instead of ragas' JSON (answer relevancy on these answers failed all three
@@ -72,13 +74,16 @@ def test_local_model_judges_a_voted_exchange_end_to_end_smoke(tmp_path, test_set
                        Timings(0.1, 1, 0.01, 5), "m"),
         PipelineResult("finetuned", "Support is led by Bram Oosterhuis.", [], None, Timings(0.1, 1, None, 5), "m"),
     ])
-    judge = LocalChatModel(backend)
+    judge = RecordingChat(LocalChatModel(backend))
     worker = ScoringWorker(store, lambda: RagasScorer(
         embedder, references, lambda emb: LLMJudge(judge, emb, max_new_tokens=16, timeout_s=3))).start()
     store.add_vote(exchange_id, "rag", session_id="s")
     worker.submit(exchange_id)
     assert worker.wait_idle(timeout=600)
     rows = {(r["pipeline"], r["metric"]): r for r in store.scores(exchange_id)}
+    # The model was reached and answered (ragas turns an exception in the judge into retries until the budget
+    # runs out, so the rows alone would read "took longer than 3 s" for a judge that raised every time).
+    assert judge.outcomes and all(isinstance(outcome, list) for outcome in judge.outcomes), judge.outcomes
     for metric in RAG_METRICS:
         _assert_value_or_reasoned_failure(rows[("rag", metric)])
         assert rows[("rag", metric)]["scorer"].endswith(f"judge {judge.name}")
@@ -118,6 +123,22 @@ def test_endpoint_judge_scores_through_a_real_openai_compatible_server_smoke(ope
     _assert_value_or_reasoned_failure(rows["answer_relevancy"])
     assert rows["faithfulness"]["status"] == "n/a" and "no retrieved context" in rows["faithfulness"]["reason"]
     assert rows["answer_correctness"]["status"] == "n/a" and "reference" in rows["answer_correctness"]["reason"]
+
+
+class RecordingChat:
+    """The real chat model, recording what each call ended in: its replies, or the exception it raised."""
+
+    def __init__(self, chat) -> None:
+        self.chat, self.name, self.outcomes = chat, chat.name, []
+
+    def complete(self, conversations, max_new_tokens: int, timeout_s: float | None = None) -> list[str]:
+        try:
+            replies = self.chat.complete(conversations, max_new_tokens, timeout_s=timeout_s)
+        except Exception as exc:
+            self.outcomes.append(exc)
+            raise
+        self.outcomes.append(replies)
+        return replies
 
 
 class ScriptedChat:
