@@ -129,21 +129,22 @@ def llama_cpp_alone(threads: int, gguf: Path) -> Run:
     return run
 
 
-PATHS: dict[str, tuple[str, Callable[[], Run]]] = {
-    "nf4": ("transformers NF4 (the transformers engine)", lambda: transformers_engine("4bit")),
-    "fp32": ("transformers fp32 (DecodeBatch)", lambda: transformers_engine("none")),
-    "compiled": ("transformers generate, static cache + torch.compile, fp32", compiled_generate),
-    "engine": ("llama.cpp engine (LlamaCppBackend)", llama_cpp_engine),
-    "shipped": ("llama.cpp alone on the shipped Q4_1 file", lambda: shipped_file_alone()),
-}
-
-
 def shipped_file_alone() -> Run:
+    """llama.cpp alone on the Q4_1 file as it ships: what choosing the served format (Q8_0) gains."""
     import torch
 
     from pipelines.generation.models import offline_gguf_file
 
     return llama_cpp_alone(torch.get_num_threads(), offline_gguf_file())
+
+
+PATHS: dict[str, tuple[str, Callable[[], Run]]] = {
+    "nf4": ("transformers NF4 (the transformers engine)", lambda: transformers_engine("4bit")),
+    "fp32": ("transformers fp32 (DecodeBatch)", lambda: transformers_engine("none")),
+    "compiled": ("transformers generate, static cache + torch.compile, fp32", compiled_generate),
+    "engine": ("llama.cpp engine (LlamaCppBackend)", llama_cpp_engine),
+    "shipped": ("llama.cpp alone on the shipped Q4_1 file", shipped_file_alone),
+}
 
 
 def main() -> None:

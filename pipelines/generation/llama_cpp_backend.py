@@ -1,4 +1,4 @@
-"""Generation on llama.cpp (llama-cpp-python): the offline model's GGUF file as it ships, adapters as GGUF LoRA.
+"""Generation on llama.cpp (llama-cpp-python): the offline model's GGUF weights, adapters as GGUF LoRA.
 
 llama.cpp serves the shipped Q4_1 weights re-quantised once to Q8_0 (:func:`serving_gguf`: faster than Q4_1 here
 and nearly lossless), where the transformers engine de-quantises them and runs NF4 through bitsandbytes; on these
