@@ -15,9 +15,11 @@ from components.evaluation import build_evaluation_tab
 from components.finetune import build_finetune_tab
 from components.knowledge import build_knowledge_tab
 from components.leaderboard import build_leaderboard_tab
+from components.questions import build_questions_tab
 from components.rendering import CSS
+from pipelines.common.persistence import StorageError
 from pipelines.common.process_exit import exit_now
-from pipelines.common.settings import SettingsError, load_settings
+from pipelines.common.settings import Settings, SettingsError, load_settings
 from pipelines.runtime import Runtime
 
 log = logging.getLogger("arena")
@@ -25,7 +27,7 @@ log = logging.getLogger("arena")
 
 def build_demo(runtime: Runtime) -> gr.Blocks:
     """The whole app: the public API endpoints first (they own their names), then the tabs."""
-    questions = runtime.references.questions() if runtime.references else []
+    questions = runtime.chosen_questions()
     with gr.Blocks(title="RAG vs Fine-Tune Arena", analytics_enabled=runtime.settings.analytics) as demo:
         register_api(runtime, questions)
         gr.Markdown(
@@ -38,7 +40,8 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Arena", id="arena") as arena_tab:
                 build_arena_tab(runtime.arena, runtime.describe_model(), questions, runtime.knowledge,
-                                runtime.retrieval_defaults, sign_in=runtime.settings.sign_in_enabled)
+                                runtime.retrieval_defaults, sign_in=runtime.settings.sign_in_enabled,
+                                chosen_questions=runtime.chosen_questions)
             with gr.Tab("Knowledge", id="knowledge") as knowledge_tab:
                 build_knowledge_tab(runtime.knowledge, runtime.auth, runtime.arena, runtime.rag_problem,
                                     runtime.retrieval_defaults)
@@ -50,6 +53,8 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                 build_leaderboard_tab(runtime.feedback, runtime.auth, questions,
                                       runtime.improve_adapter_from_votes if runtime.backend else None,
                                       stored_slices=runtime.stored_slices)
+            with gr.Tab("Questions", id="questions"):
+                build_questions_tab(runtime.question_service if runtime.knowledge else None, runtime.auth)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
                 build_evaluation_tab(runtime.feedback, runtime.rescore, runtime.judge_status(),
                                      runtime.batch_report, runtime.auth, verdict_page=runtime.verdict_page,
@@ -89,15 +94,17 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", category=ResourceWarning)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the shutdown below on `kill` too
-    runtime = Runtime.start(settings)
+    try:
+        runtime = Runtime.start(settings)
+    except StorageError as exc:  # a data folder where SQLite or Weaviate would corrupt: say what to do instead
+        sys.exit(f"Cannot start: {exc}")
     try:
         demo = build_demo(runtime).queue(default_concurrency_limit=settings.queue_concurrency,
                                          max_size=settings.queue_max_size)
         calm_idle_queue(demo)
-        demo.launch(server_name=settings.host, server_port=settings.port, css=CSS, show_error=True,
-                    mcp_server=settings.mcp_server, prevent_thread_lock=True)
+        host = launch(demo, settings)
         add_health_route(demo, runtime)
-        log.info("serving on http://%s:%d (MCP server %s)", settings.host, settings.port,
+        log.info("serving on http://%s:%d (MCP server %s)", host, settings.port,
                  "on at /gradio_api/mcp/" if settings.mcp_server else "off")
         demo.block_thread()
     except SystemExit as stop:  # SIGTERM: a clean stop; any other exit status goes on up
@@ -108,6 +115,17 @@ def main() -> None:
         runtime.close()
         log.info("shutdown complete")
     exit_now(0)  # everything is closed: skip the 4 s of module teardown (pipelines/common/process_exit.py)
+
+
+def launch(demo: gr.Blocks, settings: Settings) -> str:
+    """Start serving (not blocking) where the app should listen: ARENA_HOST, else where the platform says
+    (``GRADIO_SERVER_NAME``: ``0.0.0.0`` in a Space, so its proxy reaches the app), else loopback. An explicit
+    ``server_name`` overrides Gradio's own reading of ``GRADIO_SERVER_NAME``, so the app resolves it itself.
+    Returns the address."""
+    host = settings.listen_host
+    demo.launch(server_name=host, server_port=settings.port, css=CSS, show_error=True,
+                mcp_server=settings.mcp_server, prevent_thread_lock=True)
+    return host
 
 
 def calm_idle_queue(demo: gr.Blocks, poll_s: float = 0.02, progress_poll_s: float = 0.05) -> None:

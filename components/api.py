@@ -19,7 +19,9 @@ import gradio as gr
 from components.api_arena import arena_endpoints
 from components.api_feedback import feedback_endpoints
 from components.api_knowledge import knowledge_endpoints
+from components.api_questions import question_endpoints
 from components.api_training import training_endpoints
+from components.questions import QuestionSetService
 from pipelines.arena.api import ArenaAPI
 from pipelines.arena.arena import Arena
 from pipelines.common.auth import AdminAuth
@@ -32,6 +34,7 @@ PUBLIC_ENDPOINTS = (
     "collections", "documents", "ingest", "delete_document",
     "train", "training_status", "cancel_training", "adapters", "activate_adapter",
     "pipeline_ratings", "export", "evaluate",
+    "generate_questions", "question_set",
 )
 # Endpoints that share a queue with the UI: questions with the Arena tab's (as many at once as the backend batches,
 # set in register_api), one batch evaluation and one ingestion at a time.
@@ -39,6 +42,7 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "ask_both": {"concurrency_id": "generation"},
     "evaluate": {"concurrency_limit": 1, "concurrency_id": "evaluation"},
     "ingest": {"concurrency_limit": 1, "concurrency_id": "ingestion"},
+    "generate_questions": {"concurrency_limit": 1, "concurrency_id": "question-generation"},
     "health": {"queue": False},
 }
 
@@ -61,6 +65,8 @@ class ApiRuntime(Protocol):
     def activate_adapter(self, path: Path) -> str: ...
     def active_adapter(self) -> str: ...
     def batch_report(self, limit: int | None = None) -> tuple[str, Path]: ...
+    @property
+    def question_service(self) -> QuestionSetService: ...
 
 
 def public_endpoints(runtime: ApiRuntime, questions: list[str]) -> list[Callable]:
@@ -77,6 +83,7 @@ def public_endpoints(runtime: ApiRuntime, questions: list[str]) -> list[Callable
                             runtime.activate_adapter if runtime.backend else None, runtime.active_adapter,
                             documents_of),
         *feedback_endpoints(runtime.feedback, runtime.auth, questions, runtime.batch_report),
+        *question_endpoints(runtime.question_service if knowledge else None, runtime.auth, runtime.rag_problem),
     ]
 
 

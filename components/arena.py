@@ -9,6 +9,7 @@ part shows is decided in :mod:`components.arena_view`.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -94,8 +95,10 @@ def signed_in(state: ArenaSession, profile: gr.OAuthProfile | None) -> ArenaSess
 
 def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                     knowledge: KnowledgeBase | None = None, defaults: RetrievalOptions | None = None,
-                    sign_in: bool = False) -> None:
-    """``sign_in`` shows "Sign in with Hugging Face" (OAuth on a Space); votes then carry the user name."""
+                    sign_in: bool = False, chosen_questions: Callable[[], list[str]] | None = None) -> None:
+    """``sign_in`` shows "Sign in with Hugging Face" (OAuth on a Space); votes then carry the user name.
+    ``chosen_questions()`` gives the evaluation's chosen set at the moment "next question" is pressed (the
+    Questions tab can change it); ``questions`` is that set when the page was built."""
     # every column the arena can show, in its order (the base-model floor is for benches and batch reports)
     named_order = arena_columns([p.name for p in arena.pipelines])
     has_third = len(named_order) > 2
@@ -133,12 +136,12 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
         next_question = gr.Button("🎲 Next question from the set", elem_id="next-question")
         clear = gr.Button("🧹 New conversation", elem_id="clear")
     notice = gr.Markdown(elem_id="notice")
-    question_set = gr.State(list(questions))
+    question_set = gr.State([])  # an uploaded set; empty: the evaluation's chosen set
     with gr.Accordion("Question set for labeling sessions", open=False, elem_id="question-set"):
         question_file = gr.File(label="Upload a question set: JSONL with a \"question\" field, CSV with a "
                                 "\"question\" column, or one question per line (.txt)",
                                 file_types=[".jsonl", ".csv", ".txt"], elem_id="question-file")
-        question_set_info = gr.Markdown(f"Using the sample set: {len(questions)} questions.",
+        question_set_info = gr.Markdown(f"Using the evaluation's question set: {len(questions)} questions.",
                                         elem_id="question-set-info")
     with gr.Accordion("Rate each answer (optional)", open=False, elem_id="ratings"):
         rating_inputs, rating_columns = [], []
@@ -240,7 +243,7 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                      concurrency_limit=arena.concurrent_requests, concurrency_id="generation")
     def use_question_file(path: str | None, current: list[str]) -> tuple[list[str], str]:
         if path is None:
-            return list(questions), f"Using the sample set: {len(questions)} questions."
+            return [], f"Using the evaluation's question set: {len(chosen_pool())} questions."
         try:
             loaded = load_question_set(Path(path))
         except QuestionSetError as exc:
@@ -249,8 +252,14 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
 
     question_file.change(use_question_file, inputs=[question_file, question_set],
                          outputs=[question_set, question_set_info], api_name=False)
-    next_question.click(lambda pool: random.choice(pool) if pool else "", inputs=[question_set], outputs=[prompt],
-                        api_name="next_question")
+    def chosen_pool() -> list[str]:
+        return chosen_questions() if chosen_questions is not None else list(questions)
+
+    def pick_next(uploaded: list[str]) -> str:
+        pool = uploaded or chosen_pool()
+        return random.choice(pool) if pool else ""
+
+    next_question.click(pick_next, inputs=[question_set], outputs=[prompt], api_name="next_question")
     vote_outputs = [notice, session, *headings, context]
     def vote_handler(key: str):
         def cast(state: ArenaSession, held: str, profile: gr.OAuthProfile | None = None) -> dict:

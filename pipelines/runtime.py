@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -26,14 +26,25 @@ from pipelines.arena.finetuned import BasePipeline, FinetunedPipeline
 from pipelines.arena.rag import RagPipeline
 from pipelines.arena.rag_finetuned import RagFinetunedPipeline
 from pipelines.common.auth import AdminAuth
+from pipelines.common.persistence import (
+    FolderCheck,
+    PersistenceReport,
+    StorageError,
+    check_folder,
+    persistence_report,
+    unsafe_folder_message,
+)
 from pipelines.common.questions import QuestionSetError
 from pipelines.common.settings import OFFLINE_MODEL, Settings
-from pipelines.common.spaces import download_weaviate, in_space, on_zero_gpu
+from pipelines.common.spaces import download_weaviate, in_space, is_loopback, on_zero_gpu, space_owner
+from pipelines.evaluation.collection_questions import CollectionQuestions, GeneratedQuestions
 from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
 from pipelines.evaluation.question_tags import TypeRow
+from pipelines.evaluation.saved_question_sets import ChosenSet, SavedQuestionSets
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet, ScoringWorker
 from pipelines.evaluation.slices import Slice
 from pipelines.evaluation.verdict import VerdictPage
+from pipelines.feedback.snapshot import FeedbackSnapshot, SnapshotError, restore_snapshot
 from pipelines.feedback.store import FeedbackStore
 from pipelines.generation.answer_rules import AnswerRules
 from pipelines.generation.backend import FINETUNED_ADAPTER, GenerationBackend
@@ -71,6 +82,8 @@ class Runtime:
     training: TrainingJobs | None = None
     judge_factory: Callable[[object], LLMJudge] | None = None
     last_verdict: VerdictPage | None = None  # the newest verdict page this process wrote (the Evaluation tab's)
+    storage: FolderCheck | None = None  # the data folder: persistent? safe for SQLite and Weaviate?
+    snapshot: FeedbackSnapshot | None = None  # votes snapshotted to a Hub dataset (ARENA_SNAPSHOT_REPO)
 
     @property
     def retrieval_defaults(self) -> RetrievalOptions:
@@ -78,14 +91,21 @@ class Runtime:
 
     @property
     def auth(self) -> AdminAuth:
+        """Secure by default: in a Space or on a non-loopback address, admin actions need the password or the
+        Space's owner signed in with Hugging Face."""
         secret = self.settings.admin_password
-        return AdminAuth(secret.get_secret_value() if secret else None)
+        public = in_space() or not is_loopback(self.settings.listen_host)
+        owner = space_owner() if self.settings.sign_in_enabled else None
+        return AdminAuth(secret.get_secret_value() if secret else None, public=public, owner=owner)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         problems: list[str] = []
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        storage = check_storage(settings)  # creates the data dir; refuses one where SQLite would corrupt
+        restore_problem = _restore_snapshot(settings)  # the Hub snapshot's votes, before the store opens
         feedback = FeedbackStore.open(settings.feedback_target)
+        snapshot, snapshot_problem = (None, restore_problem) if restore_problem else _start_snapshot(settings, feedback)
+        problems.extend(p for p in (snapshot_problem,) if p)
         # The managed Weaviate boots (seconds of mostly idle Raft start-up) while the embedder and the model load:
         # an app start here took 2 s less on a new data dir and 7 s less on an existing one.
         launched, launch_problem = _launch_weaviate(settings)
@@ -122,11 +142,20 @@ class Runtime:
                 votes_per_minute=settings.votes_per_minute,
                 on_vote=scoring.submit,
             )
+            report = _persistence(settings, storage, snapshot)
+            if in_space() and report.warning():
+                problems.append(report.warning())
             for problem in problems:
                 log.warning(problem)
-            return cls(settings, feedback, arena, scoring, backend, knowledge, server, client, problems, references,
-                       embedder, rag_problem, TrainingJobs(settings), judge_factory)
+            runtime = cls(settings, feedback, arena, scoring, backend, knowledge, server, client, problems,
+                          references, embedder, rag_problem, TrainingJobs(settings), judge_factory,
+                          storage=storage, snapshot=snapshot)
+            if runtime.chosen_question_set().collection is not None:  # a collection's set chosen before a restart
+                runtime._use_references_of(runtime.chosen_question_set())
+            return runtime
         except BaseException:  # a start that fails half-way leaves no Weaviate running and no client open behind it
+            if snapshot is not None:
+                snapshot.stop()
             if client is not None:
                 client.close()
             if launched is not None:
@@ -163,6 +192,10 @@ class Runtime:
         if self.backend is None:
             raise ValueError("The model is not loaded.")
         self._require_in_process("DPO from votes")
+        if self.settings.generation_base_url and FINETUNED_ADAPTER not in getattr(self.backend, "adapter_paths", {}):
+            raise ValueError("DPO starts from the active adapter's folder, but the server's adapter is only a name "
+                             "(ARENA_GENERATION_ADAPTER_MODEL): activate an adapter folder in the Fine-tune tab first "
+                             "(it is loaded into the server), then improve it.")
         new_id, report = improve_active_adapter(self.backend, self.feedback, self.settings)
         return (f"✅ New adapter **{new_id}** is active: {report.steps} DPO steps, loss "
                 f"{report.losses[0]:.3f} → {report.final_loss:.3f}. New answers in the arena use it.")
@@ -183,7 +216,7 @@ class Runtime:
         """Queue every voted exchange for scoring again; returns how many."""
         exchange_ids = self.feedback.voted_exchange_ids()
         for exchange_id in exchange_ids:
-            self.scoring.submit(exchange_id)
+            self.scoring.submit(exchange_id, again=True)
         return len(exchange_ids)
 
     def pair_writer(self) -> ChatModel | None:
@@ -192,10 +225,13 @@ class Runtime:
             return _endpoint_chat_model(self.settings, timeout_s=60.0)
         return LocalChatModel(self.backend) if self.backend else None
 
-    def answer_every_column(self, question: str, session_id: str) -> str:
+    def answer_every_column(self, question: str, session_id: str, collection: str | None = None) -> str:
         """Ask every pipeline of the arena (the optional third column included) in a new session of the given
-        id, to the end; the stored exchange's id (what a batch evaluation run scores)."""
-        session = ArenaSession(session_id=session_id, columns=tuple(p.name for p in self.arena.pipelines))
+        id, retrieving from ``collection`` (None: the default), to the end; the stored exchange's id (what a
+        batch evaluation run scores)."""
+        retrieval = None if collection is None else replace(self.retrieval_defaults, collection=collection)
+        session = ArenaSession(session_id=session_id, columns=tuple(p.name for p in self.arena.pipelines),
+                               retrieval=retrieval)
         return self.arena.answer_whole(question, session).exchange_id
 
     def batch_report(self, limit: int | None = None) -> tuple[str, Path]:
@@ -206,7 +242,9 @@ class Runtime:
         from pipelines.evaluation.batch import run_batch, zip_report
 
         folder = self.settings.data_dir / "reports" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        report = run_batch(self, self.settings.questions_file, folder, limit)
+        chosen = self.chosen_question_set()
+        report = run_batch(self, chosen.path, folder, limit, set_name=chosen.label, collection=chosen.collection,
+                           corpus_dir=self.question_set_documents(chosen))
         if report.verdict is not None and report.verdict_page is not None:
             self.last_verdict = VerdictPage(report.verdict, report.verdict_page)
         return (report.folder / "summary.md").read_text(), zip_report(report.folder)
@@ -221,11 +259,12 @@ class Runtime:
         from pipelines.evaluation.question_tags import typed_questions
         from pipelines.evaluation.verdict import build_verdict, measure_memory, write_verdict
 
-        if not fresh and self.last_verdict is not None:
+        chosen = self.chosen_question_set()
+        if not fresh and self.last_verdict is not None and self.last_verdict.verdict.set_name == chosen.label:
             return self.last_verdict
-        verdict = build_verdict(self.feedback, typed_questions(self.settings.questions_file, self.settings.data_dir),
-                                set_name=self.settings.questions_file.name, adapter_folder=self.adapter_folder(),
-                                corpus_dir=self.settings.corpus_dir, memory=measure_memory())
+        verdict = build_verdict(self.feedback, typed_questions(chosen.path, self.settings.data_dir),
+                                set_name=chosen.label, adapter_folder=self.adapter_folder(),
+                                corpus_dir=self.question_set_documents(chosen), memory=measure_memory())
         folder = self.settings.data_dir / "reports" / f"verdict-{datetime.now(UTC):%Y%m%dT%H%M%S}"
         self.last_verdict = VerdictPage(verdict, write_verdict(verdict, folder))
         return self.last_verdict
@@ -239,7 +278,7 @@ class Runtime:
         from pipelines.evaluation.slices import rows_from_store, slice_by
 
         answers, votes = rows_from_store(
-            self.feedback, typed_questions(self.settings.questions_file, self.settings.data_dir),
+            self.feedback, typed_questions(self.chosen_question_set().path, self.settings.data_dir),
             updated_sources=_changed_since_adapter(self))
         return slice_by(answers, votes, dimension)
 
@@ -250,7 +289,7 @@ class Runtime:
         ValueError)."""
         from pipelines.evaluation.question_tags import question_type_table
 
-        return question_type_table(self.settings.questions_file, self.settings.data_dir,
+        return question_type_table(self.chosen_question_set().path, self.settings.data_dir,
                                    updated_sources=_changed_since_adapter(self))
 
     def save_question_types(self, rows: Sequence[Sequence[object]]) -> int:
@@ -260,8 +299,57 @@ class Runtime:
         naming it, and nothing is stored."""
         from pipelines.evaluation.question_tags import save_question_types
 
-        return save_question_types(self.settings.questions_file, self.settings.data_dir, rows,
+        return save_question_types(self.chosen_question_set().path, self.settings.data_dir, rows,
                                    updated_sources=_changed_since_adapter(self))
+
+    @property
+    def question_sets(self) -> SavedQuestionSets:
+        """The question sets saved per collection in the data dir, and which one the evaluation uses."""
+        return SavedQuestionSets(self.settings.data_dir, startup_file=self.settings.questions_file)
+
+    def chosen_question_set(self) -> ChosenSet:
+        """The set the batch run, the verdict, the slices, the type table and "next question" use."""
+        return self.question_sets.chosen()
+
+    def question_set_documents(self, chosen: ChosenSet) -> Path:
+        """The documents a set asks about: its collection's kept originals, else the sample corpus."""
+        if chosen.collection is not None and self.knowledge is not None:
+            return self.knowledge.originals_dir(chosen.collection)
+        return self.settings.corpus_dir
+
+    def chosen_questions(self) -> list[str]:
+        """The chosen set's questions (the Arena's "next question" button); none when it cannot be read."""
+        from pipelines.common.questions import load_question_set
+
+        try:
+            return load_question_set(self.chosen_question_set().path)
+        except (QuestionSetError, OSError):
+            return []
+
+    @property
+    def question_service(self) -> CollectionQuestions:
+        """The Questions tab's, the API's and the MCP tools' way to a collection's question set."""
+        def retriever_for(collection: str):
+            if self.knowledge is None or self.rag_problem:
+                return None
+            retriever = self.knowledge.retriever(replace(self.retrieval_defaults, collection=collection))
+            return lambda query: [hit.text for hit in retriever.run(query, 3)]
+
+        return CollectionQuestions(self.knowledge, self.question_sets, generate=generate_question_rows,
+                                   training_questions=lambda: adapter_training_questions(self),
+                                   retriever_for=retriever_for, on_chosen=self._use_references_of)
+
+    def _use_references_of(self, chosen: ChosenSet) -> None:
+        """A chosen set's reference answers join the scorer's, so votes on its questions are scored by key."""
+        if self.references is None:
+            return
+        try:
+            added = ReferenceSet.load(chosen.path, self.question_set_documents(chosen),
+                                      make_chunker(self.embedder, self.settings) if self.embedder else None)
+        except QuestionSetError as exc:
+            log.warning("the chosen question set's references are not used: %s", exc)
+            return
+        self.references.references.update(added.references)
 
     def adapter_folder(self) -> Path | None:
         """The fine-tuned column's adapter folder here (its metadata gives the verdict training time, size and
@@ -270,8 +358,7 @@ class Runtime:
         loaded = getattr(self.backend, "adapter_paths", {}).get(FINETUNED_ADAPTER)
         if loaded is not None:
             return Path(loaded)
-        remote = self.backend is not None and not self.backend.loads_adapter_folders
-        if remote and self.settings.generation_adapter_model:
+        if self.settings.generation_base_url and self.settings.generation_adapter_model:  # a name on the server
             return None
         folder = Path(self.settings.adapter_path)
         return folder if folder.is_dir() else None
@@ -290,6 +377,10 @@ class Runtime:
                 weaviate = "ok" if self.client.is_ready() else "down"
             except Exception:
                 weaviate = "down"
+        if weaviate == "ok" and self.client is not None and not _grpc_answers(self.client):
+            # Every query, insert and aggregate goes over gRPC: HTTP readiness alone said ok while all of them failed.
+            weaviate = (f"down: gRPC on port {self.settings.weaviate_grpc_port} does not answer "
+                        "(ARENA_WEAVIATE_GRPC_PORT)")
         try:
             self.feedback.ping()
             store = "ok"
@@ -301,16 +392,24 @@ class Runtime:
         batcher = getattr(self.backend, "batcher", None)
         return {
             "model": model,
+            "engine": engine_name(self.backend),
             "batching": f"on: up to {batcher.max_rows} rows, largest batch so far {batcher.largest_batch}"
             if batcher is not None else "off: one question at a time",
             "weaviate": weaviate,
             "feedback_store": store,
             "feedback_db": self.feedback.engine.url.render_as_string(hide_password=True),
+            "persistence": self.persistence().summary(),
         }
+
+    def persistence(self) -> PersistenceReport:
+        """Whether votes, documents and adapters survive a restart, and where they live."""
+        return _persistence(self.settings, self.storage or check_storage(self.settings), self.snapshot)
 
     def close(self) -> None:
         """Graceful shutdown: scoring drains briefly, training is cancelled, the store and Weaviate stop."""
         self.scoring.stop(wait_s=10.0)
+        if self.snapshot is not None:  # the votes since the last snapshot, while the store is still open
+            self.snapshot.close()
         self.feedback.close()
         if (close_backend := getattr(self.backend, "close", None)) is not None:  # the in-process engines
             close_backend()
@@ -322,13 +421,69 @@ class Runtime:
             self.server.stop()
 
 
-def _remote_backend(settings: Settings) -> OpenAICompatibleBackend:
-    """The columns generate on an OpenAI-compatible server; the adapter is a model name there."""
+def _remote_backend(settings: Settings) -> tuple[OpenAICompatibleBackend, list[str]]:
+    """The columns generate on an OpenAI-compatible server; the adapter is the model name it is served under
+    (ARENA_GENERATION_ADAPTER_MODEL), else the ARENA_ADAPTER_PATH folder, loaded into the server now. What failed
+    is said; the base model's columns answer anyway."""
     key = settings.generation_api_key.get_secret_value() if settings.generation_api_key else None
     backend = OpenAICompatibleBackend(settings.generation_base_url or "", settings.generation_model or
-                                      settings.model_id, key)
-    backend.load_adapter(settings.generation_adapter_model or str(settings.adapter_path))
-    return backend
+                                      settings.model_id, key, concurrency=settings.generation_concurrency,
+                                      max_lora_rank=settings.generation_max_lora_rank)
+    try:
+        backend.load_adapter(settings.generation_adapter_model or Path(settings.adapter_path))
+    except ValueError as exc:
+        unset = "" if settings.generation_adapter_model else "ARENA_GENERATION_ADAPTER_MODEL is not set, and "
+        return backend, [f"Fine-tuned column unavailable: {unset}{exc}"]
+    return backend, []
+
+
+def _grpc_answers(client) -> bool:
+    """Whether Weaviate answers over gRPC: weaviate-client's ``is_live`` pings HTTP and then the gRPC health service
+    (a real round trip, 2 s at most); never raises."""
+    try:
+        return bool(client.is_live())
+    except Exception:
+        return False
+
+
+def check_storage(settings: Settings) -> FolderCheck:
+    """The data folder, checked (and created): a folder where SQLite in WAL mode or Weaviate's files would
+    corrupt (no file locking, append-only writes: an hf-mount bucket) raises :class:`StorageError` saying what to
+    do, unless the feedback store and Weaviate are both external and only plain files land there."""
+    storage = check_folder(settings.data_dir, container=in_space())
+    if not storage.safe and not (settings.database_url and settings.weaviate_url):
+        raise StorageError(unsafe_folder_message(storage))
+    return storage
+
+
+def _restore_snapshot(settings: Settings) -> str:
+    """Put the Hub snapshot's feedback database in place before the store opens (SQLite with ARENA_SNAPSHOT_REPO);
+    the problem, if the restore failed (snapshots then stay off, so an empty database never replaces it)."""
+    if not settings.snapshot_repo or settings.database_url:
+        return ""
+    try:
+        restore_snapshot(settings.snapshot_repo, settings.feedback_db)
+        return ""
+    except SnapshotError as exc:
+        return f"Votes are not snapshotted this run: {exc}"
+
+
+def _start_snapshot(settings: Settings, feedback: FeedbackStore) -> tuple[FeedbackSnapshot | None, str]:
+    """Snapshots of the votes to the Hub dataset (SQLite with ARENA_SNAPSHOT_REPO), or why they are off."""
+    if not settings.snapshot_repo or settings.database_url:
+        return None, ""
+    try:
+        return FeedbackSnapshot(feedback, settings.feedback_db, settings.snapshot_repo,
+                                every_min=settings.snapshot_every_min), ""
+    except Exception as exc:  # no token, no network, no such namespace: the app runs, and says so
+        log.exception("feedback snapshots could not start")
+        return None, f"Votes are not snapshotted to {settings.snapshot_repo}: {exc}"
+
+
+def _persistence(settings: Settings, storage: FolderCheck, snapshot: FeedbackSnapshot | None) -> PersistenceReport:
+    every = f"{settings.snapshot_every_min:g} min"
+    return persistence_report(storage, database_url=settings.database_url, weaviate_url=settings.weaviate_url,
+                              snapshot=f"Hub dataset {snapshot.repo_id} every {every}" if snapshot else None)
 
 
 def _endpoint_chat_model(settings: Settings, timeout_s: float) -> OpenAICompatibleChatModel:
@@ -359,6 +514,23 @@ def judge_status(settings: Settings, backend: GenerationBackend | None) -> str:
             "`ARENA_LLM_BASE_URL`/`ARENA_LLM_MODEL` (any OpenAI-compatible server), or `ARENA_JUDGE=local`.")
 
 
+def generate_question_rows(docs_dir: Path, **options) -> GeneratedQuestions:
+    """The offline rules generator over a folder of documents (:mod:`pipelines.evaluation.question_generation`)."""
+    from pipelines.evaluation.question_generation import generate_for_folder
+
+    return generate_for_folder(docs_dir, **options)
+
+
+def adapter_training_questions(runtime: Runtime) -> list[str]:
+    """The questions the active adapter trained on, as far as they can be known here (the fairness rule keeps
+    generated questions away from their wording): see :func:`pipelines.evaluation.question_generation.
+    training_questions_for`."""
+    from pipelines.evaluation.question_generation import training_questions_for
+
+    return training_questions_for(runtime.adapter_folder(), runtime.settings.questions_file,
+                                  runtime.settings.corpus_dir)
+
+
 def _changed_since_adapter(runtime: Runtime) -> frozenset[str]:
     """The documents added or changed since the active adapter's training data: their questions are ``updated``
     in the slices and the question-type table, as the verdict tags them."""
@@ -385,6 +557,16 @@ def choose_engine(settings: Settings) -> Literal["transformers", "llama.cpp"]:
     return "transformers"
 
 
+def engine_name(backend: GenerationBackend | None) -> str:
+    """What generates the answers, as ``/healthz`` reports it: ``llama.cpp`` or ``transformers`` in-process, or
+    ``openai-compatible`` for a remote server (``none``: no model loaded)."""
+    if backend is None:
+        return "none"
+    if isinstance(backend, LlamaCppBackend):
+        return "llama.cpp"
+    return "transformers" if isinstance(backend, ModelBackend) else "openai-compatible"
+
+
 def batches_across_sessions(settings: Settings) -> bool:
     """Whether the in-process model decodes all sessions' questions together: as set, except on ZeroGPU, where a
     GPU exists only inside the decorated call and never in the batcher's background thread."""
@@ -404,7 +586,8 @@ def _load_generation(settings: Settings) -> tuple[GenerationBackend | None, str,
     """The generation backend with the fine-tuned adapter loaded; what failed is said (the model's own failure
     apart, for the columns), and the app starts anyway."""
     if settings.generation_base_url:
-        return _remote_backend(settings), "", []
+        backend, problems = _remote_backend(settings)
+        return backend, "", problems
     problems: list[str] = []
     engine = choose_engine(settings)
     try:

@@ -17,9 +17,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# Most tests run the transformers engine (any Hugging Face model, 4-bit, equal greedy answers in any batch); the
-# llama.cpp engine, which serves the offline model by default where it is installed, has its own
-# (tests/test_llama_cpp.py).
+# The app as a user starts it (RunningApp: the app, API, browser and reliability tests) runs the engine a new user
+# gets: ARENA_ENGINE=auto, which is llama.cpp where the README's setup installed it (CI checks that it did:
+# tests/test_api.py). In-process tests of the model (the `backend` fixture, 4-bit, GPU-shaped paths, equal greedy
+# answers in any batch) run the transformers engine; the llama.cpp engine's own are in tests/test_llama_cpp.py.
+# ARENA_TEST_APP_ENGINE=transformers runs the apps on transformers instead.
+APP_ENGINE = os.environ.get("ARENA_TEST_APP_ENGINE", "auto")
 os.environ.setdefault("ARENA_ENGINE", "transformers")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -112,7 +115,7 @@ class RunningApp:
         self.data_dir = data_dir
         port, http_port, grpc_port = free_ports(3)
         self.url = f"http://127.0.0.1:{port}"
-        self.env = {**os.environ, "ARENA_DATA_DIR": str(data_dir), "ARENA_PORT": str(port),
+        self.env = {**os.environ, "ARENA_ENGINE": APP_ENGINE, "ARENA_DATA_DIR": str(data_dir), "ARENA_PORT": str(port),
                     "ARENA_WEAVIATE_HTTP_PORT": str(http_port), "ARENA_WEAVIATE_GRPC_PORT": str(grpc_port),
                     "PYTHONUNBUFFERED": "1", **env}
         self.log = data_dir / "app.log"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import urllib.error
 import urllib.request
@@ -57,6 +58,19 @@ def test_health_route_and_endpoint(api_app):
         status = json.load(response)
     assert status["model"] == status["weaviate"] == status["feedback_store"] == "ok"
     assert Client(api_app.url, verbose=False).predict(api_name="/health")["weaviate"] == "ok"
+
+
+def test_the_app_under_test_runs_the_engine_a_new_user_gets(api_app):
+    """The README's first command gets ARENA_ENGINE=auto: llama.cpp where setup installed it, as it must in CI
+    (`scripts/setup.sh --dev` fails without it), so the app, API, browser and reliability tests run that engine."""
+    from pipelines.common.settings import Settings
+    from pipelines.runtime import choose_engine
+
+    with urllib.request.urlopen(f"{api_app.url}/healthz", timeout=10) as response:
+        engine = json.load(response)["engine"]
+    assert engine == choose_engine(Settings(engine="auto"))
+    if os.environ.get("CI") == "true" and os.environ.get("ARENA_TEST_APP_ENGINE", "auto") == "auto":
+        assert engine == "llama.cpp"
 
 
 def test_mcp_server_lists_and_calls_the_tools(api_app):

@@ -41,8 +41,10 @@ EXPECTED = {
     "/adapters": [],
     "/activate_adapter": ["admin_password", "adapter"],
     "/pipeline_ratings": ["by_adapter", "question_set_only", "since", "rater"],
-    "/export": ["admin_password"],
+    "/export": ["admin_password", "include_user_names"],
     "/evaluate": ["admin_password", "question_limit"],
+    "/generate_questions": ["admin_password", "collection", "count", "out_of_corpus", "seed", "save"],
+    "/question_set": ["collection"],
 }
 # UI handlers the end-to-end tests drive through gradio_client: callable, but not on the API page.
 UI_CALLED_BY_TESTS = {"/ask", "/vote_left", "/vote_tie", "/rate_left", "/improve_adapter", "/leaderboard"}
@@ -66,6 +68,7 @@ def stub_runtime(tmp_path: Path) -> SimpleNamespace:
         question_types=functools.partial(question_type_table, settings.questions_file, settings.data_dir),
         save_question_types=functools.partial(save_question_types, settings.questions_file, settings.data_dir),
         health=lambda: {"model": "ok", "weaviate": "down", "feedback_store": "ok"},
+        chosen_questions=lambda: [], question_service=None,
     )
 
 

@@ -59,7 +59,21 @@ def test_the_arena_upload_needs_no_reference_answers(arena_handlers, tmp_path):
     path.write_text(NO_REFERENCE)
     questions, message = arena_handlers["use_question_file"](str(path), SAMPLE)
     assert questions == ["Mascot?", "Founded?"] and message == "Using the uploaded set: 2 questions."
-    assert arena_handlers["use_question_file"](None, questions) == (SAMPLE, "Using the sample set: 3 questions.")
+    assert arena_handlers["use_question_file"](None, questions) == ([], "Using the evaluation's question set: 3 "
+                                                                       "questions.")
+
+
+def test_next_question_draws_from_the_upload_else_from_the_set_chosen_at_that_moment(tmp_path):
+    backend = ScriptedBackend()
+    arena = Arena([RagPipeline.from_retriever(ScriptedRetriever()), FinetunedPipeline(backend)], backend,
+                  FeedbackStore.open(tmp_path / "feedback.sqlite3"), max_new_tokens=16, max_prompt_chars=200)
+    chosen = [["Chosen first?"]]
+    handlers = tab_handlers(lambda: build_arena_tab(arena, "scripted model", SAMPLE,
+                                                    chosen_questions=lambda: chosen[0]))
+    assert handlers["pick_next"]([]) == "Chosen first?"
+    chosen[0] = ["Chosen later?"]  # the Questions tab chose another set after the page was built
+    assert handlers["pick_next"]([]) == "Chosen later?"
+    assert handlers["pick_next"](["Uploaded?"]) == "Uploaded?"
 
 
 class WordTokenizer:
@@ -76,8 +90,12 @@ def test_a_batch_run_on_a_set_without_references_names_the_fields(tmp_path):
 
     questions = tmp_path / "questions.jsonl"
     questions.write_text(NO_REFERENCE)
-    runtime = SimpleNamespace(settings=Settings(data_dir=tmp_path / "data", questions_file=questions),
-                              embedder=SimpleNamespace(max_tokens=256, tokenizer=WordTokenizer))
+    from pipelines.evaluation.saved_question_sets import SavedQuestionSets
+
+    settings = Settings(data_dir=tmp_path / "data", questions_file=questions)
+    runtime = SimpleNamespace(settings=settings, embedder=SimpleNamespace(max_tokens=256, tokenizer=WordTokenizer),
+                              chosen_question_set=SavedQuestionSets(settings.data_dir, questions).chosen,
+                              question_set_documents=lambda chosen: settings.corpus_dir)
     handlers = tab_handlers(lambda: build_evaluation_tab(FeedbackStore.open(tmp_path / "feedback.sqlite3"),
                                                          batch_report=functools.partial(Runtime.batch_report,
                                                                                         runtime)))

@@ -33,6 +33,7 @@ from pipelines.common.correctness import accuracy_by_pipeline
 from pipelines.common.questions import QuestionItem
 from pipelines.common.settings import Settings
 from pipelines.evaluation.question_tags import typed_questions
+from pipelines.evaluation.saved_question_sets import content_hash
 from pipelines.evaluation.scorer import RagasScorer, ReferenceSet
 from pipelines.evaluation.verdict import (
     VERDICT_HTML,
@@ -57,9 +58,10 @@ class BatchRuntime(Protocol):
     feedback: FeedbackStore
     judge_factory: Callable[[object], object] | None
 
-    def answer_every_column(self, question: str, session_id: str) -> str:
-        """Ask every pipeline of the arena (the optional third column included) and wait for every answer
-        (the runtime drains ``Arena.answer_whole``); the stored exchange's id."""
+    def answer_every_column(self, question: str, session_id: str, collection: str | None = None) -> str:
+        """Ask every pipeline of the arena (the optional third column included), retrieving from ``collection``
+        (None: the default one), and wait for every answer (the runtime drains ``Arena.answer_whole``); the
+        stored exchange's id."""
         ...
 
     def judge_status(self) -> str: ...
@@ -79,6 +81,7 @@ class BatchReport:
     questions: int
     rows: list[dict]
     verdict: Verdict | None = None
+    set_name: str = ""  # the question set, with its content hash
 
     @property
     def verdict_page(self) -> Path | None:
@@ -97,13 +100,18 @@ class BatchReport:
 
 
 def run_batch(runtime: BatchRuntime, questions_file: Path, out_dir: Path, limit: int | None = None, *,
-              verdict: bool = True) -> BatchReport:
+              verdict: bool = True, set_name: str | None = None, collection: str | None = None,
+              corpus_dir: Path | None = None) -> BatchReport:
     """Ask, score and report with a started runtime (its model, Weaviate and feedback store); ``verdict``: also
     build the verdict from this run's stored exchanges and write ``verdict.html`` (the costs it shows are this
-    run's: its answer times and the GPU peak from its start)."""
+    run's: its answer times and the GPU peak from its start). A collection's set (``collection``, its documents
+    in ``corpus_dir``) retrieves from that collection; ``set_name`` (default: the file's name and content hash)
+    names the set in the summary, ``question_set.json`` and the verdict."""
     settings = runtime.settings
+    corpus_dir = corpus_dir or settings.corpus_dir
+    set_name = set_name or f"{questions_file.name} (sha256 {content_hash(questions_file)[:12]})"
     reset_gpu_peak()
-    references = ReferenceSet.load(questions_file, settings.corpus_dir, make_chunker(runtime.embedder, settings))
+    references = ReferenceSet.load(questions_file, corpus_dir, make_chunker(runtime.embedder, settings))
     questions = references.questions()[:limit] if limit else references.questions()
     if not questions:
         raise ValueError(f"No questions in {questions_file}")
@@ -113,7 +121,7 @@ def run_batch(runtime: BatchRuntime, questions_file: Path, out_dir: Path, limit:
     session_id = f"batch-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     exchanges = []
     for question in tqdm(questions, desc="questions", unit="q"):
-        exchanges.append(runtime.feedback.exchange(runtime.answer_every_column(question, session_id)))
+        exchanges.append(runtime.feedback.exchange(runtime.answer_every_column(question, session_id, collection)))
     scored = scorer.score_exchanges(exchanges)  # one ragas.evaluate per metric set for the whole run
     rows: list[dict] = []
     samples: list[dict] = []
@@ -128,19 +136,23 @@ def run_batch(runtime: BatchRuntime, questions_file: Path, out_dir: Path, limit:
         rows += [{"question": exchange["question"], "split": split, "exchange_id": exchange["id"],
                   "scorer": scorer.name, **row} for row in scored[exchange["id"]]]
     report = BatchReport(out_dir, len(questions), rows,
-                         _verdict(runtime, questions_file, items, session_id, exchanges) if verdict else None)
+                         _verdict(runtime, set_name, corpus_dir, items, session_id, exchanges) if verdict else None,
+                         set_name)
     _write(report, samples, scorer.name, runtime.judge_status())
+    (out_dir / "question_set.json").write_text(json.dumps(
+        {"name": set_name, "file": str(questions_file), "sha256": content_hash(questions_file),
+         "collection": collection, "questions": len(questions)}, indent=2))
     return report
 
 
-def _verdict(runtime: BatchRuntime, questions_file: Path, items: list[QuestionItem], session_id: str,
+def _verdict(runtime: BatchRuntime, set_name: str, corpus_dir: Path, items: list[QuestionItem], session_id: str,
              exchanges: list[dict]) -> Verdict:
     """The run's verdict from the store: its exchanges, the set's items (with the user's type edits in the data
     dir: :mod:`pipelines.evaluation.question_tags`), the active adapter and the documents."""
     return build_verdict(
-        runtime.feedback, items, set_name=questions_file.name,
+        runtime.feedback, items, set_name=set_name,
         scope=f"batch run {session_id}", exchange_ids=[exchange["id"] for exchange in exchanges],
-        adapter_folder=runtime.adapter_folder(), corpus_dir=runtime.settings.corpus_dir,
+        adapter_folder=runtime.adapter_folder(), corpus_dir=corpus_dir,
         memory=measure_memory(gpu_scope="during this run"))
 
 
@@ -166,7 +178,8 @@ def _write(report: BatchReport, samples: list[dict], scorer: str, judge: str) ->
                          retrieved_contexts=s["retrieved_contexts"] or None)
         for s in samples if not s["error"]
     ]).to_jsonl(report.folder / "ragas_dataset.jsonl")
-    lines = [f"# Batch evaluation ({report.questions} questions, {scorer})", "", judge, "",
+    lines = [f"# Batch evaluation ({report.questions} questions, {scorer})", "",
+             f"Question set: {report.set_name}", "", judge, "",
              "Right answers (the question's key fact in the answer; on a question no document answers, saying "
              "the documents do not say; token F1 against the key), 95% intervals:", "",
              "| pipeline | key-fact accuracy | token F1 | answers |", "|---|---|---|---|"]

@@ -1,0 +1,170 @@
+"""A collection's question set, end to end: generated from its documents, reviewed, saved, chosen for evaluation.
+
+This is what the Questions tab, the API endpoints and the MCP tools call (the runtime builds it): documents come
+from the collection's kept originals (``<data dir>/documents/<collection>/``, read as ingestion reads them), the
+out-of-corpus check retrieves from the same collection, the fairness rule reads the adapter's training questions,
+and a chosen set's reference answers join the scorer's, so votes on its questions are scored against their keys.
+
+Example::
+
+    questions = CollectionQuestions(knowledge, sets, generate=generate_for_folder,
+                                    training_questions=lambda: ["How many cars does MV Annick Marrow carry?"])
+    rows, summary = questions.generate_questions("Ferries", count=40, out_of_corpus=-1, seed=0)
+    questions.save_question_set("Ferries", rows)
+    questions.choose_question_set("Ferries")
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pipelines.common.questions import QuestionSetError
+from pipelines.evaluation.saved_question_sets import ChosenSet, SavedQuestionSets, content_hash
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class GeneratedQuestions:
+    """What a generator hands back: the rows (JSONL row shape), what its checks dropped and why, and the highest
+    word overlap of a kept question with a training question (0 when there were none)."""
+
+    rows: list[dict]
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    max_training_overlap: float = 0.0
+    overlap_threshold: float | None = None
+    generator: str = "rules"
+    notes: Sequence[str] = ()
+
+
+class QuestionGenerator(Protocol):
+    """Make a question set from a folder of documents (the rules generator offline, or a model's)."""
+
+    def __call__(self, docs_dir: Path, *, count: int, out_of_corpus: int | None, seed: int,
+                 training_questions: Sequence[str], retrieve: Callable[[str], list[str]] | None,
+                 progress: Progress | None) -> GeneratedQuestions: ...
+
+
+class CollectionKnowledge(Protocol):
+    """What this needs of :class:`pipelines.knowledge.base.KnowledgeBase`."""
+
+    def collections(self) -> list[str]: ...
+    def originals_dir(self, collection: str | None) -> Path: ...
+
+
+def summary_markdown(collection: str, generated: GeneratedQuestions) -> str:
+    """The Questions tab's report on a generation: counts by type, what the checks dropped, the overlap."""
+    by_type: dict[str, int] = {}
+    for row in generated.rows:
+        by_type[str(row.get("type", ""))] = by_type.get(str(row.get("type", "")), 0) + 1
+    sources = {str(row.get("source", "")) for row in generated.rows if row.get("source")}
+    lines = [f"**{len(generated.rows)} questions** from {len(sources)} documents of "
+             f"**{html.escape(collection)}** ({generated.generator} generator): "
+             + ", ".join(f"{count} {kind}" for kind, count in sorted(by_type.items())) + "."]
+    if generated.dropped:
+        lines.append("Dropped by the checks: " + ", ".join(
+            f"{count} {html.escape(reason)}" for reason, count in sorted(generated.dropped.items())) + ".")
+    threshold = "" if generated.overlap_threshold is None else f" (questions over {generated.overlap_threshold:.2f} " \
+                                                               "were dropped)"
+    lines.append(f"Highest word overlap with the adapter's training questions: "
+                 f"**{generated.max_training_overlap:.2f}**{threshold}.")
+    lines += [html.escape(note) for note in generated.notes]
+    lines.append("Review the table, then **Save the set** and **Use for evaluation**.")
+    return "  \n".join(lines)
+
+
+class CollectionQuestions:
+    """The service behind the Questions tab (see the module docstring). Cheap to build; nothing runs until asked."""
+
+    def __init__(self, knowledge: CollectionKnowledge | None, sets: SavedQuestionSets, *,
+                 generate: QuestionGenerator, training_questions: Callable[[], Sequence[str]],
+                 retriever_for: Callable[[str], Callable[[str], list[str]] | None] | None = None,
+                 on_chosen: Callable[[ChosenSet], None] | None = None) -> None:
+        self.knowledge = knowledge
+        self.sets = sets
+        self._generate = generate
+        self._training_questions = training_questions
+        self._retriever_for = retriever_for
+        self._on_chosen = on_chosen
+
+    def question_collections(self) -> list[str]:
+        return self.knowledge.collections() if self.knowledge else []
+
+    def documents_dir(self, collection: str) -> Path:
+        if self.knowledge is None:
+            raise QuestionSetError("The knowledge base is unavailable: no documents to make questions from.")
+        return self.knowledge.originals_dir(collection)
+
+    def generate(self, collection: str, count: int = 40, out_of_corpus: int = -1, seed: int = 0,
+                 progress: Progress | None = None) -> GeneratedQuestions:
+        """Generate a set for the collection's documents; :class:`QuestionSetError` when it has none."""
+        if not 1 <= count <= 500:
+            raise QuestionSetError(f"Ask for 1 to 500 questions, not {count}.")
+        folder = self.documents_dir(collection)
+        if not folder.is_dir() or not any(p.is_file() for p in folder.iterdir()):
+            raise QuestionSetError(f"{collection} holds no documents: upload some in the Knowledge tab first.")
+        retrieve = self._retriever_for(collection) if self._retriever_for else None
+        return self._generate(folder, count=count, out_of_corpus=None if out_of_corpus < 0 else out_of_corpus,
+                              seed=seed, training_questions=list(self._training_questions()), retrieve=retrieve,
+                              progress=progress)
+
+    def generate_questions(self, collection: str, count: int, out_of_corpus: int, seed: int,
+                           progress: Progress | None = None) -> tuple[list[dict], str]:
+        generated = self.generate(collection, count, out_of_corpus, seed, progress)
+        if not generated.rows:
+            reasons = "; ".join(generated.notes) or "no document states a checkable fact"
+            raise QuestionSetError(f"No question could be made from {collection}'s documents: {reasons}.")
+        return generated.rows, summary_markdown(collection, generated)
+
+    def saved_question_rows(self, collection: str) -> list[dict]:
+        return self.sets.rows(collection)
+
+    def save_question_set(self, collection: str, rows: Sequence[Mapping[str, object]],
+                          meta: Mapping[str, object] | None = None) -> str:
+        saved = self.sets.save(collection, rows, meta={"collection": collection, **(meta or {})})
+        return (f"✅ Saved {saved.questions} questions for **{html.escape(collection)}** "
+                f"(sha256 `{saved.content_hash[:12]}`). " + self.chosen_question_set_line())
+
+    def choose_question_set(self, collection: str | None) -> str:
+        chosen = self.sets.choose(collection)
+        if self._on_chosen is not None:
+            self._on_chosen(chosen)
+        return self.chosen_question_set_line()
+
+    def chosen(self) -> ChosenSet:
+        return self.sets.chosen()
+
+    def chosen_question_set_line(self) -> str:
+        chosen = self.sets.chosen()
+        origin = "the start-up file" if chosen.collection is None else "a collection's saved set"
+        return f"The evaluation uses **{html.escape(chosen.label)}** ({origin})."
+
+    def describe_set(self, collection: str | None) -> dict:
+        """A collection's saved set (None: the chosen one) as the API returns it: name (with its hash), sha256,
+        whether the evaluation uses it, and its rows; :class:`QuestionSetError` when the collection has none."""
+        chosen = self.sets.chosen()
+        if collection is None:
+            rows = self.sets.rows(chosen.collection) if chosen.collection else load_rows(chosen.path)
+            return {"name": chosen.label, "sha256": chosen.content_hash, "chosen": True, "questions": rows}
+        rows = self.sets.rows(collection)
+        if not rows:
+            raise QuestionSetError(f"{collection} has no saved question set: generate one and save it first.")
+        digest = content_hash(self.sets.path(collection))
+        return {"name": f"{collection} (sha256 {digest[:12]})", "sha256": digest,
+                "chosen": chosen.collection == collection, "questions": rows}
+
+
+def load_rows(path: Path) -> list[dict]:
+    """A set file's questions in the row shape (the start-up file may be CSV or text; unreadable: none)."""
+    from pipelines.common.questions import load_questions
+
+    try:
+        items = load_questions(path)
+    except QuestionSetError:
+        return []
+    return [{"id": i.id, "question": i.question, "reference": i.reference, "key": list(i.keys), "source": i.source,
+             "type": i.type, "split": i.split, **({} if i.answerable else {"answerable": False})} for i in items]
