@@ -53,7 +53,7 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                 build_leaderboard_tab(runtime.feedback, runtime.auth, questions,
                                       runtime.improve_adapter_from_votes if runtime.backend else None,
                                       stored_slices=runtime.stored_slices)
-            with gr.Tab("Questions", id="questions"):
+            with gr.Tab("Questions", id="questions") as questions_tab:
                 build_questions_tab(runtime.question_service if runtime.knowledge else None, runtime.auth)
             with gr.Tab("Evaluation", id="evaluation") as evaluation_tab:
                 build_evaluation_tab(runtime.feedback, runtime.rescore, runtime.judge_status(),
@@ -66,6 +66,7 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
         arena_tab.select(None, js="() => document.querySelector('#refresh-retrieval')?.click()")
         knowledge_tab.select(None, js="() => document.querySelector('#kb-refresh')?.click()")
         finetune_tab.select(None, js="() => document.querySelector('#ft-refresh')?.click()")
+        questions_tab.select(None, js="() => document.querySelector('#qs-refresh')?.click()")
         hide_ui_events(demo)  # the UI's handlers stay off the API page and the MCP tool list
     return demo
 

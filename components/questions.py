@@ -121,6 +121,7 @@ def build_questions_tab(service: QuestionSetService | None, auth: AdminAuth | No
         out_of_corpus = gr.Number(-1, label="Out-of-corpus (-1: a tenth or more)", precision=0, minimum=-1,
                                   maximum=200, elem_id="qs-ooc")
         seed = gr.Number(0, label="Seed", precision=0, elem_id="qs-seed")
+        refresh = gr.Button("↻", elem_id="qs-refresh", scale=0, min_width=40)
     with gr.Row():
         generate = gr.Button("✨ Generate questions", variant="primary", elem_id="qs-generate")
         load_saved = gr.Button("↻ Load the saved set", elem_id="qs-load")
@@ -170,6 +171,13 @@ def build_questions_tab(service: QuestionSetService | None, auth: AdminAuth | No
         except (QuestionSetError, ValueError) as exc:
             raise gr.Error(str(exc)) from exc
 
+    def on_refresh(current: str | None) -> dict:
+        names = service.question_collections()
+        return {collection: gr.Dropdown(choices=names, value=current if current in names else
+                                        (names[0] if names else None)),
+                status: service.chosen_question_set_line()}
+
+    refresh.click(on_refresh, inputs=[collection], outputs=[collection, status], api_name=False)
     generate.click(on_generate, inputs=[collection, count, out_of_corpus, seed], outputs=[table, report],
                    api_name=False, concurrency_limit=1, concurrency_id="question-generation")
     load_saved.click(on_load, inputs=[collection], outputs=[table, report], api_name=False)

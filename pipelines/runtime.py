@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -37,7 +38,7 @@ from pipelines.common.persistence import (
 from pipelines.common.questions import QuestionSetError
 from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.common.spaces import download_weaviate, in_space, is_loopback, on_zero_gpu, space_owner
-from pipelines.evaluation.collection_questions import CollectionQuestions, GeneratedQuestions
+from pipelines.evaluation.collection_questions import CollectionQuestions
 from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
 from pipelines.evaluation.question_tags import TypeRow
 from pipelines.evaluation.saved_question_sets import ChosenSet, SavedQuestionSets
@@ -326,7 +327,7 @@ class Runtime:
         except (QuestionSetError, OSError):
             return []
 
-    @property
+    @cached_property
     def question_service(self) -> CollectionQuestions:
         """The Questions tab's, the API's and the MCP tools' way to a collection's question set."""
         def retriever_for(collection: str):
@@ -335,8 +336,8 @@ class Runtime:
             retriever = self.knowledge.retriever(replace(self.retrieval_defaults, collection=collection))
             return lambda query: [hit.text for hit in retriever.run(query, 3)]
 
-        return CollectionQuestions(self.knowledge, self.question_sets, generate=generate_question_rows,
-                                   training_questions=lambda: adapter_training_questions(self),
+        return CollectionQuestions(self.knowledge, self.question_sets,
+                                   training_questions=lambda docs: training_questions(docs, self.settings),
                                    retriever_for=retriever_for, on_chosen=self._use_references_of)
 
     def _use_references_of(self, chosen: ChosenSet) -> None:
@@ -514,21 +515,14 @@ def judge_status(settings: Settings, backend: GenerationBackend | None) -> str:
             "`ARENA_LLM_BASE_URL`/`ARENA_LLM_MODEL` (any OpenAI-compatible server), or `ARENA_JUDGE=local`.")
 
 
-def generate_question_rows(docs_dir: Path, **options) -> GeneratedQuestions:
-    """The offline rules generator over a folder of documents (:mod:`pipelines.evaluation.question_generation`)."""
-    from pipelines.evaluation.question_generation import generate_for_folder
+def training_questions(docs_dir: Path, settings: Settings) -> list[str]:
+    """The questions an adapter trained on these documents saw (the fairness rule keeps generated questions away
+    from their wording): the training command's closed-book template questions for the documents (the reading
+    recipe asks the same questions) and the start-up set's train split, as ``python -m pipelines.training``
+    builds them. An adapter trained on an uploaded pair file saw other questions: not known here."""
+    from pipelines.training.sft import build_examples
 
-    return generate_for_folder(docs_dir, **options)
-
-
-def adapter_training_questions(runtime: Runtime) -> list[str]:
-    """The questions the active adapter trained on, as far as they can be known here (the fairness rule keeps
-    generated questions away from their wording): see :func:`pipelines.evaluation.question_generation.
-    training_questions_for`."""
-    from pipelines.evaluation.question_generation import training_questions_for
-
-    return training_questions_for(runtime.adapter_folder(), runtime.settings.questions_file,
-                                  runtime.settings.corpus_dir)
+    return [example.question for example in build_examples(docs_dir, settings.questions_file, recipe="closed-book")]
 
 
 def _changed_since_adapter(runtime: Runtime) -> frozenset[str]:

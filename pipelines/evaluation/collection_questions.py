@@ -7,8 +7,8 @@ and a chosen set's reference answers join the scorer's, so votes on its question
 
 Example::
 
-    questions = CollectionQuestions(knowledge, sets, generate=generate_for_folder,
-                                    training_questions=lambda: ["How many cars does MV Annick Marrow carry?"])
+    questions = CollectionQuestions(knowledge, sets,
+                                    training_questions=lambda docs: ["How many cars does MV Annick Marrow carry?"])
     rows, summary = questions.generate_questions("Ferries", count=40, out_of_corpus=-1, seed=0)
     questions.save_question_set("Ferries", rows)
     questions.choose_question_set("Ferries")
@@ -49,6 +49,30 @@ class QuestionGenerator(Protocol):
                  progress: Progress | None) -> GeneratedQuestions: ...
 
 
+def rules_generator(docs_dir: Path, *, count: int, out_of_corpus: int | None, seed: int,
+                    training_questions: Sequence[str], retrieve: Callable[[str], list[str]] | None,
+                    progress: Progress | None) -> GeneratedQuestions:
+    """The offline rules generator (:mod:`pipelines.evaluation.question_generation`) over a folder; documents
+    the readers refuse are left out and named in the notes."""
+    from pipelines.evaluation.question_generation import (
+        QuestionGenerationError,
+        generate_question_set,
+        read_documents,
+    )
+
+    try:
+        documents = read_documents(docs_dir, skip_unreadable=True)
+        generated = generate_question_set(documents, count=count, out_of_corpus=out_of_corpus, seed=seed,
+                                          training_questions=training_questions, retrieve=retrieve,
+                                          progress=progress)
+    except QuestionGenerationError as exc:
+        raise QuestionSetError(str(exc)) from exc
+    notes = [f"{name}: no question ({report.reason})" for name, report in generated.documents.items()
+             if report.reason and not report.questions]
+    return GeneratedQuestions(generated.items, dict(generated.dropped), generated.max_training_overlap,
+                              generated.overlap_threshold, generated.generator, notes)
+
+
 class CollectionKnowledge(Protocol):
     """What this needs of :class:`pipelines.knowledge.base.KnowledgeBase`."""
 
@@ -81,7 +105,7 @@ class CollectionQuestions:
     """The service behind the Questions tab (see the module docstring). Cheap to build; nothing runs until asked."""
 
     def __init__(self, knowledge: CollectionKnowledge | None, sets: SavedQuestionSets, *,
-                 generate: QuestionGenerator, training_questions: Callable[[], Sequence[str]],
+                 training_questions: Callable[[Path], Sequence[str]], generate: QuestionGenerator = rules_generator,
                  retriever_for: Callable[[str], Callable[[str], list[str]] | None] | None = None,
                  on_chosen: Callable[[ChosenSet], None] | None = None) -> None:
         self.knowledge = knowledge
@@ -90,6 +114,7 @@ class CollectionQuestions:
         self._training_questions = training_questions
         self._retriever_for = retriever_for
         self._on_chosen = on_chosen
+        self._last: tuple[str, GeneratedQuestions] | None = None  # the last generation, for the saved metadata
 
     def question_collections(self) -> list[str]:
         return self.knowledge.collections() if self.knowledge else []
@@ -109,7 +134,7 @@ class CollectionQuestions:
             raise QuestionSetError(f"{collection} holds no documents: upload some in the Knowledge tab first.")
         retrieve = self._retriever_for(collection) if self._retriever_for else None
         return self._generate(folder, count=count, out_of_corpus=None if out_of_corpus < 0 else out_of_corpus,
-                              seed=seed, training_questions=list(self._training_questions()), retrieve=retrieve,
+                              seed=seed, training_questions=list(self._training_questions(folder)), retrieve=retrieve,
                               progress=progress)
 
     def generate_questions(self, collection: str, count: int, out_of_corpus: int, seed: int,
@@ -118,6 +143,7 @@ class CollectionQuestions:
         if not generated.rows:
             reasons = "; ".join(generated.notes) or "no document states a checkable fact"
             raise QuestionSetError(f"No question could be made from {collection}'s documents: {reasons}.")
+        self._last = (collection, generated)
         return generated.rows, summary_markdown(collection, generated)
 
     def saved_question_rows(self, collection: str) -> list[dict]:
@@ -125,9 +151,26 @@ class CollectionQuestions:
 
     def save_question_set(self, collection: str, rows: Sequence[Mapping[str, object]],
                           meta: Mapping[str, object] | None = None) -> str:
-        saved = self.sets.save(collection, rows, meta={"collection": collection, **(meta or {})})
+        meta = {"collection": collection, **(meta or self._generation_meta(collection, rows))}
+        saved = self.sets.save(collection, rows, meta=meta)
         return (f"✅ Saved {saved.questions} questions for **{html.escape(collection)}** "
                 f"(sha256 `{saved.content_hash[:12]}`). " + self.chosen_question_set_line())
+
+    def _generation_meta(self, collection: str, rows: Sequence[Mapping[str, object]]) -> dict:
+        """How the rows were made, when they come from this collection's last generation (edited or not): the
+        generator, what it dropped, and the highest overlap with the training questions, measured again on the
+        rows as saved (an edit may have moved a question toward a training question's wording)."""
+        last = self._last
+        if last is None or last[0] != collection:
+            return {"generator": "hand-written or edited"}
+        from pipelines.evaluation.question_checks import content_words, word_overlap
+
+        training = [content_words(q) for q in self._training_questions(self.documents_dir(collection))]
+        overlap = max((word_overlap(str(row.get("question", "")), words) for row in rows for words in training),
+                      default=0.0)
+        generated = last[1]
+        return {"generator": generated.generator, "dropped": dict(generated.dropped),
+                "max_training_overlap": round(overlap, 3), "overlap_threshold": generated.overlap_threshold}
 
     def choose_question_set(self, collection: str | None) -> str:
         chosen = self.sets.choose(collection)
