@@ -1,0 +1,142 @@
+"""Generated question sets on the project's dev and test corpora, measured against the issue's goals.
+
+For each corpus (``assets/eval/dev`` and ``assets/eval/test``: documents plus a hand-written keyed set), the
+offline ``rules`` generator makes a set and the bench prints: questions per document, the share of answerable
+questions whose key is in its source (as the readers read it), how many questions contain their key, the type and
+form mix, the out-of-corpus share, the share of hand-written keys the generated set also asks about (keys matched
+normalised: case, punctuation and thousands separators ignored, any acceptable form of either), the highest word
+overlap with the training questions (the fact pairs the sample training recipe builds from the same documents:
+what an adapter trained on them saw, see ``pipelines.training.fact_pairs``), and seconds per 100 questions.
+No model is loaded: the rules generator needs none.
+
+    python bench/question_sets.py [--count 250] [--seed 0] [--corpus dev] [--sample 30 --out sample.jsonl]
+
+``--sample N`` also writes N random generated questions (seeded) for a person to review.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOALS = {"keys found": 0.95, "per document": 2, "out-of-corpus": 0.10, "coverage": 0.50, "seconds per 100": 60.0}
+
+
+def training_questions(docs: Path) -> list[str]:
+    """The questions of the sample training recipe's fact pairs for these documents (what a fine-tune saw)."""
+    from pipelines.knowledge.readers import read_document
+    from pipelines.training.fact_pairs import document_pairs
+
+    questions = []
+    for path in sorted(docs.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            questions.extend(pair.question for pair in document_pairs(path.name, read_document(path.name,
+                                                                                               path.read_bytes())))
+    return questions
+
+
+def measure(corpus: Path, count: int, seed: int) -> dict:
+    """One corpus: generate, then every number the bench prints."""
+    from pipelines.common.correctness import normalise_answer
+    from pipelines.common.questions import load_questions
+    from pipelines.evaluation.question_checks import highest_overlap, key_in_text, question_holds_key
+    from pipelines.evaluation.question_generation import generate_question_set, read_documents
+
+    documents = read_documents(corpus / "docs")
+    training = training_questions(corpus / "docs")
+    started = time.perf_counter()
+    generated = generate_question_set(documents, count=count, seed=seed, training_questions=training)
+    seconds = time.perf_counter() - started
+    texts = {d.name: d.text for d in documents}
+    answerable = [item for item in generated.items if item.get("answerable", True)]
+
+    def forms(item: dict) -> list[str]:
+        return [item["key"]] if isinstance(item["key"], str) else list(item["key"])
+
+    found = sum(key_in_text(forms(item), texts[item["source"]]) for item in answerable)
+    holds_key = sum(question_holds_key(item["question"], forms(item)) for item in answerable)
+    asked = {(item["source"], normalise_answer(form)) for item in answerable
+             for part in item.get("keys_all", [forms(item)]) for form in part}
+    hand = [item for item in load_questions(corpus / "questions.jsonl", require_reference=True) if item.keys]
+    covered = [item for item in hand if any((item.source, normalise_answer(k)) in asked for k in item.keys)]
+    from pipelines.evaluation.question_checks import content_words
+
+    training_words = [content_words(q) for q in training]
+    hand_overlap = max(highest_overlap(item.question, training_words) for item in hand)
+    per_document = Counter(item["source"] for item in answerable)
+    return {
+        "corpus": corpus.name, "documents": len(documents), "questions": len(generated.items),
+        "per document": {d.name: per_document[d.name] for d in documents},
+        "keys found": found / max(len(answerable), 1), "contain key": holds_key,
+        "types": Counter(item["type"] for item in generated.items),
+        "forms": Counter(item["form"] for item in generated.items),
+        "out-of-corpus": (len(generated.items) - len(answerable)) / max(len(generated.items), 1),
+        "coverage": len(covered) / max(len(hand), 1), "covered": len(covered), "hand-written keys": len(hand),
+        "highest overlap": generated.max_training_overlap, "hand-written overlap": round(hand_overlap, 3),
+        "training questions": len(training), "seconds per 100": seconds * 100 / max(len(generated.items), 1),
+        "dropped": dict(generated.dropped), "generated": generated,
+    }
+
+
+def report(result: dict) -> str:
+    """The corpus's table rows, each with its goal."""
+    per_doc = result["per document"]
+    rows = [
+        ("documents / questions", f"{result['documents']} / {result['questions']}", ""),
+        ("questions per document", ", ".join(f"{name}: {n}" for name, n in per_doc.items()),
+         f"≥ {GOALS['per document']} each: {'met' if min(per_doc.values()) >= 2 else 'MISSED'}"),
+        ("answerable keys found in their source", f"{result['keys found']:.0%}",
+         f"≥ 95%: {'met' if result['keys found'] >= GOALS['keys found'] else 'MISSED'}"),
+        ("questions containing their key", str(result["contain key"]), "0: " + (
+            "met" if result["contain key"] == 0 else "MISSED")),
+        ("out-of-corpus share", f"{result['out-of-corpus']:.0%}",
+         f"≥ 10%: {'met' if result['out-of-corpus'] >= GOALS['out-of-corpus'] else 'MISSED'}"),
+        ("hand-written keys also asked", f"{result['covered']}/{result['hand-written keys']} "
+                                         f"({result['coverage']:.0%})",
+         f"≥ 50%: {'met' if result['coverage'] >= GOALS['coverage'] else 'MISSED'}"),
+        ("type mix", ", ".join(f"{t} {n}" for t, n in sorted(result["types"].items())), ""),
+        ("form mix", ", ".join(f"{t} {n}" for t, n in sorted(result["forms"].items())), ""),
+        ("highest word overlap with training questions", f"{result['highest overlap']:.2f} "
+                                                          f"({result['training questions']} training questions)",
+         f"threshold {result['generated'].overlap_threshold:.2f}; hand-written set: {result['hand-written overlap']}"),
+        ("seconds per 100 questions", f"{result['seconds per 100']:.2f}",
+         f"< 60: {'met' if result['seconds per 100'] < GOALS['seconds per 100'] else 'MISSED'}"),
+    ]
+    lines = [f"### {result['corpus']}", "", "| measure | value | goal |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    lines.append("")
+    lines.append("Dropped: " + "; ".join(f"{why}: {n}" for why, n in sorted(result["dropped"].items())))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=250)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corpus", choices=("dev", "test"), action="append")
+    parser.add_argument("--sample", type=int, default=0, help="write this many random questions for review")
+    parser.add_argument("--out", type=Path, default=Path("question-sample.jsonl"))
+    args = parser.parse_args(argv)
+    sampled = []
+    for name in args.corpus or ("dev", "test"):
+        result = measure(ROOT / "assets" / "eval" / name, args.count, args.seed)
+        print(report(result))
+        print()
+        sampled += [{**item, "corpus": name} for item in result["generated"].items]
+    if args.sample:
+        picked = random.Random(args.seed).sample(sampled, min(args.sample, len(sampled)))
+        args.out.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in picked))
+        print(f"{len(picked)} questions for review: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

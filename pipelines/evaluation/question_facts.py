@@ -1,0 +1,281 @@
+"""Checkable facts in a document's text: the units (sentences, list items, table rows) and the spans a question
+can ask for (numbers with units, dates, times, codes, names), each with its acceptable key forms.
+
+No model: regular expressions over the text as :mod:`pipelines.knowledge.readers` reads it (Markdown tables,
+HTML tables as ``Header: cell; Header: cell.`` lines, DOCX tables as ``a | b | c`` rows, ``#`` headings, and the
+``Section 3: Title`` lines of plain-text manuals). The question generator words a question for each span
+(:mod:`pipelines.evaluation.question_wording`); a span it cannot word is not a fact.
+
+Example::
+
+    units = text_units("# Fleet\\n\\nMV Annick Marrow can carry 24 cars and 180 passengers.")
+    spans = fact_spans(units[0].text)
+    spans[0].text, spans[0].kind, key_forms(spans[0])   # '24 cars', 'number', ('24 cars', '24')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipelines.common.text import split_sentences
+
+MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December")
+NUMBER, DATE, YEAR, TIME, CODE, NAME = "number", "date", "year", "time", "code", "name"
+
+_HEADING = re.compile(r"^(?:#{1,6}\s+(?P<md>.+)|(?P<section>(?:Section|Part|Chapter)\s+\w+[:.]\s*.+))$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+(?P<text>.+)$")
+_MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}")
+_NAMED_CELLS = re.compile(r"^(?:[^:;|]{1,40}: [^;|]+; )+[^:;|]{1,40}: [^;|]+\.?$")
+
+_DATE = re.compile(rf"\b(?:\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{4}})\b")
+_TIME = re.compile(r"\b(?:[01]?\d|2[0-3]):[0-5]\d\b")
+_YEAR = re.compile(r"(?<![\w.,/-])(?:1[6-9]\d\d|20\d\d)(?![\w/%:-]|[.,]\d)")
+# A number, then at most two words of unit ("24 cars", "1.4 megawatt-hours", "7.80 drell", "30 km/h", "4.5%").
+_NUMBER = re.compile(r"(?<![\w.,:/-])(?P<currency>[€$£])?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+                     r"(?P<unit>\s?%|\s?°C|\s+(?:per cent|percent)|\s+[A-Za-zÀ-ÿ][\w/°'-]*(?:\s+(?:DC|AC))?)?"
+                     r"(?![\w:/])")
+_CODE = re.compile(r"(?<![\w-])(?:[A-Z]{1,5}-[A-Z0-9]+(?:-[A-Z0-9]+)*|[A-Z]{1,3}\s?\d{1,3}|[A-Z]{3,4})(?![\w-])")
+_NAME = re.compile(r"(?:(?:MV|SS|MS|HMS|RMS|St\.?)\s+)?(?:[A-Z][\w'’-]*[a-z][\w'’-]*)"
+                   r"(?:\s+(?:(?:of|de|van|von|and)\s+(?:the\s+)?)?"
+                   r"(?:[A-Z][\w'’-]*[a-z][\w'’-]*|[IVX]+|\d+))*")
+_NOT_UNITS = frozenset(
+    ["is", "are", "was", "were", "and", "or", "to", "of", "in", "on", "at", "for", "with", "by", "the", "a", "an",
+     "from", "per", "that", "which", "as", "it", "its", "than", "after", "before", "when", "if", "but", "so", "he",
+     "she", "they", "we", "each", "every", "all", "this", "these", "those", "who", "whom", "whose", "where", "while",
+     "until", "since", "into", "onto", "over", "under", "up", "down", "more", "less", "most", "least", "about",
+     "around", "between", "among", "no", "not", "one", "two", "also", "only", "then", "there", "here", "has", "have",
+     "had", "be", "been", "being", "do", "does", "did", "can", "could", "may", "might", "must", "shall", "should",
+     "will", "would", "pm", "am"])
+_STOP_NAMES = frozenset(
+    ["The", "A", "An", "In", "On", "At", "It", "This", "That", "These", "Those", "Each", "Every", "All", "If", "When",
+     "For", "From", "To", "And", "But", "Or", "After", "Before", "During", "Our", "We", "You", "He", "She", "They",
+     "His", "Her", "Their", "Its", "There", "Here", "Since", "Under", "Over", "Between", "Because", "Although",
+     "While", "Where", "Who", "What", "Which", "No", "Not", "One", "Any", "Some", "Many", "Most", "Only", "Also",
+     "Then", "Today", "Currently", "Until", "Unlike", "As", "By", "With", "Without"])
+_MONTH_OR_DAY = re.compile(rf"^(?:{MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
+_ROMAN = re.compile(r"^[IVX]+$")
+_CURRENCY_WORDS = frozenset(["drell", "pennets", "pennet", "stivers", "stiver", "thalers", "thaler", "th", "euros",
+                             "euro", "eur", "dollars", "dollar", "usd", "pounds", "pound", "gbp", "francs", "franc",
+                             "crowns", "crown", "marks", "mark"])
+_TIME_UNITS = frozenset(["seconds", "second", "minutes", "minute", "hours", "hour", "days", "day", "weeks", "week",
+                         "months", "month", "years", "year", "nights", "night"])
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A stretch of text that states facts: a sentence, a list item, or a table row.
+
+    ``cells``: a table row's (header, value) pairs (headers may be ``""`` when the table has none);
+    ``heading``: the section it sits under; ``previous``: the sentence before it in its paragraph (for "she").
+    """
+
+    text: str
+    kind: str  # "sentence", "item" or "row"
+    heading: str = ""
+    cells: tuple[tuple[str, str], ...] = ()
+    previous: str = ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A checkable fact inside a unit: its text, kind, where it starts, and its unit word ("cars") if any."""
+
+    text: str
+    kind: str
+    start: int
+    unit: str = ""
+    value: float | None = None
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _table_units(rows: list[str], heading: str) -> list[Unit]:
+    """A pipe table (Markdown, or DOCX rows) as one unit per data row, each cell named by its header."""
+    body = [row for row in rows if not _MD_SEPARATOR.match(row.strip())]
+    if len(body) < 2:
+        return [Unit(" ".join(_cells(row)), "row", heading) for row in body]
+    header, data = _cells(body[0]), body[1:]
+    units = []
+    for row in data:
+        cells = _cells(row)
+        named = tuple((name, value) for name, value in zip(header, cells, strict=False) if value)
+        text = "; ".join(f"{name}: {value}" if name else value for name, value in named) + "."
+        units.append(Unit(text, "row", heading, named))
+    return units
+
+
+def text_units(text: str) -> list[Unit]:
+    """The document's units in reading order (headings are context, never units)."""
+    units: list[Unit] = []
+    heading = ""
+    paragraph: list[str] = []
+    table: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            previous = ""
+            for sentence in split_sentences(" ".join(paragraph)):
+                if len(sentence.split()) >= 3:
+                    units.append(Unit(sentence, "sentence", heading, previous=previous))
+                previous = sentence
+            paragraph.clear()
+        if table:
+            units.extend(_table_units(table, heading))
+            table.clear()
+
+    in_code = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("```"):
+            in_code = not in_code
+            flush()
+            continue
+        if in_code:
+            continue
+        if not line:
+            flush()
+            continue
+        if match := _HEADING.match(line):
+            flush()
+            heading = (match.group("md") or match.group("section")).strip()
+            continue
+        if line.count("|") >= 2 or " | " in line:
+            if paragraph:
+                flush()
+            table.append(line)
+            continue
+        if table:
+            flush()
+        if item := _LIST_ITEM.match(line):
+            flush()
+            units.append(Unit(item.group("text").strip(), "item", heading))
+        elif _NAMED_CELLS.match(line):
+            flush()
+            named = tuple(tuple(part.split(": ", 1)) for part in line.rstrip(".").split("; "))
+            units.append(Unit(line, "row", heading, named))  # type: ignore[arg-type]
+        elif line.isupper() and len(line.split()) <= 12:
+            flush()  # a plain-text title line ("SAFETY AND OPERATIONS MANUAL")
+        else:
+            paragraph.append(line)
+    flush()
+    return units
+
+
+def _number_value(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _overlaps(start: int, end: int, taken: list[tuple[int, int]]) -> bool:
+    return any(start < b and a < end for a, b in taken)
+
+
+def fact_spans(text: str) -> list[Span]:
+    """Every checkable span of a unit, left to right, none overlapping (dates and times before numbers,
+    numbers before codes and names)."""
+    spans: list[Span] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(start: int, end: int, kind: str, unit: str = "", value: float | None = None) -> None:
+        if not _overlaps(start, end, taken):
+            taken.append((start, end))
+            spans.append(Span(text[start:end], kind, start, unit, value))
+
+    for match in _DATE.finditer(text):
+        add(match.start(), match.end(), DATE)
+    for match in _TIME.finditer(text):
+        add(match.start(), match.end(), TIME)
+    for match in _YEAR.finditer(text):
+        after = re.match(r"\s+([a-z][\w-]*)", text[match.end():])
+        before = re.search(r"\b(in|since|until|by|from|of|before|after|between|and|to|year|about|around|c\.|from|"
+                           r"during|early|late|summer|winter|spring|autumn)\s+$", text[:match.start()], re.IGNORECASE)
+        if before or after is None or after.group(1) in _NOT_UNITS:
+            add(match.start(), match.end(), YEAR, value=float(match.group(0)))
+    for match in _NUMBER.finditer(text):
+        unit = (match.group("unit") or "").strip()
+        end = match.end()
+        if unit and (unit.lower() in _NOT_UNITS or (unit[0].isupper() and unit not in ("DC", "AC", "V", "Th", "°C")
+                     and not unit.startswith(("V ", "Th")))):
+            end = match.end("value")
+            unit = ""
+        if unit.endswith(("'s", "’s")):
+            end, unit = match.end("value"), ""
+        if unit and _YEAR.fullmatch(match.group("value")):
+            continue  # "the 1911 founders": a year used as a word, not a count
+        if text[match.start():end].endswith((".", ",")):
+            end -= 1
+        value = _number_value(match.group("value"))
+        add(match.start(), end, NUMBER, unit or ("%" if "%" in match.group(0) else ""), value)
+    for match in _CODE.finditer(text):
+        word = match.group(0)
+        if word.isalpha() and ((word.isupper() and len(word) > 4) or match.start() == 0 or _ROMAN.match(word)):
+            continue
+        if re.fullmatch(r"[A-Z]{1,3}\s?\d{1,3}", word) and not re.search(r"\d", word[:1]) and " " in word \
+                and word.split()[0] in ("A", "I"):
+            continue
+        add(match.start(), match.end(), CODE)
+    for match in _NAME.finditer(text):
+        words = match.group(0).split()
+        start = match.start()
+        while words and (words[0] in _STOP_NAMES or words[0].lower() in ("of", "and", "the") or words[0][0].isdigit()):
+            start = text.index(words[0], start) + len(words[0])
+            words = words[1:]
+        while words and words[-1].lower() in ("of", "and", "the"):
+            words = words[:-1]
+        if not words:
+            continue
+        start = text.index(words[0], start)
+        name = " ".join(words)
+        end = start + len(name)
+        if text[start:end] != name:
+            continue  # the match spans a line break or double space: leave it
+        sentence_start = start == 0 or re.search(r"[.!?:]\s*$", text[:start]) is not None
+        if len(words) == 1 and (sentence_start or len(name) < 3 or _MONTH_OR_DAY.match(name)):
+            continue
+        add(start, end, NAME)
+    return sorted(spans, key=lambda span: span.start)
+
+
+def span_unit_kind(span: Span) -> str:
+    """What a number counts: ``currency``, ``time``, ``percent`` or ``count`` (anything else, or no unit)."""
+    unit = span.unit.lower()
+    if span.text[:1] in "€$£" or unit in _CURRENCY_WORDS:
+        return "currency"
+    if unit in _TIME_UNITS:
+        return "time"
+    if unit in ("%", "percent", "per cent"):
+        return "percent"
+    return "count"
+
+
+def key_forms(span: Span) -> tuple[str, ...]:
+    """The acceptable forms of a span's key, the span itself first: "24 cars" also as "24", "4.5 percent" also as
+    "4.5%" and "4.5", "1,655" also as "1655"."""
+    forms = [span.text]
+    if span.kind == NUMBER:
+        bare = span.text.lstrip("€$£")
+        number = re.match(r"[\d,.]+", bare)
+        if number:
+            digits = number.group(0).rstrip(".,")
+            if span.unit in ("percent", "per cent"):
+                forms.append(f"{digits}%")
+            forms.append(digits)
+            if "," in digits:
+                forms.append(digits.replace(",", ""))
+    if span.kind == NAME and re.match(r"^(?:MV|SS|MS|HMS|RMS|The) \S", span.text):
+        forms.append(span.text.split(" ", 1)[1])  # "MV Saint Elvary" also as "Saint Elvary"
+    seen: list[str] = []
+    for form in forms:
+        if form and form not in seen:
+            seen.append(form)
+    return tuple(seen)
+
+
+def paragraph_sentences(text: str) -> list[str]:
+    """All sentences of a text (for the out-of-corpus word checks and the reports)."""
+    return split_sentences(text)

@@ -1,0 +1,490 @@
+"""Question sets generated from the user's own documents: keyed, checked, fair to fine-tuning, offline.
+
+``generate_question_set`` reads the facts of each document (:mod:`pipelines.evaluation.question_facts`), words a
+question for each by rules (:mod:`pipelines.evaluation.question_wording`), checks every question
+(:mod:`pipelines.evaluation.question_checks`), picks a set in proportion to each document's facts, and adds
+out-of-corpus questions (:mod:`pipelines.evaluation.out_of_corpus`). Every dropped question is counted by reason.
+The rows are the JSONL :func:`pipelines.common.questions.load_questions` reads: ``id``, ``question``,
+``reference`` (the sentence, list item or table row the key is in), ``key`` (a string, or a list of acceptable
+forms), ``source``, ``type`` (a :data:`~pipelines.common.question_types.QUESTION_TYPES` value), ``split``, and
+``"answerable": false`` on out-of-corpus rows, plus ``form`` (the generator's own form: lookup, number, date,
+multi-fact, comparison) and, on multi-fact rows, ``keys_all`` (each asked fact's key forms).
+
+Forms map to types: date -> number, comparison -> multi-fact. Splits: a seeded fifth of the rows is ``dev``, the
+rest ``test``; none is ``train``, so the training command never trains on a generated set.
+
+Example::
+
+    documents = read_documents(Path("assets/eval/dev/docs"))
+    generated = generate_question_set(documents, count=40, seed=0,
+                                      training_questions=load_training_questions(Path("pairs.jsonl")))
+    generated.dropped.most_common(3), generated.max_training_overlap, generated.content_hash
+    write_question_set(Path("data/questions/generated.jsonl"), generated)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.common.atomic_file import write_text_atomically
+from pipelines.common.correctness import normalise_answer
+from pipelines.common.documents import document_files
+from pipelines.common.question_types import LOOKUP, MULTI_FACT, NUMBER, OUT_OF_CORPUS
+from pipelines.evaluation.out_of_corpus import Retrieve, out_of_corpus_questions
+from pipelines.evaluation.question_checks import (
+    MAX_TRAINING_OVERLAP,
+    NEAR_DUPLICATE,
+    content_words,
+    highest_overlap,
+    key_in_text,
+    question_holds_key,
+    word_overlap,
+)
+from pipelines.evaluation.question_facts import (
+    CODE,
+    DATE,
+    NAME,
+    TIME,
+    YEAR,
+    Span,
+    Unit,
+    fact_spans,
+    key_forms,
+    span_unit_kind,
+    text_units,
+)
+from pipelines.evaluation.question_wording import (
+    QUOTE_LIMIT,
+    cell_question,
+    comparison_question,
+    joined_question,
+    quoted_run,
+    word_question,
+)
+from pipelines.knowledge.readers import ReadError, read_document
+
+Progress = Callable[[float, str], None]
+FORMS = ("lookup", "number", "date", "multi-fact", "comparison")
+FORM_TYPES = {"lookup": LOOKUP, "number": NUMBER, "date": NUMBER, "multi-fact": MULTI_FACT,
+              "comparison": MULTI_FACT}
+OUT_OF_CORPUS_SHARE = 0.15  # of the set, by default: the goal is at least 10%, with room for a few dropped
+JOINED_SHARE = 0.1  # of the answerable questions: multi-fact, and again comparison
+DEV_SHARE = 0.2
+MIN_PER_DOCUMENT = 2
+_ENTITY_HEADERS = ("name", "station", "vehicle", "section", "stop", "route", "service", "train", "item", "product",
+                   "ticket", "fare", "pass", "condition", "title", "place", "vessel")
+
+
+class QuestionGenerationError(ValueError):
+    """No question set can be made from the input; the message says why (a file that cannot be read, no
+    documents, no checkable fact in any document)."""
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A document as the app's readers read it: its file name and its text."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A generated question before selection."""
+
+    question: str
+    keys: tuple[str, ...]
+    reference: str
+    source: str
+    form: str
+    order: int  # where its fact is in the document, for a stable reading order
+    rank: int = 0  # 0: a sure wording of a telling fact; 1: of a year, time or code; +2: a guessed verb
+    entity: str = ""  # what it is about (a table row's name, a sentence's subject), for joins
+    attribute: str = ""  # what it asks of the entity (a column, a unit), for comparisons
+    value: float | None = None
+    parts: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass
+class DocumentReport:
+    """What one document gave: how many facts passed the checks, how many questions were kept, and why none."""
+
+    facts: int = 0
+    questions: int = 0
+    reason: str = ""
+
+
+@dataclass
+class GeneratedSet:
+    """A generated question set: its rows (the JSONL shape), what was dropped and why, and its measures."""
+
+    items: list[dict]
+    dropped: Counter[str] = field(default_factory=Counter)
+    documents: dict[str, DocumentReport] = field(default_factory=dict)
+    max_training_overlap: float = 0.0
+    overlap_threshold: float = MAX_TRAINING_OVERLAP
+    seed: int = 0
+    generator: str = "rules"
+
+    def to_jsonl(self) -> str:
+        """The rows as JSONL text, one object per line in a fixed key order (the file the set is written as)."""
+        return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in self.items)
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the JSONL text: what a batch run or verdict built on this set records."""
+        return hashlib.sha256(self.to_jsonl().encode("utf-8")).hexdigest()
+
+    def summary(self) -> str:
+        """One paragraph for a command line or a status box."""
+        forms = Counter(item["form"] for item in self.items)
+        mix = ", ".join(f"{forms[form]} {form}" for form in (*FORMS, OUT_OF_CORPUS) if forms[form])
+        lines = [f"{len(self.items)} questions ({mix}); highest word overlap with the training questions "
+                 f"{self.max_training_overlap:.2f} (threshold {self.overlap_threshold:.2f})."]
+        for name, report in self.documents.items():
+            note = f" ({report.reason})" if report.reason else ""
+            lines.append(f"  {name}: {report.questions} questions from {report.facts} checkable facts{note}")
+        if self.dropped:
+            lines.append("Dropped: " + "; ".join(f"{why}: {n}" for why, n in sorted(self.dropped.items())))
+        return "\n".join(lines)
+
+
+def read_documents(folder: Path, *, skip_unreadable: bool = False) -> list[SourceDocument]:
+    """The readable documents directly in ``folder`` (the app's readers: PDF, DOCX, HTML, Markdown, text).
+
+    A file the readers refuse raises :class:`QuestionGenerationError` naming it, unless ``skip_unreadable``;
+    a folder with no document raises it too."""
+    if not folder.is_dir():
+        raise QuestionGenerationError(f"{folder} is not a folder of documents")
+    documents, problems = [], []
+    for path in document_files(folder):
+        try:
+            documents.append(SourceDocument(path.name, read_document(path.name, path.read_bytes()).text))
+        except (ReadError, OSError) as exc:
+            problems.append(f"{path.name}: {exc}")
+    if problems and not skip_unreadable:
+        raise QuestionGenerationError("cannot read " + "; ".join(problems))
+    if not documents:
+        raise QuestionGenerationError(f"{folder} holds no readable document (supported: PDF, DOCX, HTML, "
+                                      "Markdown, text)" + (f"; {'; '.join(problems)}" if problems else ""))
+    return documents
+
+
+def _form(span: Span) -> str:
+    if span.kind in (NAME, CODE):
+        return "lookup"
+    return "date" if span.kind in (YEAR, DATE, TIME) else "number"
+
+
+def _row_entity(cells: Sequence[tuple[str, str]]) -> tuple[int, str]:
+    """Which cell names the row: a "Name"-like column, else the first cell that is not a bare number, else the
+    first cell with its header ("Train 114")."""
+    def names(value: str) -> bool:
+        return bool(re.search(r"[A-Za-z]{2}", value)) and len(value.split()) <= 5
+
+    for index, (header, value) in enumerate(cells):
+        if header.lower().split(" ")[0] in _ENTITY_HEADERS and names(value):
+            return index, value
+    for index, (_, value) in enumerate(cells):
+        if names(value):
+            return index, value
+    if cells and cells[0][0] and cells[0][1]:
+        header = cells[0][0].rstrip(".")
+        return 0, f"{header} {cells[0][1]}" if header.lower() not in ("no", "#") else f"No. {cells[0][1]}"
+    return 0, cells[0][1] if cells else ""
+
+
+def _cell_span(value: str) -> Span | None:
+    """The fact a cell holds: the whole cell, or a span that starts it (a longer note's number is not its fact)."""
+    spans = fact_spans(value)
+    if spans and spans[0].start == 0 and len(value.split()) <= 5:
+        return spans[0]
+    if spans or len(value.split()) > 4:
+        return None
+    if re.fullmatch(r"[\d.,]+", value):
+        return Span(value, "number", 0, "", float(value.replace(",", "")) if value.replace(",", "").replace(
+            ".", "", 1).isdigit() else None)
+    return Span(value, NAME, 0) if 1 <= len(value.split()) <= 4 and value[:1].isupper() else None
+
+
+def _row_candidates(document: SourceDocument, unit: Unit, order: int, ambiguous: set[str]) -> list[Candidate]:
+    index, entity = _row_entity(unit.cells)
+    if not entity or entity in ambiguous:
+        return []
+    found = []
+    for position, (header, value) in enumerate(unit.cells):
+        if position == index or not header or header.strip().lower() in ("no.", "no", "#", "nr."):
+            continue
+        span = _cell_span(value)
+        if span is None:
+            continue
+        question = cell_question(entity, header, span)
+        if question:
+            found.append(Candidate(question, key_forms(span), unit.text, document.name, _form(span), order, 0,
+                                   entity, header, span.value))
+    return found
+
+
+def _subject(question: str, keys: Sequence[str]) -> str:
+    names = [span.text for span in fact_spans(question.rstrip("?")) if span.kind == NAME and span.text not in keys]
+    return names[0] if names else ""
+
+
+def document_candidates(document: SourceDocument) -> tuple[list[Candidate], int]:
+    """Every question the rules can word for the document, and how many fact spans it has in all."""
+    units = text_units(document.text)
+    entities = Counter(_row_entity(unit.cells)[1] for unit in units if unit.cells)
+    ambiguous = {entity for entity, n in entities.items() if n > 1}
+    candidates: list[Candidate] = []
+    spans_seen = 0
+    for order, unit in enumerate(units):
+        if unit.cells:
+            spans_seen += max(len(unit.cells) - 1, 0)
+            candidates.extend(_row_candidates(document, unit, order, ambiguous))
+            continue
+        for span in fact_spans(unit.text):
+            spans_seen += 1
+            worded = word_question(unit, span)
+            if worded is None:
+                continue
+            question, rank = worded
+            rank = 2 * rank + (span.kind in (YEAR, TIME, CODE))
+            keys = key_forms(span)
+            attribute = span.unit if span.kind == "number" and span_unit_kind(span) != "currency" else ""
+            candidates.append(Candidate(question, keys, unit.text, document.name, _form(span), order, rank,
+                                        _subject(question, keys), attribute, span.value))
+    return candidates, spans_seen
+
+
+def _check(candidate: Candidate, text: str, training: Sequence[frozenset[str]], max_overlap: float) -> str:
+    """Why the candidate fails a check ("" when it passes)."""
+    keys = [part[0] for part in candidate.parts] if candidate.parts else [candidate.keys[0]]
+    if not all(key_in_text([key], text) for key in keys):
+        return "key not found in its source document"
+    if question_holds_key(candidate.question, [k for part in (candidate.parts or (candidate.keys,)) for k in part]):
+        return "question contains its key"
+    if candidate.form not in ("multi-fact", "comparison") and quoted_run(
+            candidate.question, candidate.reference) >= QUOTE_LIMIT:
+        return f"question quotes {QUOTE_LIMIT}+ words of its sentence"
+    if training and highest_overlap(candidate.question, training) > max_overlap:
+        return f"word overlap with a training question over {max_overlap:.2f}"
+    return ""
+
+
+def _comparisons(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Questions on the same attribute of two entities (table columns, or numbers with the same unit)."""
+    groups: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        if candidate.attribute and candidate.entity and candidate.value is not None and candidate.form != "lookup":
+            groups.setdefault(candidate.attribute, []).append(candidate)
+    joined = []
+    for attribute, group in sorted(groups.items()):
+        for first, second in itertools.pairwise(group):
+            if first.entity == second.entity or first.value == second.value:
+                continue
+            later = first.form == "date"
+            higher = max((first, second), key=lambda c: c.value or 0.0)
+            name = attribute if not re.search(r"\(.*\)", attribute) else re.sub(r"\s*\(.*\)", "", attribute)
+            name = name[:1].lower() + name[1:] if not name[:2].isupper() else name
+            label = name if later or not name.lower().endswith("s") else f"number of {name}"
+            question = comparison_question(first.entity, second.entity, label, later)
+            joined.append(Candidate(question, higher.keys, f"{first.reference} {second.reference}", first.source,
+                                    "comparison", first.order, max(first.rank, second.rank), first.entity,
+                                    attribute))
+    return joined
+
+
+def _multi_facts(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Two facts of one document asked together: the same entity first, else facts of neighbouring units."""
+    joined = []
+    singles = [c for c in candidates if c.form in ("lookup", "number", "date") and c.rank < 2]
+    for first, second in itertools.pairwise(singles):
+        if first.reference == second.reference or normal_key(first.keys[0]) == normal_key(second.keys[0]):
+            continue
+        if not (first.entity and first.entity == second.entity) and second.order - first.order > 1:
+            continue
+        question = joined_question(first.question, second.question)
+        reference = first.reference if first.reference == second.reference else f"{first.reference} " \
+                                                                                    f"{second.reference}"
+        joined.append(Candidate(question, first.keys, reference, first.source, "multi-fact", first.order, 0,
+                                first.entity, parts=(first.keys, second.keys)))
+    return joined
+
+
+def normal_key(key: str) -> str:
+    """A key as facts are matched (case, punctuation, articles and thousands separators ignored)."""
+    return normalise_answer(key)
+
+
+def _quotas(facts: dict[str, int], budget: int, available: dict[str, int]) -> dict[str, int]:
+    """Questions per document in proportion to its facts (largest remainder), at least two when it has two, at
+    most as many as it has questions."""
+    total = sum(facts.values())
+    if total == 0:
+        return dict.fromkeys(facts, 0)
+    exact = {name: budget * n / total for name, n in facts.items()}
+    quotas = {name: math.floor(value) for name, value in exact.items()}
+    left = budget - sum(quotas.values())
+    for name in sorted(exact, key=lambda name: (-(exact[name] - quotas[name]), name))[:max(left, 0)]:
+        quotas[name] += 1
+    return {name: min(available[name], max(quotas[name], min(MIN_PER_DOCUMENT, facts[name]))) for name in facts}
+
+
+class _Picker:
+    """Accepts questions one by one, refusing near-duplicates and a fact already asked (by a single-fact question,
+    or by a joined one for joined ones: a multi-fact question does not stand in for its facts' own questions)."""
+
+    def __init__(self, dropped: Counter[str]) -> None:
+        self.kept: list[Candidate] = []
+        self.words: list[frozenset[str]] = []
+        self.facts: set[tuple[str, str]] = set()  # asked by a single-fact question
+        self.joined: set[tuple[str, str]] = set()  # the key of a multi-fact or comparison question
+        self.dropped = dropped
+
+    def take(self, candidate: Candidate) -> bool:
+        single = candidate.form in ("lookup", "number", "date")
+        facts = {(candidate.source, normal_key(candidate.keys[0]))}
+        if facts & (self.facts if single else self.joined):
+            self.dropped["same fact already asked"] += 1
+            return False
+        words = content_words(candidate.question)
+        if any(word_overlap(words, other) >= NEAR_DUPLICATE for other in self.words):
+            self.dropped["near-duplicate of another question"] += 1
+            return False
+        self.kept.append(candidate)
+        self.words.append(words)
+        if single:
+            self.facts |= facts
+        else:
+            self.joined |= facts
+        return True
+
+
+def _interleave(candidates: Sequence[Candidate], rng: random.Random) -> list[Candidate]:
+    """Sure wordings of the most telling facts first (a measure with its unit, a name, a full date, a table cell;
+    then years, times and codes; then guessed verbs); within each, the forms in turn (lookup, number, date),
+    each form's order shuffled."""
+    ordered: list[Candidate] = []
+    for rank in range(4):
+        buckets = {form: [c for c in candidates if c.form == form and c.rank == rank] for form in FORMS[:3]}
+        for bucket in buckets.values():
+            rng.shuffle(bucket)
+        while any(buckets.values()):
+            for form in FORMS[:3]:
+                if buckets[form]:
+                    ordered.append(buckets[form].pop())
+    return ordered
+
+
+def _row(number: int, candidate: Candidate, seed: int) -> dict:
+    item_id = f"gen-{number:03d}"
+    keys = list(candidate.keys)
+    row = {"id": item_id, "question": candidate.question, "reference": candidate.reference,
+           "key": keys[0] if len(keys) == 1 else keys, "source": candidate.source,
+           "type": FORM_TYPES[candidate.form], "form": candidate.form, "split": _split(item_id, seed)}
+    if candidate.parts:
+        row["keys_all"] = [list(part) for part in candidate.parts]
+    return row
+
+
+def _split(item_id: str, seed: int) -> str:
+    return "dev" if random.Random(f"split:{seed}:{item_id}").random() < DEV_SHARE else "test"
+
+
+def generate_question_set(documents: Sequence[SourceDocument], *, count: int = 40, out_of_corpus: int | None = None,
+                          seed: int = 0, training_questions: Sequence[str] = (),
+                          max_overlap: float = MAX_TRAINING_OVERLAP, retrieve: Retrieve | None = None,
+                          progress: Progress | None = None) -> GeneratedSet:
+    """A checked question set of about ``count`` questions from ``documents`` (see the module docstring).
+
+    ``out_of_corpus``: how many unanswerable questions (default: 15% of ``count``, at least one); ``retrieve``:
+    a search over the collection (question -> passages), used to check that no passage answers an out-of-corpus
+    question. Each document with at least two checkable facts gets at least two questions, even when that takes
+    the set over ``count``. Same documents and seed: the same set, byte for byte."""
+    if count < 1:
+        raise QuestionGenerationError("count must be at least 1")
+    if not documents:
+        raise QuestionGenerationError("no documents to generate questions from")
+    report = progress or (lambda fraction, message: None)
+    rng = random.Random(f"questions:{seed}")
+    training = [content_words(question) for question in training_questions if question.strip()]
+    dropped: Counter[str] = Counter()
+    reports: dict[str, DocumentReport] = {}
+    passing: dict[str, list[Candidate]] = {}
+    for number, document in enumerate(sorted(documents, key=lambda d: d.name)):
+        report(0.7 * number / len(documents), f"Reading the facts of {document.name}")
+        candidates, spans = document_candidates(document)
+        candidates += _comparisons(candidates) + _multi_facts(candidates)
+        kept = []
+        for candidate in candidates:
+            why = _check(candidate, document.text, training, max_overlap)
+            if why:
+                dropped[why] += 1
+            else:
+                kept.append(candidate)
+        facts = len({normal_key(c.keys[0]) for c in kept if c.form in FORMS[:3]})
+        reason = "" if facts else ("no checkable fact (no number, date, code or name)" if spans == 0 else
+                                   "no fact could be worded as a question that passes the checks"
+                                   if candidates else "no fact could be worded as a question")
+        reports[document.name] = DocumentReport(facts, 0, reason)
+        passing[document.name] = kept
+        if reason:
+            dropped[f"document without questions: {reason}"] += 1
+    if not any(r.facts for r in reports.values()):
+        raise QuestionGenerationError("no document holds a checkable fact: " + "; ".join(
+            f"{name}: {r.reason}" for name, r in reports.items()))
+    n_ooc = out_of_corpus if out_of_corpus is not None else max(1, math.ceil(count * OUT_OF_CORPUS_SHARE))
+    quotas = _quotas({name: r.facts for name, r in reports.items()}, max(count - n_ooc, 0),
+                     {name: len(kept) for name, kept in passing.items()})
+    picker = _Picker(dropped)
+    joined_target = round(max(count - n_ooc, 0) * JOINED_SHARE)
+    for name in sorted(passing):
+        report(0.7 + 0.2 * len(picker.kept) / max(count, 1), f"Choosing the questions of {name}")
+        quota, kept = quotas[name], passing[name]
+        share = joined_target * quota / max(sum(quotas.values()), 1)
+        taken = 0
+        for form in ("comparison", "multi-fact"):
+            pool = [c for c in kept if c.form == form]
+            rng.shuffle(pool)
+            wanted = min(len(pool), math.floor(share + rng.random()), max(quota - MIN_PER_DOCUMENT, 0))
+            for candidate in pool:
+                if wanted <= 0 or taken >= quota:
+                    break
+                if picker.take(candidate):
+                    wanted, taken = wanted - 1, taken + 1
+        for candidate in _interleave(kept, rng):
+            if taken >= quota:
+                break
+            taken += picker.take(candidate)
+        reports[name].questions = taken
+    chosen = sorted(picker.kept, key=lambda c: (c.source, c.order, c.question))
+    items = [_row(number, candidate, seed) for number, candidate in enumerate(chosen, start=1)]
+    report(0.9, "Writing the out-of-corpus questions")
+    unanswerable, ooc_dropped = out_of_corpus_questions([d.text for d in documents], n_ooc, seed=seed,
+                                                        retrieve=retrieve)
+    dropped.update(ooc_dropped)
+    if len(unanswerable) < n_ooc:
+        dropped["out-of-corpus: fewer templates fit than asked for"] += n_ooc - len(unanswerable)
+    for question in unanswerable:
+        item_id = f"gen-{len(items) + 1:03d}"
+        items.append({"id": item_id, "question": question.question, "reference": "The documents do not say.",
+                      "source": "", "type": OUT_OF_CORPUS, "form": OUT_OF_CORPUS, "split": _split(item_id, seed),
+                      "answerable": False})
+    highest = max((highest_overlap(item["question"], training) for item in items), default=0.0) if training else 0.0
+    report(1.0, f"{len(items)} questions")
+    return GeneratedSet(items, dropped, reports, round(highest, 3), max_overlap, seed)
+
+
+def write_question_set(path: Path, generated: GeneratedSet) -> Path:
+    """Write the set as JSONL atomically (a reader sees the old file or the whole new one)."""
+    write_text_atomically(path, generated.to_jsonl())
+    return path
