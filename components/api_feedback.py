@@ -47,17 +47,19 @@ def feedback_endpoints(feedback: FeedbackStore, auth: AdminAuth, questions: list
             raise gr.Error(str(exc)) from exc
         return [asdict(row) for row in store_leaderboard(feedback, where=where)]
 
-    def export(admin_password: str) -> list[FileData]:
+    def export(admin_password: str, include_user_names: bool = False) -> list[FileData]:
         """The votes as DPO preference pairs and the 1-5 ratings, as two JSONL files.
 
         Args:
             admin_password: the admin password ("" when none is set).
+            include_user_names: fill each row's rater (the signed-in user name, else the session); off: null.
 
         Returns:
             dpo.jsonl and ratings.jsonl.
         """
         require_admin(auth, admin_password)
-        result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")))
+        result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")),
+                                 include_raters=include_user_names is True)
         return [file_result(result.dpo_jsonl), file_result(result.ratings_jsonl)]
 
     def evaluate(admin_password: str, question_limit: int = 3) -> tuple[str, FileData]:

@@ -35,7 +35,7 @@ def question_endpoints(service: QuestionSetService | None, auth: AdminAuth, unav
         adapter's training questions. The same documents and seed give the same set.
 
         Args:
-            admin_password: the admin password ("" when none is set); needed only to save.
+            admin_password: the admin password ("" when none is set).
             collection: the collection whose documents the questions ask about.
             count: how many questions (1-500).
             out_of_corpus: how many of them the documents cannot answer; -1 for a tenth or more.
@@ -46,9 +46,8 @@ def question_endpoints(service: QuestionSetService | None, auth: AdminAuth, unav
             questions (rows with id, question, reference, key, source, type, form, split, answerable), summary
             (Markdown), and saved (the save's message, or null).
         """
+        require_admin(auth, admin_password)  # first: a refusal says the same whatever else is missing
         questions = require_service()
-        if save:
-            require_admin(auth, admin_password)
         try:
             rows, summary = questions.generate_questions(
                 collection, whole_number("count", count), whole_number("out_of_corpus", out_of_corpus),

@@ -140,6 +140,7 @@ def build_leaderboard_tab(
                           visible=auth.enabled, elem_id="admin-password")
     with gr.Row():
         export = gr.Button("⬇ Export preference data (DPO + ratings JSONL)", elem_id="export")
+        with_names = gr.Checkbox(False, label="Include rater user names", elem_id="export-user-names")
         files = gr.File(label="Exported files", file_count="multiple", elem_id="export-files")
 
     question_set = frozenset(questions)
@@ -162,9 +163,10 @@ def build_leaderboard_tab(
     def show_slices(dimension: str) -> tuple[pd.DataFrame, gr.BarPlot, str]:
         return stored_slice_views(stored_slices, dimension)
 
-    def do_export(given: str) -> list[str]:
+    def do_export(given: str, user_names: bool = False) -> list[str]:
         require_admin(auth, given)
-        result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")))
+        result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")),
+                                 include_raters=user_names is True)
         return [str(result.dpo_jsonl), str(result.ratings_jsonl)]
 
     with gr.Row():
@@ -192,4 +194,4 @@ def build_leaderboard_tab(
           outputs=shown, api_name=False)
     improve.click(
         run_improve, inputs=[password], outputs=[improve_status], api_name="improve_adapter", concurrency_limit=1)
-    export.click(do_export, inputs=[password], outputs=[files], api_name=False)  # the public one is /export
+    export.click(do_export, inputs=[password, with_names], outputs=[files], api_name=False)  # the public one is /export

@@ -394,7 +394,8 @@ class Runtime:
         return {
             "model": model,
             "engine": engine_name(self.backend),
-            "batching": f"on: up to {batcher.max_rows} rows, largest batch so far {batcher.largest_batch}"
+            "batching": f"on: up to {batcher.max_rows} rows, largest batch so far {batcher.largest_batch}, "
+            f"{batcher.shared_steps} steps shared by several questions"
             if batcher is not None else "off: one question at a time",
             "weaviate": weaviate,
             "feedback_store": store,

@@ -103,11 +103,11 @@ step "Offline model cache (GGUF -> safetensors, once)"
   "from pipelines.generation.models import materialize_offline_model; from pipelines.common.settings import Settings; print(materialize_offline_model(Settings().cache_dir))")
 
 if [[ $DEV -eq 1 ]]; then
-  step "Chromium for the browser tests, PostgreSQL for the feedback-store tests (Debian packages)"
-  if ! dpkg -s chromium fonts-noto-color-emoji postgresql >/dev/null 2>&1; then
+  step "Chromium for the browser tests, PostgreSQL for the feedback-store tests, git-lfs for the Space push test (Debian packages)"
+  if ! dpkg -s chromium fonts-noto-color-emoji postgresql git-lfs >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core fonts-noto-color-emoji \
-      postgresql >/dev/null
+      postgresql git-lfs >/dev/null
   fi
   chromium --version
   ls /usr/lib/postgresql/*/bin/pg_ctl

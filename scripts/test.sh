@@ -22,5 +22,12 @@ if [[ "${ARENA_TESTS_NETWORK:-none}" == none ]] && command -v ip >/dev/null && u
   echo "tests run with no network but loopback (unshare -n)"
   exec unshare -n sh -c 'ip link set lo up && ARENA_TESTS_OFFLINE=1 exec "$0" -m pytest "$@"' "$VENV/bin/python" "$@"
 fi
+if [[ "${CI:-}" =~ ^(true|1|yes)$ ]]; then
+  # CI keeps going on the host network, so the rest of the suite still reports, but says so loudly, and
+  # tests/test_no_calls_out.py fails the run: a CI pass means the suite ran with the network unreachable.
+  echo "!!! CI: the tests are NOT isolated from the network: ARENA_TESTS_NETWORK=${ARENA_TESTS_NETWORK:-none}," \
+       "ip: $(command -v ip || echo missing), unshare -n: $(unshare -n true 2>&1 && echo ok || true)" >&2
+  echo "!!! tests/test_no_calls_out.py will fail this run (give the runner CAP_SYS_ADMIN or user namespaces)" >&2
+fi
 echo "tests run on the machine's network (no network namespace here)"
 "$VENV/bin/python" -m pytest "$@"

@@ -11,9 +11,12 @@ it gets past the guard and does its work.
 from __future__ import annotations
 
 import inspect
+import json
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -119,8 +122,9 @@ def writes(stand_in: Mock) -> list:
     return [c for c in stand_in.mock_calls if c[0].split(".")[0].split("(")[0] not in READS]
 
 
-def guarded_app(root: Path) -> GuardedApp:
-    """Build the whole app on ``stub_runtime(root)`` with ``AdminAuth(PASSWORD)`` and recording stand-ins."""
+def guarded_app(root: Path, auth: AdminAuth | None = None) -> GuardedApp:
+    """Build the whole app on ``stub_runtime(root)`` with ``auth`` (default ``AdminAuth(PASSWORD)``) and recording
+    stand-ins."""
     from app import build_demo
 
     runtime = stub_runtime(root)
@@ -144,7 +148,7 @@ def guarded_app(root: Path) -> GuardedApp:
     report = root / "report.zip"
     report.write_bytes(b"")
     runtime.__dict__.update(
-        auth=AdminAuth(PASSWORD), knowledge=knowledge, rag_problem="", training=jobs,
+        auth=auth or AdminAuth(PASSWORD), knowledge=knowledge, rag_problem="", training=jobs,
         adapter_folders=[root / "adapters", SHIPPED_ADAPTER.parent],
         activate_adapter=Mock(side_effect=lambda path: f"{path.name}@guard"),
         improve_adapter_from_votes=Mock(return_value="✅ improved"),
@@ -225,3 +229,83 @@ def test_every_public_endpoint_but_the_open_ones_takes_the_admin_password(app: G
     guarded = {case.removeprefix("api/") for case in app.handlers() if case.startswith("api/")}
     assert guarded == set(PUBLIC_ENDPOINTS) - OPEN_ENDPOINTS
     assert {case.removeprefix("ui/") for case in app.handlers() if case.startswith("ui/")} >= KNOWN_UI_GUARDS
+
+
+PUBLIC_REFUSAL = "until an admin is configured"
+
+
+def signed_in(user: str | None) -> gr.Request | None:
+    """A request as Gradio hands it to a handler, with ``user`` signed in with Hugging Face (its OAuth session, as
+    Gradio's login route stores it), or None: no request at all."""
+    if user is None:
+        return None
+    from starlette.requests import Request
+
+    userinfo = {"preferred_username": user, "name": user, "profile": f"https://huggingface.co/{user}", "picture": ""}
+    session = {"oauth_info": {"userinfo": userinfo, "access_token": "hf_oauth", "expires_at": time.time() + 3600}}
+    return gr.Request(request=Request({"type": "http", "method": "POST", "path": "/", "headers": [],
+                                       "query_string": b"", "session": session}))
+
+
+@contextmanager
+def handling(request: gr.Request | None):
+    """Run as inside Gradio's handling of ``request`` (it sets the request in this context variable)."""
+    from gradio.context import LocalContext
+
+    token = LocalContext.request.set(request)
+    try:
+        yield
+    finally:
+        LocalContext.request.reset(token)
+
+
+@pytest.fixture
+def public_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The whole app as on a public Space with no password: its owner is alice (SPACE_AUTHOR_NAME + OAuth)."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(UPLOADS))
+    built = guarded_app(tmp_path, AdminAuth(None, public=True, owner="alice"))
+    yield built
+    built.runtime.feedback.close()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_on_a_public_address_a_guarded_action_needs_an_admin(public_app: GuardedApp, case: str) -> None:
+    """No password configured: refused (saying how to configure an admin) for anyone but the Space's owner."""
+    block = public_app.handlers()[case]
+    before = public_app.effects()
+    for given, user in ((None, None), ("", None), ("guess", "mallory"), ("", "alice2")):
+        with handling(signed_in(user)):
+            result, error = call(block, given)
+        if case.startswith("api/") or error is not None:
+            assert isinstance(error, gr.Error) and PUBLIC_REFUSAL in error.message, f"{case} ran for {user!r}"
+            assert "ARENA_ADMIN_PASSWORD" in error.message and "owner (alice)" in error.message
+        else:
+            assert PUBLIC_REFUSAL in str(result), f"{case} ran for {user!r}: {result!r}"
+        assert public_app.effects() == before, f"{case} refused {user!r} but changed something"
+
+    with handling(signed_in("alice")):
+        result, error = call(block, "")
+    assert error is None or (isinstance(error, gr.Error) and PUBLIC_REFUSAL not in error.message), \
+        f"{case} failed for the Space's owner: {error!r}"
+    assert PUBLIC_REFUSAL not in str(result)
+    assert public_app.effects() != before, f"{case} did nothing for the Space's owner: {result!r}"
+
+
+def test_the_export_leaves_out_user_names_unless_the_admin_asks(app: GuardedApp) -> None:
+    from pipelines.common.events import PipelineResult
+
+    feedback = app.runtime.feedback
+    exchange_id = feedback.record_exchange("s1", "q", [PipelineResult("rag", "a"), PipelineResult("finetuned", "b")])
+    feedback.add_vote(exchange_id, "rag", session_id="s1", user_name="alice")
+    export = app.handlers()["api/export"].fn
+
+    def raters(**flag) -> set:
+        files = export(admin_password=PASSWORD, **flag)
+        rows = [json.loads(line) for f in files for line in Path(f["path"]).read_text().splitlines()]
+        assert rows, "nothing exported"
+        return {row["rater"] for row in rows}
+
+    assert raters() == {None}
+    assert raters(include_user_names=True) == {"alice"}

@@ -103,18 +103,36 @@ def test_a_request_arriving_mid_decode_joins_the_running_batch_and_ended_rows_le
     assert ["a", "b", "c"] in batch.history, "c never shared a step with a and b"
     assert batch.history[-1] == ["a", "b"]  # c left after its two tokens; a and b went on without it
     assert batcher.largest_batch == 3
+    assert batcher.shared_steps == sum(len(names) == 3 for names in batch.history) == 2  # c's two steps
     batcher.close()
 
 
 def test_the_row_cap_holds_later_requests_in_arrival_order():
     batch = ScriptedBatch(gated=True)
     batcher = ContinuousBatcher(batch, max_rows=3)
-    streams = [batcher.stream([request(f"{name}1"), request(f"{name}2")], max_new_tokens=2) for name in "xyz"]
+    # x decodes (2 rows); y (2 rows) does not fit beside it, z (1 row) would: z still waits for y, never overtakes
+    sizes = {"x": 2, "y": 2, "z": 1}
+    streams = [batcher.stream([request(f"{name}{n}") for n in range(1, size + 1)], max_new_tokens=3)
+               for name, size in sizes.items()]
     batch.allow()  # all three were waiting before the first step
-    for stream in streams:
-        answers(stream)
+    texts = [answers(stream) for stream in streams]
+    assert [len(t) for t in texts] == list(sizes.values())
     assert max(len(names) for names in batch.history) <= 3
-    assert batch.joins == ["x1", "x2", "y1", "y2", "z1", "z2"]  # first come, first served
+    assert batch.joins == ["x1", "x2", "y1", "y2", "z1"]  # first come, first served, whatever fits
+    assert not any("z1" in names and "x1" in names for names in batch.history), batch.history
+    batcher.close()
+
+
+def test_a_caller_that_hears_nothing_for_stall_s_gets_a_timeout_and_the_batcher_goes_on():
+    batch = ScriptedBatch(gated=True)  # no step is allowed: a stuck batch
+    batcher = ContinuousBatcher(batch, max_rows=8, stall_s=0.5)
+    with pytest.raises(TimeoutError, match=r"no output from the decode batch for 0\.5 s"):
+        answers(batcher.stream([request("stuck")], max_new_tokens=2))
+    batch.allow()  # unstuck: the given-up request left, the next one answers
+    assert answers(batcher.stream([request("next")], max_new_tokens=1)) == {0: "next:1 "}
+    assert batch.joins == ["stuck", "next"] and batcher.rows_decoding == 0
+    with pytest.raises(ValueError, match="stall_s"):
+        ContinuousBatcher(batch, stall_s=0)
     batcher.close()
 
 

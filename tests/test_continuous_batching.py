@@ -7,7 +7,10 @@ batching off (the session backend has no batcher: ``backend.stream`` is that pat
 from __future__ import annotations
 
 import re
+import shutil
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +109,55 @@ def test_an_adapter_load_waits_for_the_answer_in_flight_to_end_on_its_adapter(ba
     finally:
         backend.batcher = None
     assert texts[0] == alone  # the whole answer came from the adapter it started with
+
+
+def zeroed_adapter(source: Path, target: Path) -> Path:
+    """A copy of the adapter with every LoRA B matrix zeroed: same shape, other weights (it answers as the base
+    model does), so an answer that switched adapter half-way would show."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(source, target)
+    weights = target / "adapter_model.safetensors"
+    tensors = load_file(weights)
+    save_file({name: t.zero_() if "lora_B" in name else t for name, t in tensors.items()}, weights)
+    return target
+
+
+def test_a_request_arriving_during_an_adapter_load_waits_for_it_and_answers_on_the_new_weights(
+        backend, batcher, test_settings, tmp_path):
+    in_flight = GenerationRequest(plain_messages("Write a long story about the lighthouse keepers of Lumenhollow.",
+                                                 []), FINETUNED_ADAPTER)
+    asked = GenerationRequest(plain_messages("Who founded Lumenhollow?", []), FINETUNED_ADAPTER)
+    new = zeroed_adapter(test_settings.adapter_path, tmp_path / "zeroed-adapter")
+    (old_in_flight,) = _generate(backend, [in_flight], 64)
+    (old_asked,) = _generate(backend, [asked], 16)
+    texts: dict[int, str] = {}
+    arrived: dict[int, str] = {}
+    backend.batcher = batcher  # load_adapter now pauses this batch
+    try:
+        stream = batcher.stream([in_flight], 64)
+        texts[0] = next(stream)[1] or ""
+        loader = threading.Thread(target=backend.load_adapter, args=(new,))
+        loader.start()
+        deadline = time.monotonic() + 60
+        while not batcher._pauses:  # the load has asked for its pause: it waits for the answer in flight
+            assert time.monotonic() < deadline, "the adapter load never asked to pause the batch"
+            time.sleep(0.01)
+        assert batcher.rows_decoding == 1 and loader.is_alive()
+        asker = threading.Thread(target=collect, args=(batcher.stream([asked], 16), arrived))  # during the load
+        asker.start()
+        collect(stream, texts)
+        loader.join(120)
+        asker.join(120)
+        assert not loader.is_alive() and not asker.is_alive()
+        backend.batcher = None
+        (new_asked,) = _generate(backend, [asked], 16)  # the new weights, decoded alone
+    finally:
+        backend.batcher = None
+        backend.load_adapter(test_settings.adapter_path)  # the session's backend serves the shipped adapter again
+    assert new_asked != old_asked  # the two adapters answer this question differently
+    assert texts[0] == old_in_flight  # the answer in flight ended on the adapter it started with
+    assert arrived[0] == new_asked  # the request that arrived during the load waited for it, and used it
 
 
 class BrokenRules(AnswerRules):

@@ -41,9 +41,26 @@ def environment(values: dict[str, str]) -> Iterator[None]:
         yield
 
 
+SECRET_VARIABLES = tuple(f"ARENA_{field.upper()}" for field in SECRETS)
+# Secret values a test can find in a message: long enough not to turn up there by chance
+SECRET_TEXT = st.one_of(st.sampled_from(["sk-live-4f9a2c", "hunter2-secret", "p@ss word;with=signs", "été-key"]),
+                        st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=6,
+                                max_size=30))
+
+
+def refusal(values: dict[str, str]) -> str | None:
+    """The SettingsError message for these variables, or None when they load."""
+    with environment(values):
+        try:
+            load_settings()
+        except SettingsError as exc:
+            return str(exc)
+    return None
+
+
 def check(values: dict[str, str]) -> Settings | None:
-    """Load; on refusal, check the message names a variable and hides the secrets; on success, that the values
-    are ones the app starts with."""
+    """Load; on refusal, check the message names a variable and holds no secret value given; on success, that the
+    values are ones the app starts with."""
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -51,6 +68,12 @@ def check(values: dict[str, str]) -> Settings | None:
         assert ("ARENA_" in message or ".env" in message) and "Traceback" not in message
         for field in SECRETS:
             assert f"ARENA_{field.upper()} (is" not in message, "a secret is never echoed"
+        secrets = {name: value for name, value in values.items() if name in SECRET_VARIABLES and value.strip()}
+        if secrets:
+            # the same variables with other secrets: a value that is in both messages got there by chance
+            unrelated = refusal({**values, **dict.fromkeys(secrets, "placeholder-not-secret")}) or ""
+            shown = [name for name, value in secrets.items() if value in message and value not in unrelated]
+            assert not shown, f"the message echoes the value of {shown}: {message}"
         return None
     for port in (settings.port, settings.weaviate_http_port, settings.weaviate_grpc_port):
         assert 1 <= port <= 65535
@@ -61,16 +84,23 @@ def check(values: dict[str, str]) -> Settings | None:
     return settings
 
 
-@given(values=st.dictionaries(st.sampled_from(FIELDS).map(lambda field: f"ARENA_{field.upper()}"), VALUES, max_size=6))
-@example(values={"ARENA_TOP_K": "abc"})  # a pydantic traceback naming top_k, not ARENA_TOP_K, before
-@example(values={"ARENA_PORT": "-5"})  # accepted before: Gradio failed later
-@example(values={"ARENA_MAX_UPLOAD_MB": "inf"})  # accepted before: int(inf * MB) raised OverflowError at ingestion
-@example(values={"ARENA_JUDGE": "endpoint"})  # the model validator: no field to name
-@example(values={"ARENA_CHUNK_TOKENS": "50", "ARENA_CHUNK_OVERLAP_TOKENS": "50"})
-@example(values={"ARENA_ADMIN_PASSWORD": "", "ARENA_LLM_API_KEY": "sk-secret-value"})
-@example(values={"ARENA_JUDGE_MAX_TOKENS": "1", "ARENA_ADMIN_PASSWORD": "secret-value"})
-def test_environment_gives_usable_settings_or_names_the_bad_variable(values: dict[str, str]) -> None:
-    """Any ARENA_* values: settings the app can use, or a SettingsError naming each bad variable."""
+@given(values=st.dictionaries(st.sampled_from(FIELDS).map(lambda field: f"ARENA_{field.upper()}"), VALUES, max_size=6),
+       secrets=st.dictionaries(st.sampled_from(SECRET_VARIABLES), SECRET_TEXT, max_size=4))
+# a pydantic traceback naming top_k, not ARENA_TOP_K, before
+@example(values={"ARENA_TOP_K": "abc"}, secrets={"ARENA_ADMIN_PASSWORD": "hunter2-secret"})
+@example(values={"ARENA_PORT": "-5"}, secrets={})  # accepted before: Gradio failed later
+# accepted before: int(inf * MB) raised OverflowError at ingestion
+@example(values={"ARENA_MAX_UPLOAD_MB": "inf"}, secrets={})
+# the model validator: no field to name
+@example(values={"ARENA_JUDGE": "endpoint"}, secrets={"ARENA_LLM_API_KEY": "sk-live-4f9a2c"})
+@example(values={"ARENA_CHUNK_TOKENS": "50", "ARENA_CHUNK_OVERLAP_TOKENS": "50"}, secrets={})
+@example(values={"ARENA_ADMIN_PASSWORD": "", "ARENA_LLM_API_KEY": "sk-secret-value"}, secrets={})
+@example(values={"ARENA_JUDGE_MAX_TOKENS": "1", "ARENA_ADMIN_PASSWORD": "secret-value"}, secrets={})
+def test_environment_gives_usable_settings_or_names_the_bad_variable(values: dict[str, str],
+                                                                   secrets: dict[str, str]) -> None:
+    """Any ARENA_* values: settings the app can use, or a SettingsError naming each bad variable and echoing no
+    secret's value."""
+    values = {**values, **secrets}
     with environment(values):
         check(values)
 

@@ -45,7 +45,7 @@ def test_stream_takes_the_protocols_parameters(backend_class):
     assert parameters[:4] == ["self", "requests", "max_new_tokens", "temperature"]
 
 
-def test_only_the_in_process_backend_loads_adapter_folders():
-    assert ModelBackend.loads_adapter_folders and not OpenAICompatibleBackend.loads_adapter_folders
+def test_both_backends_load_adapter_folders():  # the server's at run time (/v1/load_lora_adapter, #30)
+    assert ModelBackend.loads_adapter_folders and OpenAICompatibleBackend.loads_adapter_folders
     assert ModelBackend.location == "in process"
     assert object.__new__(ModelBackend).is_live()

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,47 @@ def test_a_random_adapter_changes_the_answer(tmp_path):
     for row, delta in backend.stream([GenerationRequest(messages), GenerationRequest(messages, "finetuned")], 8):
         texts[row] += delta or ""
     assert texts[0] != texts[1]
+
+
+def run_gpu_check(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    """``scripts/gpu_check.sh`` as the device tool runs it, here on the CPU with the tiny shape (a dry run)."""
+    import os
+
+    environment = {**os.environ, "OUT": str(tmp_path / "results"), "GPU_SHAPES": "tiny-qwen2",
+                   "GPU_TRAIN_STEPS": "2", "GPU_DECODE_ARGS": "--prompts 1 --tokens 4 --rounds 1",
+                   "GPU_BATCH_TOKENS": "8", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **env}
+    return subprocess.run(["bash", "scripts/gpu_check.sh"], cwd=ROOT, env=environment, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_gpu_check_compares_every_mixed_batch_row_with_the_row_alone(tmp_path):
+    done = run_gpu_check(tmp_path, GPU_STEPS="decode batch_rows")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "rows equal to the row decoded alone: 12 of 12" in done.stdout  # 4 questions x 3 columns, one batch
+    assert re.search(r"batch_rows: tiny-qwen2 .* 12 rows in one mixed-adapter batch \(8 on the adapter\)", done.stdout)
+    assert "decode_columns: tiny-qwen2 (4-bit NF4)" in done.stdout
+    assert done.stdout.rstrip().endswith("gpu_check: every step passed")
+
+
+def test_gpu_check_exits_non_zero_when_a_step_fails_and_still_runs_the_others(tmp_path):
+    done = run_gpu_check(tmp_path, GPU_STEPS="decode batch_rows", GPU_DECODE_ARGS="--no-such-option")
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "decode_columns: FAILED (exit 2)" in done.stdout
+    assert "rows equal to the row decoded alone: 12 of 12" in done.stdout  # the next step ran
+    assert done.stdout.rstrip().endswith("gpu_check: FAILED: decode_columns")
+
+
+def test_gpu_check_fails_when_4bit_silently_falls_back_to_full_precision(tmp_path):
+    """bitsandbytes installed, its 4-bit kernels failing (as on hardware it does not support): the loaders fall
+    back to full precision with a warning, and the check must not pass on it."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "sitecustomize.py").write_text(
+        "import bitsandbytes.functional\n\n\n"
+        "def unavailable(*args, **kwargs):\n"
+        "    raise RuntimeError('no 4-bit kernels for this device')\n\n\n"
+        "bitsandbytes.functional.quantize_4bit = unavailable\n")
+    done = run_gpu_check(tmp_path, GPU_STEPS="decode", PYTHONPATH=str(broken))
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "decode_columns: FAILED: 4-bit NF4 was asked for, the model ran in full precision" in done.stdout
+    assert done.stdout.rstrip().endswith("gpu_check: FAILED: decode_columns")

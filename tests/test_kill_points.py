@@ -8,14 +8,18 @@ kills it with SIGKILL at a moment drawn from ``random.Random(seed)``, restarts, 
   gives), and ingesting again completes it; the write-ahead journal of ``pipelines/knowledge/store.py`` is what
   makes this hold;
 - training: the registry lists no half-written adapter (the killed run leaves only its ``.partial`` folder, which
-  the registry ignores and the next run cleans);
+  the registry ignores and the next run cleans); killed between the two renames that replace an adapter (the old
+  version set aside, the new one not yet in place), the previous version is put back, by the registry and by the
+  next run, never lost;
 - scoring: every voted exchange is scored after a restart, in full (never half of its rows);
 - migration: the feedback database is at the old revision or the new one, never between, and the next
   ``python -m pipelines.feedback migrate`` reaches the head with every row intact (SQLite and PostgreSQL).
 
 A kill point waits either a random delay from the start, or a random delay (zero included) from the moment the
 first write shows (a chunk in the collection, a score row, a training step, Alembic's "Running upgrade" line), so
-kills land in the middle of the work and not only before or after it. Ingestion and scoring children are forked
+kills land in the middle of the work and not only before or after it. Two moments too narrow for a timer are
+hit exactly: the migrate command and the training command kill themselves (right after the upgrade's first data
+change; between ``save_adapter``'s two renames). Ingestion and scoring children are forked
 from a server that imported sentence-transformers and ragas once (``multiprocessing``'s forkserver): a kill point
 then costs its own work, not a ten-second import.
 
@@ -52,7 +56,7 @@ from pipelines.common.events import PipelineResult, RetrievedChunk
 from pipelines.common.questions import QuestionItem, load_questions
 from pipelines.common.settings import Settings
 from pipelines.feedback.store import MIGRATIONS_DIR, FeedbackStore, database_url
-from pipelines.training.registry import list_adapters, validate_adapter
+from pipelines.training.registry import list_adapters, retired_path, validate_adapter
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.integration  # every test here starts processes that load a model, a server or both
@@ -265,6 +269,20 @@ def test_ingestion_killed_at_random_points_leaves_each_document_whole(forkserver
 # Training -----------------------------------------------------------------------------------------------------
 
 TRAIN_KILL = KillPoint(0, "work", 4.0)
+# The training command, killed by itself right after save_adapter's first rename (the old version set aside) and
+# before the second (the new one into place): the one moment with no adapter folder at all.
+TRAIN_KILLED_BETWEEN_RENAMES = """
+import os, pathlib, signal, sys
+rename = pathlib.Path.rename
+def rename_then_die(self, target):
+    moved = rename(self, target)
+    if pathlib.Path(target).name.endswith(".old.partial"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return moved
+pathlib.Path.rename = rename_then_die
+from pipelines.training.__main__ import main
+raise SystemExit(main(sys.argv[1:]))
+"""
 
 
 def test_training_killed_mid_run_leaves_no_half_adapter_and_the_next_run_cleans_up(tmp_path):
@@ -294,6 +312,14 @@ def test_training_killed_mid_run_leaves_no_half_adapter_and_the_next_run_cleans_
     validate_adapter(output)
     assert sorted(path.name for path in adapters.iterdir()) == ["vault", "vault.partial"]
 
+    # Killed inside save_adapter, between its two renames: no "vault" folder at all, the old version set aside.
+    between = subprocess.run([sys.executable, "-c", TRAIN_KILLED_BETWEEN_RENAMES, *train[3:], "--max-steps", "1"],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert between.returncode == -signal.SIGKILL, between.stdout[-3000:] + between.stderr[-3000:]
+    assert sorted(path.name for path in adapters.iterdir()) == ["vault.old.partial", "vault.partial"]
+    assert list_adapters([adapters]) == before  # the registry put the previous version back
+    assert sorted(path.name for path in adapters.iterdir()) == ["vault", "vault.partial"]
+
     finished = subprocess.run([*train, "--max-steps", "1"], cwd=ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     assert sorted(path.name for path in adapters.iterdir()) == ["vault"]
@@ -301,9 +327,30 @@ def test_training_killed_mid_run_leaves_no_half_adapter_and_the_next_run_cleans_
     assert after.steps == 1 and after.created_at != before[0].created_at
 
 
+def test_the_registry_and_the_next_run_put_back_an_adapter_a_crash_left_set_aside(tmp_path):
+    """A replacement a crash cut between its renames is settled by the registry's listing and by the start of the
+    next run (before any model loads): the version set aside goes back in place, where the next run deleted it
+    as a leftover before."""
+    from pipelines.training.sft import partial_dir
+
+    output = tmp_path / "adapters" / "vault"
+    output.parent.mkdir()
+    shutil.copytree(Settings().adapter_path, retired_path(output))  # as the kill between the renames leaves it
+    assert [info.path for info in list_adapters([output.parent])] == [output]
+    shutil.move(output, retired_path(output))
+    partial_dir(output)
+    assert sorted(path.name for path in output.parent.iterdir()) == ["vault"]
+    validate_adapter(output)
+    shutil.copytree(output, retired_path(output))  # a leftover after a finished swap: the one in place stays
+    partial_dir(output)
+    assert sorted(path.name for path in output.parent.iterdir()) == ["vault"]
+
+
 # Scoring ------------------------------------------------------------------------------------------------------
 
-SCORE_KILLS = (KillPoint(0, "work", 0.0), KillPoint(1, "start", 3.0))
+# One as the first score row is written (a batch's rows are written together, after it is scored), one during the
+# scoring of the first batch (a delay from the start landed before the worker had loaded anything).
+SCORE_KILLS = {"first score row": KillPoint(0, "work", 0.0), "scoring begun": KillPoint(1, "work", 1.0)}
 PIPELINES = ("rag", "finetuned", "rag_finetuned")
 
 
@@ -318,8 +365,12 @@ def score_child(data_dir: str, log: str) -> None:
     settings = Settings()
     embedder = Embedder.load(settings.embedding_model)
     references = ReferenceSet.load(settings.questions_file, settings.corpus_dir, make_chunker(embedder, settings))
-    worker = ScoringWorker(FeedbackStore.open(settings.feedback_target),
-                           lambda: RagasScorer(embedder, references)).start()
+
+    def scorer() -> RagasScorer:  # built when the first batch is scored
+        print("scoring begun", flush=True)
+        return RagasScorer(embedder, references)
+
+    worker = ScoringWorker(FeedbackStore.open(settings.feedback_target), scorer).start()
     assert worker.wait_idle(timeout=600)
     print("idle", flush=True)
 
@@ -362,20 +413,24 @@ def test_scoring_killed_mid_batch_resumes_every_voted_exchange_after_a_restart(f
             return conn.execute(text("SELECT COUNT(*) FROM scores")).scalar_one()
 
     left_unscored: list[bool] = []
-    for round_number, point in enumerate(SCORE_KILLS):
+    for round_number, (moment, point) in enumerate(SCORE_KILLS.items()):
         add_exchanges(store, questions[round_number * 16:], voted=12, unvoted=4)
         rows_before = score_rows()
         log = tmp_path / f"score-{point.seed}.log"
         child = forkserver.Process(target=score_child, args=(str(settings.data_dir), str(log)))
         child.start()
-        killed = kill_at(child, point, lambda before=rows_before: score_rows() > before)
+        if moment == "first score row":
+            killed = kill_at(child, point, lambda before=rows_before: score_rows() > before)
+        else:
+            killed = kill_at(child, point, lambda log=log: log.exists() and "scoring begun" in log.read_text())
         assert killed or child.exitcode == 0, log_tail(log)
         keys, voted, _ = scored()
         half = {exchange_id: sorted(every - found) for exchange_id, found in keys.items() if found and found != every}
         assert not half, (point, half, log_tail(log))  # an exchange is scored in full or not at all
         assert all(not keys[exchange_id] for exchange_id in set(keys) - voted)  # only voted exchanges are scored
-        left_unscored.append(any(not keys[exchange_id] for exchange_id in voted))
-    assert any(left_unscored), "every kill came after the scoring: nothing was left to resume"
+        left_unscored.append(killed and any(not keys[exchange_id] for exchange_id in voted))
+    # each kill landed mid-batch, with voted exchanges still to score
+    assert all(left_unscored), f"kills that came after the scoring (nothing left to resume): {left_unscored}"
 
     # The restart: a fresh worker on the same file, started as the runtime starts it, with nothing submitted.
     references = ReferenceSet.load(settings.questions_file, settings.corpus_dir, make_chunker(embedder, settings))
@@ -396,9 +451,13 @@ def test_scoring_killed_mid_batch_resumes_every_voted_exchange_after_a_restart(f
 
 # Migration ----------------------------------------------------------------------------------------------------
 
+# "inside": the migrate command kills itself right after the upgrade's first data change (0002's UPDATE of every
+# vote), so each backend is killed inside the upgrade at least once; the seeded points may land after it (on
+# PostgreSQL an upgrade of 4,000 exchanges takes milliseconds).
 MIGRATION_KILLS = {
-    "sqlite": (KillPoint(0, "work", 0.0), KillPoint(1, "work", 0.5), KillPoint(2, "start", 2.5)),
-    "postgresql": (KillPoint(3, "work", 0.0), KillPoint(4, "work", 0.2)),
+    "sqlite": (KillPoint(0, "work", 0.0), KillPoint(1, "work", 0.5), KillPoint(2, "start", 2.5),
+               KillPoint(5, "inside", 0.0)),
+    "postgresql": (KillPoint(3, "work", 0.0), KillPoint(4, "work", 0.2), KillPoint(6, "inside", 0.0)),
 }
 OLD_COLUMNS = {  # each table's columns at revision 0001, in a stable order
     "exchanges": "id, created_at, session_id, question, history",
@@ -410,6 +469,17 @@ OLD_COLUMNS = {  # each table's columns at revision 0001, in a stable order
 # The migrate command with Alembic's log on, so the test sees when the upgrade itself begins.
 MIGRATE_LOGGED = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
                   "from pipelines.feedback.__main__ import main; raise SystemExit(main(sys.argv[1:]))")
+MIGRATE_KILLED_INSIDE = """
+import os, signal
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+@event.listens_for(Engine, "after_cursor_execute")
+def die_mid_upgrade(conn, cursor, statement, *args):
+    if statement.lstrip().upper().startswith("UPDATE VOTES SET RATER"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+""" + MIGRATE_LOGGED.replace("; ", "\n")
 
 
 def alembic_config() -> Config:
@@ -488,11 +558,16 @@ def test_migration_killed_at_random_points_is_finished_by_the_next_run(target, t
         build_old_database(url, exchanges=12_000 if backend == "sqlite" else 4_000)
         rows = snapshot(url)
         log = tmp_path / f"migrate-{point.seed}.log"
+        child = MIGRATE_KILLED_INSIDE if point.after == "inside" else MIGRATE_LOGGED
         with log.open("w") as out:
-            process = subprocess.Popen([sys.executable, "-c", MIGRATE_LOGGED, "migrate", "--db", target], cwd=ROOT,
+            process = subprocess.Popen([sys.executable, "-c", child, "migrate", "--db", target], cwd=ROOT,
                                        stdout=out, stderr=subprocess.STDOUT)
         try:
-            killed = kill_at(process, point, lambda log=log: "Running upgrade 0001 -> 0002" in log.read_text())
+            if point.after == "inside":
+                killed = process.wait(timeout=300) == -signal.SIGKILL
+                assert killed, (point, log_tail(log))  # the kill inside the upgrade is required, not tried
+            else:
+                killed = kill_at(process, point, lambda log=log: "Running upgrade 0001 -> 0002" in log.read_text())
         finally:
             if process.poll() is None:
                 process.kill()
@@ -517,6 +592,9 @@ def test_migration_killed_at_random_points_is_finished_by_the_next_run(target, t
         store = FeedbackStore.open(Path(target) if backend == "sqlite" else target)
         assert len(store.voted_exchange_ids()) == len(rows["exchanges"])
         store.close()
-    # SQLite's upgrade of 12,000 exchanges takes a few hundred milliseconds: a kill must land in it. PostgreSQL's of
-    # 4,000 may be over before the first kill, so there it is tried, not required.
-    assert any(killed_mid_upgrade) or backend == "postgresql", "no kill landed during the upgrade itself"
+    # The "inside" point lands in the upgrade by construction; SQLite's upgrade of 12,000 exchanges takes a few
+    # hundred milliseconds, so a seeded kill must land in it too. PostgreSQL's of 4,000 may be over before them.
+    points = MIGRATION_KILLS[backend]
+    assert all(mid for mid, point in zip(killed_mid_upgrade, points, strict=True) if point.after == "inside")
+    assert any(mid for mid, point in zip(killed_mid_upgrade, points, strict=True) if point.after != "inside") \
+        or backend == "postgresql", "no seeded kill landed during the upgrade itself"

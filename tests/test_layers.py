@@ -4,7 +4,8 @@ Every ``.py`` under ``pipelines/`` is parsed (no import runs): each import, incl
 and ``if TYPE_CHECKING`` blocks, is mapped to its package. A module may import its own package or a lower
 layer; never a higher layer, a sibling package of its own layer, or ``pipelines.runtime``. A ``__main__.py``
 (a package's command line) counts as the top layer. No two packages may import each other, even through
-others.
+others. And no module under ``pipelines/`` imports Gradio (the UI's library lives in ``app.py`` and
+``components/``), not even inside a function or through ``importlib``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def module_name(path: Path) -> str:
 
 def imported_modules(path: Path) -> set[str]:
     """Every ``pipelines`` module (or package) the file imports, wherever the import statement is."""
+    return {name for name in all_imports(path) if name == "pipelines" or name.startswith("pipelines.")}
+
+
+def all_imports(path: Path) -> set[str]:
+    """Every module the file imports (relative imports resolved), wherever the import statement is, and every
+    module named by a constant in ``importlib.import_module(...)`` or ``__import__(...)``."""
     module = module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
@@ -38,7 +45,17 @@ def imported_modules(path: Path) -> set[str]:
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)  # from pipelines import runtime
-    return {name for name in found if name == "pipelines" or name.startswith("pipelines.")}
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)
+              and ast.unparse(node.func) in ("importlib.import_module", "import_module", "__import__")):
+            found.add(node.args[0].value)
+    return found
+
+
+def gradio_imports(paths: list[Path]) -> list[str]:
+    """'module → gradio module' for every import of Gradio (or its client) among ``paths``."""
+    return [f"{module_name(path)} → {name}" for path in paths for name in sorted(all_imports(path))
+            if name.split(".")[0] in ("gradio", "gradio_client")]
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -122,6 +139,14 @@ def test_every_import_goes_down_the_layers():
     assert not cycles, "packages that import each other:\n" + "\n".join(" ↔ ".join(c) for c in cycles)
 
 
+def test_pipelines_never_imports_gradio():
+    paths = sorted(PIPELINES.rglob("*.py"))
+    assert len(paths) > 40
+    found = gradio_imports(paths)
+    assert not found, "pipelines/ imports Gradio (keep it in app.py and components/):\n" + "\n".join(found)
+    assert gradio_imports([Path(__file__).resolve().parents[1] / "components" / "api.py"])  # the check sees one
+
+
 def test_the_check_catches_bad_edges():
     fake = {
         "pipelines.common.text": {"pipelines.knowledge.chunking"},  # up
@@ -151,3 +176,17 @@ def test_imports_inside_functions_and_type_checking_blocks_are_seen(tmp_path, mo
                       "def f():\n    import pipelines.runtime\n    from ..knowledge.store import KnowledgeStore\n")
     monkeypatch.setitem(globals(), "PIPELINES", tmp_path / "pipelines")
     assert imported_modules(source) >= {"pipelines.arena.arena", "pipelines.runtime", "pipelines.knowledge.store"}
+
+
+def test_a_gradio_import_anywhere_in_a_module_is_seen(tmp_path, monkeypatch):
+    package = tmp_path / "pipelines" / "arena"
+    package.mkdir(parents=True)
+    sources = {"top.py": "import gradio as gr\n", "inner.py": "def f():\n    from gradio.themes import Soft\n",
+               "dynamic.py": "import importlib\nclient = importlib.import_module('gradio_client')\n",
+               "clean.py": "import json\nfrom pipelines.common import text\n"}
+    for name, text in sources.items():
+        (package / name).write_text(text)
+    monkeypatch.setitem(globals(), "PIPELINES", tmp_path / "pipelines")
+    assert gradio_imports(sorted(package.glob("*.py"))) == [
+        "pipelines.arena.dynamic → gradio_client", "pipelines.arena.inner → gradio.themes",
+        "pipelines.arena.inner → gradio.themes.Soft", "pipelines.arena.top → gradio"]

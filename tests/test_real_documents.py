@@ -67,7 +67,12 @@ SELECTION: dict[str, tuple[str, ...]] = {
 }
 COLLECTION = "RealDocs"
 TOP_K = 3
-MIN_ASKED, MIN_ASKED_FORMATS = 5, 2
+# What the README reports for this selection: the one file refused, files and chunks ingested, documents asked,
+# and how many of them find the quoted sentence's chunk at rank 1 (measured 2026-12-06: 13; the other two,
+# nodejs's string_decoder page and the shared-mime-info PDF, get a neighbouring chunk of their document first and
+# theirs second or third). A change in the readers, the chunker or the retrieval shows up here.
+REFUSED = {"xtrans-dev__xtrans.pdf.db": "unsupported file type .db"}
+INGESTED_FILES, INGESTED_CHUNKS, ASKED, AT_RANK_1 = 19, 484, 15, 13
 
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
@@ -165,9 +170,10 @@ def test_real_documents_are_ingested_whole_or_refused_and_a_quoted_sentence_find
     names = set(kind_of)
     assert set(report.files) | set(report.failed) == names, f"files neither ingested nor refused: {report}"
     assert not set(report.files) & set(report.failed), f"files both ingested and refused: {report}"
+    assert set(report.failed) == set(REFUSED), f"refused {report.failed}, expected only {sorted(REFUSED)}"
     for name, reason in report.failed.items():
-        assert isinstance(reason, str) and len(reason.strip()) > 10, f"{name} refused without a reason: {reason!r}"
-    assert "unsupported file type .db" in report.failed.get("xtrans-dev__xtrans.pdf.db", ""), report.failed
+        assert REFUSED[name] in reason, f"{name} refused for another reason: {reason!r}"
+    assert (len(report.files), report.chunks) == (INGESTED_FILES, INGESTED_CHUNKS), report
 
     listed = {doc.name: doc for doc in base.documents(collection)}
     assert set(listed) == set(report.files), f"the collection lists {sorted(listed)}, the report {report.files}"
@@ -193,19 +199,21 @@ def test_real_documents_are_ingested_whole_or_refused_and_a_quoted_sentence_find
             continue
         _, sentence = known
         hits = retriever.run(sentence, TOP_K)
-        found = any(hit.source == name and sentence in flat(hit.text) for hit in hits)
-        outcomes.append((name, sentence, found, [f"{hit.source}#{hit.chunk_index}" for hit in hits]))
+        ranks = [rank for rank, hit in enumerate(hits, 1) if hit.source == name and sentence in flat(hit.text)]
+        outcomes.append((name, sentence, ranks[0] if ranks else None,
+                         [f"{hit.source}#{hit.chunk_index}" for hit in hits]))
 
-    hit_count = sum(found for _, _, found, _ in outcomes)
-    table = "\n".join(f"  {'hit ' if found else 'MISS'} {name}: {sentence[:70]!r} -> {top}"
-                      for name, sentence, found, top in outcomes)
+    hit_count = sum(rank == 1 for _, _, rank, _ in outcomes)
+    in_top = sum(rank is not None for _, _, rank, _ in outcomes)
+    table = "\n".join(f"  {f'rank {rank}' if rank else 'MISS  '} {name}: {sentence[:70]!r} -> {top}"
+                      for name, sentence, rank, top in outcomes)
     summary = (f"selection {({kind: len(files) for kind, files in real_documents.items()})}; ingested "
                f"{len(report.files)} ({report.chunks} chunks), refused {report.failed}; not asked (no distinctive "
-               f"sentence): {not_asked}; hit rate in the top {TOP_K}: {hit_count}/{len(outcomes)}\n{table}")
+               f"sentence): {not_asked}; at rank 1: {hit_count}/{len(outcomes)}, in the top {TOP_K}: "
+               f"{in_top}/{len(outcomes)}\n{table}")
     print(summary)  # the figures for the reliability notes (pytest -rP shows them)
-    asked_formats = {kind_of[name] for name, *_ in outcomes}
-    assert len(outcomes) >= MIN_ASKED and len(asked_formats) >= MIN_ASKED_FORMATS, summary
-    assert hit_count == len(outcomes), summary
+    assert len(outcomes) == ASKED, summary
+    assert in_top == len(outcomes) and hit_count >= AT_RANK_1, summary
 
 
 def test_inline_markup_and_code_comments_are_not_read_as_headings():

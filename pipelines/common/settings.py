@@ -14,10 +14,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipelines.common.spaces import WEAVIATE_RELEASE_URL, in_space, persistent_data_dir
+from pipelines.common.spaces import WEAVIATE_RELEASE_URL, in_space, listen_host, persistent_data_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # pipelines/common/settings.py -> the repository
 OFFLINE_MODEL = "offline:smollm2-135m-instruct"
+REMOTE_GRPC_PORT = 50051  # Weaviate's own default gRPC port
+MANAGED_GRPC_PORT = 50061  # the managed local server's
 
 
 def _default_cache_dir() -> Path:
@@ -56,6 +58,13 @@ class Settings(BaseSettings):
         "default: ARENA_ADAPTER_PATH."
     )
     generation_api_key: SecretStr | None = None
+    generation_concurrency: int | None = Field(
+        None, ge=1, le=4096, description="Questions each replica lets in at once on that server (the server batches "
+        "them: vLLM continuous batching); unset: half the server's own limit where it says one (TGI /info "
+        "max_concurrent_requests, llama.cpp /props total_slots; two columns a question), else 32.")
+    generation_max_lora_rank: int = Field(
+        16, ge=1, le=4096, description="The server's largest LoRA rank (vLLM --max-lora-rank, 16 by default): an "
+        "adapter of a higher rank is refused with a message before it is sent.")
     max_new_tokens: int = Field(96, ge=1, le=4096)
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
     max_prompt_chars: int = Field(4000, ge=1)
@@ -88,8 +97,8 @@ class Settings(BaseSettings):
     # Storage
     data_dir: Path = Field(
         default_factory=lambda: persistent_data_dir(PROJECT_ROOT / "data"),
-        description="Feedback DB, adapters, Weaviate data; default data/, or /data/arena in a Space with "
-        "persistent storage.",
+        description="Feedback DB, adapters, Weaviate data; default data/, or /data/arena in a Space with a volume "
+        "at /data that has file locking (never a Storage Bucket: the app refuses a folder without locking).",
     )
     cache_dir: Path = Field(default_factory=_default_cache_dir)
 
@@ -103,7 +112,8 @@ class Settings(BaseSettings):
     )
     weaviate_release_url: str = Field(WEAVIATE_RELEASE_URL, description="{version} and {arch} are filled in.")
     weaviate_http_port: int = Field(8079, ge=1, le=65535)
-    weaviate_grpc_port: int = Field(50061, ge=1, le=65535)
+    weaviate_grpc_port: int = Field(REMOTE_GRPC_PORT, ge=1, le=65535, description="gRPC port: Weaviate's "
+                                    "default (50051) for a remote server, 50061 for the managed local one.")
     weaviate_grpc_host: str | None = Field(None, description="Remote gRPC host when it differs from the URL's host.")
     collection: str = "LumenhollowDocs"
     corpus_dir: Path = PROJECT_ROOT / "assets" / "corpus"
@@ -134,7 +144,14 @@ class Settings(BaseSettings):
         None, description="Show 'Sign in with Hugging Face' and store the user name; unset: on in a Space with "
         "hf_oauth (off a Space, Gradio signs you in as the owner of the local HF token)."
     )
-    admin_password: SecretStr | None = Field(None, description="If set, export and training need it.")
+    admin_password: SecretStr | None = Field(None, description="If set, admin actions (uploads, training, export, "
+                                             "batch runs) need it; on a public address they are refused until it "
+                                             "is set or the Space owner signs in.")
+    snapshot_repo: str | None = Field(None, description="A Hub dataset repository (private, created if missing) "
+                                      "the feedback database and the exported preference data are snapshotted to "
+                                      "and restored from at start: votes survive a Space restart with no external "
+                                      "database. Needs HF_TOKEN with write access.")
+    snapshot_every_min: float = Field(5.0, gt=0, allow_inf_nan=False, description="Minutes between snapshots.")
     dpo_steps: int = Field(8, ge=1, le=10_000, description="Steps of the DPO run the Leaderboard tab's button "
                            "starts on the votes (each a batch of two pairs; about 5 s a step on 2 CPU cores).")
 
@@ -157,7 +174,9 @@ class Settings(BaseSettings):
     questions_file: Path = PROJECT_ROOT / "assets" / "questions.jsonl"
 
     # Server
-    host: str = "127.0.0.1"
+    host: str | None = Field(None, description="Address to listen on; unset: GRADIO_SERVER_NAME when the platform "
+                             "sets it (0.0.0.0 in a Space), else 127.0.0.1. On a non-loopback address admin actions "
+                             "need ARENA_ADMIN_PASSWORD (or the Space owner signed in).")
     port: int = Field(7860, ge=1, le=65535)
     queue_concurrency: int = Field(8, ge=1, description="Requests handled at once by default (votes, "
                                    "ratings, pages); questions: ARENA_BATCH_ROWS when batching, else one at a time.")
@@ -176,10 +195,23 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _managed_weaviate_grpc_port(self) -> Settings:
+        """A remote Weaviate listens for gRPC on Weaviate's default port; the managed one on 50061 (away from a
+        Weaviate the user may run on the default). A port given explicitly always wins."""
+        if not self.weaviate_url and "weaviate_grpc_port" not in self.model_fields_set:
+            self.weaviate_grpc_port = MANAGED_GRPC_PORT
+        return self
+
+    @model_validator(mode="after")
     def _endpoint_judge_needs_endpoint(self) -> Settings:
         if self.judge == "endpoint" and not self.llm_base_url:
             raise ValueError("ARENA_JUDGE=endpoint needs ARENA_LLM_BASE_URL (and ARENA_LLM_MODEL)")
         return self
+
+    @property
+    def listen_host(self) -> str:
+        """Where the app listens (see :func:`pipelines.common.spaces.listen_host`)."""
+        return listen_host(self.host)
 
     @property
     def feedback_db(self) -> Path:

@@ -12,8 +12,9 @@ the scores, the summary and ``verdict.html``. ``batch`` (the default command) pr
 prints the verdict. ``verdict --stored`` runs nothing: it builds the verdict from the answers already in the
 feedback store (every scored or voted exchange of the set) and opens only the store. ``questions`` starts
 nothing either: it generates a keyed question set from a folder of documents
-(:mod:`pipelines.evaluation.question_generation`) and writes it atomically, or writes nothing and exits 2 with
-the reason.
+(:mod:`pipelines.evaluation.question_generation`; ``--generator model``: ragas on the judge endpoint,
+:mod:`pipelines.evaluation.question_generation_model`) and writes it atomically, or writes nothing and exits 2
+with the reason.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def parse_question_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out-of-corpus", type=int, default=None,
                         help="how many questions no document answers (default 15%% of --count)")
     parser.add_argument("--generator", choices=GENERATORS, default="rules",
-                        help="rules (default: offline, no model); model (ragas' testset generator) is not built yet")
+                        help="rules (default: offline, no model); model: ragas' testset generator on the judge "
+                             "endpoint (ARENA_JUDGE=endpoint, ARENA_LLM_BASE_URL, ARENA_LLM_MODEL)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--training", type=Path, default=None,
                         help="training pairs (JSONL/CSV) or a question set whose train split was trained on: "
@@ -122,12 +124,15 @@ def generate_questions(argv: list[str]) -> int:
     try:
         training = load_training_questions(args.training) if args.training else []
         documents = read_documents(args.docs)
-        if args.generator == "model":
-            # ragas' TestsetGenerator wrapper is not built yet (docs/question_sets.md says what is left).
-            print("error: --generator model is not available yet; use --generator rules; nothing written")
-            return 2
-        generated = generate_question_set(documents, count=args.count, out_of_corpus=args.out_of_corpus,
-                                          seed=args.seed, training_questions=training, max_overlap=args.max_overlap)
+        options = {"count": args.count, "out_of_corpus": args.out_of_corpus, "seed": args.seed,
+                   "training_questions": training, "max_overlap": args.max_overlap}
+        if args.generator == "model":  # ragas' testset generator on the judge endpoint
+            from pipelines.common.settings import settings_or_exit
+            from pipelines.evaluation.question_generation_model import generate_with_endpoint
+
+            generated = generate_with_endpoint(documents, settings_or_exit(), **options)
+        else:
+            generated = generate_question_set(documents, **options)
         write_question_set(args.out, generated)
     except (QuestionGenerationError, TrainingQuestionsError) as exc:
         print(f"error: {exc}; nothing written")

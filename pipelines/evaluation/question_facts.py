@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+from lemminflect import getAllLemmas, getInflection
 
 from pipelines.common.text import split_sentences
 
@@ -60,6 +63,50 @@ _CURRENCY_WORDS = frozenset(["drell", "pennets", "pennet", "stivers", "stiver", 
                              "crowns", "crown", "marks", "mark"])
 _TIME_UNITS = frozenset(["seconds", "second", "minutes", "minute", "hours", "hour", "days", "day", "weeks", "week",
                          "months", "month", "years", "year", "nights", "night"])
+
+
+@lru_cache(maxsize=8192)
+def verb_lemma(word: str) -> str:
+    """The verb's dictionary form, or "" when the lexicon does not know the word as a verb (lemminflect)."""
+    lemmas = getAllLemmas(word.lower())
+    found = lemmas.get("VERB") or lemmas.get("AUX")
+    return found[0] if found else ""
+
+
+@lru_cache(maxsize=8192)
+def verb_form(word: str) -> str:
+    """The Penn tag of a verb form: "VBZ" ("takes"), "VB" ("run", "take"), "VBD" ("sold", "counted"), "VBN"
+    ("taken"), "VBG" ("selling"); "" for a word that is not a verb."""
+    base = verb_lemma(word)
+    lower = word.lower()
+    for tag in ("VBZ", "VB", "VBD", "VBN", "VBG"):
+        if base and lower in getInflection(base, tag):
+            return tag
+    return ""
+
+
+def has_form(word: str, tag: str) -> bool:
+    """Whether ``word`` is the verb form ``tag`` of its lemma ("counted" and "held" are "VBN" forms)."""
+    base = verb_lemma(word)
+    return bool(base) and word.lower() in getInflection(base, tag)
+
+
+def can_be(upos: str, word: str) -> bool:
+    """Whether the lexicon knows ``word`` as the part of speech ``upos`` ("NOUN", "ADJ"): "crew" can be a noun
+    (and the past of "crow"), "hot" an adjective."""
+    return upos in getAllLemmas(word.lower())
+
+
+def is_plural_noun(word: str) -> bool:
+    """Whether the lexicon knows ``word`` as a plural noun ("sailings", "nests"; not "class")."""
+    lemmas = getAllLemmas(word.lower()).get("NOUN")
+    return bool(lemmas) and lemmas[0] != word.lower()
+
+
+def is_noun(word: str) -> bool:
+    """Whether the lexicon knows the word as a noun and it is not an inflected verb ("festival", "boat"; not
+    "runs", "opened")."""
+    return "NOUN" in getAllLemmas(word.lower()) and verb_form(word) in ("", "VB")
 
 
 @dataclass(frozen=True)
@@ -205,6 +252,12 @@ def fact_spans(text: str) -> list[Span]:
             unit = ""
         if unit.endswith(("'s", "’s")):
             end, unit = match.end("value"), ""
+        if unit.isalpha() and unit.islower() and getAllLemmas(unit) and "NOUN" not in getAllLemmas(unit):
+            end, unit = match.end("value"), ""  # "3 consecutive days", "120 supervised hours": not the unit
+        elif unit.isalpha() and unit.islower() and (following := re.match(r" ([a-z]+)\b", text[end:])) \
+                and is_plural_noun(following.group(1)) and not is_plural_noun(unit):
+            end += len(following.group(0))  # "37 heron nests": the unit is the compound noun
+            unit = f"{unit} {following.group(1)}"
         if unit and _YEAR.fullmatch(match.group("value")):
             continue  # "the 1911 founders": a year used as a word, not a count
         if text[match.start():end].endswith((".", ",")):

@@ -61,9 +61,11 @@ from pipelines.evaluation.question_facts import (
     key_forms,
     span_unit_kind,
     text_units,
+    verb_form,
 )
 from pipelines.evaluation.question_wording import (
     QUOTE_LIMIT,
+    Refused,
     cell_question,
     comparison_question,
     joined_question,
@@ -80,8 +82,14 @@ OUT_OF_CORPUS_SHARE = 0.15  # of the set, by default: the goal is at least 10%, 
 JOINED_SHARE = 0.1  # of the answerable questions: multi-fact, and again comparison
 DEV_SHARE = 0.2
 MIN_PER_DOCUMENT = 2
+SALIENT_MENTIONS = 6  # a noun the document uses this often names one thing there ("the cooperative", "the line")
 _ENTITY_HEADERS = ("name", "station", "vehicle", "section", "stop", "route", "service", "train", "item", "product",
                    "ticket", "fare", "pass", "condition", "title", "place", "vessel")
+
+
+#: Table columns of free text: their cells are remarks, not a value a question can ask for.
+_FREE_TEXT_HEADERS = frozenset(["note", "notes", "remark", "comment", "description", "detail", "info", "information",
+                                "observation", "see also", "footnote", "other"])
 
 
 class QuestionGenerationError(ValueError):
@@ -188,14 +196,17 @@ def _form(span: Span) -> str:
 def _row_entity(cells: Sequence[tuple[str, str]]) -> tuple[int, str]:
     """Which cell names the row: a "Name"-like column, else the first cell that is not a bare number, else the
     first cell with its header ("Train 114")."""
-    def names(value: str) -> bool:
-        return bool(re.search(r"[A-Za-z]{2}", value)) and len(value.split()) <= 5
+    def names(value: str) -> bool:  # a name, not a measure ("12 km/h") nor an event ("Record year with 412,600 ...")
+        return bool(re.search(r"[A-Za-z]{2}", value)) and len(value.split()) <= 5 and not re.search(r"\d", value) \
+            and not any(word.islower() and verb_form(word) == "VBZ" for word in value.split())
 
     for index, (header, value) in enumerate(cells):
         if header.lower().split(" ")[0] in _ENTITY_HEADERS and names(value):
             return index, value
-    for index, (_, value) in enumerate(cells):
-        if names(value):
+        if header.lower().split(" ")[0] in _ENTITY_HEADERS and re.fullmatch(r"[A-Z]?\d+[A-Z]?", value):
+            return index, f"{header.rstrip('.')} {value}"  # "Train: 116" names the row as "Train 116"
+    for index, (header, value) in enumerate(cells):
+        if names(value) and header.strip().lower().rstrip("s") not in _FREE_TEXT_HEADERS | {"day", "date"}:
             return index, value
     if cells and cells[0][0] and cells[0][1]:
         header = cells[0][0].rstrip(".")
@@ -224,14 +235,43 @@ def _row_candidates(document: SourceDocument, unit: Unit, order: int, ambiguous:
     for position, (header, value) in enumerate(unit.cells):
         if position == index or not header or header.strip().lower() in ("no.", "no", "#", "nr."):
             continue
+        if header.strip().lower().rstrip("s") in _FREE_TEXT_HEADERS:
+            continue  # a notes column holds remarks, not a fact of the row ("Sunset Special", "Fridays only")
         span = _cell_span(value)
         if span is None:
             continue
         question = cell_question(entity, header, span)
         if question:
-            found.append(Candidate(question, key_forms(span), unit.text, document.name, _form(span), order, 0,
+            found.append(Candidate(question, key_forms(span), unit.text, document.name, _form(span), order, 1,
                                    entity, header, span.value))
     return found
+
+
+_TELLING = re.compile(r"\b(?:first|last|highest|lowest|largest|longest|oldest|newest|only|maximum|minimum|most|"
+                      r"least|steepest|fastest|biggest|smallest)\b", re.IGNORECASE)
+
+
+def _rank(question: str, span: Span) -> int:
+    """How likely a person is to ask it (0 first): a person's name ("Who ...?"), a threshold asked as a condition,
+    a first, last or highest of something, a measure with its unit; then dates, places, bare numbers and table
+    cells; then years, times and codes, which documents list by the dozen."""
+    if question.startswith(("Who ", "When ", "Under what condition ")) or _TELLING.search(question):
+        return 0
+    if span.kind == "number" and span.unit:
+        return 0
+    if span.kind in (YEAR, TIME, CODE):
+        return 2
+    return 1
+
+
+def question_pattern(question: str) -> str:
+    """What a question asks regardless of whom: its words with names and numbers masked ("What is the code of
+    Orrisholt?" and "What is the code of Feyhaven Quay?" are both "what is the code of X"), so a small set spreads
+    over kinds of fact, as a person's does."""
+    words = re.findall(r"[\w’'-]+", question)
+    masked = [word.lower() if index == 0 or not (word[:1].isupper() or word[:1].isdigit()) else "X"
+              for index, word in enumerate(words)]
+    return " ".join(word for index, word in enumerate(masked) if not (word == "X" and masked[index - 1] == "X"))
 
 
 def _subject(question: str, keys: Sequence[str]) -> str:
@@ -239,9 +279,22 @@ def _subject(question: str, keys: Sequence[str]) -> str:
     return names[0] if names else ""
 
 
-def document_candidates(document: SourceDocument) -> tuple[list[Candidate], int]:
-    """Every question the rules can word for the document, and how many fact spans it has in all."""
+def salient_words(document: SourceDocument, units: Sequence[Unit]) -> frozenset[str]:
+    """The words of the document's file name and headings, and the words it uses :data:`SALIENT_MENTIONS` times or
+    more: what "the manual" or "the cooperative" plainly means there (a bare "the rule" or "the order" has no
+    antecedent in the question)."""
+    text = " ".join([Path(document.name).stem.replace("_", " ").replace("-", " "), *{u.heading for u in units}])
+    counts = Counter(word.lower() for word in re.findall(r"[A-Za-z]+", document.text))
+    frequent = {word for word, n in counts.items() if n + counts[f"{word}s"] >= SALIENT_MENTIONS}
+    return frozenset(word.lower() for word in re.findall(r"[A-Za-z]+", text)) | frequent
+
+
+def document_candidates(document: SourceDocument, refused: Counter[str] | None = None
+                        ) -> tuple[list[Candidate], int]:
+    """Every question the rules can word for the document, and how many fact spans it has in all; a fact a rule
+    fits but would word badly is counted in ``refused`` by reason."""
     units = text_units(document.text)
+    salient = salient_words(document, units)
     entities = Counter(_row_entity(unit.cells)[1] for unit in units if unit.cells)
     ambiguous = {entity for entity, n in entities.items() if n > 1}
     candidates: list[Candidate] = []
@@ -253,11 +306,15 @@ def document_candidates(document: SourceDocument) -> tuple[list[Candidate], int]
             continue
         for span in fact_spans(unit.text):
             spans_seen += 1
-            worded = word_question(unit, span)
+            worded = word_question(unit, span, salient)
+            if isinstance(worded, Refused):
+                if refused is not None:
+                    refused[f"wording refused: {worded.reason}"] += 1
+                continue
             if worded is None:
                 continue
-            question, rank = worded
-            rank = 2 * rank + (span.kind in (YEAR, TIME, CODE))
+            question, _ = worded
+            rank = _rank(question, span)
             keys = key_forms(span)
             attribute = span.unit if span.kind == "number" and span_unit_kind(span) != "currency" else ""
             candidates.append(Candidate(question, keys, unit.text, document.name, _form(span), order, rank,
@@ -278,6 +335,21 @@ def _check(candidate: Candidate, text: str, training: Sequence[frozenset[str]], 
     if training and highest_overlap(candidate.question, training) > max_overlap:
         return f"word overlap with a training question over {max_overlap:.2f}"
     return ""
+
+
+def _unambiguous(candidates: Sequence[Candidate], dropped: Counter[str]) -> list[Candidate]:
+    """The candidates less those whose question is worded the same as another's with a different key ("How much
+    does a monthly pass cost?" of two passes): such a question has two right answers."""
+    keys: dict[str, set[str]] = {}
+    for candidate in candidates:
+        keys.setdefault(candidate.question.casefold(), set()).add(normal_key(candidate.keys[0]))
+    kept = []
+    for candidate in candidates:
+        if len(keys[candidate.question.casefold()]) > 1:
+            dropped["ambiguous: the same question has another answer in the document"] += 1
+        else:
+            kept.append(candidate)
+    return kept
 
 
 def _comparisons(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -304,14 +376,14 @@ def _comparisons(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 def _multi_facts(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Two facts of one document asked together: the same entity first, else facts of neighbouring units."""
+    """Two facts about one entity of a document asked together ("In what year was Orla built, and ...?")."""
     joined = []
     singles = [c for c in candidates if c.form in ("lookup", "number", "date") and c.rank < 2]
     for first, second in itertools.pairwise(singles):
         if first.reference == second.reference or normal_key(first.keys[0]) == normal_key(second.keys[0]):
             continue
-        if not (first.entity and first.entity == second.entity) and second.order - first.order > 1:
-            continue
+        if not (first.entity and first.entity == second.entity):
+            continue  # two facts of different things make a question no one would ask
         question = joined_question(first.question, second.question)
         reference = first.reference if first.reference == second.reference else f"{first.reference} " \
                                                                                     f"{second.reference}"
@@ -370,9 +442,8 @@ class _Picker:
 
 
 def _interleave(candidates: Sequence[Candidate], rng: random.Random) -> list[Candidate]:
-    """Sure wordings of the most telling facts first (a measure with its unit, a name, a full date, a table cell;
-    then years, times and codes; then guessed verbs); within each, the forms in turn (lookup, number, date),
-    each form's order shuffled."""
+    """The most telling facts first (:func:`_rank`); within a rank, the forms in turn (lookup, number, date), each
+    form's order shuffled; a kind of question already asked moves back (:func:`question_pattern`)."""
     ordered: list[Candidate] = []
     for rank in range(4):
         buckets = {form: [c for c in candidates if c.form == form and c.rank == rank] for form in FORMS[:3]}
@@ -382,7 +453,15 @@ def _interleave(candidates: Sequence[Candidate], rng: random.Random) -> list[Can
             for form in FORMS[:3]:
                 if buckets[form]:
                     ordered.append(buckets[form].pop())
-    return ordered
+    # A question of a kind already asked waits a rank per earlier one ("What is the code of X?" once, then the
+    # other kinds, before the next code).
+    seen: Counter[str] = Counter()
+    keyed = []
+    for position, candidate in enumerate(ordered):
+        pattern = question_pattern(candidate.question)
+        keyed.append((candidate.rank + 2 * seen[pattern], position, candidate))
+        seen[pattern] += 1
+    return [candidate for _, _, candidate in sorted(keyed, key=lambda item: (item[0], item[1]))]
 
 
 def _row(number: int, candidate: Candidate, seed: int) -> dict:
@@ -422,7 +501,8 @@ def generate_question_set(documents: Sequence[SourceDocument], *, count: int = 4
     passing: dict[str, list[Candidate]] = {}
     for number, document in enumerate(sorted(documents, key=lambda d: d.name)):
         report(0.7 * number / len(documents), f"Reading the facts of {document.name}")
-        candidates, spans = document_candidates(document)
+        candidates, spans = document_candidates(document, dropped)
+        candidates = _unambiguous(candidates, dropped)
         candidates += _comparisons(candidates) + _multi_facts(candidates)
         kept = []
         for candidate in candidates:

@@ -9,7 +9,12 @@ code DMP": "What is the code of Dunmarrow Point?"), a ``Label: value`` line, and
 listed for Orla?"). A fact whose clause fits none of these gets no question (it is not counted as a fact).
 
 Only the clause that holds the fact is used: what follows the fact is dropped, a leading "In 2023," moves to the end,
-and "she" or "it" at the start is replaced by the name the sentence before it is about.
+and "she" or "it" at the start is replaced by the name the sentence before it is about. A fact inside a "when ..."
+or "if ..." clause is asked as the main clause's condition ("When is a red flag flown?"). Which word is the verb,
+its form and its bare form come from a lexicon (``lemminflect``), not from word endings. Where a rule fits but its
+question would read badly (a subject that refers back to what the question does not name, a fronted phrase, a
+name that modifies a noun, half of a pair) the rule answers :class:`Refused` with the reason, which the generator
+counts: a dropped fact is better than a broken question.
 
 Example::
 
@@ -20,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from pipelines.evaluation.question_facts import (
     CODE,
@@ -30,8 +36,14 @@ from pipelines.evaluation.question_facts import (
     YEAR,
     Span,
     Unit,
+    can_be,
     fact_spans,
+    has_form,
+    is_noun,
+    is_plural_noun,
     span_unit_kind,
+    verb_form,
+    verb_lemma,
 )
 
 AUXILIARIES = frozenset(["is", "are", "was", "were", "can", "could", "must", "may", "might", "will", "would",
@@ -48,27 +60,42 @@ _LOWER_STARTS = frozenset(["The", "A", "An", "Each", "Every", "All", "Its", "The
                            "Those", "Some", "Any", "No", "Both", "Our", "Your", "Most", "Many", "Several", "Such"])
 _SUBORDINATE = frozenset(["which", "that", "who", "whom", "whose", "where", "when", "while", "because", "although",
                           "though", "if", "unless", "whereas", "once", "whenever"])
-_NUMBER_WORDS = frozenset(["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])
+_NUMBER_WORDS = frozenset(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                           "twelve"])
 _PRONOUNS = frozenset(["She", "He", "It", "They", "Her", "His", "Its", "Their", "This"])
 _DETERMINERS = frozenset(["the", "a", "an", "each", "every", "all", "its", "their", "her", "his", "this", "these",
                           "those", "some", "any", "no", "both", "our", "your", "most", "many", "several", "such",
                           "one", "two", "three", "four", "five", "six"])
-_IRREGULAR_PAST = {"built": "build", "sold": "sell", "held": "hold", "made": "make", "kept": "keep", "paid": "pay",
-                   "led": "lead", "lost": "lose", "bought": "buy", "brought": "bring", "spent": "spend",
-                   "lent": "lend", "took": "take", "ran": "run", "became": "become", "began": "begin",
-                   "left": "leave", "rose": "rise", "fell": "fall", "went": "go", "came": "come", "gave": "give",
-                   "won": "win", "stood": "stand", "sent": "send", "met": "meet", "chose": "choose", "wrote": "write",
-                   "drew": "draw", "grew": "grow", "knew": "know", "saw": "see", "got": "get", "found": "find",
-                   "set": "set", "cost": "cost", "put": "put", "read": "read", "said": "say", "told": "tell",
-                   "sat": "sit", "burnt": "burn", "felt": "feel", "froze": "freeze", "hung": "hang", "shot": "shoot",
-                   "taught": "teach", "thought": "think", "fought": "fight", "struck": "strike", "swam": "swim"}
-_KEEP_E = re.compile(r"(?:[aeiou][sczvgk]|[aeiou]u|[^aeiou][gc]|[aeiou]r|ag|at)$")
 _ROLE_WORDS = ("officer", "foreman", "manager", "chair", "head", "director", "superintendent", "inspector",
                "secretary", "steward", "guide", "driver", "captain", "pilot", "engineer", "author", "president",
                "master", "keeper", "controller", "founder", "treasurer", "leader", "chief", "coordinator", "warden",
                "stationmaster", "mayor", "owner", "clerk", "editor", "conductor", "holder", "chairman", "chairwoman",
                "head", "principal", "partner", "architect", "designer", "builder")
 _LABEL_LINE = re.compile(r"^(?P<label>[A-Z][\w ’'()/-]{1,40}):\s+(?P<value>\S.*)$")
+#: Words that open a fronted phrase, never a subject ("Outside the peaks the interval is 20 minutes").
+_PHRASE_OPENERS = (_PREPOSITIONS - {"every"}) | frozenset([
+    "outside", "inside", "near", "along", "across", "through", "throughout", "with", "without", "beside", "behind",
+    "among", "against", "towards", "toward", "upon", "via", "despite", "except", "like", "unlike", "apart", "instead",
+    "together", "even", "also", "only", "here", "there"])
+_NEGATIVE_STARTS = frozenset(["no", "none", "neither", "nothing", "nobody", "never"])
+_ANAPHORIC_STARTS = frozenset(["its", "their", "her", "his", "this", "that", "these", "those", "such", "both",
+                               "either", "another", "other", "said"])
+#: Nouns that name a measure: "a penalty fare of 45.00 drell" asks "What penalty fare ...?", "a vessel of up to 320
+#: tonnes" does not ask "What vessel ...?".
+_MEASURE_NOUNS = frozenset(["fare", "fee", "price", "charge", "cost", "sum", "fine", "penalty", "speed", "capacity",
+                            "distance", "length", "depth", "height", "width", "weight", "period", "interval", "delay",
+                            "term", "duration", "total", "balance", "budget", "surplus", "deficit", "rent", "salary",
+                            "wage", "limit", "maximum", "minimum", "temperature", "draught", "tonnage", "loan",
+                            "discount", "rate", "range", "gradient", "gauge", "fee", "allowance", "deposit", "grant"])
+_VAGUE_ENDS = frozenset(["a little", "a few", "a lot", "some", "more", "less", "just", "only", "well", "nearly",
+                         "almost", "about", "around", "roughly", "approximately", "exactly", "at least", "at most"])
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A rule fitted the fact but would word a broken question: why it was dropped (the generator counts it)."""
+
+    reason: str
 
 
 def _words(text: str) -> list[str]:
@@ -89,42 +116,29 @@ def _tidy(question: str) -> str:
 
 
 def lemma(verb: str) -> str:
-    """The bare form of a finite verb ("takes" -> "take", "stayed" -> "stay", "sold" -> "sell"), by rules."""
-    lower = verb.lower()
-    if lower in _IRREGULAR_PAST:
-        return _IRREGULAR_PAST[lower]
-    if lower.endswith("ied"):
-        return lower[:-3] + "y"
-    if lower.endswith("ed"):
-        stem = lower[:-2]
-        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
-            return stem[:-1]
-        return stem + "e" if _KEEP_E.search(stem) and not stem.endswith(("er", "ow", "ay", "ey")) else stem
-    if lower.endswith(("ches", "shes", "sses", "xes", "zes", "oes")):
-        return lower[:-2]
-    if lower.endswith("ies"):
-        return lower[:-3] + "y"
-    if lower.endswith("s") and not lower.endswith("ss"):
-        return lower[:-1]
-    return lower
+    """The bare form of a finite verb ("takes" -> "take", "served" -> "serve", "sold" -> "sell")."""
+    return verb_lemma(verb) or verb.lower()
 
 
 def _is_past(verb: str) -> bool:
-    lower = verb.lower()
-    return lower.endswith("ed") or lower in _IRREGULAR_PAST
+    return verb_form(verb) in ("VBD", "VBN")
 
 
 def _finite_verb(word: str, before: str) -> bool:
-    """Whether ``word`` reads as a finite verb (a guess without a tagger): "-s"/"-ed" or an irregular past, not
-    after a determiner, not a proper name, and not a noun ending in "ss"/"us"/"is"."""
-    lower = word.lower()
-    if not word.isalpha() or word[0].isupper() or before.lower() in _DETERMINERS:
+    """Whether ``word`` reads as a finite verb: a third-person or past form in the lexicon ("takes", "sold"), not
+    after a determiner, not a proper name ("piers", "offices" and "goods" are nouns only, so never verbs)."""
+    if not word.isalpha() or word[0].isupper() or before.lower() in _DETERMINERS or word in AUXILIARIES:
         return False
-    if lower in _IRREGULAR_PAST and lower not in ("set", "cost", "put", "read", "found", "left"):
-        return True
-    if lower.endswith("ed") and len(lower) > 4 and not lower.endswith("eed"):
-        return True
-    return lower.endswith("s") and not lower.endswith(("ss", "us", "is", "ous")) and len(lower) > 3
+    form = verb_form(word)
+    if form == "VBZ":
+        return len(word) > 3
+    if form == "VB":  # "Sailings run every 45 minutes": a plural noun's present tense
+        return before.isalpha() and is_plural_noun(before)
+    return form in ("VBD", "VBN") and word.lower() not in ("set", "cost", "put", "read", "found", "left")
+
+
+def _participle(word: str) -> bool:
+    return word[:1].islower() and word not in AUXILIARIES and verb_form(word) in ("VBD", "VBN")
 
 
 def wh_phrase(span: Span, prep: str) -> tuple[str, bool] | None:
@@ -150,10 +164,13 @@ def wh_phrase(span: Span, prep: str) -> tuple[str, bool] | None:
         if prep == "every":
             return "how often", True
         if kind == "currency":
-            return "how much", prep in ("for", "at", "of", "")
+            if prep == "for":
+                return "for how much", True  # "can be hired for 15 Th": "For how much can ... be hired?"
+            return "how much", prep in ("at", "of", "")
         if kind == "percent":
             return ("by what percentage", True) if prep == "by" else ("what percentage", prep in ("of", ""))
         unit = "per cent" if span.unit in ("%",) else span.unit
+        unit = re.sub(r"^(?:million|billion|thousand|hundred) ", "", unit)  # "1.1 million passengers": how many
         words = f"how many {unit}" if span.unit not in ("°C",) else "what temperature"
         if prep in ("for", "within", "after", "in", "by", "to", "from", "under", "over", "than"):
             return f"{prep} {words}", True
@@ -168,48 +185,209 @@ def wh_phrase(span: Span, prep: str) -> tuple[str, bool] | None:
     return None
 
 
-def _subject_name(text: str) -> str:
-    """The first multi-word name of a sentence (what it is about), for a pronoun in the next one."""
-    names = [span.text for span in fact_spans(text) if span.kind == NAME]
-    return next((name for name in names if " " in name), names[0] if names else "")
+_PLACE_NOUNS = frozenset(["shed", "sheds", "berth", "office", "offices", "depot", "station", "pier", "piers", "wharf",
+                          "yard", "yards", "works", "quay", "halt", "landing", "square", "street", "hall", "house",
+                          "harbour", "slip", "dock", "docks", "building", "tavern", "inn", "cafe", "café",
+                          "terminal", "platform", "bridge", "workshop", "workshops", "boatyard", "boatyards",
+                          "village", "town", "market", "church", "school", "museum", "park", "archive"])
+
+
+def _subject_name(text: str, pronoun: str) -> str:
+    """The name a pronoun at the start of the next sentence stands for, or "" when the sentence before does not
+    make it plain: "she"/"he" -> the first person-like name (a multi-word name not after "the", not a role such
+    as "Head Steward"); "it"/"they" -> the name the sentence before opens with ("The Owl Boat ..." -> "the Owl
+    Boat")."""
+    spans = [span for span in fact_spans(text) if span.kind == NAME]
+    if pronoun in ("she", "he"):
+        for span in spans:
+            words = span.text.split()
+            after_the = re.search(r"\bthe\s+$", text[: span.start], re.IGNORECASE)
+            if len(words) > 1 and not after_the and not any(w.lower().rstrip("s") in _ROLE_WORDS for w in words):
+                return span.text
+        return ""
+    opening = re.match(r"^(?P<the>The\s+)?[\"“‘']?", text)
+    first = spans[0] if spans else None
+    if first is None or first.start != opening.end():
+        return ""
+    return f"the {first.text}" if opening.group("the") else first.text
 
 
 def _sentence_subject(tokens: list[str]) -> list[str]:
-    """The subject at the start of a sentence: the words before its first auxiliary or "-s" verb."""
+    """The subject at the start of a sentence: the words before its first auxiliary or present-tense verb."""
     for index in range(1, min(len(tokens), 12)):
         token = tokens[index]
-        if token in AUXILIARIES or (_finite_verb(token, tokens[index - 1]) and not token.lower().endswith("ed")):
+        if token in AUXILIARIES or (_finite_verb(token, tokens[index - 1]) and verb_form(token) == "VBZ"):
             return tokens[:index]
         if token.endswith((",", ";")):
             return []
     return []
 
 
-def _clause_question(unit: Unit, span: Span) -> str | None:
+def _subject_problem(subject: list[str], salient: frozenset[str], introduced: bool) -> str:
+    """Why a clause's subject would make a broken or unanswerable question ("" when it reads well)."""
+    words = [token.lower().strip(",;:") for token in subject]
+    if not words:
+        return "no subject"
+    if words[0] in _PHRASE_OPENERS:
+        return "subject opens with a preposition (a fronted phrase, not a subject)"
+    if subject[0][:1].isdigit():
+        return "subject opens with a number (\"3 was scrapped\")"
+    if subject[0][:1].islower() and verb_form(subject[0]) == "VBG" and len(words) > 1:
+        return "subject is a participle phrase"  # "selling its two barges" ("parking costs 7 thalers" is fine)
+    if any(word in _SUBORDINATE for word in words):
+        return "subject holds a clause"
+    if words[0] in _NEGATIVE_STARTS:
+        return "negative subject"
+    if words[0] in _ANAPHORIC_STARTS:
+        return "subject refers back (its, her, this) to what the question does not name"
+    if words[-1] in _PREPOSITIONS | {"and", "or"}:
+        return "subject is cut short"
+    if not introduced and len(words) == 2 and words[0] == "the" and subject[1][:1].islower() and \
+            words[1] not in salient and words[1].rstrip("s") not in salient:
+        return 'bare "the <noun>" subject the document does not name in its title or headings'
+    return ""
+
+
+def _invert(clause: list[str], first_verb: int, participle_ok: bool) -> tuple[list[str], str, list[str]] | None:
+    """A clause split for a question: (subject, helper, predicate), with do-support when it has no auxiliary
+    ("A full charge takes 22 minutes" -> (["A", "full", "charge"], "does", ["take", "22", "minutes"]))."""
+    aux = next((i for i, t in enumerate(clause) if t in AUXILIARIES and i >= first_verb), None)
+    verb_at = next((i for i in range(first_verb, len(clause)) if _finite_verb(clause[i], clause[i - 1]) and not (
+        i + 1 < len(clause) and (clause[i + 1] in AUXILIARIES or (
+            _finite_verb(clause[i + 1], clause[i]) and verb_form(clause[i + 1]) == "VB"
+            and not can_be("ADJ", clause[i + 1]))))),
+        None)  # "Wren class launches carry ...", "the ferries were built": a noun before the verb
+    if verb_at is not None and verb_form(clause[verb_at]) == "VB" and any(
+            _finite_verb(t, clause[j - 1]) and verb_form(t) == "VBZ" for j, t in enumerate(clause) if j > verb_at):
+        verb_at = next((j for j in range(verb_at + 1, len(clause)) if _finite_verb(clause[j], clause[j - 1])
+                        and verb_form(clause[j]) == "VBZ"), None)  # "the goods yard holds": "yard" is a noun
+    if verb_at is not None and aux is not None and verb_at < aux and can_be("NOUN", clause[verb_at]):
+        verb_at = None  # "Permanent changes ... are announced", "Every crew member must": a noun, not a verb
+    if verb_at is not None and (aux is None or verb_at < aux) and verb_form(clause[verb_at]) in ("VBD", "VBN"):
+        # "A monthly pass limited to Zone A only costs ...": a participle after its noun; the verb comes later.
+        later = next((i for i in range(verb_at + 1, len(clause)) if clause[i] in AUXILIARIES or (
+            _finite_verb(clause[i], clause[i - 1]) and verb_form(clause[i]) == "VBZ")), None)
+        if later is not None and verb_at + 1 < len(clause) and clause[verb_at + 1].lower() in _PREPOSITIONS:
+            if clause[later] in AUXILIARIES:
+                aux, verb_at = later, None
+            else:
+                aux, verb_at = None, later
+    if aux is not None and (verb_at is None or aux < verb_at):
+        if clause[aux].lower() in ("has", "have", "had") and (aux + 1 == len(clause) or not has_form(
+                clause[aux + 1], "VBN")):
+            helper = {"has": "does", "have": "do", "had": "did"}[clause[aux].lower()]
+            return clause[:aux], helper, ["have", *clause[aux + 1:]]
+        return clause[:aux], clause[aux].lower(), clause[aux + 1:]
+    if verb_at is None or (verb_form(clause[verb_at]) in ("VBD", "VBN") and not participle_ok):
+        return None  # "an electrical technician based at ...": a participle, not the clause's verb
+    verb = clause[verb_at]
+    helper = {"VBZ": "does", "VB": "do"}.get(verb_form(verb), "did")
+    return clause[:verb_at], helper, [lemma(verb), *clause[verb_at + 1:]]
+
+
+def _predicate_problem(predicate: list[str]) -> str:
+    """Why the predicate would ask a broken question ("" when it reads well)."""
+    lowered = [t.lower().strip(",") for t in predicate]
+    for index, word in enumerate(lowered[:-1]):
+        if word in ("before", "after", "while", "since", "when") and verb_form(predicate[index + 1]) == "VBG":
+            return "the fact belongs to a participle clause (before retiring in 2010)"
+    if len(predicate) >= 2 and _participle(predicate[-1]) and (any(_participle(t) for t in predicate[:-1]) or (
+            is_noun(predicate[-2]) and lowered[-2] not in ("last", "first", "now", "still", "ever", "once", "later",
+                                                           "recently", "originally", "formerly"))):
+        return "predicate ends on a participle phrase (\"the assembly held\")"
+    text = " ".join(lowered)
+    if any(text == end or text.endswith(f" {end}") for end in _VAGUE_ENDS):
+        return "question ends on a vague quantity (a little, some)"
+    return ""
+
+
+_CONDITIONS = {"when": "When", "whenever": "When", "once": "When", "if": "Under what condition",
+               "unless": "", "until": ""}
+
+
+def _condition_question(unit: Unit, span: Span, salient: frozenset[str]) -> str | Refused | None:
+    """A fact inside a "when ..."/"if ..." clause, asked as the condition of the main clause: "A red flag is flown
+    when the Kesterlin gauge reads above 3.6 metres." -> "When is a red flag flown?" (the key, 3.6 metres, is what
+    the answer must hold). Only when the condition holds no other number or date, so the key is the one fact."""
+    if span.kind in (NAME, CODE):
+        return None
+    before = unit.text[: span.start]
+    found = None
+    for match in re.finditer(r"\b(?P<conj>when|whenever|once|if|unless|until)\s", before):
+        found = match
+    if found is None or not _CONDITIONS[found.group("conj")]:
+        return None
+    main_text = before[: found.start()].strip()
+    condition = unit.text[found.end():]
+    condition = re.split(r"[,;]\s|\s(?:because|so that|and then)\s|\.$", condition)[0]
+    others = [s for s in fact_spans(condition) if s.kind not in (NAME, CODE) and s.text != span.text]
+    if others:
+        return Refused("the condition holds more than one fact")
+    if re.search(r"[,;:]", main_text) or not main_text:
+        return None  # the main clause is not the sentence's opening clause
+    tokens = main_text.replace("cannot", "can not").replace("can't", "can not").split()
+    while tokens and tokens[-1].lower() in ("only", "even", "just", "also", "automatically", "always"):
+        tokens = tokens[:-1]
+    if not tokens or tokens[0].lower() in _PHRASE_OPENERS or tokens[0] == "There":
+        return None
+    inverted = _invert(tokens, 1, participle_ok=True)
+    if inverted is None:
+        return None
+    subject, helper, predicate = inverted
+    if not predicate:
+        return None
+    if problem := _subject_problem(subject, salient, False) or _predicate_problem(predicate):
+        return Refused(problem)
+    subject_text = _subject_text(subject, unit)
+    if not subject_text:
+        return Refused("pronoun subject without a named antecedent")
+    words = _CONDITIONS[found.group("conj")]
+    while True:
+        question = _tidy(f"{words} {helper} {subject_text} {' '.join(predicate)}")
+        last = next((i for i in range(len(predicate) - 1, 0, -1) if predicate[i].lower() in _PREPOSITIONS), None)
+        if quoted_run(question, unit.text) < QUOTE_LIMIT or last is None:
+            return question
+        predicate = predicate[:last]
+
+
+def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset()) -> str | Refused | None:
     """The general form: the clause inverted around its auxiliary, or with do-support around its main verb."""
     tokens = unit.text[: span.start].split()
     if not tokens:
         return None
+    after = unit.text[span.start + len(span.text):]
     # Qualifiers ("up to", "about") stay with the fact; the preposition before them goes into the question words.
     for qualifier in sorted(_QUALIFIERS, key=len, reverse=True):
         words = qualifier.split()
         if [t.lower() for t in tokens[-len(words):]] == words:
             tokens = tokens[: -len(words)]
             break
+    if not tokens:
+        return None
     if span.kind == NAME and len(tokens) > 1 and tokens[-1] == "the":
         tokens = tokens[:-1]  # "by the Scallenby Yard"
     if tokens[-1].lower() in ("and", "or", "to", "-", "the"):
         return None  # "between 2027 and 2030", "from 1 May to 30 September": the fact is half of a pair
     prep = tokens[-1].lower() if tokens and tokens[-1].lower() in _PREPOSITIONS else ""
+    if prep in ("from", "between") and re.match(r"\s+(?:to|and)\s", after):
+        return Refused("the fact is half of a pair (from ... to, between ... and)")
+    if prep == "of" and (span.kind != NUMBER or not span.unit):
+        return None  # "the memory of the Pellish Toll Company": the fact qualifies a noun, no clean question
     wh = wh_phrase(span, prep) if prep != "of" else ("what", True)
     if wh is None:
         return None
     words, uses_prep = wh
+    if span.kind == NAME and (modified := re.match(r"\s+([a-z][a-z-]+)\b", after)) and is_noun(modified.group(1)) \
+            and not (words == "where" and modified.group(1) in _PLACE_NOUNS):
+        return Refused('the name modifies a noun ("the Lantern Crossing festival", "the Wren class launches")')
+    if span.kind == NAME and (re.match(r"\s*(?:,|and|or)\s+(?:the\s+)?[A-Z]", after)
+                              or re.search(r"[A-Z][\w’'-]*(?:,| and| or)\s+(?:the\s+)?$", unit.text[: span.start])):
+        return Refused("the fact is one item of a list of names")
     if prep and uses_prep:
         tokens = tokens[:-1]
     # The clause: back from the fact to a comma, semicolon or relative word; a subordinate clause ("when the
-    # gauge reads below 2.8 metres") loses the main clause's meaning, so it gets no question. A relative clause
-    # right after a short noun phrase ("a stoppage that lasted 19 days") is asked about that noun phrase.
+    # gauge reads below 2.8 metres") is asked as the main clause's condition. A relative clause right after a
+    # short noun phrase ("a stoppage that lasted 19 days") is asked about that noun phrase.
     start = len(tokens)
     relative: list[str] = []
     while start > 0:
@@ -222,19 +400,32 @@ def _clause_question(unit: Unit, span: Span) -> str | None:
             relative = ["the", *head[det + 1:]]
             break
         if token.lower() in _SUBORDINATE:
-            return None
+            return _condition_question(unit, span, salient)
         if token.endswith((",", ";", ":")) or token.lower() in _BOUNDARY_WORDS:
             break
         if token.lower() == "and" and start < len(tokens) and (tokens[start] in AUXILIARIES or _finite_verb(
-                tokens[start], "")) and not (start >= 2 and tokens[start - 2].lower().endswith("ed")):
+                tokens[start], "")) and not (start >= 2 and _participle(tokens[start - 2])):
             start -= 1  # "... and can carry 28 cars": the clause's subject is the sentence's
             break
         start -= 1
     clause = tokens[start:]
     opening = tokens[:start]
+    if opening and opening[0].lower() in _SUBORDINATE and not relative:
+        return Refused("the fact holds only under the sentence's opening condition (\"If a train is late, ...\")")
+    if opening and opening[-1].endswith(",") and opening[-1][:1].isupper() and "and" in clause[:4]:
+        return Refused("subject is the tail of a list (\"at Thrumwick, Kesterlin and Velloch\")")
     fronted: list[str] = []
     if opening and opening[0].lower() in _PREPOSITIONS - {"every"} and opening[-1].endswith(",") and len(opening) <= 6:
         fronted = [*opening[:-1], opening[-1].rstrip(",")]  # "In 2023, the cooperative ...": asked "... in 2023"
+    elif opening and opening[0].lower() in _PHRASE_OPENERS - {"also", "only", "even", "here", "there"} and \
+            not relative:
+        # "Under an amber flag, ..., and Wren class launches carry 45 passengers": the opening phrase is the
+        # fact's condition, so it goes with the question ("... under an amber flag") when it is short.
+        comma = next((i for i, t in enumerate(opening) if t.endswith(",")), None)
+        if comma is None:
+            return Refused("the fact holds only under the sentence's opening phrase")
+        if comma <= 5:
+            fronted = [*opening[:comma], opening[comma].rstrip(",")]
     elided = False
     if clause and clause[0].lower() in ("and", "but", "so", "then", "also", "now"):
         elided = clause[0].lower() == "and"
@@ -243,9 +434,21 @@ def _clause_question(unit: Unit, span: Span) -> str | None:
         return None
     implied: list[str] = relative
     if not implied and elided and (clause[0] in AUXILIARIES or _finite_verb(clause[0], "")):
-        implied = _sentence_subject(unit.text.split())  # "She ... and can carry 28 cars": she can carry
+        sentence = unit.text.split()
+        implied = _sentence_subject(sentence)  # "She ... and can carry 28 cars": she can carry
         if not implied:
             return None
+        if _participle(clause[0]) and ((prep == "by" and len(clause) == 1) or sentence[len(implied)] in (
+                "is", "are", "was", "were")):
+            # "Lost property is gathered here and kept for 60 days": the passive's auxiliary is the sentence's.
+            passive = sentence[len(implied)]
+            if passive not in ("is", "are", "was", "were") or _subject_problem(implied, salient, False):
+                return Refused('a passive verb joined by "and" whose auxiliary is not plain')
+            subject_text = _subject_text(implied, unit)
+            if not subject_text:
+                return Refused("pronoun subject without a named antecedent")
+            moved = " ".join([fronted[0].lower(), *fronted[1:]]) if fronted else ""
+            return _tidy(f"{words} {passive} {subject_text} {' '.join(clause)} {moved}")
     elif not implied and clause[0].lower() in AUXILIARIES:
         return None
     if not implied and clause[0].lower() in _PREPOSITIONS - {"every"}:
@@ -255,38 +458,30 @@ def _clause_question(unit: Unit, span: Span) -> str | None:
         if cut is None:
             return None
         fronted, clause = clause[:cut], clause[cut:]
-    if implied:
-        clause = [*implied, *clause]
-        first_verb = len(implied)
-    else:
-        first_verb = 1
-    aux = next((i for i, t in enumerate(clause) if t in AUXILIARIES and i >= first_verb), None)
-    if aux is not None and clause[aux].lower() in ("has", "have", "had") and aux + 1 < len(clause) \
-            and not re.search(r"(?:ed|en|t|wn)$", clause[aux + 1]):
-        subject, verb, middle = clause[:aux], clause[aux].lower(), clause[aux + 1:]
-        helper = {"has": "does", "have": "do", "had": "did"}[verb]
-        predicate = ["have", *middle]
-    elif aux is not None:
-        subject, helper, predicate = clause[:aux], clause[aux].lower(), clause[aux + 1:]
-    else:
-        verb_at = next((i for i in range(first_verb, len(clause)) if _finite_verb(clause[i], clause[i - 1])), None)
-        if verb_at is None or (clause[verb_at].lower().endswith("ed") and start > 0 and not implied
-                               and not tokens[start - 1].endswith(";")):
-            return None  # "an electrical technician based at ...": a participle, not the clause's verb
-        subject, verb, middle = clause[:verb_at], clause[verb_at], clause[verb_at + 1:]
-        helper = "did" if _is_past(verb) else ("does" if verb.lower().endswith("s") else "do")
-        predicate = [lemma(verb), *middle]
-    subject_text = _subject_text(subject, unit)
-    if not subject or not subject_text or len(subject) > 12 or subject[0].lower() in _NUMBER_WORDS:
+    first_verb = len(implied) if implied else 1
+    clause = [*implied, *clause]
+    participle_ok = bool(implied) or start == 0 or tokens[start - 1].endswith(";")
+    inverted = _invert(clause, first_verb, participle_ok)
+    if inverted is None:
         return None
+    subject, helper, predicate = inverted
+    if not subject or len(subject) > 12 or subject[0].lower() in _NUMBER_WORDS:
+        return None
+    if problem := _subject_problem(subject, salient, bool(relative)):
+        return Refused(problem)
+    subject_text = _subject_text(subject, unit)
+    if not subject_text:
+        return Refused("pronoun subject without a named antecedent")
     if prep == "of":
         # "must pay a penalty fare of 45.00 drell" -> "What penalty fare must ... pay?"; "have a service speed
-        # of 11 knots" -> "What is the service speed of ...?"; any other "of" qualifies a noun: no clean question.
+        # of 11 knots" -> "What is the service speed of ...?"; "a vessel of up to 320 tonnes" names no measure.
         det = next((i for i, t in enumerate(predicate) if t.lower() in ("a", "an", "the")), None)
         noun = predicate[det + 1:] if det is not None else []
         if det is None or not 1 <= len(noun) <= 3 or any(t.lower() in _PREPOSITIONS or (not t.isalpha() and "-" not
                                                          in t) for t in noun):
             return None
+        if noun[-1].lower() not in _MEASURE_NOUNS:
+            return Refused('"of" follows a noun that is not a measure ("a vessel of up to 320 tonnes")')
         if predicate[:det] == ["have"] and helper in ("does", "do"):
             return _tidy(f"What is the {' '.join(noun)} of {subject_text}")
         if not 1 <= det <= 2:
@@ -309,6 +504,13 @@ def _clause_question(unit: Unit, span: Span) -> str | None:
         predicate = predicate[:-1]
     if words.startswith(("how much", "what percentage")) and predicate and predicate[-1].lower() == "of":
         predicate = predicate[:-1]
+    if problem := _predicate_problem(predicate):
+        return Refused(problem)
+    if not predicate and helper in ("does", "do", "did"):
+        return None
+    if not any(t[:1].isupper() or t[:1].isdigit() or can_be("NOUN", t.strip(",")) or verb_form(t) == "VBG"
+               or t.lower() in ("she", "he", "it", "they") for t in subject):
+        return Refused("subject has no noun")
     moved = " ".join([fronted[0].lower(), *fronted[1:]]) if fronted else ""
     question = _tidy(f"{words} {helper} {subject_text} {' '.join(predicate)} {moved}")
     if quoted_run(question, unit.text) < QUOTE_LIMIT:
@@ -316,11 +518,14 @@ def _clause_question(unit: Unit, span: Span) -> str | None:
     # Too close to the sentence: drop a participle phrase from the subject ("lost property found on any vessel"
     # -> "lost property"), then the predicate's last prepositional phrase, then the moved phrase.
     words_of_subject = subject_text.split()
-    cut = next((i for i in range(1, len(words_of_subject)) if words_of_subject[i].lower() in _IRREGULAR_PAST
-                or (words_of_subject[i].lower().endswith("ed") and words_of_subject[i][:1].islower())), None)
-    if cut is not None:
+    cut = next((i for i in range(1, len(words_of_subject)) if not can_be("NOUN", words_of_subject[i]) and (
+        _participle(words_of_subject[i]) or (words_of_subject[i][:1].islower()
+                                             and verb_form(words_of_subject[i]) == "VBG"))), None)
+    if cut is not None and not any(w[:1].isupper() or w[:1].isdigit() for w in words_of_subject[cut:]):
         subject_text = " ".join(words_of_subject[:cut])
     for _ in range(3):
+        if _predicate_problem(predicate):
+            break
         question = _tidy(f"{words} {helper} {subject_text} {' '.join(predicate)} {moved}")
         if quoted_run(question, unit.text) < QUOTE_LIMIT:
             return question
@@ -339,10 +544,12 @@ def _subject_text(subject: list[str], unit: Unit) -> str:
     capital dropped from a common noun ("Liferafts are ..." -> "liferafts"); '' when a pronoun has no name."""
     text = " ".join(subject)
     if text in _PRONOUNS or text.lower() in ("she", "he", "it", "they", "this"):
-        return _subject_name(unit.previous)
+        return _subject_name(unit.previous, text.lower())
     first, _, rest = text.partition(" ")
     if first in _LOWER_STARTS:
         return f"{first.lower()} {rest}".strip()
+    if not rest and unit.text.startswith(first) and verb_form(first) == "VBG":
+        return first.lower()  # "Smoking is allowed ...": a gerund, not a name
     if unit.text.startswith(first) and first.isalpha() and not first.isupper() and (
             (rest and rest[:1].islower()) or (not rest and first.endswith("s"))):
         return f"{first.lower()} {rest}".strip()
@@ -390,6 +597,11 @@ def _label_question(unit: Unit, span: Span) -> str | None:
     if not match or unit.cells or match.start("value") != span.start:
         return None
     label = match.group("label").strip()
+    if len(label.split()) == 1 and label.lower() not in _MEASURE_NOUNS and label.lower().rstrip("s") not in \
+            _ROLE_WORDS:
+        return None  # "Train: 101", "Ticket: Season Card": a one-word label is a column, not a question
+    if re.fullmatch(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)+", label):
+        return None  # "Orlan Bridge: Henrike Dallow-Marsh": the label names a place, not what the value is
     label = label[0].lower() + label[1:] if not label[:2].isupper() else label
     who = span.kind == NAME and label.split()[-1].lower() in _ROLE_WORDS
     return _tidy(f"{'Who' if who else 'What'} is the {label}")
@@ -410,9 +622,9 @@ def _subject_name_question(unit: Unit, span: Span) -> str | None:
     if span.kind not in (NAME, CODE):
         return None
     after = unit.text[span.start + len(span.text):]
-    means = re.match(r"[\"”’']?\s+means\s+(?P<rest>[^.;]+)", after)
+    means = re.match(r"[\"”’']?\s+means\s+(?:that\s+)?(?P<rest>[^.;]+)", after)
     if means:
-        return _tidy(f"Which {span.text.split()[0].lower()} means {means.group('rest')}")
+        return _tidy(f"Which {span.text.split()[0].lower()} signals {means.group('rest')}")
     before = unit.text[: span.start].split()
     if before and before[-1] in ("the", "The"):
         before = before[:-1]
@@ -425,24 +637,31 @@ def _subject_name_question(unit: Unit, span: Span) -> str | None:
     rest = re.match(r"\s+(?P<rest>(?:[^,;.]|[,.](?=\d))+)", after)
     if not rest:
         return None
-    tail = rest.group("rest").split()
+    tail = re.sub(r"\bto be (\w+ed)\b", r"\1", rest.group("rest")).split()  # "the first woman to be elected"
+    cut = next((i for i in range(3, len(tail)) if tail[i].lower() in ("to", "and", "after", "before", "because",
+                                                                       "when", "while", "so")), None)
+    tail = tail[:cut] if cut is not None else tail
     if not tail or tail[0].lower() not in _AGENT_VERBS or len(tail) > 12:
         return None
     moved = " ".join([before[0].lower(), *before[1:]]).rstrip(",") if before else ""
     return _tidy(f"Who {' '.join(tail)} {moved}")
 
 
-def word_question(unit: Unit, span: Span) -> tuple[str, int] | None:
+def word_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset()) -> tuple[str, int] | Refused | None:
     """The question whose answer is ``span`` in ``unit`` and how sure the rule is of its wording (0: a shape of its
-    own or an inverted auxiliary; 1: a guessed main verb with do-support), or None when no rule fits."""
+    own or a clause inverted around its verb; 1: a condition asked with "when"/"under what condition"),
+    :class:`Refused` when a rule fits but its question would read badly (the generator counts why), or None when
+    no rule fits. ``salient``: the words of the document's title and headings ("the manual" is plain there)."""
     for rule in (_label_question, _appositive_question, _role_question, _subject_name_question):
         question = rule(unit, span)
         if question:
             return question, 0
-    question = _clause_question(unit, span)
-    if question is None:
-        return None
-    return question, 1 if re.search(r"\b(?:does|do|did)\b", question) else 0
+    question = _clause_question(unit, span, salient)
+    if question is None or isinstance(question, Refused):
+        return question
+    if len(question.split()) < 4 or re.search(r"\b(?:the|a|an|of|and|or|its|their|his|her|our|your)\?$", question):
+        return Refused("question is cut short")
+    return question, 1 if question.startswith(("When ", "Under what condition ")) else 0
 
 
 def _singular_header(header: str) -> tuple[str, str]:
@@ -450,7 +669,8 @@ def _singular_header(header: str) -> tuple[str, str]:
     "km")."""
     match = re.match(r"^(?P<name>.*?)\s*\((?P<unit>[^)]+)\)\s*$", header)
     name, unit = (match.group("name"), match.group("unit")) if match else (header, "")
-    return (name if name[:2].isupper() else name[:1].lower() + name[1:]), unit
+    keep = name[:2].isupper() or any(word[:1].isupper() for word in name.split()[1:])  # "Skarnholt Summit dep."
+    return (name if keep else name[:1].lower() + name[1:]), unit
 
 
 def cell_question(entity: str, header: str, span: Span) -> str | None:
@@ -459,6 +679,10 @@ def cell_question(entity: str, header: str, span: Span) -> str | None:
     name, unit = _singular_header(header)
     if not name or not entity:
         return None
+    timed = re.fullmatch(r"(?P<place>.+?)\s+(?P<way>arr|dep|arrival|departure)\.?", header.strip(), re.IGNORECASE)
+    if timed and span.kind == TIME:  # "Skarnholt Summit arr." -> "What arrival time at Skarnholt Summit ...?"
+        way = "arrival" if timed.group("way").lower().startswith("arr") else "departure"
+        return _tidy(f"What {way} time at {timed.group('place')} is listed for {entity}")
     if re.fullmatch(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'.-]*)+\.?|[A-Z][a-z]+(?:\s+[a-z]+\.)", header.strip()):
         name = header.strip()  # a column named after a place ("Hollin Gap", "Skarnholt Summit arr."): keep its case
         if span.kind == TIME:
@@ -469,7 +693,8 @@ def cell_question(entity: str, header: str, span: Span) -> str | None:
     in_unit = f", in {unit}" if unit else ""
     if span.kind == NUMBER and not span.unit and name.lower().endswith("s") and not name.lower().endswith("ss"):
         return _tidy(f"How many {name.lower() if not name.isupper() else name} does {entity} have{in_unit}")
-    return _tidy(f"What {name} is listed for {entity}{in_unit}")
+    verb = "are" if is_plural_noun(name.split()[-1]) else "is"
+    return _tidy(f"What {name} {verb} listed for {entity}{in_unit}")
 
 
 def comparison_question(entity_a: str, entity_b: str, attribute: str, later: bool) -> str:

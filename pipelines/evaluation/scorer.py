@@ -273,7 +273,12 @@ def _value_rows(pipeline: str, values: dict) -> list[dict]:
 
 
 class ScoringWorker:
-    """A background thread that scores exchanges after votes, so voting never waits for metrics."""
+    """A background thread that scores exchanges after votes, so voting never waits for metrics.
+
+    Each exchange is scored once however many replicas share the store: the worker claims it first
+    (:meth:`~pipelines.feedback.store.FeedbackStore.scoring_claim`), skips one another replica is scoring, and
+    skips one that is scored already unless it was queued to be scored again (:meth:`submit`'s ``again``).
+    """
 
     max_batch = 64
 
@@ -281,7 +286,7 @@ class ScoringWorker:
         self.feedback = feedback
         self._scorer_factory = scorer_factory
         self._scorer: RagasScorer | None = None
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, bool] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     def start(self) -> ScoringWorker:
@@ -297,9 +302,10 @@ class ScoringWorker:
             self._thread.start()
         return self
 
-    def submit(self, exchange_id: str) -> None:
-        """Queue an exchange for scoring; queued before :meth:`start`, it is scored once the thread runs."""
-        self._queue.put(exchange_id)
+    def submit(self, exchange_id: str, again: bool = False) -> None:
+        """Queue an exchange for scoring; queued before :meth:`start`, it is scored once the thread runs. An exchange
+        already scored (its answers do not change) is scored again only when ``again`` (the "score again" button)."""
+        self._queue.put((exchange_id, again))
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every submitted exchange is scored (tests, batch runs)."""
@@ -322,8 +328,10 @@ class ScoringWorker:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            items = [item for item in batch if item is not None]
             try:
-                self.score_many([exchange_id for exchange_id in batch if exchange_id is not None])
+                self.score_many([exchange_id for exchange_id, _ in items],
+                                again={exchange_id for exchange_id, again in items if again})
             except Exception:  # keep the worker alive; the failure is logged and the next vote retries
                 log.exception("scoring %s failed", batch)
             finally:
@@ -333,17 +341,23 @@ class ScoringWorker:
                 return
 
     def score(self, exchange_id: str) -> list[dict]:
-        return self.score_many([exchange_id]).get(exchange_id, [])
+        """Score one exchange now, scored before or not (unless another replica is scoring it this moment)."""
+        return self.score_many([exchange_id], again={exchange_id}).get(exchange_id, [])
 
-    def score_many(self, exchange_ids: list[str]) -> dict[str, list[dict]]:
-        """Score the exchanges together and store each one's rows (replacing this scorer's earlier rows)."""
-        found = (self.feedback.exchange(exchange_id) for exchange_id in dict.fromkeys(exchange_ids))
-        exchanges = [exchange for exchange in found if exchange is not None]
-        if not exchanges:
-            return {}
-        if self._scorer is None:
-            self._scorer = self._scorer_factory()
-        rows = self._scorer.score_exchanges(exchanges)
-        for exchange_id, exchange_rows in rows.items():
-            self.feedback.add_scores(exchange_id, exchange_rows, scorer=self._scorer.name)
+    def score_many(self, exchange_ids: list[str], again: set[str] | None = None) -> dict[str, list[dict]]:
+        """Score the exchanges together and store each one's rows (replacing this scorer's earlier rows): those this
+        worker claims, and of them only the unscored ones unless named in ``again``."""
+        again = again or set()
+        with self.feedback.scoring_claim(exchange_ids) as claimed:
+            unscored = set(self.feedback.unscored(claimed))  # read after the claim: another replica may be done
+            found = (self.feedback.exchange(exchange_id) for exchange_id in claimed
+                     if exchange_id in unscored or exchange_id in again)
+            exchanges = [exchange for exchange in found if exchange is not None]
+            if not exchanges:
+                return {}
+            if self._scorer is None:
+                self._scorer = self._scorer_factory()
+            rows = self._scorer.score_exchanges(exchanges)
+            for exchange_id, exchange_rows in rows.items():
+                self.feedback.add_scores(exchange_id, exchange_rows, scorer=self._scorer.name)
         return rows

@@ -1,7 +1,8 @@
 """Preference data out of the feedback store: DPO pairs and per-answer ratings (KTO / reward models).
 
 Ties and "both bad" never become DPO pairs (nothing was preferred); they stay in the
-rating export, where a tie marks both answers acceptable and "both bad" neither.
+rating export, where a tie marks both answers acceptable and "both bad" neither. Each row's ``rater`` (a
+signed-in Hugging Face user name, else the session) is left out (null) unless ``include_raters`` is asked for.
 
 Example::
 
@@ -26,7 +27,7 @@ class ExportResult:
     ratings: int
 
 
-def dpo_rows(rated: list[dict]) -> list[dict]:
+def dpo_rows(rated: list[dict], include_raters: bool = False) -> list[dict]:
     rows = []
     for exchange in rated:
         answers = {a["pipeline"]: a for a in exchange["answers"] if not a["error"] and a["answer"].strip()}
@@ -45,13 +46,13 @@ def dpo_rows(rated: list[dict]) -> list[dict]:
                 "rejected_adapter": loser["adapter_id"],
                 "exchange_id": exchange["exchange_id"],
                 "session_id": exchange["session_id"],
-                "rater": exchange["rater"],
+                "rater": exchange["rater"] if include_raters else None,
                 "voted_at": exchange["voted_at"],
             })
     return rows
 
 
-def rating_rows(rated: list[dict]) -> list[dict]:
+def rating_rows(rated: list[dict], include_raters: bool = False) -> list[dict]:
     rows = []
     for exchange in rated:
         for answer in exchange["answers"]:
@@ -68,7 +69,7 @@ def rating_rows(rated: list[dict]) -> list[dict]:
                 "vote": choice,
                 "exchange_id": exchange["exchange_id"],
                 "session_id": exchange["session_id"],
-                "rater": exchange["rater"],
+                "rater": exchange["rater"] if include_raters else None,
                 "voted_at": exchange["voted_at"],
             })
     return rows
@@ -80,11 +81,13 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
-def export_feedback(store: FeedbackStore, out_dir: Path, push_to_hub: str | None = None) -> ExportResult:
-    """Write ``dpo.jsonl`` and ``ratings.jsonl`` (and push both as datasets when a repo id is given)."""
+def export_feedback(store: FeedbackStore, out_dir: Path, push_to_hub: str | None = None,
+                    include_raters: bool = False) -> ExportResult:
+    """Write ``dpo.jsonl`` and ``ratings.jsonl`` (and push both as datasets when a repo id is given); user names
+    only with ``include_raters``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rated = store.rated_exchanges()
-    dpo, ratings = dpo_rows(rated), rating_rows(rated)
+    dpo, ratings = dpo_rows(rated, include_raters), rating_rows(rated, include_raters)
     result = ExportResult(out_dir / "dpo.jsonl", out_dir / "ratings.jsonl", len(dpo), len(ratings))
     _write_jsonl(result.dpo_jsonl, dpo)
     _write_jsonl(result.ratings_jsonl, ratings)

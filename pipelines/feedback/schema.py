@@ -60,6 +60,8 @@ scores = Table(
     Column("scorer", String(256), nullable=False),
     Column("created_at", String(32), nullable=False),
     Index("scores_by_exchange", "exchange_id"),
+    # One row per answer, metric and scorer: replicas storing the same scores at once update one row (0003).
+    Index("scores_once", "exchange_id", "pipeline", "metric", "scorer", unique=True),
 )
 
 exchange_views = Table(

@@ -329,14 +329,54 @@ class FeedbackStore:
         ]
         scorer = _text(scorer, scores.c.scorer)
         metrics = {v["metric"] for v in values}
+        values = list({(v["pipeline"], v["metric"], v["scorer"]): v for v in values}.values())  # one row a key
         with self._write() as conn:
             conn.execute(delete(scores).where(scores.c.exchange_id == exchange_id,
                                               or_(scores.c.scorer == scorer, scores.c.metric.in_(metrics))))
-            if values:
-                conn.execute(insert(scores), values)
+            if values:  # an upsert: a replica that stored the same key meanwhile is updated, never duplicated
+                conn.execute(_upsert_scores(self.dialect), values)
 
     def scores(self, exchange_id: str | None = None) -> list[dict]:
         return self._rows(scores, exchange_id)
+
+    def unscored(self, exchange_ids: Iterable[str]) -> list[str]:
+        """Those of the exchanges with an answer that has no score row yet, in the order given."""
+        wanted = [exchange_id for exchange_id in dict.fromkeys(exchange_ids) if _possible_id(exchange_id)]
+        open_ids: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            open_ids |= {r["exchange_id"] for r in self._read(
+                select(answers.c.exchange_id).distinct()
+                .where(answers.c.exchange_id.in_(wanted[start:start + 500]), ~_answer_scored()))}
+        return [exchange_id for exchange_id in wanted if exchange_id in open_ids]
+
+    @contextmanager
+    def scoring_claim(self, exchange_ids: Iterable[str]) -> Iterator[list[str]]:
+        """Claim exchanges for scoring: yields those this store got, in order; they are released on exit.
+
+        Replicas on one PostgreSQL database each claim with a session advisory lock per exchange, taken without
+        waiting: an exchange another replica is scoring is left to it, and a replica that dies mid-scoring
+        releases its claims with its connection (its exchanges are then still unscored, for the next start).
+        SQLite serves one app process, so its claims are kept in this process."""
+        ids = list(dict.fromkeys(exchange_ids))
+        if self.dialect != "postgresql":
+            with _LOCAL_CLAIMS_LOCK:
+                taken = _LOCAL_CLAIMS.setdefault(self.url, set())
+                claimed = [exchange_id for exchange_id in ids if exchange_id not in taken]
+                taken.update(claimed)
+            try:
+                yield claimed
+            finally:
+                with _LOCAL_CLAIMS_LOCK:
+                    taken.difference_update(claimed)
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            claimed = [exchange_id for exchange_id in ids
+                       if conn.execute(_TRY_CLAIM, {"key": _claim_key(exchange_id)}).scalar()]
+            try:
+                yield claimed
+            finally:
+                for exchange_id in claimed:
+                    conn.execute(_RELEASE_CLAIM, {"key": _claim_key(exchange_id)})
 
     def rated_exchanges(self) -> list[dict]:
         """Every voted exchange with its latest vote and its answers in column order (leaderboard, export)."""
@@ -363,10 +403,7 @@ class FeedbackStore:
         """Voted exchanges with an answer that has no score row yet, oldest vote first: what the scoring queue
         held when the app stopped (it lives in memory). An exchange's rows are stored in one transaction, so an
         exchange is scored in full or not at all; every answer gets rows, ``n/a`` ones included."""
-        scored = (select(scores.c.id)
-                  .where(scores.c.exchange_id == answers.c.exchange_id, scores.c.pipeline == answers.c.pipeline)
-                  .exists())
-        unscored = select(answers.c.exchange_id).where(~scored)
+        unscored = select(answers.c.exchange_id).where(~_answer_scored())
         rows = self._read(select(votes.c.exchange_id, func.min(votes.c.id).label("first"))
                           .where(votes.c.exchange_id.in_(unscored))
                           .group_by(votes.c.exchange_id).order_by("first"))
@@ -414,6 +451,40 @@ _INSERT_VOTE_WITHIN_LIMIT = insert(votes).from_select(
     .where(select(func.count()).where(_recent_votes).scalar_subquery() < bindparam("limit", type_=Integer)),
 ).returning(votes.c.id)
 _OLDEST_RECENT_VOTE = select(func.min(votes.c.created_at)).where(_recent_votes)
+
+
+def _answer_scored():
+    """Whether the answer row in the enclosing query has at least one score row."""
+    return (select(scores.c.id)
+            .where(scores.c.exchange_id == answers.c.exchange_id, scores.c.pipeline == answers.c.pipeline)
+            .exists())
+
+
+def _upsert_scores(dialect: str):
+    """Insert score rows; a row whose (exchange, pipeline, metric, scorer) is stored already is updated instead."""
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(scores)
+    return statement.on_conflict_do_update(
+        index_elements=[scores.c.exchange_id, scores.c.pipeline, scores.c.metric, scores.c.scorer],
+        set_={name: statement.excluded[name] for name in ("value", "status", "reason", "created_at")},
+    )
+
+
+# Scoring claims (FeedbackStore.scoring_claim): PostgreSQL advisory locks in their own key space, one per exchange;
+# SQLite's in this process, per database URL.
+_CLAIM_SPACE = zlib.crc32(b"rag-ft-arena-scoring") & 0x7FFFFFFF
+_TRY_CLAIM = text(f"SELECT pg_try_advisory_lock({_CLAIM_SPACE}, :key)")
+_RELEASE_CLAIM = text(f"SELECT pg_advisory_unlock({_CLAIM_SPACE}, :key)")
+_LOCAL_CLAIMS: dict[str, set[str]] = {}
+_LOCAL_CLAIMS_LOCK = threading.Lock()
+
+
+def _claim_key(exchange_id: str) -> int:
+    """A 32-bit key for one exchange: its id's CRC. Two exchanges in flight at once share a key about once in 10^6
+    batches of 64; the one left out then waits, unscored, for the next vote on it or the next start."""
+    return zlib.crc32(exchange_id.encode()) - 2**31
 
 
 def _latest_votes():

@@ -38,8 +38,8 @@ class GenerationBackend(Protocol):
 
     @property
     def loads_adapter_folders(self) -> bool:
-        """True when ``load_adapter`` takes a PEFT folder (training, DPO and activation need this);
-        False when an adapter is a name the server already serves."""
+        """True when ``load_adapter`` takes a PEFT folder (training, DPO and activation need this), into this
+        process or into a server at run time; False when an adapter can only be a name the server already serves."""
         ...
 
     @property

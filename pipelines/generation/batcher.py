@@ -6,8 +6,10 @@ is admitted between two decode steps when its rows fit under ``max_rows``, in ar
 overtakes an earlier one); its prompts are prefilled, its rows join the running batch, and each row leaves as
 soon as it ends (a row that fails alone, joining or decoding, ends with a ``RowFailure``, and the others go on).
 Each request streams to its own caller; a caller that stops reading (a closed page) cancels its request, and
-its rows leave before the next step. Loading an adapter pauses the batch (:meth:`ContinuousBatcher.paused`): no
-request is let in, the answers being decoded finish on the adapter they started with, and then the load runs.
+its rows leave before the next step; a caller that hears nothing for ``stall_s`` (a batch that deadlocked) gets
+a ``TimeoutError`` instead of waiting for ever. Loading an adapter pauses the batch
+(:meth:`ContinuousBatcher.paused`): no request is let in, the answers being decoded finish on the adapter they
+started with, and then the load runs.
 The batch is either engine's: :class:`~.decode_batch.DecodeBatch` or :class:`~.llama_cpp_batch.LlamaCppBatch`.
 
 Example::
@@ -75,11 +77,16 @@ class Ticket:
 class ContinuousBatcher:
     """Admits requests of every caller into one running decode batch, on one background thread."""
 
-    def __init__(self, batch: StepBatch, max_rows: int = 16) -> None:
+    def __init__(self, batch: StepBatch, max_rows: int = 16, stall_s: float = 600.0) -> None:
+        """``stall_s``: the longest a caller waits for its request's next output (its turn in the queue, an adapter
+        load, a step) before the request fails with ``TimeoutError``; far above any wait a working batch causes."""
         if max_rows < 1:
             raise ValueError("max_rows must be at least 1")
+        if not stall_s > 0:
+            raise ValueError("stall_s must be positive")
         self.batch = batch
         self.max_rows = max_rows
+        self.stall_s = stall_s
         self._cond = threading.Condition()
         self._waiting: deque[Ticket] = deque()
         self._active: dict[int, Ticket] = {}  # batch row id -> its ticket
@@ -90,19 +97,24 @@ class ContinuousBatcher:
         self._thread: threading.Thread | None = None
         self.steps = 0  # decode steps run (for tests and benchmarks)
         self.largest_batch = 0  # the most rows one step decoded
+        self.shared_steps = 0  # steps that decoded rows of more than one request (sessions batched together)
 
     # --- callers -------------------------------------------------------------------------------------------
     def stream(self, requests: list[GenerationRequest], max_new_tokens: int,
                temperature: float = 0.0) -> Iterator[tuple[int, str | RowFailure | None]]:
         """Yield ``(row, delta)`` for this request's rows as the shared batch decodes them, ``(row, None)`` when
         a row ends. The request waits for its turn from this call on; closing the iterator early cancels it;
-        a failure is raised here."""
+        a failure is raised here, and so is ``TimeoutError`` after ``stall_s`` with no output."""
         return self._drain(self.submit(requests, max_new_tokens, temperature))
 
     def _drain(self, ticket: Ticket) -> Iterator[tuple[int, str | RowFailure | None]]:
         try:
             while True:
-                item = ticket.outbox.get()
+                try:
+                    item = ticket.outbox.get(timeout=self.stall_s)
+                except queue.Empty:
+                    raise TimeoutError(f"no output from the decode batch for {self.stall_s:g} s: the request "
+                                       "was given up (the batch is stuck)") from None
                 if item is _END:
                     return
                 if isinstance(item, BaseException):
@@ -209,12 +221,14 @@ class ContinuousBatcher:
                 if not self.batch.row_ids:
                     continue
                 self.largest_batch = max(self.largest_batch, len(self.batch.row_ids))
+                requests = len(set(self._active.values()))  # only this thread changes _active
                 outputs = self.batch.step()
             except Exception as exc:  # the batch itself failed: every request in it gets the error
                 log.exception("a decode step failed")
                 self._fail_all(exc, also=admitted)
                 continue
             self.steps += 1
+            self.shared_steps += requests > 1
             self._deliver(outputs)
 
     def _admit(self) -> list[Ticket]:

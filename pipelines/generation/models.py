@@ -24,6 +24,8 @@ import json
 import logging
 import shutil
 import threading
+import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,6 +151,8 @@ class ModelBackend:
         self.adapter_paths: dict[str, Path] = {}
         self.lock = threading.Lock()  # the model: one decode batch, or one adapter load, at a time
         self.batcher: ContinuousBatcher | None = None
+        self.key = f"model-{uuid.uuid4().hex}"  # what crosses to ZeroGPU's worker instead of the backend itself
+        _BACKENDS[self.key] = self
         # Prefill needs the last position's logits only: asking for those alone skips the LM head over the
         # whole prompt (a 49k-vocabulary projection per prompt token for SmolLM2); older architectures lack it.
         self.prefill_kwargs = {"logits_to_keep": 1} \
@@ -243,18 +247,36 @@ class ModelBackend:
         if self.batcher is not None:
             yield from self.batcher.stream(requests, max_new_tokens, temperature)
         else:
-            yield from self._stream_alone(requests, max_new_tokens, temperature)
+            yield from decode_alone(self.key, requests, max_new_tokens, temperature)
 
-    @zero_gpu(duration=120)  # ZeroGPU Spaces: a GPU is attached while the columns decode; a no-op elsewhere
     def _stream_alone(self, requests: list[GenerationRequest], max_new_tokens: int,
                       temperature: float) -> Iterator[tuple[int, str | RowFailure | None]]:
-        """This request's rows alone, in the caller's thread."""
+        """This request's rows alone, in the caller's thread (on ZeroGPU: in its GPU worker, through
+        :func:`decode_alone`)."""
         batch = DecodeBatch(self)
         with batch.holding():
             for row, request in enumerate(requests):
                 batch.join(row, request, max_new_tokens, temperature)
             while batch.row_ids:
                 yield from batch.step()
+
+
+#: Every live backend by its key: ZeroGPU's worker is a fork of this process, so it finds the model here (the
+#: model stays in the main process's memory, as ZeroGPU requires) and only the key crosses the process boundary.
+_BACKENDS: weakref.WeakValueDictionary[str, ModelBackend] = weakref.WeakValueDictionary()
+
+
+@zero_gpu(duration=120)  # ZeroGPU Spaces: a GPU is attached while the columns decode; a no-op elsewhere
+def decode_alone(backend_key: str, requests: list[GenerationRequest], max_new_tokens: int,
+                 temperature: float) -> Iterator[tuple[int, str | RowFailure | None]]:
+    """One request's rows decoded alone by the backend registered under ``backend_key``. Module-level, and
+    every argument and yielded value a plain picklable value: the real ``spaces.GPU`` pickles the call's
+    arguments to its GPU worker (a bound method's ``self`` holds a lock and the model, and does not pickle) and
+    each yielded item back."""
+    backend = _BACKENDS.get(backend_key)
+    if backend is None:
+        raise ModelLoadError(f"No model is loaded under {backend_key!r} in this process")
+    yield from backend._stream_alone(requests, max_new_tokens, temperature)
 
 
 def adapter_id(path: Path) -> str:

@@ -172,16 +172,32 @@ class KnowledgeStore:
         return self.client.collections.use(self.name)
 
     def ensure_collection(self) -> None:
-        """Create the collection if missing; refuse one built with another embedding model."""
+        """Create the collection if missing; refuse one built with another embedding model.
+
+        Replicas starting together race here: each sees no collection and creates it, and Weaviate refuses all
+        but the first. A refused create after which the collection exists is that race: the collection another
+        replica made is checked like any existing one."""
         if self.client.collections.exists(self.name):
-            recorded = collection_embedding_model(self.collection.config.get().description)
-            if recorded and recorded != self.embedder.name:
-                raise EmbeddingMismatchError(
-                    f"Collection {self.name} was embedded with {recorded!r}, but the app embeds with "
-                    f"{self.embedder.name!r}: its vectors would not compare. Set ARENA_EMBEDDING_MODEL={recorded} "
-                    "or ingest into a new collection."
-                )
+            self._check_embedding_model()
             return
+        try:
+            self._create()
+        except Exception:  # Weaviate's 422 "already exists", whatever type the client gives it
+            if not self.client.collections.exists(self.name):
+                raise
+            log.info("collection %s was created by another process meanwhile", self.name)
+            self._check_embedding_model()
+
+    def _check_embedding_model(self) -> None:
+        recorded = collection_embedding_model(self.collection.config.get().description)
+        if recorded and recorded != self.embedder.name:
+            raise EmbeddingMismatchError(
+                f"Collection {self.name} was embedded with {recorded!r}, but the app embeds with "
+                f"{self.embedder.name!r}: its vectors would not compare. Set ARENA_EMBEDDING_MODEL={recorded} "
+                "or ingest into a new collection."
+            )
+
+    def _create(self) -> None:
         meta = {"embedding_model": self.embedder.name, "dimensions": self.embedder.dimensions}
         self.client.collections.create(
             self.name,

@@ -4,6 +4,10 @@ A folder counts only when complete: ``adapter_config.json``, weights, and the me
 commands write last; ``.partial`` folders of unfinished runs never appear. The same folders load in
 vLLM or TGI as LoRA adapters.
 
+A new version replaces an adapter in two renames (the old one aside to ``<name>.old.partial``, the new one into
+place). A crash between them leaves no ``<name>`` folder: :func:`recover_adapter` puts the old version back, and
+the registry does so for every folder it lists, so the previous adapter is never lost (nor deleted as a leftover).
+
 Example::
 
     for info in list_adapters([settings.data_dir / "adapters", settings.adapter_path.parent]):
@@ -13,13 +17,17 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.training.config import METADATA_FILE
 
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+RETIRED_SUFFIX = ".old.partial"
+log = logging.getLogger(__name__)
 
 
 class AdapterError(ValueError):
@@ -88,8 +96,39 @@ def _check_safetensors(path: Path) -> None:
         raise AdapterError(f"{path.parent.name}: the weights file is truncated")
 
 
+def retired_path(output_dir: Path) -> Path:
+    """Where the previous version of an adapter waits while the new one takes its place; a ``.partial`` name, so
+    the registry never lists it."""
+    return output_dir.with_name(output_dir.name + RETIRED_SUFFIX)
+
+
+def recover_adapter(output_dir: Path) -> bool:
+    """Settle a replacement a crash interrupted: with no ``output_dir``, the version set aside goes back (True);
+    with one, the swap had ended and the version set aside is a leftover, deleted."""
+    retired = retired_path(output_dir)
+    if not retired.is_dir():
+        return False
+    if output_dir.exists():
+        shutil.rmtree(retired, ignore_errors=True)
+        return False
+    retired.rename(output_dir)
+    log.warning("recovered the adapter %s: a crash had left it set aside while a new version was saved", output_dir)
+    return True
+
+
+def recover_adapters(folder: Path) -> list[Path]:
+    """:func:`recover_adapter` for every adapter under ``folder`` set aside by an interrupted save; the ones put
+    back."""
+    if not folder.is_dir():
+        return []
+    aside = [path.with_name(path.name.removesuffix(RETIRED_SUFFIX)) for path in sorted(folder.iterdir())
+             if path.name.endswith(RETIRED_SUFFIX) and path.is_dir()]
+    return [path for path in aside if recover_adapter(path)]
+
+
 def list_adapters(folders: list[Path]) -> list[AdapterInfo]:
-    """Complete adapters under the given folders, newest first; damaged ones are left out.
+    """Complete adapters under the given folders, newest first; damaged ones are left out, and an adapter a
+    crash left set aside (:func:`recover_adapter`) is put back first.
 
     Each adapter appears once, however it was reached: the folders may overlap (``ARENA_ADAPTER_PATH``
     inside ``data/adapters/``, a relative and an absolute path, a symlink), so paths compare resolved.
@@ -99,6 +138,7 @@ def list_adapters(folders: list[Path]) -> list[AdapterInfo]:
     for folder in folders:
         if not folder.is_dir():
             continue
+        recover_adapters(folder)
         for path in sorted(folder.iterdir()):
             if path.resolve() in seen:
                 continue

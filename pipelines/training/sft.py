@@ -35,6 +35,7 @@ from pipelines.knowledge.readers import ReadError, read_document
 from pipelines.training.config import METADATA_FILE, RECIPES, Example, TrainingConfig, partial_path
 from pipelines.training.fact_pairs import document_pairs
 from pipelines.training.reading_pairs import reading_examples
+from pipelines.training.registry import recover_adapter, retired_path
 
 log = logging.getLogger(__name__)
 
@@ -326,17 +327,12 @@ def trainer_defaults(seed: int) -> dict:
 
 
 def partial_dir(output_dir: Path) -> Path:
-    """The partial folder, emptied of any earlier unfinished run (and of a previous version a crash left aside)."""
+    """The partial folder, emptied of any earlier unfinished run; a previous version that a crash left set aside
+    mid-replacement is put back first (:func:`~pipelines.training.registry.recover_adapter`), never deleted."""
+    recover_adapter(output_dir)
     partial = partial_path(output_dir)
     shutil.rmtree(partial, ignore_errors=True)
-    shutil.rmtree(retired_path(output_dir), ignore_errors=True)
     return partial
-
-
-def retired_path(output_dir: Path) -> Path:
-    """Where the previous version of an adapter waits while the new one takes its place; a ``.partial`` name, so
-    the registry never lists it."""
-    return output_dir.with_name(output_dir.name + ".old.partial")
 
 
 class LossLog(TrainerCallback):
@@ -375,9 +371,10 @@ def save_adapter(model, output_dir: Path, report: TrainingReport, metadata: dict
     }
     (saved / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
     # The previous version is moved aside whole, not deleted in place: a crash while deleting it could leave its
-    # config and weights without their metadata, which the registry would list. Renames are atomic.
+    # config and weights without their metadata, which the registry would list. Renames are atomic; a crash
+    # between the two leaves no output_dir, and recover_adapter (the registry, the next run) puts the old one back.
+    recover_adapter(output_dir)  # a leftover set aside by an earlier run: back in place, or deleted
     retired = retired_path(output_dir)
-    shutil.rmtree(retired, ignore_errors=True)
     if output_dir.exists():
         output_dir.rename(retired)
     saved.rename(output_dir)
