@@ -2,8 +2,7 @@
 
 Example::
 
-    client.predict(admin_password="", collection="Manuals", count=20, out_of_corpus=-1, seed=0, save=True,
-                   api_name="/generate_questions")
+    client.predict(collection="Manuals", count=20, out_of_corpus=-1, seed=0, api_name="/generate_questions")
     client.predict(collection="Manuals", api_name="/question_set")
 """
 
@@ -13,7 +12,6 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from components.admin import require_admin
 from components.questions import QuestionSetService
 from pipelines.arena.api import whole_number
 from pipelines.common.auth import AdminAuth
@@ -28,34 +26,29 @@ def question_endpoints(service: QuestionSetService | None, auth: AdminAuth, unav
             raise gr.Error(f"The knowledge base is unavailable: {unavailable or 'no vector store'}")
         return service
 
-    def generate_questions(admin_password: str, collection: str, count: int = 40, out_of_corpus: int = -1,
-                           seed: int = 0, save: bool = False) -> dict:
+    def generate_questions(collection: str, count: int = 40, out_of_corpus: int = -1, seed: int = 0) -> dict:
         """Make a question set from a collection's documents: each answerable question with its key fact and the
         sentence it came from, some out-of-corpus questions (no document answers them), worded away from the
         adapter's training questions. The same documents and seed give the same set.
 
         Args:
-            admin_password: the admin password ("" when none is set).
             collection: the collection whose documents the questions ask about.
             count: how many questions (1-500).
             out_of_corpus: how many of them the documents cannot answer; -1 for a tenth or more.
             seed: the random seed (wording, order, splits).
-            save: also save it as the collection's set (replacing the saved one) without review.
 
         Returns:
             questions (rows with id, question, reference, key, source, type, form, split, answerable), summary
-            (Markdown), and saved (the save's message, or null).
+            (Markdown). Nothing is saved: a set is reviewed and saved in the Questions tab (an admin action).
         """
-        require_admin(auth, admin_password)  # first: a refusal says the same whatever else is missing
         questions = require_service()
         try:
             rows, summary = questions.generate_questions(
                 collection, whole_number("count", count), whole_number("out_of_corpus", out_of_corpus),
                 whole_number("seed", seed))
-            saved = questions.save_question_set(collection, rows) if save else None
         except (QuestionSetError, ValueError, OSError) as exc:
             raise gr.Error(str(exc)) from exc
-        return {"questions": rows, "summary": summary, "saved": saved}
+        return {"questions": rows, "summary": summary}
 
     def question_set(collection: str = "") -> dict:
         """A collection's saved question set, or (empty collection) the one the evaluation uses.

@@ -43,7 +43,7 @@ PASSWORD = "s3cret"
 REFUSAL = "needs the admin password"
 # Public endpoints anyone may call: an endpoint not listed here must take admin_password.
 OPEN_ENDPOINTS = frozenset({"ask_both", "vote", "health", "collections", "documents", "training_status", "adapters",
-                            "pipeline_ratings"})
+                            "pipeline_ratings", "generate_questions", "question_set"})
 # UI handlers known to check the password (tab.function): a handler that loses its password box fails the pin.
 KNOWN_UI_GUARDS = frozenset({
     "knowledge.do_ingest", "knowledge.do_create", "knowledge.do_clear", "knowledge.do_delete",

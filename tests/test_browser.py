@@ -35,6 +35,22 @@ def ask(page, question: str) -> None:
     expect(page.locator("#vote-left")).to_be_enabled(timeout=180_000)
 
 
+def open_batch_limit(page, value: str) -> None:
+    """Open the Evaluation tab's batch panel and set how many questions its run asks."""
+    from playwright.sync_api import expect
+
+    page.locator("#batch-panel").get_by_text("Batch evaluation").first.click()
+    limit = page.locator("#batch-limit input")
+    expect(limit).to_be_visible()
+    for _ in range(5):  # the accordion's first render can reset a value typed while it opens
+        limit.fill(value)
+        limit.press("Tab")
+        time.sleep(0.5)
+        if limit.input_value() == value:
+            break
+    expect(limit).to_have_value(value)
+
+
 @pytest.fixture(scope="module")
 def page():
     from playwright.sync_api import sync_playwright
@@ -100,16 +116,7 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
     page.locator("#rescore").click()
     expect(page.locator("#rescore-status")).to_contain_text("1 voted exchanges queued")
     expect(page.locator("#judge-status")).to_contain_text("LLM-judged metrics skipped")  # no judge configured
-    page.locator("#batch-panel").get_by_text("Batch evaluation").first.click()
-    limit = page.locator("#batch-limit input")
-    expect(limit).to_be_visible()
-    for _ in range(5):  # the accordion's first render can reset a value typed while it opens
-        limit.fill("1")
-        limit.press("Tab")
-        time.sleep(0.5)
-        if limit.input_value() == "1":
-            break
-    expect(limit).to_have_value("1")
+    open_batch_limit(page, "1")
     page.locator("#run-batch").click()
     expect(page.locator("#batch-summary")).to_contain_text("Batch evaluation (1 questions", timeout=300_000)
     expect(page.locator("#batch-summary table").first).to_contain_text("key-fact accuracy")
@@ -310,87 +317,6 @@ def test_upload_documents_then_ask_about_them_with_inert_html(app_url, page, tmp
     assert page.locator("#context script, #context img").count() == 0
     time.sleep(1)
     assert page.dialogs == [] and not [m for m in console if "alert" in m or "escaped" in m], console
-
-
-def test_a_question_set_from_an_uploaded_collection_reviewed_saved_and_evaluated(app_url, page):
-    """Documents into a new collection, a generated set reviewed in the Questions tab (one question edited, one
-    removed), saved and chosen; a batch run of 3 of its questions, whose summary and verdict name the set by its
-    hash. Ends back on the start-up set, for the tests after it."""
-    from playwright.sync_api import expect
-
-    url, data_dir = app_url
-    page.goto(url)
-    page.get_by_role("tab", name="Knowledge").click()
-    page.locator("#kb-new-name input").fill("FerryDocs")
-    page.locator("#kb-create").click()
-    expect(page.locator("#kb-collection input")).to_have_value("FerryDocs", timeout=30_000)
-    dev_docs = ROOT / "assets" / "eval" / "dev" / "docs"
-    page.locator("#kb-upload input[type=file]").set_input_files(
-        [str(dev_docs / "fleet_register.md"), str(dev_docs / "fares_and_tickets.txt")])
-    expect(page.locator("#kb-upload").get_by_role("button", name="Remove this file")).to_have_count(2,
-                                                                                                timeout=30_000)
-    page.locator("#kb-ingest").click()
-    expect(page.locator("#kb-report")).to_contain_text("2 file(s) ingested", timeout=180_000)
-
-    page.get_by_role("tab", name="Questions").click()
-    page.locator("#qs-collection input").click()
-    page.get_by_role("option", name="FerryDocs").click()
-    page.locator("#qs-count input").fill("12")
-    page.locator("#qs-count input").press("Tab")
-    page.locator("#qs-generate").click()
-    expect(page.locator("#qs-report")).to_contain_text("questions** from 2 documents of **FerryDocs", timeout=120_000)
-    table = page.locator("#qs-table")
-    rows = table.locator("tbody tr")
-    expect(rows.first).to_be_visible()
-    generated = rows.count()
-    assert generated >= 12
-
-    first_question = rows.nth(0).locator("td").nth(2)
-    edited = "Which hull code does the newest Drover class ferry carry on her bow?"
-    first_question.dblclick()
-    editor = table.locator("textarea, input[type=text]").first
-    editor.fill(edited)
-    editor.press("Enter")
-    expect(rows.nth(0)).to_contain_text(edited)
-    removed = rows.nth(1).locator("td").nth(2).inner_text().strip()
-    rows.nth(1).locator("input[type=checkbox]").first.uncheck()
-
-    page.locator("#qs-save").click()
-    expect(page.locator("#qs-status")).to_contain_text(f"Saved {generated - 1} questions for **FerryDocs**"
-                                                       .replace("**", ""), timeout=30_000)
-    saved = [json.loads(line) for line in (data_dir / "question-sets" / "FerryDocs.jsonl").read_text().splitlines()]
-    assert len(saved) == generated - 1 and saved[0]["question"] == edited
-    assert removed not in {row["question"] for row in saved}
-    page.locator("#qs-use").click()
-    expect(page.locator("#qs-status")).to_contain_text("The evaluation uses FerryDocs (sha256", timeout=30_000)
-
-    page.get_by_role("tab", name="Evaluation").click()
-    page.locator("#batch-panel").get_by_text("Batch evaluation").first.click()
-    limit = page.locator("#batch-limit input")
-    expect(limit).to_be_visible()
-    for _ in range(5):  # the accordion's first render can reset a value typed while it opens
-        limit.fill("3")
-        limit.press("Tab")
-        time.sleep(0.5)
-        if limit.input_value() == "3":
-            break
-    page.locator("#run-batch").click()
-    expect(page.locator("#batch-summary")).to_contain_text("Batch evaluation (3 questions", timeout=600_000)
-    expect(page.locator("#batch-summary")).to_contain_text("Question set: FerryDocs (sha256")
-    report = max((data_dir / "reports").glob("2*/question_set.json"), key=lambda path: path.stat().st_mtime)
-    recorded = json.loads(report.read_text())
-    assert recorded["collection"] == "FerryDocs" and recorded["questions"] == 3
-    assert recorded["sha256"] in (report.parent / "verdict.md").read_text().replace(recorded["sha256"][:12], "" ) \
-        or recorded["sha256"][:12] in (report.parent / "verdict.md").read_text()
-    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
-        asked = [row[0] for row in db.execute("SELECT question FROM exchanges ORDER BY rowid DESC LIMIT 3")]
-    assert set(asked) <= {row["question"] for row in saved}
-    page.screenshot(path=str(ARTIFACTS / "questions.png"), full_page=True)
-
-    page.get_by_role("tab", name="Questions").click()
-    page.locator("#qs-use-startup").click()
-    expect(page.locator("#qs-status")).to_contain_text("questions.jsonl", timeout=30_000)
-    assert page.dialogs == []
 
 
 def test_dpo_from_votes_activates_a_new_adapter_version(app_url, page):

@@ -43,7 +43,7 @@ EXPECTED = {
     "/pipeline_ratings": ["by_adapter", "question_set_only", "since", "rater"],
     "/export": ["admin_password", "include_user_names"],
     "/evaluate": ["admin_password", "question_limit"],
-    "/generate_questions": ["admin_password", "collection", "count", "out_of_corpus", "seed", "save"],
+    "/generate_questions": ["collection", "count", "out_of_corpus", "seed"],
     "/question_set": ["collection"],
 }
 # UI handlers the end-to-end tests drive through gradio_client: callable, but not on the API page.

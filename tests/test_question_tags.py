@@ -31,6 +31,7 @@ from pipelines.evaluation.question_tags import (
     type_rows,
     typed_questions,
 )
+from pipelines.evaluation.saved_question_sets import SavedQuestionSets
 from pipelines.evaluation.slices import BY_TYPE, rows_from_exchanges, slice_by
 from pipelines.feedback.store import FeedbackStore
 from pipelines.runtime import Runtime
@@ -241,7 +242,9 @@ def test_the_runtime_slices_the_stored_answers_with_the_edited_types(tmp_path):
     store = FeedbackStore.open(tmp_path / "feedback.sqlite3")
     exchange_id = store.record_exchange("s", WEIGH, [PipelineResult("rag", "It weighs 380 grams.")])
     store.add_vote(exchange_id, "rag", session_id="s")
-    runtime = SimpleNamespace(settings=settings, feedback=store, backend=None)
+    runtime = SimpleNamespace(settings=settings, feedback=store, backend=None,
+                              chosen_question_set=SavedQuestionSets(settings.data_dir, settings.questions_file).chosen,
+                              question_set_documents=lambda chosen: settings.corpus_dir)
     runtime.adapter_folder = functools.partial(Runtime.adapter_folder, runtime)
     try:
         assert [piece.value for piece in Runtime.stored_slices(runtime, BY_TYPE)] == ["number"]
@@ -276,10 +279,13 @@ def test_the_verdicts_count_the_edited_types(tmp_path, monkeypatch, capsys):
     exchange_id = store.record_exchange("s", WEIGH, [PipelineResult("rag", "It weighs 380 grams.")])
     store.add_vote(exchange_id, "rag", session_id="s")
     runtime = SimpleNamespace(settings=settings, feedback=store, backend=None, last_verdict=None,
+                              chosen_question_set=SavedQuestionSets(settings.data_dir, settings.questions_file).chosen,
+                              question_set_documents=lambda chosen: settings.corpus_dir,
                               adapter_folder=lambda: None)
     try:
         items = typed_questions(settings.questions_file, settings.data_dir)   # what run_batch reads before asking
-        batch = _verdict(runtime, settings.questions_file, items, "batch-test", [{"id": exchange_id}])
+        batch = _verdict(runtime, runtime.chosen_question_set().label, settings.corpus_dir, items, "batch-test",
+                         [{"id": exchange_id}])
         stored = Runtime.verdict_page(runtime, fresh=True).verdict
         assert [line.type for line in batch.question_lines] == [line.type for line in stored.question_lines] == [
             "multi-fact"]

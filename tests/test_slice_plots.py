@@ -18,6 +18,7 @@ from pipelines.common.auth import AdminAuth
 from pipelines.common.correctness import proportion_interval
 from pipelines.common.events import PipelineResult, RetrievedChunk
 from pipelines.common.settings import Settings
+from pipelines.evaluation.saved_question_sets import SavedQuestionSets
 from pipelines.evaluation.slice_plots import PLOT_COLUMNS, X, accuracy_plot
 from pipelines.evaluation.slices import BY_DOCUMENT, BY_RETRIEVAL, BY_TYPE, slice_by, slice_table
 from pipelines.feedback.store import FeedbackStore
@@ -98,7 +99,9 @@ def stored(tmp_path):
     store.add_vote(outside, "rag", session_id="u")
     settings = Settings(data_dir=tmp_path / "data", questions_file=question_set(tmp_path / "set.jsonl"),
                         adapter_path=tmp_path / "none")
-    runtime = SimpleNamespace(settings=settings, feedback=store, backend=None)
+    runtime = SimpleNamespace(settings=settings, feedback=store, backend=None,
+                              chosen_question_set=SavedQuestionSets(settings.data_dir, settings.questions_file).chosen,
+                              question_set_documents=lambda chosen: settings.corpus_dir)
     runtime.adapter_folder = functools.partial(Runtime.adapter_folder, runtime)
     yield runtime
     store.close()
@@ -134,6 +137,7 @@ def test_the_leaderboard_shows_where_each_approach_wins_from_the_stored_answers(
 def test_the_leaderboard_slices_say_why_they_are_empty(stored, tmp_path):
     stored.settings = Settings(data_dir=tmp_path / "data", questions_file=tmp_path / "missing.jsonl",
                                adapter_path=tmp_path / "none")
+    stored.chosen_question_set = SavedQuestionSets(stored.settings.data_dir, stored.settings.questions_file).chosen
     table, plot, note = leaderboard_handlers(stored, functools.partial(Runtime.stored_slices, stored))[
         "show_slices"](BY_TYPE)
     assert note.startswith("⚠️ missing.jsonl cannot be read") and table.empty and plot.value["data"] == []

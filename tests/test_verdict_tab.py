@@ -14,6 +14,7 @@ from components.evaluation import build_evaluation_tab
 from components.slices_view import SLICE_COLUMNS
 from pipelines.common.events import PipelineResult, Timings
 from pipelines.common.settings import Settings
+from pipelines.evaluation.saved_question_sets import SavedQuestionSets
 from pipelines.evaluation.slices import BY_TYPE
 from pipelines.evaluation.verdict import VerdictPage, verdict_from_exchanges, write_verdict
 from pipelines.feedback.store import FeedbackStore
@@ -64,7 +65,9 @@ def test_the_runtime_builds_the_verdict_from_the_stored_answers(tmp_path):
     exchange_id = store.record_exchange("s", "Question 0?", [PipelineResult("rag", "It is 42.",
                                                                             timings=Timings(0.1, 1.0))])
     store.add_scores(exchange_id, [{"pipeline": "rag", "metric": "key_fact", "value": 1.0, "status": "ok"}], "r")
-    runtime = SimpleNamespace(settings=settings, feedback=store, backend=None, last_verdict=None)
+    runtime = SimpleNamespace(settings=settings, feedback=store, backend=None, last_verdict=None,
+                              chosen_question_set=SavedQuestionSets(settings.data_dir, settings.questions_file).chosen,
+                              question_set_documents=lambda chosen: settings.corpus_dir)
     runtime.adapter_folder = functools.partial(Runtime.adapter_folder, runtime)
     try:
         assert runtime.adapter_folder() is None  # no backend, no adapter folder here
