@@ -20,10 +20,13 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pipelines.common.questions import QuestionSetError
 from pipelines.evaluation.saved_question_sets import ChosenSet, SavedQuestionSets, content_hash
+
+if TYPE_CHECKING:
+    from pipelines.evaluation.question_generation import GeneratedSet
 
 Progress = Callable[[float, str], None]
 
@@ -49,28 +52,30 @@ class QuestionGenerator(Protocol):
                  progress: Progress | None) -> GeneratedQuestions: ...
 
 
-def rules_generator(docs_dir: Path, *, count: int, out_of_corpus: int | None, seed: int,
-                    training_questions: Sequence[str], retrieve: Callable[[str], list[str]] | None,
-                    progress: Progress | None) -> GeneratedQuestions:
-    """The offline rules generator (:mod:`pipelines.evaluation.question_generation`) over a folder; documents
-    the readers refuse are left out and named in the notes."""
-    from pipelines.evaluation.question_generation import (
-        QuestionGenerationError,
-        generate_question_set,
-        read_documents,
-    )
+def folder_generator(make_set: Callable[..., GeneratedSet]) -> QuestionGenerator:
+    """A :class:`QuestionGenerator` from a function that makes a set from read documents (the rules' or the
+    model's): documents the readers refuse are left out and named in the notes, and the generator's own error
+    becomes a :class:`QuestionSetError` the tab and the API show."""
+    from pipelines.evaluation.question_generation import QuestionGenerationError, read_documents
 
-    try:
-        documents = read_documents(docs_dir, skip_unreadable=True)
-        generated = generate_question_set(documents, count=count, out_of_corpus=out_of_corpus, seed=seed,
-                                          training_questions=training_questions, retrieve=retrieve,
-                                          progress=progress)
-    except QuestionGenerationError as exc:
-        raise QuestionSetError(str(exc)) from exc
-    notes = [f"{name}: no question ({report.reason})" for name, report in generated.documents.items()
-             if report.reason and not report.questions]
-    return GeneratedQuestions(generated.items, dict(generated.dropped), generated.max_training_overlap,
-                              generated.overlap_threshold, generated.generator, notes)
+    def generate(docs_dir: Path, **options) -> GeneratedQuestions:
+        try:
+            generated = make_set(read_documents(docs_dir, skip_unreadable=True), **options)
+        except QuestionGenerationError as exc:
+            raise QuestionSetError(str(exc)) from exc
+        notes = [f"{name}: no question ({report.reason})" for name, report in generated.documents.items()
+                 if report.reason and not report.questions]
+        return GeneratedQuestions(generated.items, dict(generated.dropped), generated.max_training_overlap,
+                                  generated.overlap_threshold, generated.generator, notes)
+
+    return generate
+
+
+def rules_generator(docs_dir: Path, **options) -> GeneratedQuestions:
+    """The offline rules generator (:mod:`pipelines.evaluation.question_generation`) over a folder."""
+    from pipelines.evaluation.question_generation import generate_question_set
+
+    return folder_generator(generate_question_set)(docs_dir, **options)
 
 
 class CollectionKnowledge(Protocol):

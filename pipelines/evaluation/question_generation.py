@@ -479,6 +479,22 @@ def _split(item_id: str, seed: int) -> str:
     return "dev" if random.Random(f"split:{seed}:{item_id}").random() < DEV_SHARE else "test"
 
 
+def append_out_of_corpus(items: list[dict], documents: Sequence[SourceDocument], wanted: int, *, seed: int,
+                         retrieve: Retrieve | None, dropped: Counter[str]) -> None:
+    """Add up to ``wanted`` out-of-corpus rows after ``items`` (numbered on from them), counting what the checks
+    dropped and any shortfall in ``dropped``; both generators end their sets with these."""
+    unanswerable, ooc_dropped = out_of_corpus_questions([d.text for d in documents], wanted, seed=seed,
+                                                        retrieve=retrieve)
+    dropped.update(ooc_dropped)
+    if len(unanswerable) < wanted:
+        dropped["out-of-corpus: fewer templates fit than asked for"] += wanted - len(unanswerable)
+    for question in unanswerable:
+        item_id = f"gen-{len(items) + 1:03d}"
+        items.append({"id": item_id, "question": question.question, "reference": "The documents do not say.",
+                      "source": "", "type": OUT_OF_CORPUS, "form": OUT_OF_CORPUS, "split": _split(item_id, seed),
+                      "answerable": False})
+
+
 def generate_question_set(documents: Sequence[SourceDocument], *, count: int = 40, out_of_corpus: int | None = None,
                           seed: int = 0, training_questions: Sequence[str] = (),
                           max_overlap: float = MAX_TRAINING_OVERLAP, retrieve: Retrieve | None = None,
@@ -549,16 +565,7 @@ def generate_question_set(documents: Sequence[SourceDocument], *, count: int = 4
     chosen = sorted(picker.kept, key=lambda c: (c.source, c.order, c.question))
     items = [_row(number, candidate, seed) for number, candidate in enumerate(chosen, start=1)]
     report(0.9, "Writing the out-of-corpus questions")
-    unanswerable, ooc_dropped = out_of_corpus_questions([d.text for d in documents], n_ooc, seed=seed,
-                                                        retrieve=retrieve)
-    dropped.update(ooc_dropped)
-    if len(unanswerable) < n_ooc:
-        dropped["out-of-corpus: fewer templates fit than asked for"] += n_ooc - len(unanswerable)
-    for question in unanswerable:
-        item_id = f"gen-{len(items) + 1:03d}"
-        items.append({"id": item_id, "question": question.question, "reference": "The documents do not say.",
-                      "source": "", "type": OUT_OF_CORPUS, "form": OUT_OF_CORPUS, "split": _split(item_id, seed),
-                      "answerable": False})
+    append_out_of_corpus(items, documents, n_ooc, seed=seed, retrieve=retrieve, dropped=dropped)
     highest = max((highest_overlap(item["question"], training) for item in items), default=0.0) if training else 0.0
     report(1.0, f"{len(items)} questions")
     return GeneratedSet(items, dropped, reports, round(highest, 3), max_overlap, seed)

@@ -34,6 +34,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import random
@@ -43,10 +44,10 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from pipelines.common.question_types import LOOKUP, MULTI_FACT, NUMBER, OUT_OF_CORPUS
+from pipelines.common.question_types import LOOKUP, MULTI_FACT, NUMBER
 from pipelines.common.text import split_sentences
 from pipelines.evaluation.judges import ragas_llm
-from pipelines.evaluation.out_of_corpus import Retrieve, out_of_corpus_questions
+from pipelines.evaluation.out_of_corpus import Retrieve
 from pipelines.evaluation.question_checks import (
     MAX_TRAINING_OVERLAP,
     NEAR_DUPLICATE,
@@ -64,6 +65,7 @@ from pipelines.evaluation.question_generation import (
     Progress,
     QuestionGenerationError,
     SourceDocument,
+    append_out_of_corpus,
     normal_key,
 )
 from pipelines.evaluation.question_generation import _split as split_of
@@ -132,16 +134,7 @@ def generate_with_model(documents: Sequence[SourceDocument], *, llm: ChatModel, 
         kept = checked_questions(samples, documents, wanted, training_questions, max_overlap, dropped)
     items = [_row(number, question, seed) for number, question in enumerate(
         sorted(kept, key=lambda q: (q.source, q.question)), start=1)]
-    unanswerable, ooc_dropped = out_of_corpus_questions([d.text for d in documents], n_ooc, seed=seed,
-                                                        retrieve=retrieve)
-    dropped.update(ooc_dropped)
-    if len(unanswerable) < n_ooc:
-        dropped["out-of-corpus: fewer templates fit than asked for"] += n_ooc - len(unanswerable)
-    for question in unanswerable:
-        item_id = f"gen-{len(items) + 1:03d}"
-        items.append({"id": item_id, "question": question.question, "reference": "The documents do not say.",
-                      "source": "", "type": OUT_OF_CORPUS, "form": OUT_OF_CORPUS, "split": split_of(item_id, seed),
-                      "answerable": False})
+    append_out_of_corpus(items, documents, n_ooc, seed=seed, retrieve=retrieve, dropped=dropped)
     training = [content_words(q) for q in training_questions if q.strip()]
     highest = max((highest_overlap(item["question"], training) for item in items), default=0.0) if training else 0.0
     reports = {d.name: DocumentReport(_fact_count(d), sum(q.source == d.name for q in kept)) for d in documents}
@@ -439,22 +432,6 @@ def model_generator(llm: ChatModel, embeddings):
     """A :class:`~pipelines.evaluation.collection_questions.QuestionGenerator` for a collection's questions
     service (``CollectionQuestions(..., generate=model_generator(chat, embeddings))``): documents the readers
     refuse are left out and named in the notes, as the rules generator does."""
-    from pipelines.common.questions import QuestionSetError
-    from pipelines.evaluation.collection_questions import GeneratedQuestions
-    from pipelines.evaluation.question_generation import read_documents
+    from pipelines.evaluation.collection_questions import folder_generator
 
-    def generate(docs_dir, *, count, out_of_corpus, seed, training_questions, retrieve, progress):
-        try:
-            documents = read_documents(docs_dir, skip_unreadable=True)
-            generated = generate_with_model(documents, llm=llm, embeddings=embeddings, count=count,
-                                            out_of_corpus=out_of_corpus, seed=seed,
-                                            training_questions=training_questions, retrieve=retrieve,
-                                            progress=progress)
-        except QuestionGenerationError as exc:
-            raise QuestionSetError(str(exc)) from exc
-        notes = [f"{name}: no question ({report.reason})" for name, report in generated.documents.items()
-                 if report.reason and not report.questions]
-        return GeneratedQuestions(generated.items, dict(generated.dropped), generated.max_training_overlap,
-                                  generated.overlap_threshold, generated.generator, notes)
-
-    return generate
+    return folder_generator(functools.partial(generate_with_model, llm=llm, embeddings=embeddings))
