@@ -111,5 +111,17 @@ if [[ $DEV -eq 1 ]]; then
   fi
   chromium --version
   ls /usr/lib/postgresql/*/bin/pg_ctl
+
+  step "A Space's environment for tests/test_space_simulation.py: a virtualenv from requirements.txt alone"
+  # What a Space installs, and nothing else (no llama.cpp, no offline-model package, no dev tools); rebuilt
+  # from scratch whenever requirements.txt changes. About 3 minutes and 6.5 GB, once.
+  SPACE_VENV="$CACHE/space-venv"
+  SPACE_STAMP="$SPACE_VENV/.arena-space-$(sha256sum "$ROOT/requirements.txt" | cut -c1-16)"
+  if [[ ! -f "$SPACE_STAMP" ]]; then
+    rm -rf "$SPACE_VENV"
+    python3 -m venv "$SPACE_VENV"
+    "$SPACE_VENV/bin/pip" install --quiet --progress-bar off -r "$ROOT/requirements.txt"
+    touch "$SPACE_STAMP"
+  fi
 fi
 echo "setup done: $VENV"
