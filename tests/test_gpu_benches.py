@@ -88,17 +88,10 @@ def test_gpu_check_compares_every_mixed_batch_row_with_the_row_alone(tmp_path):
     assert done.stdout.rstrip().endswith("gpu_check: every step passed")
 
 
-def test_gpu_check_exits_non_zero_when_a_step_fails_and_still_runs_the_others(tmp_path):
-    done = run_gpu_check(tmp_path, GPU_STEPS="decode batch_rows", GPU_DECODE_ARGS="--no-such-option")
-    assert done.returncode == 1, done.stdout[-3000:]
-    assert "decode_columns: FAILED (exit 2)" in done.stdout
-    assert "rows equal to the row decoded alone: 12 of 12" in done.stdout  # the next step ran
-    assert done.stdout.rstrip().endswith("gpu_check: FAILED: decode_columns")
-
-
-def test_gpu_check_fails_when_4bit_silently_falls_back_to_full_precision(tmp_path):
-    """bitsandbytes installed, its 4-bit kernels failing (as on hardware it does not support): the loaders fall
-    back to full precision with a warning, and the check must not pass on it."""
+def test_gpu_check_fails_a_crashed_step_and_a_silent_4bit_fall_back_and_still_runs_the_others(tmp_path):
+    """One run, three steps: training crashes (a bad argument), decoding runs with bitsandbytes installed but its
+    4-bit kernels failing (as on hardware it does not support: the loaders fall back to full precision with a
+    warning), and the float32 batch check after them still runs and passes; the run fails and names both."""
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "sitecustomize.py").write_text(
@@ -106,7 +99,10 @@ def test_gpu_check_fails_when_4bit_silently_falls_back_to_full_precision(tmp_pat
         "def unavailable(*args, **kwargs):\n"
         "    raise RuntimeError('no 4-bit kernels for this device')\n\n\n"
         "bitsandbytes.functional.quantize_4bit = unavailable\n")
-    done = run_gpu_check(tmp_path, GPU_STEPS="decode", PYTHONPATH=str(broken))
+    done = run_gpu_check(tmp_path, GPU_STEPS="train decode batch_rows", GPU_TRAIN_STEPS="not-a-number",
+                         PYTHONPATH=str(broken))
     assert done.returncode == 1, done.stdout[-3000:]
+    assert "qlora_vs_lora-tiny-qwen2: FAILED (exit 2)" in done.stdout
     assert "decode_columns: FAILED: 4-bit NF4 was asked for, the model ran in full precision" in done.stdout
-    assert done.stdout.rstrip().endswith("gpu_check: FAILED: decode_columns")
+    assert "rows equal to the row decoded alone: 12 of 12" in done.stdout  # the last step ran
+    assert done.stdout.rstrip().endswith("gpu_check: FAILED: qlora_vs_lora-tiny-qwen2 decode_columns")
