@@ -103,3 +103,14 @@ def test_html_tables_become_self_describing_rows():
     assert "Station: Orlan Bridge; Altitude (m): 612." in text
     assert "Station: Hollin Gap; Altitude (m): 1,655." in text
     assert "a | b" in text and text.index("1,655") < text.index("After.")   # no header: cells joined; order kept
+
+
+def test_html_table_text_outside_the_cells_is_kept():
+    """A caption and words typed straight into <table>/<tr> show in a browser; they were dropped."""
+    page = ("<table><caption>Opening hours</caption><tr><td>Mon</td><td>9-17</td></tr>"
+            "Closed on public holidays.<tr>Summer:<td>Sat</td><td>10-14</td></tr></table>"
+            "<table><tr><td><table>inner note<tr><td>x</td></tr></table></td><td>y</td></tr></table>")
+    text = read_document("hours.html", page.encode()).text
+    for kept in ("Opening hours", "Closed on public holidays.", "Summer:", "Mon | 9-17", "Sat | 10-14"):
+        assert kept in text, (kept, text)
+    assert text.count("inner note") == 1 and text.index("Opening hours") < text.index("Mon | 9-17")

@@ -175,17 +175,34 @@ def table_lines(table) -> list[str]:
     without the header (cells one per line, as plain text extraction gives them, lost the rows entirely)."""
     rows = [[cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])] for row in table.find_all("tr")]
     rows = [row for row in rows if any(row)]
+    lines = outside_cells(table)  # a caption, or words typed between rows: a browser shows them
     if not rows:
-        return []
+        return lines
     first = table.find("tr")
     header = rows[0] if first is not None and first.find("th") is not None and first.find("td") is None else None
     if header is None:
-        return [" | ".join(row) for row in rows]
-    lines = []
+        return lines + [" | ".join(row) for row in rows]
     for row in rows[1:]:
         cells = [f"{name}: {value}" if name else value for name, value in zip(header, row, strict=False) if value]
         lines.append("; ".join(cells) + ".")
     return lines
+
+
+def outside_cells(table) -> list[str]:
+    """The text of ``table`` that sits in no cell of its own, one line per piece, in page order. (A table nested
+    in a cell was read into that cell's text already: tables are read innermost first.)"""
+    from bs4 import Comment
+
+    pieces = []
+    for string in table.find_all(string=True):
+        if isinstance(string, Comment) or not string.strip():
+            continue
+        parent = string.parent
+        while parent is not None and parent is not table and parent.name not in ("td", "th"):
+            parent = parent.parent
+        if parent is table:
+            pieces.append(" ".join(string.split()))
+    return pieces
 
 
 class PdfReader:
