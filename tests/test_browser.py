@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -375,3 +376,80 @@ def test_train_from_the_finetune_tab_activate_and_see_the_arena_use_it(app_url, 
         (adapter,) = db.execute(
             "SELECT adapter_id FROM answers WHERE pipeline = 'finetuned' ORDER BY rowid DESC LIMIT 1").fetchone()
     assert adapter.startswith(trained[0])
+
+
+def test_a_question_set_from_an_uploaded_collection_reviewed_saved_and_evaluated(app_url, page):
+    """Documents into a new collection, a generated set reviewed in the Questions tab (one question edited, one
+    removed), saved and chosen; a batch run of 3 of its questions, whose summary and verdict name the set by its
+    hash. Ends back on the start-up set, for the tests after it."""
+    from playwright.sync_api import expect
+
+    url, data_dir = app_url
+    page.goto(url)
+    page.get_by_role("tab", name="Knowledge").click()
+    page.locator("#kb-new-name textarea").fill("FerryDocs")
+    page.locator("#kb-create").click()
+    expect(page.locator("#kb-collection input")).to_have_value("FerryDocs", timeout=30_000)
+    dev_docs = ROOT / "assets" / "eval" / "dev" / "docs"
+    page.locator("#kb-upload input[type=file]").set_input_files(
+        [str(dev_docs / "fleet_register.md"), str(dev_docs / "fares_and_tickets.txt")])
+    expect(page.locator("#kb-upload").get_by_role("button", name="Remove this file")).to_have_count(2,
+                                                                                                timeout=30_000)
+    page.locator("#kb-ingest").click()
+    expect(page.locator("#kb-report")).to_contain_text("2 file(s) ingested", timeout=180_000)
+
+    page.get_by_role("tab", name="Questions").click()
+    page.locator("#qs-collection input").click()
+    page.get_by_role("option", name="FerryDocs").click()
+    page.locator("#qs-count input").fill("12")
+    page.locator("#qs-count input").press("Tab")
+    page.locator("#qs-generate").click()
+    expect(page.locator("#qs-report")).to_contain_text(re.compile(r"\d+ questions from 2 documents of FerryDocs"),
+                                                       timeout=120_000)
+    table = page.locator("#qs-table")
+    rows = table.get_by_role("row").filter(has=page.get_by_role("gridcell"))  # the data rows, not the header
+    expect(rows.first).to_be_visible()
+    generated = rows.count()
+    assert generated >= 12
+
+    first_question = rows.nth(0).get_by_role("gridcell").nth(2)
+    edited = "Which hull code does the newest Drover class ferry carry on her bow?"
+    first_question.dblclick()
+    editor = first_question.locator("textarea, input[type=text]").first  # the cell's editor, open after dblclick
+    editor.fill(edited)
+    editor.press("Enter")
+    expect(rows.nth(0)).to_contain_text(edited)
+    removed = rows.nth(1).get_by_role("gridcell").nth(2).inner_text().strip()
+    rows.nth(1).locator("input[type=checkbox]").first.uncheck()
+
+    page.locator("#qs-save").click()
+    expect(page.locator("#qs-status")).to_contain_text(f"Saved {generated - 1} questions for FerryDocs",
+                                                       timeout=30_000)
+    saved_file = data_dir / "question-sets" / "FerryDocs.jsonl"
+    saved = [json.loads(line) for line in saved_file.read_text().splitlines()]
+    assert len(saved) == generated - 1 and saved[0]["question"] == edited
+    assert removed not in {row["question"] for row in saved}
+    page.locator("#qs-use").click()
+    expect(page.locator("#qs-status")).to_contain_text("The evaluation uses FerryDocs (sha256", timeout=30_000)
+
+    page.get_by_role("tab", name="Evaluation").click()
+    open_batch_limit(page, "3")
+    page.locator("#run-batch").click()
+    expect(page.locator("#batch-summary")).to_contain_text("Batch evaluation (3 questions", timeout=600_000)
+    expect(page.locator("#batch-summary")).to_contain_text("Question set: FerryDocs (sha256")
+    report = max((data_dir / "reports").glob("2*/question_set.json"), key=lambda path: path.stat().st_mtime)
+    recorded = json.loads(report.read_text())
+    assert recorded["collection"] == "FerryDocs" and recorded["questions"] == 3
+    assert recorded["sha256"] == hashlib.sha256(saved_file.read_bytes()).hexdigest()  # the saved set, as saved
+    named = f"FerryDocs (sha256 {recorded['sha256'][:12]}, highest word overlap with training questions"
+    assert named in (report.parent / "verdict.md").read_text()  # the set, its hash and its fairness to the adapter
+    expect(page.locator("#verdict-summary")).to_contain_text(named, timeout=120_000)  # the batch run's verdict
+    with sqlite3.connect(data_dir / "feedback.sqlite3") as db:
+        asked = [row[0] for row in db.execute("SELECT question FROM exchanges ORDER BY rowid DESC LIMIT 3")]
+    assert sorted(asked) == sorted(row["question"] for row in saved[:3])  # the set's first three, edit included
+    page.screenshot(path=str(ARTIFACTS / "questions.png"), full_page=True)
+
+    page.get_by_role("tab", name="Questions").click()
+    page.locator("#qs-use-startup").click()
+    expect(page.locator("#qs-status")).to_contain_text("questions.jsonl", timeout=30_000)
+    assert page.dialogs == []

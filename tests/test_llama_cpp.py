@@ -265,3 +265,69 @@ def test_sessions_asking_at_once_share_decode_steps_and_decode_greedily(llama, r
         assert len(results) == len(requests)
     finally:
         batched.close()
+
+
+class NoEnd(AnswerRules):
+    """Never the end-of-turn tokens: an answer in flight runs its full length, however the model would end it."""
+
+    def __init__(self, ends: set[int]) -> None:
+        self.ends = ends
+
+    def banned_tokens(self, generated: list[int]) -> set[int]:
+        return self.ends
+
+
+def test_an_adapter_loaded_mid_answer_waits_for_it_and_the_next_question_gets_the_new_weights(test_settings,
+                                                                                              tmp_path):
+    """As on the transformers engine (tests/test_continuous_batching.py): the answer in flight ends on the adapter
+    it started with, a question that arrives during the load waits for it and answers on the new weights. Every
+    answer here is decoded alone through the batcher, so llama.cpp's per-batch-size rounding cannot differ."""
+    import threading
+    import time
+
+    from tests.test_continuous_batching import collect, zeroed_adapter
+
+    batched = LlamaCppBackend.load(test_settings.model_copy(update={"engine": "llama.cpp"}))
+    new = zeroed_adapter(ADAPTER, tmp_path / "zeroed-adapter")
+    try:
+        batched.load_adapter(ADAPTER)
+        gguf_lora_file(new, batched.base_folder, batched.cache_dir)  # converted ahead: the load below is the swap alone
+        batched.batch_across_sessions(max_rows=8)
+        batcher = batched.batcher
+        tokenizer = batched.tokenizer
+        ends = {tokenizer.eos_token_id, *tokenizer.convert_tokens_to_ids(["<|im_end|>"])} - {None}
+        in_flight = ask("Write a long story about the lighthouse keepers of Lumenhollow.", "finetuned",
+                        rules=NoEnd(ends))
+        asked = ask(QUESTIONS[0], "finetuned")
+        old_in_flight, old_asked = answers(batched, [in_flight], 400)[0], answers(batched, [asked], 16)[0]
+
+        texts: dict[int, str] = {}
+        arrived: dict[int, str] = {}
+        finished: dict[str, float] = {}
+        stream = batcher.stream([in_flight], 400)
+        texts[0] = next(stream)[1] or ""
+
+        def load() -> None:
+            batched.load_adapter(new)
+            finished["load"] = time.monotonic()
+
+        loader = threading.Thread(target=load)
+        loader.start()
+        deadline = time.monotonic() + 60
+        while not batcher._pauses and loader.is_alive():  # the load has asked for its pause (or is done)
+            assert time.monotonic() < deadline, "the adapter load neither paused the batch nor ended"
+            time.sleep(0.005)
+        asker = threading.Thread(target=collect, args=(batcher.stream([asked], 16), arrived))  # during the load
+        asker.start()
+        collect(stream, texts)
+        finished["in flight"] = time.monotonic()
+        loader.join(120)
+        asker.join(120)
+        assert not loader.is_alive() and not asker.is_alive()
+        assert finished["load"] >= finished["in flight"]  # the load waited for the answer in flight
+        new_asked = answers(batched, [asked], 16)[0]  # the new weights, alone
+    finally:
+        batched.close()
+    assert new_asked != old_asked  # the two adapters answer this question differently
+    assert texts[0] == old_in_flight  # the answer in flight ended on the adapter it started with
+    assert arrived[0] == new_asked  # the question that arrived during the load waited for it, and used it

@@ -46,3 +46,35 @@ def test_the_stored_verdict_command_opens_only_the_store(tmp_path, monkeypatch, 
     assert "| RAG | too few (n=3) |" in printed and (tmp_path / "out" / VERDICT_HTML).is_file()
     (tmp_path / "bad.jsonl").write_text("not json\n")
     assert stored_verdict(tmp_path / "bad.jsonl", tmp_path / "out2") == 2
+
+
+def test_the_stored_verdict_names_the_set_as_the_app_does(tmp_path, monkeypatch, capsys):
+    """``verdict --stored`` without ``--questions`` builds on the set chosen in the Questions tab, not the start-up
+    file, and names it with its content hash and training overlap (the app's label); with ``--questions`` the file's
+    name carries its hash too, so a verdict always says which exact questions it counted."""
+    from pipelines.evaluation.saved_question_sets import SavedQuestionSets, content_hash
+
+    monkeypatch.setenv("ARENA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ARENA_DATABASE_URL", raising=False)
+    startup = tmp_path / "startup.jsonl"
+    startup.write_text(json.dumps({"question": "Start-up question?", "key": "1"}) + "\n")
+    monkeypatch.setenv("ARENA_QUESTIONS_FILE", str(startup))
+    store = FeedbackStore.open(tmp_path / "feedback.sqlite3")
+    for i in range(2):
+        store.add_scores(store.record_exchange("s", f"Harbour question {i}?", [
+            PipelineResult("rag", "It is 42.", timings=Timings(0.1, 1.0))]),
+            [{"pipeline": "rag", "metric": "key_fact", "value": 1.0, "status": "ok"}], "r")
+    store.close()
+    sets = SavedQuestionSets(tmp_path, startup_file=startup)
+    saved = sets.save("Harbour", [{"id": f"gen-{i}", "question": f"Harbour question {i}?", "key": "42",
+                                   "reference": "It is 42."} for i in range(3)], meta={"max_training_overlap": 0.5})
+    sets.choose("Harbour")
+
+    assert stored_verdict(None, tmp_path / "chosen") == 0
+    printed = capsys.readouterr().out
+    assert (f"# Verdict: Harbour (sha256 {saved.content_hash[:12]}, highest word overlap with training questions "
+            f"0.50)") in printed
+    assert "2 of 3 questions" in printed
+
+    assert stored_verdict(startup, tmp_path / "given") == 0
+    assert f"# Verdict: startup.jsonl (sha256 {content_hash(startup)[:12]})" in capsys.readouterr().out

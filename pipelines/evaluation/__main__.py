@@ -10,7 +10,9 @@ The first two start the whole app (:class:`pipelines.runtime.Runtime`) and hand 
 :func:`pipelines.evaluation.batch.run_batch` (a CLI sits at the top of the layers, so it may); the folder gets
 the scores, the summary and ``verdict.html``. ``batch`` (the default command) prints the summary, ``verdict``
 prints the verdict. ``verdict --stored`` runs nothing: it builds the verdict from the answers already in the
-feedback store (every scored or voted exchange of the set) and opens only the store. ``questions`` starts
+feedback store (every scored or voted exchange of the set) and opens only the store. Without ``--questions``
+these run on the set the app's evaluation uses (the collection's set chosen in the Questions tab, else the
+start-up file) and name it as the app does, with its content hash. ``questions`` starts
 nothing either: it generates a keyed question set from a folder of documents
 (:mod:`pipelines.evaluation.question_generation`; ``--generator model``: ragas on the judge endpoint,
 :mod:`pipelines.evaluation.question_generation_model`) and writes it atomically, or writes nothing and exits 2
@@ -22,8 +24,13 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.common.process_exit import exit_now
+
+if TYPE_CHECKING:
+    from pipelines.common.settings import Settings
+    from pipelines.evaluation.saved_question_sets import ChosenSet
 
 BATCH, VERDICT, QUESTIONS = "batch", "verdict", "questions"
 GENERATORS = ("rules", "model")
@@ -36,7 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Run every pipeline over a question set, score it, and write the report with the verdict.")
     parser.add_argument("command", nargs="?", choices=(BATCH, VERDICT), default=BATCH,
                         help="batch (default): print the summary; verdict: print the verdict")
-    parser.add_argument("--questions", type=Path, default=None, help="JSONL (default: the sample question set)")
+    parser.add_argument("--questions", type=Path, default=None,
+                        help="JSONL (default: the set the app's evaluation uses: the one chosen in the Questions "
+                             "tab, else the start-up file)")
     parser.add_argument("--out", type=Path, default=None,
                         help="the report folder (default: reports/latest; with --stored: reports/verdict)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
@@ -52,14 +61,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def stored_verdict(questions: Path, out: Path, limit: int | None = None) -> int:
-    """``verdict --stored``: the verdict from the feedback store alone; 2 when the set cannot be read."""
+def chosen_set(settings: Settings, questions: Path | None) -> ChosenSet:
+    """The set a command runs on: ``--questions`` when given, else the one the app's evaluation uses (the
+    collection's set chosen in the Questions tab, or the start-up file), named as the app names it: with its
+    content hash, so a verdict from the command and one from the app on the same set carry the same name."""
+    from pipelines.evaluation.saved_question_sets import ChosenSet, SavedQuestionSets, content_hash
+
+    if questions is None:
+        return SavedQuestionSets(settings.data_dir, startup_file=settings.questions_file).chosen()
+    return ChosenSet(questions.name, questions, None, content_hash(questions) if questions.is_file() else "")
+
+
+def _documents(settings: Settings, chosen: ChosenSet) -> Path:
+    """The documents the set asks about (a collection's kept originals, else the sample corpus), as
+    :meth:`pipelines.runtime.Runtime.question_set_documents` finds them, without starting Weaviate."""
+    if chosen.collection is None:
+        return settings.corpus_dir
+    from pipelines.knowledge.store import collection_name
+
+    return settings.data_dir / "documents" / collection_name(chosen.collection)
+
+
+def stored_verdict(questions: Path | None, out: Path, limit: int | None = None) -> int:
+    """``verdict --stored``: the verdict from the feedback store alone, on ``questions`` or (None) the set the
+    app's evaluation uses; 2 when the set cannot be read."""
     from pipelines.common.settings import settings_or_exit
     from pipelines.evaluation.question_tags import typed_questions
     from pipelines.evaluation.verdict import build_verdict, render_markdown, write_verdict
     from pipelines.feedback.store import FeedbackStore
 
     settings = settings_or_exit()
+    chosen = chosen_set(settings, questions)
+    questions = chosen.path
     try:
         items = typed_questions(questions, settings.data_dir)  # with the type edits made in the Evaluation tab
     except ValueError as exc:  # the set, or the stored type edits, cannot be read
@@ -68,8 +101,8 @@ def stored_verdict(questions: Path, out: Path, limit: int | None = None) -> int:
     items = items[:limit] if limit else items
     store = FeedbackStore.open(settings.feedback_target)
     try:
-        verdict = build_verdict(store, items, set_name=questions.name, adapter_folder=settings.adapter_path,
-                                corpus_dir=settings.corpus_dir)
+        verdict = build_verdict(store, items, set_name=chosen.label, adapter_folder=settings.adapter_path,
+                                corpus_dir=_documents(settings, chosen))
     finally:
         store.close()
     page = write_verdict(verdict, out)
@@ -156,9 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         return generate_questions(arguments[1:])
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    questions = args.questions or settings_or_exit().questions_file
     if args.stored:
-        return stored_verdict(questions, args.out, args.limit)
+        return stored_verdict(args.questions, args.out, args.limit)
 
     from pipelines.evaluation.batch import run_batch
     from pipelines.evaluation.verdict import render_markdown
@@ -168,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for problem in runtime.problems:
             print(f"warning: {problem}")
-        report = run_batch(runtime, questions, args.out, args.limit)
+        chosen = chosen_set(runtime.settings, args.questions)
+        report = run_batch(runtime, chosen.path, args.out, args.limit, set_name=chosen.label,
+                           collection=chosen.collection, corpus_dir=runtime.question_set_documents(chosen))
     finally:
         runtime.close()
     if args.command == VERDICT and report.verdict is not None:
