@@ -16,6 +16,7 @@ from components.questions import QuestionSetService
 from pipelines.arena.api import whole_number
 from pipelines.common.auth import AdminAuth
 from pipelines.common.questions import QuestionSetError
+from pipelines.evaluation.question_generation import DEFAULT_COUNT
 
 
 def question_endpoints(service: QuestionSetService | None, auth: AdminAuth, unavailable: str = "") -> list[Callable]:
@@ -26,14 +27,14 @@ def question_endpoints(service: QuestionSetService | None, auth: AdminAuth, unav
             raise gr.Error(f"The knowledge base is unavailable: {unavailable or 'no vector store'}")
         return service
 
-    def generate_questions(collection: str, count: int = 40, out_of_corpus: int = -1, seed: int = 0) -> dict:
+    def generate_questions(collection: str, count: int = DEFAULT_COUNT, out_of_corpus: int = -1, seed: int = 0) -> dict:
         """Make a question set from a collection's documents: each answerable question with its key fact and the
         sentence it came from, some out-of-corpus questions (no document answers them), worded away from the
         adapter's training questions. The same documents and seed give the same set.
 
         Args:
             collection: the collection whose documents the questions ask about.
-            count: how many questions (1-500).
+            count: at most this many questions (1-500): one per fact the rules can word, up to it.
             out_of_corpus: how many of them the documents cannot answer; -1 for a tenth or more.
             seed: the random seed (wording, order, splits).
 

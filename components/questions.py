@@ -25,6 +25,7 @@ from components.admin import require_admin
 from pipelines.common.auth import AdminAuth
 from pipelines.common.question_types import OUT_OF_CORPUS
 from pipelines.common.questions import QuestionSetError
+from pipelines.evaluation.question_generation import DEFAULT_COUNT
 
 TABLE_COLUMNS = ["keep", "id", "question", "key", "type", "form", "source", "reference", "split"]
 KEY_SEPARATOR = " | "
@@ -117,7 +118,9 @@ def build_questions_tab(service: QuestionSetService | None, auth: AdminAuth | No
     with gr.Row():
         collection = gr.Dropdown(collections, value=collections[0] if collections else None, label="Collection",
                                  elem_id="qs-collection", scale=2)
-        count = gr.Number(40, label="Questions", precision=0, minimum=1, maximum=500, elem_id="qs-count")
+        # At most this many: the rules give one question per checkable fact up to it (the CLI's default too).
+        count = gr.Number(DEFAULT_COUNT, label="Questions (at most)", precision=0, minimum=1, maximum=500,
+                          elem_id="qs-count")
         out_of_corpus = gr.Number(-1, label="Out-of-corpus (-1: a tenth or more)", precision=0, minimum=-1,
                                   maximum=200, elem_id="qs-ooc")
         seed = gr.Number(0, label="Seed", precision=0, elem_id="qs-seed")

@@ -88,6 +88,9 @@ def test_mcp_server_lists_and_calls_the_tools(api_app):
 
     tools, health_text = asyncio.run(session_calls())
     assert any(name.endswith("ask_both") for name in tools) and any(name.endswith("vote") for name in tools)
+    # Issue 29: an MCP client can generate a question set from a collection and fetch the saved one.
+    assert any(name.endswith("generate_questions") for name in tools), tools
+    assert any(name.endswith("question_set") for name in tools), tools
     assert set(tools).isdisjoint({"ask", "regenerate", "vote_left", "rate_left", "leaderboard"})  # UI
     assert not any(name.endswith("export_1") for name in tools)  # the UI's export is not a second /export
     assert "feedback_store" in health_text and "ok" in health_text

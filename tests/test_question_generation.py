@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.common.correctness import key_present
 from pipelines.common.questions import load_questions
-from pipelines.evaluation.__main__ import main
+from pipelines.evaluation.__main__ import main, parse_question_args
 from pipelines.evaluation.out_of_corpus import out_of_corpus_questions
 from pipelines.evaluation.question_checks import (
     TrainingQuestionsError,
@@ -19,6 +19,7 @@ from pipelines.evaluation.question_checks import (
     word_overlap,
 )
 from pipelines.evaluation.question_generation import (
+    DEFAULT_COUNT,
     QuestionGenerationError,
     SourceDocument,
     generate_question_set,
@@ -195,7 +196,7 @@ def test_the_dev_corpus_meets_the_goals():
 
     documents = read_documents(DEV / "docs")
     texts = {d.name: d.text for d in documents}
-    generated = generate_question_set(documents, count=250, seed=0)
+    generated = generate_question_set(documents, seed=0)  # the default count: one question per fact, capped
     rows = answerable(generated)
     found = sum(key_present(texts[row["source"]], [keys_of(row)[0]]) for row in rows)
     assert found / len(rows) >= 0.95
@@ -343,3 +344,62 @@ def test_a_question_worded_the_same_for_two_facts_is_dropped_as_ambiguous():
     questions = [item["question"] for item in answerable(generated)]
     assert questions == ["How much does the Tideglass card cost?"]  # no "How many cars does the ferry carry?" (24, 28?)
     assert generated.dropped["ambiguous: the same question has another answer in the document"] == 2
+
+
+# --- Issue 29's coverage round: facts the rules did not word before, and the default count. ---
+
+@pytest.mark.parametrize(("text", "key", "question"), [
+    # Each end of a range of dates or times is a question of its own, asked "from" and "until".
+    ("The Mirrimay Isle service runs only from 1 May to 30 September each year.", "1 May",
+     "From what date does the Mirrimay Isle service run?"),
+    ("The Mirrimay Isle service runs only from 1 May to 30 September each year.", "30 September",
+     "Until what date does the Mirrimay Isle service run?"),
+    # "and" between two verbs is not a pair of facts ("between 2 and 4" is).
+    ("Liferafts are inspected and repacked every 12 months by Harl and Benning Survey, an independent firm.",
+     "Harl and Benning Survey", "By whom are liferafts inspected and repacked every 12 months?"),
+    # A long subject would be quoted: its prepositional phrases lead the question instead.
+    ("A candidate for a Grade III ticket must have logged at least 400 hours before the examination.",
+     "400 hours", "For a Grade III ticket, how many hours must a candidate have logged?"),
+    # A past verb that is no participle ("took") ends the subject that "and raised" shares.
+    ("The most recent fare revision took effect on 1 February 2024 and raised the average fare by 4.5 percent.",
+     "4.5 percent", "By what percentage did the most recent fare revision raise the average fare?"),
+    # The first, last or most of a kind is asked for by its rank.
+    ("The newest Drover is MV Saint Elvary, launched in 2009.", "MV Saint Elvary", "What is the newest Drover?"),
+])
+def test_ranges_joined_verbs_long_subjects_and_ranks_are_worded(text, key, question):
+    assert questions_of(f"# Fares and fleet\n\n{text}\n").get(key) == question
+
+
+def test_a_rank_whose_name_goes_on_is_not_cut_short():
+    from pipelines.evaluation.question_facts import Unit, fact_spans
+    from pipelines.evaluation.question_wording import word_question
+
+    for text in ("The longest route is Route R4.", "The fastest crossing was Thrumwick to Oddry in 1998.",
+                 "The oldest member is Anna Berg and Carl Dorn is the youngest."):
+        unit = Unit(text, "sentence")
+        worded = [word_question(unit, span) for span in fact_spans(text) if span.kind == "name"]
+        # "Route" of "Route R4", "Thrumwick" of a crossing to Oddry, one of two names: none is the whole answer.
+        assert not any(isinstance(w, tuple) and w[0].startswith(("What is the", "What was the")) for w in worded), \
+            (text, worded)
+
+
+def test_by_default_every_fact_is_asked_once_up_to_the_cap_and_the_unanswerable_share_follows_the_set():
+    documents = read_documents(DEV / "docs")
+    default = generate_question_set(documents, seed=0)
+    everything = generate_question_set(documents, count=500, seed=0)
+    assert len(answerable(default)) == len(answerable(everything)) < DEFAULT_COUNT  # the cap does not bind here
+    assert 0.10 <= 1 - len(answerable(default)) / len(default.items) <= 0.20  # 15% of the set made, not of the cap
+    small = generate_question_set([FERRY], out_of_corpus=None)
+    assert len(answerable(small)) == 2 and len(small.items) == 3  # two facts worded: one out-of-corpus, not 30
+    capped = generate_question_set(documents, count=40, seed=0)
+    assert len(capped.items) <= 40
+    assert parse_question_args(["--docs", "d", "--out", "o.jsonl"]).count is None  # the command: the same default
+
+
+def test_a_subject_is_not_split_at_a_participle_or_a_measure():
+    worded = questions_of("# Fares\n\nA monthly pass loaded on a Tideglass card allows unlimited travel and costs "
+                          "68.00 drell.\n\nA break of at least 30 minutes must be taken at Orlan Bridge after every "
+                          "4 hours of driving.\n")
+    # "On a Tideglass card, how much does a monthly pass loaded cost?", "At least 30 minutes, where must a break
+    # of be taken?": the phrase belongs to the participle or is the measure, so it does not lead the question.
+    assert not any(q.startswith(("On a Tideglass card", "At least")) for q in worded.values()), worded

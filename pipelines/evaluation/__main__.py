@@ -114,15 +114,18 @@ def stored_verdict(questions: Path | None, out: Path, limit: int | None = None) 
 def parse_question_args(argv: list[str]) -> argparse.Namespace:
     """The ``questions`` command line, checked: counts at least 1 (out-of-corpus at least 0), overlap in 0..1."""
     from pipelines.evaluation.question_checks import MAX_TRAINING_OVERLAP
+    from pipelines.evaluation.question_generation import DEFAULT_COUNT
 
     parser = argparse.ArgumentParser(
         prog="python -m pipelines.evaluation questions",
         description="Generate a keyed question set (JSONL) from a folder of documents.")
     parser.add_argument("--docs", type=Path, required=True, help="the folder of documents (PDF, DOCX, HTML, md, txt)")
     parser.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
-    parser.add_argument("--count", type=int, default=40, help="about how many questions (default 40)")
+    parser.add_argument("--count", type=int, default=None,
+                        help="at most about this many questions (default: rules, one per checkable fact up to "
+                             f"{DEFAULT_COUNT}; model, 40)")
     parser.add_argument("--out-of-corpus", type=int, default=None,
-                        help="how many questions no document answers (default 15%% of --count)")
+                        help="how many questions no document answers (default 15%% of the set)")
     parser.add_argument("--generator", choices=GENERATORS, default="rules",
                         help="rules (default: offline, no model); model: ragas' testset generator on the judge "
                              "endpoint (ARENA_JUDGE=endpoint, ARENA_LLM_BASE_URL, ARENA_LLM_MODEL)")
@@ -134,7 +137,7 @@ def parse_question_args(argv: list[str]) -> argparse.Namespace:
                         help=f"the highest word overlap allowed with a training question (default "
                              f"{MAX_TRAINING_OVERLAP})")
     args = parser.parse_args(argv)
-    if args.count < 1:
+    if args.count is not None and args.count < 1:
         parser.error("--count must be at least 1")
     if args.out_of_corpus is not None and args.out_of_corpus < 0:
         parser.error("--out-of-corpus must be 0 or more")
@@ -157,8 +160,10 @@ def generate_questions(argv: list[str]) -> int:
     try:
         training = load_training_questions(args.training) if args.training else []
         documents = read_documents(args.docs)
-        options = {"count": args.count, "out_of_corpus": args.out_of_corpus, "seed": args.seed,
-                   "training_questions": training, "max_overlap": args.max_overlap}
+        options = {"out_of_corpus": args.out_of_corpus, "seed": args.seed, "training_questions": training,
+                   "max_overlap": args.max_overlap}
+        if args.count is not None:  # else each generator's own default (rules: one per fact, capped)
+            options["count"] = args.count
         if args.generator == "model":  # ragas' testset generator on the judge endpoint
             from pipelines.common.settings import settings_or_exit
             from pipelines.evaluation.question_generation_model import generate_with_endpoint

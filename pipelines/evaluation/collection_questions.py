@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from pipelines.common.questions import QuestionSetError
+from pipelines.evaluation.question_generation import DEFAULT_COUNT
 from pipelines.evaluation.saved_question_sets import ChosenSet, SavedQuestionSets, content_hash
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class CollectionQuestions:
             raise QuestionSetError("The knowledge base is unavailable: no documents to make questions from.")
         return self.knowledge.originals_dir(collection)
 
-    def generate(self, collection: str, count: int = 40, out_of_corpus: int = -1, seed: int = 0,
+    def generate(self, collection: str, count: int = DEFAULT_COUNT, out_of_corpus: int = -1, seed: int = 0,
                  progress: Progress | None = None) -> GeneratedQuestions:
         """Generate a set for the collection's documents; :class:`QuestionSetError` when it has none."""
         if not 1 <= count <= 500:

@@ -79,6 +79,9 @@ FORMS = ("lookup", "number", "date", "multi-fact", "comparison")
 FORM_TYPES = {"lookup": LOOKUP, "number": NUMBER, "date": NUMBER, "multi-fact": MULTI_FACT,
               "comparison": MULTI_FACT}
 OUT_OF_CORPUS_SHARE = 0.15  # of the set, by default: the goal is at least 10%, with room for a few dropped
+#: The default ``count``: a cap, not a target. The set holds one question per distinct checkable fact the rules
+#: can word (each document's facts in proportion), up to this many questions; a small corpus gives fewer.
+DEFAULT_COUNT = 200
 JOINED_SHARE = 0.1  # of the answerable questions: multi-fact, and again comparison
 DEV_SHARE = 0.2
 MIN_PER_DOCUMENT = 2
@@ -418,6 +421,7 @@ class _Picker:
     def __init__(self, dropped: Counter[str]) -> None:
         self.kept: list[Candidate] = []
         self.words: list[frozenset[str]] = []
+        self.references: list[str] = []
         self.facts: set[tuple[str, str]] = set()  # asked by a single-fact question
         self.joined: set[tuple[str, str]] = set()  # the key of a multi-fact or comparison question
         self.dropped = dropped
@@ -429,11 +433,15 @@ class _Picker:
             self.dropped["same fact already asked"] += 1
             return False
         words = content_words(candidate.question)
-        if any(word_overlap(words, other) >= NEAR_DUPLICATE for other in self.words):
+        # Two facts of one sentence asked alike are two questions ("From what date ...?", "Until what date ...?").
+        if any(word_overlap(words, other) >= NEAR_DUPLICATE and not (
+                reference == candidate.reference and kept.question != candidate.question and single)
+               for other, reference, kept in zip(self.words, self.references, self.kept, strict=True)):
             self.dropped["near-duplicate of another question"] += 1
             return False
         self.kept.append(candidate)
         self.words.append(words)
+        self.references.append(candidate.reference)
         if single:
             self.facts |= facts
         else:
@@ -495,13 +503,16 @@ def append_out_of_corpus(items: list[dict], documents: Sequence[SourceDocument],
                       "answerable": False})
 
 
-def generate_question_set(documents: Sequence[SourceDocument], *, count: int = 40, out_of_corpus: int | None = None,
+def generate_question_set(documents: Sequence[SourceDocument], *, count: int = DEFAULT_COUNT,
+                          out_of_corpus: int | None = None,
                           seed: int = 0, training_questions: Sequence[str] = (),
                           max_overlap: float = MAX_TRAINING_OVERLAP, retrieve: Retrieve | None = None,
                           progress: Progress | None = None) -> GeneratedSet:
-    """A checked question set of about ``count`` questions from ``documents`` (see the module docstring).
+    """A checked question set of at most about ``count`` questions from ``documents`` (see the module docstring):
+    one per distinct checkable fact until ``count`` is reached, so the default (:data:`DEFAULT_COUNT`) asks about
+    every fact of a small corpus.
 
-    ``out_of_corpus``: how many unanswerable questions (default: 15% of ``count``, at least one); ``retrieve``:
+    ``out_of_corpus``: how many unanswerable questions (default: 15% of the set, at least one); ``retrieve``:
     a search over the collection (question -> passages), used to check that no passage answers an out-of-corpus
     question. Each document with at least two checkable facts gets at least two questions, even when that takes
     the set over ``count``. Same documents and seed: the same set, byte for byte."""
@@ -564,6 +575,8 @@ def generate_question_set(documents: Sequence[SourceDocument], *, count: int = 4
         reports[name].questions = taken
     chosen = sorted(picker.kept, key=lambda c: (c.source, c.order, c.question))
     items = [_row(number, candidate, seed) for number, candidate in enumerate(chosen, start=1)]
+    if out_of_corpus is None:  # 15% of the set made, not of the cap: a corpus with few facts gets few
+        n_ooc = min(n_ooc, max(1, -(-len(items) * 15 // 85)))
     report(0.9, "Writing the out-of-corpus questions")
     append_out_of_corpus(items, documents, n_ooc, seed=seed, retrieve=retrieve, dropped=dropped)
     highest = max((highest_overlap(item["question"], training) for item in items), default=0.0) if training else 0.0

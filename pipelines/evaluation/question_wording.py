@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -216,8 +217,9 @@ def _sentence_subject(tokens: list[str]) -> list[str]:
     """The subject at the start of a sentence: the words before its first auxiliary or present-tense verb."""
     for index in range(1, min(len(tokens), 12)):
         token = tokens[index]
-        if token in AUXILIARIES or (_finite_verb(token, tokens[index - 1]) and verb_form(token) == "VBZ"):
-            return tokens[:index]
+        if token in AUXILIARIES or (_finite_verb(token, tokens[index - 1]) and (verb_form(token) == "VBZ" or (
+                verb_form(token) == "VBD" and not has_form(token, "VBN")))):
+            return tokens[:index]  # "... takes", "... took" (a past that is no participle: "built" may be one)
         if token.endswith((",", ";")):
             return []
     return []
@@ -366,10 +368,13 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
         return None
     if span.kind == NAME and len(tokens) > 1 and tokens[-1] == "the":
         tokens = tokens[:-1]  # "by the Scallenby Yard"
+    if span.kind in (DATE, TIME, YEAR) and (ends := _range_end(unit.text[: span.start], span)) is not None:
+        tokens = [*ends.split(), "until"]  # "runs from 1 May to 30 September": "Until what date does ... run?"
     if tokens[-1].lower() in ("and", "or", "to", "-", "the"):
         return None  # "between 2027 and 2030", "from 1 May to 30 September": the fact is half of a pair
     prep = tokens[-1].lower() if tokens and tokens[-1].lower() in _PREPOSITIONS else ""
-    if prep in ("from", "between") and re.match(r"\s+(?:to|and)\s", after):
+    if prep in ("from", "between") and re.match(r"\s+(?:to|and)\s", after) and not (
+            prep == "from" and span.kind in (DATE, TIME, YEAR) and re.match(r"\s+(?:to|until)\s", after)):
         return Refused("the fact is half of a pair (from ... to, between ... and)")
     if prep == "of" and (span.kind != NUMBER or not span.unit):
         return None  # "the memory of the Pellish Toll Company": the fact qualifies a noun, no clean question
@@ -487,9 +492,9 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
         if not 1 <= det <= 2:
             return None
         return _tidy(f"What {' '.join(noun)} {helper} {subject_text} {' '.join(predicate[:det])}")
-    if any(t.lower().strip(",") in ("and", "or", "between") for t in predicate if t[:1].isdigit() or t.islower()) \
-            and any(t[:1].isdigit() for t in predicate):
-        return None  # another fact of the same pair is in the predicate
+    if any(t.lower().strip(",") in ("and", "or") and any(n[:1].isdigit() for n in predicate[max(i - 2, 0): i + 3])
+           for i, t in enumerate(predicate)) or ("between" in predicate and any(t[:1].isdigit() for t in predicate)):
+        return None  # another fact of the same pair is in the predicate ("between 2 and 4", "12 or 14 days")
     while len(predicate) > 8:  # "taken out of the water for a full survey and overhaul": cut at a preposition
         cut = next((i for i in range(len(predicate) - 1, 1, -1) if predicate[i].lower() in _PREPOSITIONS), None)
         if cut is None:
@@ -501,6 +506,8 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
             or any(t.lower() in ("not", "never") for t in predicate):
         return None
     if predicate and predicate[-1].lower() in ("a", "an", "the"):
+        predicate = predicate[:-1]
+    while len(predicate) > 1 and predicate[-1].lower() in ("only", "just", "also", "still"):
         predicate = predicate[:-1]
     if words.startswith(("how much", "what percentage")) and predicate and predicate[-1].lower() == "of":
         predicate = predicate[:-1]
@@ -523,6 +530,13 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
                                              and verb_form(words_of_subject[i]) == "VBG"))), None)
     if cut is not None and not any(w[:1].isupper() or w[:1].isdigit() for w in words_of_subject[cut:]):
         subject_text = " ".join(words_of_subject[:cut])
+    if not moved and (split := _fronted_phrases(subject_text)) is not None:
+        # "A candidate for a Grade III ticket must have logged 400 hours" -> "For a Grade III ticket, how many
+        # hours must a candidate have logged?": the subject's phrases go first, so the question does not quote it.
+        head, phrases = split
+        question = _tidy(f"{', '.join(phrases)}, {words} {helper} {head} {' '.join(predicate)}")
+        if quoted_run(question, unit.text) < QUOTE_LIMIT and not _predicate_problem(predicate):
+            return question
     for _ in range(3):
         if _predicate_problem(predicate):
             break
@@ -537,6 +551,40 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
         else:
             break
     return None
+
+
+_FRONTABLE = frozenset(["for", "in", "on", "at", "with", "during", "under"])
+
+
+def _range_end(before: str, span: Span) -> str | None:
+    """The clause before "from <date> to" when ``span`` is the range's end ("The service runs only from 1 May to"
+    -> "The service runs only"), else None."""
+    match = re.search(r"^(?P<clause>.*\S)\s+from\s+(?P<first>\S.*?)\s+(?:to|until)\s+$", before)
+    if not match:
+        return None
+    first = fact_spans(match.group("first"))
+    if len(first) != 1 or first[0].kind != span.kind or first[0].text != match.group("first"):
+        return None
+    return match.group("clause")
+
+
+def _fronted_phrases(subject: str) -> tuple[str, list[str]] | None:
+    """A long subject split into its head and its prepositional phrases, last first, to lead the question:
+    "a single adult fare for a foot passenger in Zone C" -> ("a single adult fare", ["In Zone C", "for a foot
+    passenger"]); None when it has none (or one word of head)."""
+    words = subject.split()
+    cuts = [i for i, word in enumerate(words) if i >= 2 and word in _FRONTABLE and i + 1 < len(words)]
+    if not cuts or any(w[:1].isdigit() for w in words) or words[cuts[0] - 1].lower() in _PREPOSITIONS:
+        return None  # "a break of at least 30 minutes": a measure, not a phrase to move
+    head = words[cuts[0] - 1]
+    if not is_noun(head) or _participle(head):
+        return None  # "a monthly pass loaded on a Tideglass card": the phrase belongs to the participle
+    bounds = [*cuts, len(words)]
+    phrases = [" ".join(words[a:b]) for a, b in itertools.pairwise(bounds)][::-1]
+    if any(len(p.split()) < 2 for p in phrases):
+        return None
+    phrases[0] = phrases[0][:1].upper() + phrases[0][1:]
+    return " ".join(words[: cuts[0]]), phrases
 
 
 def _subject_text(subject: list[str], unit: Unit) -> str:
@@ -568,9 +616,19 @@ def _role_question(unit: Unit, span: Span) -> str | None:
     if match and any(word.lower().rstrip("s") in _ROLE_WORDS for word in match.group("role").split()):
         verb = "is" if match.group("verb") == "has been" else match.group("verb")
         return _tidy(f"Who {verb} the {match.group('role')}")
+    if match and _RANKED.match(match.group("role")) and len(span.text.split()) <= 4 and re.match(
+            r"\s*[,;.(]|\s*$|\s+(?:who|which|since|until)\b", unit.text[span.start + len(span.text):]):
+        # "The newest Drover is MV Saint Elvary" -> "What is the newest Drover?" (a first, last or most of a kind)
+        verb = "is" if match.group("verb") == "has been" else match.group("verb")
+        which = "Which" if re.match(r"\S+ of\b", match.group("role")) else "What"  # "the oldest of the class"
+        return _tidy(f"{which} {verb} the {match.group('role')}")
     if apposition and apposition.group("role").split()[-1].lower() in _ROLE_WORDS:
         return _tidy(f"Who is the {apposition.group('role')}")
     return None
+
+
+_RANKED = re.compile(r"^(?:first|last|only|oldest|newest|youngest|largest|smallest|longest|shortest|highest|lowest|"
+                     r"busiest|biggest|fastest|slowest|steepest|deepest|\w+est)\s+\S", re.IGNORECASE)
 
 
 def _appositive_question(unit: Unit, span: Span) -> str | None:
