@@ -15,6 +15,14 @@ a time, on the same CPU threads:
 Prints, for each path, decode tokens/s over llama.cpp alone's (a ratio measured in one run)::
 
     python bench/generation.py [--prompts 4] [--tokens 64] [--paths nf4,fp32,compiled,engine,shipped]
+
+``--steps`` measures instead what batching and the weight format cost per step, through each engine's own decode
+batch (``join`` prefills a row, ``step`` decodes one token of every live row): the prefill of one ~100-token
+prompt on llama.cpp for each weight format over the shipped Q4_1's, and on each engine a decode step of
+1/2/4/8/16 rows (and the transformers engine's prefill of 1/2/4/8 questions' two prompts), each with its
+tokens/s (or seconds) over one row's (or one question's); milliseconds are printed beside, never asserted::
+
+    python bench/generation.py --steps [--engines llama.cpp,transformers]
 """
 
 from __future__ import annotations
@@ -147,18 +155,113 @@ PATHS: dict[str, tuple[str, Callable[[], Run]]] = {
 }
 
 
+LONG_PROMPT = ("Lumenhollow Instruments makes field lamps, tide gauges and the Tessel T4 weather station. "
+               "Write a long, detailed story about a lighthouse keeper who repairs one of its lamps "
+               "during a storm, describing every step of the repair and every tool used.")
+STEP_ROWS = (1, 2, 4, 8, 16)
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def prefill_and_steps(batch, request, rows: int, steps: int = 6) -> tuple[float, float]:
+    """(seconds to join ``rows`` rows of ``request``: their prefill, median seconds of a step with all live)."""
+    with batch.holding():
+        started = time.perf_counter()
+        for row in range(rows):
+            batch.join(row, request, max_new_tokens=steps + 64)
+        prefill = time.perf_counter() - started
+        spent = []
+        for _ in range(steps):
+            if len(batch.row_ids) < rows:  # a row ended early: only full steps count
+                break
+            started = time.perf_counter()
+            batch.step()
+            spent.append(time.perf_counter() - started)
+        batch.leave(set(batch.row_ids))
+    return prefill, _median(spent)
+
+
+def step_table(name: str, batch, request) -> None:
+    prefill_and_steps(batch, request, 2)  # warm-up
+    step = {rows: prefill_and_steps(batch, request, rows)[1] for rows in STEP_ROWS}
+    print(f"  {name}: one decode step of {'/'.join(map(str, STEP_ROWS))} rows took "
+          f"{' / '.join(f'{step[rows] * 1000:.0f}' for rows in STEP_ROWS)} ms")
+    for rows in STEP_ROWS[1:]:
+        label = f"{name} tokens/s, {rows} rows / 1 row"
+        print(f"  {label:58s}: {(rows / step[rows]) / (1 / step[1]):.2f}  (step {step[rows] * 1000:.0f} ms "
+              f"vs {step[1] * 1000:.0f} ms)")
+
+
+def steps_main(engines: list[str]) -> None:
+    """The --steps measurements (see the module docstring)."""
+    from pipelines.common.settings import Settings
+    from pipelines.generation.decode_batch import DecodeBatch
+    from pipelines.generation.requests import GenerationRequest
+
+    request = GenerationRequest(messages(LONG_PROMPT))
+    print("generation --steps: prefill and decode-step costs through each engine's decode batch")
+    if "llama.cpp" in engines:
+        from pipelines.generation.llama_cpp_backend import LlamaCppBackend
+
+        prefill: dict[str, float] = {}
+        for weights in ("q4_1", "q8_0", "f16"):
+            backend = LlamaCppBackend.load(Settings(engine="llama.cpp", llama_cpp_weights=weights))
+            tokens = len(backend.tokenizer(backend.render_prompt(request.messages), add_special_tokens=False).input_ids)
+            prefill_and_steps(backend.batch, request, 1)  # warm-up
+            prefill[weights] = _median([prefill_and_steps(backend.batch, request, 1)[0] for _ in range(3)])
+            if weights == "q8_0":
+                step_table("llama.cpp engine (Q8_0)", backend.batch, request)
+            backend.close()
+        for weights in ("q8_0", "f16"):
+            label = f"llama.cpp prefill of {tokens} tokens, {weights.upper()} / Q4_1"
+            print(f"  {label:58s}: {prefill[weights] / prefill['q4_1']:.2f}  ({prefill[weights] * 1000:.0f} ms "
+                  f"vs {prefill['q4_1'] * 1000:.0f} ms)")
+    if "transformers" in engines:
+        from pipelines.generation.models import ModelBackend
+
+        backend = ModelBackend.load(Settings(engine="transformers", quantization="4bit"))
+        batch = DecodeBatch(backend)
+        step_table("transformers engine (NF4)", batch, request)
+        rag = GenerationRequest(messages(LONG_PROMPT * 3))  # a question's two prompts: a long and a short one
+        alone = GenerationRequest(messages(PROMPTS[0]))
+        seconds = {}
+        for questions in (1, 2, 4, 8):
+            with batch.holding():
+                started = time.perf_counter()
+                for number in range(questions):
+                    batch.join(2 * number, rag, max_new_tokens=4)
+                    batch.join(2 * number + 1, alone, max_new_tokens=4)
+                seconds[questions] = time.perf_counter() - started
+                batch.leave(set(batch.row_ids))
+        for questions in (2, 4, 8):
+            label = f"transformers prefill of {questions} questions / 1"
+            print(f"  {label:58s}: {seconds[questions] / seconds[1]:.2f}  ({seconds[questions]:.2f} s "
+                  f"vs {seconds[1]:.2f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--paths", default=",".join(PATHS), help=f"which of {', '.join(PATHS)} to measure")
+    parser.add_argument("--steps", action="store_true", help="prefill and decode-step costs instead")
+    parser.add_argument("--engines", default="llama.cpp,transformers", help="with --steps: which engines")
     args = parser.parse_args()
     import torch
 
     from pipelines.generation.llama_cpp_backend import llama_cpp_installed
 
+    engines = args.engines.split(",")
     if not llama_cpp_installed():
+        if args.steps and engines == ["transformers"]:
+            steps_main(engines)
+            return
         print("generation: llama-cpp-python is not installed (bash scripts/setup.sh builds it); skipped")
+        return
+    if args.steps:
+        steps_main(engines)
         return
     prompts = (PROMPTS * args.prompts)[: args.prompts]
     threads = torch.get_num_threads()
