@@ -27,7 +27,7 @@ def custom(tmp_path: Path) -> TrainingConfig:
     return TrainingConfig(rank=16, alpha=8, dropout=0.1, learning_rate=1e-4, epochs=2.5, max_steps=30, batch_size=2,
                           grad_accumulation=3, max_length=256, four_bit=False, seed=11, recipe="reading",
                           docs=tmp_path / "docs", dataset=tmp_path / "pairs.jsonl", questions=None,
-                          output=tmp_path / "out", model_id="org/model", eval_fraction=0.2)
+                          output=tmp_path / "out", model_id="org/model", eval_fraction=0.2, batching="grouped")
 
 
 def test_every_field_is_set_in_the_custom_config(tmp_path):
@@ -98,8 +98,8 @@ class Input:
 
 FORM = {"rank": 16.0, "alpha": 40.0, "dropout": 0.2, "learning_rate": 0.001, "epochs": 3, "max_steps": 12.0,
         "batch_size": 8.0, "grad_accumulation": 2.0, "max_length": 384.0, "four_bit": False,
-        "recipe": "closed-book", "use_questions": True, "password": "pw", "collection": "Docs", "use_table": False,
-        "pairs": None}
+        "recipe": "closed-book", "preset": "thorough", "use_questions": True, "password": "pw", "collection": "Docs",
+        "use_table": False, "pairs": None}
 
 
 def test_form_values_name_each_input_by_its_elem_id():
@@ -107,7 +107,7 @@ def test_form_values_name_each_input_by_its_elem_id():
     assert form_values(given) == FORM
     config_fields = {f.name for f in dataclasses.fields(TrainingConfig)}
     assert set(FORM_FIELDS.values()) - config_fields == {"use_questions", "password", "collection", "use_table",
-                                                         "pairs"}
+                                                         "pairs", "preset"}
     assert FORM_FIELDS["ft-lr"] == "learning_rate" and FORM_FIELDS["ft-batch"] == "batch_size"
     assert FORM_FIELDS["ft-accumulation"] == "grad_accumulation" and FORM_FIELDS["ft-4bit"] == "four_bit"
 

@@ -3,22 +3,26 @@
 Every field is a flag (``learning_rate`` is ``--learning-rate``, also ``--lr``; ``four_bit`` is ``--no-4bit``;
 ``questions=None`` is ``--no-questions``) whose default is the field's default, so a new setting needs no new
 flag. ``--config FILE`` reads a config written by :meth:`TrainingConfig.save` (a background job's); flags given
-on the command line override the file. Light (no transformers), so parsing is tested without the trainer.
+on the command line override the file. ``--preset quick|thorough`` sets the preset's values
+(:data:`~pipelines.training.config.PRESETS`) over the file's or the defaults, and flags override those;
+``--estimate-only`` prints the run's pairs, steps and minutes and trains nothing. Light (no transformers), so
+parsing is tested without the trainer.
 
 Example::
 
     config, progress_file = parse_command_line(["--config", "run.json", "--lr", "0.01"])
     config.learning_rate   # 0.01, every other value from run.json
+    parse_options(["--preset", "quick", "--estimate-only"]).estimate_only   # True
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pipelines.training.config import RECIPES, TrainingConfig, field_types
+from pipelines.training.config import BATCHING, PRESETS, RECIPES, TrainingConfig, field_types, preset_values
 
 # fields that None switches off, with a --no-<field> flag (as before the flags were made from the fields)
 NEGATIONS = {"questions": "template pairs from the documents only"}
@@ -34,7 +38,10 @@ HELP = {
     "output": "adapter folder (default: ARENA_ADAPTER_PATH)",
     "model_id": "base model (default: ARENA_MODEL_ID)",
     "eval_fraction": "share of the pairs held out for an eval loss (none below 10 pairs, at most 32)",
+    "batching": "packed (default): pairs end to end, no padding; grouped: padded batches of similar lengths; "
+                "padded: padded random batches (before issue 32)",
 }
+CHOICES = {"recipe": RECIPES, "batching": BATCHING}
 
 
 def flag(name: str) -> str:
@@ -47,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      argument_default=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help="a training config JSON file (flags given here override it)")
     parser.add_argument("--progress-file", type=Path, help="JSON lines of train/eval loss per step")
+    parser.add_argument("--preset", choices=tuple(PRESETS),
+                        help="thorough (the default's values): 6 epochs; quick: 3 epochs, half the time and "
+                             "fewer facts learned (flags given here override it)")
+    parser.add_argument("--estimate-only", action="store_true",
+                        help="load the model, time a warm-up, print pairs, steps and minutes; train nothing")
     kinds = field_types()
     for item in fields(TrainingConfig):
         default = item.default if item.default is not MISSING else None
@@ -57,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument("--no-4bit", dest="four_bit", action="store_false",
                                 help="plain LoRA on a full-precision base")
             continue
-        choices = RECIPES if item.name == "recipe" else None
+        choices = CHOICES.get(item.name)
         parser.add_argument(flag(item.name), *ALIASES.get(item.name, []), dest=item.name, type=kinds[item.name],
                             choices=choices, help=text)
         if item.name in NEGATIONS:
@@ -66,14 +78,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@dataclass(frozen=True)
+class CommandLine:
+    config: TrainingConfig
+    progress_file: Path | None = None
+    estimate_only: bool = False
+
+
 def parse_command_line(argv: list[str] | None = None) -> tuple[TrainingConfig, Path | None]:
     """(the run's config, the progress file or None). Exits with a usage message on a bad flag or file."""
+    options = parse_options(argv)
+    return options.config, options.progress_file
+
+
+def parse_options(argv: list[str] | None = None) -> CommandLine:
+    """The whole command line: the config (file, then preset, then flags), the progress file, estimate only."""
     parser = build_parser()
     given: dict[str, Any] = vars(parser.parse_args(argv))
     config_file: Path | None = given.pop("config", None)
     progress_file: Path | None = given.pop("progress_file", None)
+    estimate_only = bool(given.pop("estimate_only", False))
+    preset: str | None = given.pop("preset", None)
     try:
         base = TrainingConfig.load(config_file) if config_file else TrainingConfig()
+        if preset:
+            base = replace(base, **preset_values(preset))
         if "rank" in given and "alpha" not in given:  # alpha follows a rank given here (twice the rank)
             given["alpha"] = 2 * given["rank"]
         config = replace(base, **given)
@@ -81,4 +110,4 @@ def parse_command_line(argv: list[str] | None = None) -> tuple[TrainingConfig, P
         parser.error(f"{config_file or 'the flags'}: {exc}")
     if config.dataset is None and config.docs is None:
         parser.error("nothing to train on: give --docs or --dataset")
-    return config, progress_file
+    return CommandLine(config, progress_file, estimate_only)

@@ -44,6 +44,15 @@ class TrainingProgress:
     elapsed_s: float = 0.0
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, train loss)
     eval_losses: list[tuple[int, float]] = field(default_factory=list)
+    estimate: dict | None = None  # pairs, steps, seconds: told after the warm-up, before the first step
+
+    def estimate_text(self) -> str:
+        """``"443 pairs, 666 steps, about 21 minutes"`` once the warm-up has measured it, else ``""``."""
+        if not self.estimate:
+            return ""
+        seconds = float(self.estimate.get("seconds") or 0.0)
+        about = f"{seconds / 60:.0f} minutes" if seconds >= 120 else f"{seconds:.0f} seconds"
+        return f"{self.estimate.get('pairs')} pairs, {self.estimate.get('steps')} steps, about {about}"
 
     @property
     def eta_s(self) -> float | None:
@@ -71,6 +80,8 @@ def read_progress(path: Path) -> TrainingProgress:
             progress.losses.append((int(row["step"]), float(row["loss"])))
         if "eval_loss" in row:
             progress.eval_losses.append((int(row["step"]), float(row["eval_loss"])))
+        if row.get("event") == "estimate":
+            progress.estimate = {key: row.get(key) for key in ("pairs", "steps", "seconds")}
     return progress
 
 

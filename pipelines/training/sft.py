@@ -21,6 +21,7 @@ import logging
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +33,9 @@ from pipelines.common.question_types import DocumentStamp
 from pipelines.common.questions import load_questions
 from pipelines.generation.prompts import ASSISTANT_SYSTEM, ReaderOptions, rag_user_text
 from pipelines.knowledge.readers import ReadError, read_document
+from pipelines.training.batching import BatchLog, make_collator, sampling_strategy
 from pipelines.training.config import METADATA_FILE, RECIPES, Example, TrainingConfig, partial_path
+from pipelines.training.estimate import RunEstimate, estimate_run, measure_step_cost
 from pipelines.training.fact_pairs import document_pairs
 from pipelines.training.reading_pairs import reading_examples
 from pipelines.training.registry import recover_adapter, retired_path
@@ -49,10 +52,19 @@ class TrainingReport:
     duration_s: float = 0.0
     steps_per_s: float | None = None  # the training loop's own rate (Trainer's metric, loading excluded)
     peak_gpu_memory_mb: float | None = None  # CUDA only: QLoRA vs LoRA is compared on these two
+    train_s: float | None = None  # the training loop alone (Trainer's train_runtime): what the estimate predicts
+    real_tokens: int = 0  # pair tokens fed to the training loop, padding not counted
+    padding_share: float = 0.0  # share of the batches' token slots that were padding (0 when packed)
+    batches: list[tuple[int, int]] = field(default_factory=list)  # (real tokens, slots) of each trained batch
+    estimate: RunEstimate | None = None  # told before the loop started (train_adapter's on_estimate)
 
     @property
     def final_loss(self) -> float | None:
         return self.losses[-1] if self.losses else None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.real_tokens / self.train_s if self.train_s and self.real_tokens else None
 
 
 def build_examples(docs_dir: Path, questions_file: Path | None = None, split: str = "train",
@@ -200,7 +212,13 @@ class ProgressFile(TrainerCallback):
             out.write(json.dumps(row) + "\n")
 
     def on_train_begin(self, args, state, control, **kwargs) -> None:
-        self._write({"event": "start", "max_steps": state.max_steps, "elapsed_s": 0.0})
+        self._write({"event": "start", "max_steps": state.max_steps,
+                     "elapsed_s": round(time.perf_counter() - self.started, 2)})
+
+    def estimated(self, estimate: RunEstimate) -> None:
+        """Pairs, steps and seconds, before the first step: the Fine-tune tab shows them while the run warms up."""
+        self._write({"event": "estimate", **estimate.to_dict(),
+                     "elapsed_s": round(time.perf_counter() - self.started, 2)})
 
     def on_log(self, args, state, control, logs=None, **kwargs) -> None:
         logs = logs or {}
@@ -231,31 +249,74 @@ class EpochSnapshots(TrainerCallback):
             model.save_pretrained(self.folder / f"epoch-{round(state.epoch or 0)}")
 
 
+def lora_model(model_path: str, config: TrainingConfig):
+    """(tokenizer, the base with fresh LoRA layers on every linear layer, quantization label): the QLoRA recipe
+    (norms in fp32, and on CUDA gradient checkpointing; on a CPU it would recompute the forward for memory that
+    a small model does not need)."""
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    tokenizer, model, quantization = load_training_model(model_path, config.four_bit)
+    # Training never reads a KV cache, and with one transformers skips the mask it derives from a packed batch's
+    # position ids: measured, a packed batch then lets each pair attend to the pairs before it (loss 3.30 where the
+    # padded batch gives 2.11); without it the packed loss equals the padded one (tests/test_training_speed.py).
+    model.config.use_cache = False
+    if "4-bit" in quantization:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=torch.cuda.is_available())
+    model = get_peft_model(model, LoraConfig(
+        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        target_modules="all-linear", task_type="CAUSAL_LM",
+    ))
+    return tokenizer, model, quantization
+
+
+def warm_up_estimate(model, tokenizer, rows: list[dict], config: TrainingConfig) -> RunEstimate:
+    """The run's cost from a measured warm-up on the loaded model (:mod:`pipelines.training.estimate`)."""
+    cost = measure_step_cost(model, make_collator(tokenizer, config.batching), rows, config.batch_size)
+    return estimate_run([len(row["input_ids"]) for row in rows], config, cost)
+
+
+def estimate_training(model_path: str, examples: list[Example], config: TrainingConfig) -> RunEstimate:
+    """Pairs, steps and minutes of a run, without running it: load the model, time the warm-up, nothing written."""
+    if not examples:
+        raise ValueError("No training examples: add documents or a dataset first.")
+    tokenizer, model, _ = lora_model(model_path, config)
+    return warm_up_estimate(model, tokenizer, tokenize_examples(tokenizer, examples, config.max_length), config)
+
+
 def train_adapter(model_path: str, examples: list[Example], output_dir: Path, config: TrainingConfig,
                   base_model_id: str | None = None, eval_examples: list[Example] | None = None,
                   progress_file: Path | None = None,
-                  extra_callbacks: list[TrainerCallback] | None = None) -> TrainingReport:
+                  extra_callbacks: list[TrainerCallback] | None = None,
+                  on_estimate: Callable[[RunEstimate], None] | None = None) -> TrainingReport:
     """Train a LoRA adapter and write it, with its metadata, to ``output_dir`` (atomically);
-    ``extra_callbacks`` (e.g. :class:`EpochSnapshots`) join the trainer's own."""
+    ``extra_callbacks`` (e.g. :class:`EpochSnapshots`) join the trainer's own. With ``on_estimate`` (or a progress
+    file), a warm-up is timed first and the run's estimate is handed to it before the first step."""
     import torch
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
     if not examples:
         raise ValueError("No training examples: add documents or a dataset first.")
     started = time.perf_counter()
     cuda = torch.cuda.is_available()
-    tokenizer, model, quantization = load_training_model(model_path, config.four_bit)
+    tokenizer, model, quantization = lora_model(model_path, config)
+    rows = tokenize_examples(tokenizer, examples, config.max_length)
     loss_log = LossLog()
     callbacks: list[TrainerCallback] = [loss_log]
-    if progress_file is not None:
-        callbacks.append(ProgressFile(progress_file))
+    progress = ProgressFile(progress_file) if progress_file is not None else None
+    if progress is not None:
+        callbacks.append(progress)
+    estimate = None
+    if on_estimate is not None or progress is not None:
+        estimate = warm_up_estimate(model, tokenizer, rows, config)
+        for tell in (on_estimate, progress.estimated if progress else None):
+            if tell is not None:
+                tell(estimate)
     callbacks += extra_callbacks or []
     partial = partial_dir(output_dir)
     eval_kwargs = {}
     if eval_examples:
-        per_epoch = max(1, -(-len(examples) // (config.batch_size * config.grad_accumulation)))
-        total = config.max_steps if config.max_steps > 0 else int(per_epoch * config.epochs)
+        total = config.planned_steps(len(rows))
         eval_kwargs = {"eval_strategy": "steps", "eval_steps": max(1, total // 6),
                        "per_device_eval_batch_size": config.batch_size}
     args = TrainingArguments(
@@ -268,25 +329,24 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         gradient_checkpointing=cuda,
         optim="paged_adamw_8bit" if cuda and "4-bit" in quantization else "adamw_torch",
         remove_unused_columns=False,
+        train_sampling_strategy=sampling_strategy(config.batching),
         disable_tqdm=False,
         **eval_kwargs,
         **trainer_defaults(config.seed),
     )
-    if "4-bit" in quantization:  # norms in fp32, input grads on for checkpointing: the QLoRA recipe
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cuda)
-    model = get_peft_model(model, LoraConfig(
-        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-        target_modules="all-linear", task_type="CAUSAL_LM",
-    ))
+    batches = BatchLog(make_collator(tokenizer, config.batching), counted=rows)
     # transformers' Trainer, not TRL's SFTTrainer: TRL 1.16 always adds a fused LM head that recomputes the
     # 49k-vocabulary projection in the backward pass (measured 1.49-1.70x a bare peft loop per step on CPU).
     trainer = Trainer(
-        model=model, args=args, train_dataset=tokenize_examples(tokenizer, examples, config.max_length),
+        model=model, args=args, train_dataset=rows,
         eval_dataset=tokenize_examples(tokenizer, eval_examples, config.max_length) if eval_examples else None,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
-        processing_class=tokenizer, callbacks=callbacks,
+        data_collator=batches, processing_class=tokenizer, callbacks=callbacks,
     )
     report = run_trainer(trainer, output_dir, loss_log, quantization, started)
+    trained = report.steps * config.grad_accumulation  # the loader builds one batch ahead: that one never trained
+    report.real_tokens, report.padding_share = batches.real_tokens(0, trained), batches.padding_share(0, trained)
+    report.batches = batches.batches[:trained]
+    report.estimate = estimate
     save_adapter(trainer.model, output_dir, report, {
         "method": "sft",
         "recipe": config.recipe,
@@ -298,6 +358,10 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         "held_out_examples": len(eval_examples or []),
         "eval_losses": loss_log.eval_losses,
         "hyperparameters": config.hyperparameters(),
+        "batching": config.batching,
+        "padding_share": round(report.padding_share, 3),
+        "tokens_per_s": None if report.tokens_per_s is None else round(report.tokens_per_s, 1),
+        "estimate_s": None if estimate is None else round(estimate.seconds, 1),
     })
     return report
 
@@ -313,7 +377,8 @@ def run_trainer(trainer, output_dir: Path, loss_log: LossLog, quantization: str,
     metrics = trainer.train().metrics
     return TrainingReport(output_dir, trainer.state.global_step, loss_log.losses, quantization,
                           time.perf_counter() - started, metrics.get("train_steps_per_second"),
-                          torch.cuda.max_memory_allocated() / 2**20 if cuda else None)
+                          torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
+                          train_s=metrics.get("train_runtime"))
 
 
 def trainer_defaults(seed: int) -> dict:
