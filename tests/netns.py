@@ -13,8 +13,10 @@ Example::
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,9 +77,6 @@ class LinkedNamespaces:
 
     def _wait_for_namespaces(self, attempts: int = 100) -> None:
         """``unshare`` makes the namespace before it runs ``sleep``: wait until both holders are inside theirs."""
-        import os
-        import time
-
         own = os.readlink("/proc/self/ns/net")
         for _ in range(attempts):
             try:

@@ -27,14 +27,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 from pipelines.common.settings import PROJECT_ROOT, Settings
 from pipelines.generation.models import OFFLINE_MODEL_HUB_ID, materialize_offline_model
-from pipelines.knowledge.weaviate_server import WEAVIATE_VERSION
 from tests.netns import LinkedNamespaces, Namespace, namespaces_available
+from tests.test_spaces import weaviate_release
 
 QUESTION = "Who founded Lumenhollow Instruments?"
 PORT = 7860  # a Space's app_port
@@ -67,13 +66,9 @@ def hub_cache(root: Path) -> Path:
     return root
 
 
-def weaviate_release(root: Path) -> str:
+def weaviate_release_url(root: Path) -> str:
     """Weaviate's release tarball laid out as GitHub serves it; the URL template the app fills in."""
-    folder = root / "download" / WEAVIATE_VERSION
-    folder.mkdir(parents=True)
-    with tarfile.open(folder / f"weaviate-{WEAVIATE_VERSION}-Linux-amd64.tar.gz", "w:gz", compresslevel=1) as tar:
-        tar.add(Settings().resolved_weaviate_binary, arcname="weaviate")
-    return f"file://{root}/download/{{version}}/weaviate-{{version}}-Linux-{{arch}}.tar.gz"
+    return f"file://{weaviate_release(root)}/download/{{version}}/weaviate-{{version}}-Linux-{{arch}}.tar.gz"
 
 
 def through_socket(database: str) -> str:
@@ -154,7 +149,7 @@ def test_a_space_comes_up_serves_a_visitor_elsewhere_and_keeps_the_vote_across_a
     assert problem is None, f"the Space simulation needs network namespaces (run as scripts/test.sh does): {problem}"
     assert (SPACE_VENV / "bin" / "python").exists(), "no Space virtualenv: run `bash scripts/setup.sh --dev`"
     assert not (SPACE_VENV / "bin" / "llama_cpp").exists()
-    env = space_environment(tmp_path / "home", hub_cache(tmp_path / "hf"), weaviate_release(tmp_path / "releases"),
+    env = space_environment(tmp_path / "home", hub_cache(tmp_path / "hf"), weaviate_release_url(tmp_path / "releases"),
                             through_socket(postgres_database))
 
     with LinkedNamespaces() as link:

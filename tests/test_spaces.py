@@ -22,15 +22,20 @@ from pipelines.knowledge.weaviate_server import WEAVIATE_VERSION, free_ports
 from pipelines.runtime import Runtime, batches_across_sessions
 
 
+def weaviate_release(root: Path) -> Path:
+    """``root`` holding the real binary's release tarball laid out as GitHub's downloads are
+    (``download/<version>/weaviate-<version>-Linux-amd64.tar.gz``)."""
+    folder = root / "download" / WEAVIATE_VERSION
+    folder.mkdir(parents=True)
+    with tarfile.open(folder / f"weaviate-{WEAVIATE_VERSION}-Linux-amd64.tar.gz", "w:gz", compresslevel=1) as tar:
+        tar.add(Settings().resolved_weaviate_binary, arcname="weaviate")
+    return root
+
+
 @pytest.fixture(scope="module")
 def release_server(tmp_path_factory):
     """An HTTP server on loopback laid out like GitHub's release downloads, holding the real binary."""
-    root = tmp_path_factory.mktemp("releases")
-    folder = root / "download" / WEAVIATE_VERSION
-    folder.mkdir(parents=True)
-    binary = Settings().resolved_weaviate_binary
-    with tarfile.open(folder / f"weaviate-{WEAVIATE_VERSION}-Linux-amd64.tar.gz", "w:gz", compresslevel=1) as tar:
-        tar.add(binary, arcname="weaviate")
+    root = weaviate_release(tmp_path_factory.mktemp("releases"))
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
