@@ -25,12 +25,20 @@ else
   echo "no nvidia-smi: a dry run on the CPU" | tee "$RESULTS/gpu.txt"
 fi
 # Install only what this machine lacks, from the bundle (never from an index).
-missing=()
-for pair in bitsandbytes:bitsandbytes peft:peft accelerate:accelerate psutil:psutil pydantic:pydantic pydantic_core:pydantic-core \
-            pydantic_settings:pydantic-settings dotenv:python-dotenv typing_inspection:typing-inspection \
-            annotated_types:annotated-types; do
-  python -c "import ${pair%%:*}" 2>/dev/null || missing+=("${pair##*:}")
-done
+# One interpreter tries every import (one start per module cost 4-5 s each where a sitecustomize loads torch).
+mapfile -t missing < <(python - <<'PY'
+import importlib
+
+for module, package in [("bitsandbytes", "bitsandbytes"), ("peft", "peft"), ("accelerate", "accelerate"),
+                        ("psutil", "psutil"), ("pydantic", "pydantic"), ("pydantic_core", "pydantic-core"),
+                        ("pydantic_settings", "pydantic-settings"), ("dotenv", "python-dotenv"),
+                        ("typing_inspection", "typing-inspection"), ("annotated_types", "annotated-types")]:
+    try:
+        importlib.import_module(module)
+    except Exception:  # absent or broken: install it from the bundle
+        print(package)
+PY
+)
 if ((${#missing[@]})); then
   echo "installing from the bundle: ${missing[*]}"
   python -m pip install --quiet --no-index --no-deps --target "$DEPS" --find-links "$BUNDLE/wheels" "${missing[@]}"

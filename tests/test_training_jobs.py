@@ -65,6 +65,7 @@ def test_a_background_job_trains_registers_and_refuses_a_second_one(test_setting
     progress = job.progress()
     assert progress.step == 4 and progress.max_steps == 4 and len(progress.losses) == 4
     assert progress.losses[-1][1] < progress.losses[0][1]
+    assert progress.estimate is None   # four micro-batches: started at once, no warm-up and no estimate told
     (registered,) = list_adapters([tmp_path / "adapters"])
     assert registered.path == job.output_dir and registered.steps == 4 and "4-bit" in registered.quantization
     assert registered.steps_per_s > 0 and registered.peak_gpu_memory_mb is None  # CPU: no GPU peak to show

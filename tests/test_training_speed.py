@@ -21,7 +21,7 @@ from pipelines.common.settings import Settings
 from pipelines.training.batching import BatchLog, make_collator
 from pipelines.training.cli import parse_command_line, parse_options
 from pipelines.training.config import PRESETS, Example, TrainingConfig
-from pipelines.training.estimate import StepCost, estimate_run
+from pipelines.training.estimate import StepCost, estimate_run, worth_a_warm_up
 from pipelines.training.jobs import TrainingJobs, read_progress
 from tests.tab_handlers import tab_events, value_with_id
 
@@ -139,6 +139,9 @@ def test_the_step_cost_line_and_the_planned_steps():
     assert (estimate.pairs, estimate.steps) == (40, 10)
     assert estimate.seconds == pytest.approx(10 * (2.5 + 0.005 * 400))
     assert estimate.summary() == "40 pairs, 10 steps, about 45 seconds on this machine"
+    # Five warm-up passes are not worth it before a run of fewer than eight micro-batches: it starts at once.
+    assert not worth_a_warm_up(41, replace(config, max_steps=3))   # 3 steps x 2 micro-batches
+    assert worth_a_warm_up(41, replace(config, max_steps=4)) and worth_a_warm_up(5, TrainingConfig(epochs=8))
 
 
 @pytest.fixture(scope="module")

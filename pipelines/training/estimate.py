@@ -61,6 +61,16 @@ class RunEstimate:
         return {"pairs": self.pairs, "steps": self.steps, "seconds": round(self.seconds, 1), **asdict(self.cost)}
 
 
+#: A warm-up times five forward and backward passes; a run of fewer micro-batches than this is over about as soon
+#: as its estimate would be, so it starts at once and tells no estimate (tests' and demos' few-step runs).
+MIN_MICRO_BATCHES_FOR_WARM_UP = 8
+
+
+def worth_a_warm_up(pairs: int, config: TrainingConfig) -> bool:
+    """Whether the run is long enough for its estimate to be worth five extra passes before it."""
+    return config.planned_steps(pairs) * config.grad_accumulation >= MIN_MICRO_BATCHES_FOR_WARM_UP
+
+
 def estimate_run(pair_tokens: list[int], config: TrainingConfig, cost: StepCost) -> RunEstimate:
     """The run's pairs, steps and seconds: each step's micro-batches hold the mean pair's tokens times the batch."""
     steps = config.planned_steps(len(pair_tokens))

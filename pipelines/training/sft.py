@@ -35,7 +35,7 @@ from pipelines.generation.prompts import ASSISTANT_SYSTEM, ReaderOptions, rag_us
 from pipelines.knowledge.readers import ReadError, read_document
 from pipelines.training.batching import BatchLog, make_collator, sampling_strategy
 from pipelines.training.config import METADATA_FILE, RECIPES, Example, TrainingConfig, partial_path
-from pipelines.training.estimate import RunEstimate, estimate_run, measure_step_cost
+from pipelines.training.estimate import RunEstimate, estimate_run, measure_step_cost, worth_a_warm_up
 from pipelines.training.fact_pairs import document_pairs
 from pipelines.training.reading_pairs import reading_examples
 from pipelines.training.registry import recover_adapter, retired_path
@@ -291,7 +291,8 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
                   on_estimate: Callable[[RunEstimate], None] | None = None) -> TrainingReport:
     """Train a LoRA adapter and write it, with its metadata, to ``output_dir`` (atomically);
     ``extra_callbacks`` (e.g. :class:`EpochSnapshots`) join the trainer's own. With ``on_estimate`` (or a progress
-    file), a warm-up is timed first and the run's estimate is handed to it before the first step."""
+    file), a warm-up is timed first and the run's estimate is handed to it before the first step (not for a run of
+    under :data:`MIN_MICRO_BATCHES_FOR_WARM_UP` micro-batches: it would take about as long as the run)."""
     import torch
     from transformers import Trainer, TrainingArguments
 
@@ -307,7 +308,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     if progress is not None:
         callbacks.append(progress)
     estimate = None
-    if on_estimate is not None or progress is not None:
+    if (on_estimate is not None or progress is not None) and worth_a_warm_up(len(rows), config):
         estimate = warm_up_estimate(model, tokenizer, rows, config)
         for tell in (on_estimate, progress.estimated if progress else None):
             if tell is not None:
