@@ -10,7 +10,7 @@ import gradio as gr
 from components.admin import require_admin
 from components.finetune_form import form_config
 from pipelines.common.auth import AdminAuth
-from pipelines.training.config import RECIPES, TrainingConfig
+from pipelines.training.config import DEFAULT_PRESET, RECIPES, TrainingConfig, preset_values
 from pipelines.training.jobs import TrainingBusy, TrainingJobs
 from pipelines.training.registry import AdapterError, list_adapters
 
@@ -30,9 +30,10 @@ def training_endpoints(jobs: TrainingJobs | None, auth: AdminAuth, adapter_folde
     def train(admin_password: str, collection: str = "", recipe: str = _DEFAULTS.recipe,
               use_question_set: bool = True, four_bit: bool = True, lora_rank: int = _DEFAULTS.rank,
               lora_alpha: int = _DEFAULTS.alpha, lora_dropout: float = _DEFAULTS.dropout,
-              learning_rate: float = _DEFAULTS.learning_rate, epochs: float = _DEFAULTS.epochs,
-              max_steps: int = -1, batch_size: int = _DEFAULTS.batch_size,
-              grad_accumulation: int = _DEFAULTS.grad_accumulation, max_length: int = _DEFAULTS.max_length) -> dict:
+              learning_rate: float | None = None, epochs: float | None = None,
+              max_steps: int = -1, batch_size: int | None = None,
+              grad_accumulation: int = _DEFAULTS.grad_accumulation, max_length: int = _DEFAULTS.max_length,
+              preset: str = DEFAULT_PRESET) -> dict:
         """Start a background QLoRA run on a collection's documents; follow it with training_status.
 
         Args:
@@ -44,12 +45,13 @@ def training_endpoints(jobs: TrainingJobs | None, auth: AdminAuth, adapter_folde
             lora_rank: LoRA rank r.
             lora_alpha: LoRA alpha.
             lora_dropout: LoRA dropout.
-            learning_rate: the optimizer's learning rate.
-            epochs: passes over the pairs.
+            learning_rate: the optimizer's learning rate (empty: the preset's).
+            epochs: passes over the pairs (empty: the preset's).
             max_steps: stop after this many steps (-1: by epochs).
-            batch_size: pairs per step.
+            batch_size: pairs per step (empty: the preset's).
             grad_accumulation: steps accumulated per optimizer update.
             max_length: longest pair in tokens.
+            preset: thorough (the default: the dev sweep's settings) or quick (half the epochs, half the time).
 
         Returns:
             job_id and status ("running"); one run at a time.
@@ -61,10 +63,12 @@ def training_endpoints(jobs: TrainingJobs | None, auth: AdminAuth, adapter_folde
             folder = documents_of(collection)  # a bad name: ValueError; an unknown one: no documents (below)
             if folder is None:
                 raise gr.Error("The knowledge base is unavailable: no documents to train on.")
-            values = {"rank": lora_rank, "alpha": lora_alpha, "dropout": lora_dropout, "learning_rate": learning_rate,
-                      "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size,
+            preset_values(preset)  # an unknown preset: ValueError naming the presets
+            given = {"learning_rate": learning_rate, "epochs": epochs, "batch_size": batch_size}
+            values = {"rank": lora_rank, "alpha": lora_alpha, "dropout": lora_dropout, "max_steps": max_steps,
                       "grad_accumulation": grad_accumulation, "max_length": max_length, "four_bit": four_bit,
-                      "recipe": recipe, "use_questions": use_question_set}
+                      "recipe": recipe, "use_questions": use_question_set, "preset": preset,
+                      **{name: value for name, value in given.items() if value is not None}}
             config = form_config(values, docs=folder, questions_file=require_jobs().settings.questions_file)
             job = require_jobs().start(config, name=(collection or "adapter").lower())
         except (TrainingBusy, ValueError) as exc:

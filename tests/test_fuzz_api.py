@@ -318,3 +318,22 @@ def test_train_starts_a_sound_run_or_refuses(train: SimpleNamespace, collection:
     assert config.rank >= 1 and config.alpha >= 1 and config.batch_size >= 1 and config.grad_accumulation >= 1
     assert 0 <= config.dropout < 1 and 0 < config.learning_rate < float("inf") and 0 < config.epochs < float("inf")
     assert isinstance(config.max_steps, int) and config.max_length >= 16  # max_steps <= 0: train by epochs
+
+
+def test_train_takes_a_preset_under_the_values_given_and_refuses_an_unknown_one(train: SimpleNamespace) -> None:
+    """/train's preset sets epochs, batch and learning rate unless the call gives them; an unknown preset is
+    refused with the presets' names and starts nothing."""
+    from pipelines.training.config import PRESETS
+
+    train.train("", "", "both", False, preset="quick")
+    quick = train.jobs.started[-1]
+    assert (quick.epochs, quick.batch_size, quick.learning_rate) == tuple(
+        PRESETS["quick"][name] for name in ("epochs", "batch_size", "learning_rate"))
+    train.train("", "", "both", False)
+    assert train.jobs.started[-1].epochs == PRESETS["thorough"]["epochs"] != quick.epochs   # the default preset
+    train.train("", "", "both", False, epochs=1.5, preset="quick")
+    assert train.jobs.started[-1].epochs == 1.5   # a value given wins over the preset's
+    started = len(train.jobs.started)
+    with pytest.raises(gr.Error, match="quick"):
+        train.train("", "", "both", False, preset="fastest")
+    assert len(train.jobs.started) == started
