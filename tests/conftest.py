@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -261,6 +263,8 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadFileScheduling
 
+    config.option.loadscopereorder = False  # files go out longest first (the collection's order, below)
+
     class FilesWithTheSharedAppTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             file = super()._split_scope(nodeid)
@@ -269,9 +273,31 @@ def pytest_xdist_make_scheduler(config, log):
     return FilesWithTheSharedAppTogether(config, log)
 
 
+#: Seconds each test file took in a whole run (``python scripts/file_durations.py``, from its JUnit XML): the
+#: files are handed out longest first, so the two workers do not end with one slow file left on one of them while
+#: the other sits idle (xdist's own order, most tests first, sent the one-test files of a minute or more last).
+FILE_DURATIONS = Path(__file__).with_name("file_durations.json")
+
+
+def longest_files_first(items: list) -> None:
+    """Reorder ``items`` in place: files by their recorded seconds, longest first (the shared app's files as one,
+    a file not yet recorded as a middling one); each file's tests keep their written order."""
+    recorded = json.loads(FILE_DURATIONS.read_text()) if FILE_DURATIONS.is_file() else {}
+    middling = sorted(recorded.values())[len(recorded) // 2] if recorded else 0.0
+    unit_seconds: dict[str, float] = defaultdict(float)
+    for name in {item.path.name for item in items}:
+        unit_seconds["shared-app" if name in SHARED_APP_FILES else name] += recorded.get(name, middling)
+
+    def unit(item) -> str:
+        return "shared-app" if item.path.name in SHARED_APP_FILES else item.path.name
+
+    items.sort(key=lambda item: (-unit_seconds[unit(item)], unit(item)))
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark as ``integration`` every test that needs a heavy fixture, so ``-m "not integration"`` runs the
-    fast unit tests alone. Nothing is deselected by default: CI runs everything."""
+    """Hand out files longest first, and mark as ``integration`` every test that needs a heavy fixture, so
+    ``-m "not integration"`` runs the fast unit tests alone. Nothing is deselected by default: CI runs everything."""
+    longest_files_first(items)
     on_shared_app = {item.path.name for item in items if "shared_app" in getattr(item, "fixturenames", ())}
     if on_shared_app - SHARED_APP_FILES:
         raise pytest.UsageError(f"{sorted(on_shared_app - SHARED_APP_FILES)} use shared_app: add them to "
