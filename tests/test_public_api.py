@@ -35,7 +35,7 @@ EXPECTED = {
     "/delete_document": ["admin_password", "collection", "document"],
     "/train": ["admin_password", "collection", "recipe", "use_question_set", "four_bit", "lora_rank", "lora_alpha",
                "lora_dropout", "learning_rate", "epochs", "max_steps", "batch_size", "grad_accumulation",
-               "max_length"],
+               "max_length", "preset"],
     "/training_status": [],
     "/cancel_training": ["admin_password"],
     "/adapters": [],
