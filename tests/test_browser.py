@@ -91,7 +91,8 @@ def test_ask_vote_and_see_ragas_scores(app_url, page):
     board = page.locator("#leaderboard").inner_text()
     assert board.index("RAG") < board.index("Fine-tuned"), board  # the only vote went to RAG: it ranks first
     page.locator("#export").click()
-    expect(page.locator("#export-files")).to_contain_text("ratings", timeout=30_000)
+    # Behind the tab's refresh and the vote's scoring on the app's queue: a loaded 2-core machine took over 30 s.
+    expect(page.locator("#export-files")).to_contain_text("ratings", timeout=90_000)
     assert "dpo" in page.locator("#export-files").inner_text()
     page.screenshot(path=str(ARTIFACTS / "leaderboard.png"), full_page=True)
 
