@@ -10,13 +10,16 @@ what an adapter trained on them saw, see ``pipelines.training.fact_pairs``), and
 No model is loaded: the rules generator needs none.
 
     python bench/question_sets.py [--count 200] [--small-count 40] [--seed 0] [--corpus dev]
-                                  [--sample 30 --out sample.jsonl]
+                                  [--sample 30 --out sample.jsonl] [--misses dev]
 
 The share of hand-written keys asked is given twice: at ``--count`` (default: the command's default, one question
 per checkable fact the rules can word up to 200, what a user gets without asking) and at ``--small-count`` (40: a
 small set, where the ranking of facts decides what is asked). ``--sample N`` also writes N random generated
 questions of the ``--count`` sets (seeded by ``--seed``, drawn apart from the generation's own randomness) for a
-person to review.
+person to review. ``--misses dev`` prints each hand-written fact of that corpus the ``--count`` set does not ask
+about, with the stage that lost it (no fact span holds the key, no wording rule fits, a wording refused and why, a
+check failed and why, or worded and checked but not chosen). Read the misses of the dev corpus only: the test
+corpus is for reporting, never for tuning.
 """
 
 from __future__ import annotations
@@ -95,7 +98,63 @@ def measure(corpus: Path, count: int, seed: int, small_count: int = 40) -> dict:
         "highest overlap": generated.max_training_overlap, "hand-written overlap": round(hand_overlap, 3),
         "training questions": len(training), "seconds per 100": seconds * 100 / max(len(generated.items), 1),
         "dropped": dict(generated.dropped), "generated": generated,
+        "missed": [item for item in hand if item not in covered],
     }
+
+
+def miss_stage(item, corpus: Path, training: list[str]) -> str:
+    """Where a hand-written fact was lost on its way into the generated set (see the module docstring)."""
+    from pipelines.common.correctness import normalise_answer
+    from pipelines.evaluation.question_checks import content_words
+    from pipelines.evaluation.question_facts import fact_spans, text_units
+    from pipelines.evaluation.question_generation import (
+        MAX_TRAINING_OVERLAP,
+        SourceDocument,
+        _check,
+        document_candidates,
+        salient_words,
+    )
+    from pipelines.evaluation.question_wording import Refused, word_question
+    from pipelines.knowledge.readers import read_document
+
+    path = corpus / "docs" / item.source
+    document = SourceDocument(path.name, read_document(path.name, path.read_bytes()).text)
+    wanted = {normalise_answer(key) for key in item.keys}
+    units = text_units(document.text)
+    salient = salient_words(document, units)
+    outcomes = []
+    for unit in units:
+        if unit.cells:
+            for header, value in unit.cells:
+                if normalise_answer(value) in wanted or any(key in normalise_answer(value) for key in wanted):
+                    outcomes.append(f"table cell {header!r}={value!r}")
+            continue
+        for span in fact_spans(unit.text):
+            if normalise_answer(span.text) in wanted:
+                worded = word_question(unit, span, salient)
+                outcomes.append(f"no wording rule fits ({span.kind})" if worded is None else
+                                f"refused: {worded.reason}" if isinstance(worded, Refused) else f"worded: {worded[0]}")
+    candidates, _ = document_candidates(document)
+    trained = [content_words(q) for q in training]
+    for candidate in candidates:
+        if any(normalise_answer(k) in wanted for k in candidate.keys):
+            why = _check(candidate, document.text, trained, MAX_TRAINING_OVERLAP)
+            outcomes.append(f"candidate {candidate.question!r}: " + (f"check failed: {why}" if why else
+                                                                      "passed the checks, not chosen"))
+    if not outcomes:
+        spans = [s.text for u in units for s in fact_spans(u.text) if item.keys[0].lower() in u.text.lower()]
+        return f"no fact span holds the key (spans of its sentence: {spans})"
+    return "; ".join(dict.fromkeys(outcomes))
+
+
+def misses(result: dict, corpus: Path) -> str:
+    """Each hand-written fact the generated set does not ask about, with the stage that lost it."""
+    training = training_questions(corpus / "docs")
+    lines = [f"### misses: {result['corpus']} ({len(result['missed'])})"]
+    for item in result["missed"]:
+        lines.append(f"- {item.id} [{item.source}] key {item.keys[0]!r}: {item.question}\n"
+                     f"    ref: {item.reference}\n    {miss_stage(item, corpus, training)}")
+    return "\n".join(lines)
 
 
 def report(result: dict) -> str:
@@ -143,12 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", choices=("dev", "test"), action="append")
     parser.add_argument("--sample", type=int, default=0, help="write this many random questions for review")
     parser.add_argument("--out", type=Path, default=Path("question-sample.jsonl"))
+    parser.add_argument("--misses", choices=("dev", "test"), help="print this corpus's missed hand-written facts")
     args = parser.parse_args(argv)
     sampled = []
     for name in args.corpus or ("dev", "test"):
         result = measure(ROOT / "assets" / "eval" / name, args.count, args.seed, args.small_count)
         print(report(result))
         print()
+        if args.misses == name:
+            print(misses(result, ROOT / "assets" / "eval" / name))
+            print()
         sampled += [{**item, "corpus": name} for item in result["generated"].items]
     if args.sample:
         picked = random.Random(f"review:{args.seed}").sample(sampled, min(args.sample, len(sampled)))

@@ -1,6 +1,8 @@
 """The Questions tab: a question set made from a collection's documents, reviewed, saved and put to use.
 
-Pick a collection, generate (the rules generator offline; progress shown), then review the table: untick *keep* to
+Pick a collection and a generator (the offline rules, or the model: ragas' testset generation on the judge
+endpoint, offered only when one is configured, the tab saying why otherwise), generate (progress shown), then
+review the table: untick *keep* to
 remove a question, edit any cell, add rows by hand. *Save* validates every row as the app will read it (nothing is
 saved half-way: a bad row is named and the saved set stays as it was), and *Use for evaluation* makes the saved set
 the one the batch evaluation, the verdict, the question-type table and the Arena's "next question" use. The tab
@@ -25,18 +27,26 @@ from components.admin import require_admin
 from pipelines.common.auth import AdminAuth
 from pipelines.common.question_types import OUT_OF_CORPUS
 from pipelines.common.questions import QuestionSetError
+from pipelines.evaluation.collection_questions import MODEL, MODEL_DEFAULT_COUNT, RULES
 from pipelines.evaluation.question_generation import DEFAULT_COUNT
 
 TABLE_COLUMNS = ["keep", "id", "question", "key", "type", "form", "source", "reference", "split"]
 KEY_SEPARATOR = " | "
+GENERATOR_CHOICES = [("rules (offline, one question per checkable fact)", RULES),
+                     ("model (ragas' testset generation on the judge endpoint)", MODEL)]
 
 
 class QuestionSetService(Protocol):
     """What the tab needs of the runtime (:class:`pipelines.runtime.Runtime` gives it)."""
 
+    default_generator: str
+
     def question_collections(self) -> list[str]: ...
+    def question_generators(self) -> list[str]: ...
+    def generator_note(self) -> str: ...
     def generate_questions(self, collection: str, count: int, out_of_corpus: int, seed: int,
-                           progress: Callable[[float, str], None] | None = None) -> tuple[list[dict], str]: ...
+                           progress: Callable[[float, str], None] | None = None,
+                           generator: str | None = None) -> tuple[list[dict], str]: ...
     def saved_question_rows(self, collection: str) -> list[dict]: ...
     def save_question_set(self, collection: str, rows: Sequence[Mapping[str, object]]) -> str: ...
     def choose_question_set(self, collection: str | None) -> str: ...
@@ -125,6 +135,11 @@ def build_questions_tab(service: QuestionSetService | None, auth: AdminAuth | No
                                   maximum=200, elem_id="qs-ooc")
         seed = gr.Number(0, label="Seed", precision=0, elem_id="qs-seed")
         refresh = gr.Button("↻", elem_id="qs-refresh", scale=0, min_width=40)
+    # The model generator needs a judge endpoint: without one the radio is locked on rules and the note says why.
+    note = service.generator_note()
+    generator = gr.Radio(GENERATOR_CHOICES, value=service.default_generator, label="Generator",
+                         interactive=MODEL in service.question_generators(), elem_id="qs-generator")
+    gr.Markdown(f"ℹ️ {html.escape(note)}" if note else "", visible=bool(note), elem_id="qs-generator-note")
     with gr.Row():
         generate = gr.Button("✨ Generate questions", variant="primary", elem_id="qs-generate")
         load_saved = gr.Button("↻ Load the saved set", elem_id="qs-load")
@@ -141,16 +156,22 @@ def build_questions_tab(service: QuestionSetService | None, auth: AdminAuth | No
     status = gr.Markdown(service.chosen_question_set_line(), elem_id="qs-status")
 
     def on_generate(name: str | None, how_many: float | None, ooc: float | None, chosen_seed: float | None,
+                    how: str | None = None,
                     progress=gr.Progress()) -> tuple[pd.DataFrame, str]:  # noqa: B008 (Gradio's progress idiom)
         if not name:
             raise gr.Error("Pick a collection first (upload documents in the Knowledge tab).")
         try:
             rows, summary = service.generate_questions(
                 name, int(how_many or 40), int(-1 if ooc is None else ooc), int(chosen_seed or 0),
-                progress=lambda share, text: progress(share, desc=text))
+                progress=lambda share, text: progress(share, desc=text), generator=how or service.default_generator)
         except (QuestionSetError, ValueError, OSError) as exc:
             raise gr.Error(str(exc)) from exc
         return rows_to_frame(rows), summary
+
+    def on_generator(how: str) -> float:
+        """Each generator's own count: the rules ask one question per fact up to the cap; the model's questions
+        cost several calls each."""
+        return MODEL_DEFAULT_COUNT if how == MODEL else DEFAULT_COUNT
 
     def on_load(name: str | None) -> tuple[pd.DataFrame, str]:
         rows = service.saved_question_rows(name) if name else []
@@ -181,7 +202,8 @@ def build_questions_tab(service: QuestionSetService | None, auth: AdminAuth | No
                 status: service.chosen_question_set_line()}
 
     refresh.click(on_refresh, inputs=[collection], outputs=[collection, status], api_name=False)
-    generate.click(on_generate, inputs=[collection, count, out_of_corpus, seed], outputs=[table, report],
+    generator.change(on_generator, inputs=[generator], outputs=[count], api_name=False)
+    generate.click(on_generate, inputs=[collection, count, out_of_corpus, seed, generator], outputs=[table, report],
                    api_name=False, concurrency_limit=1, concurrency_id="question-generation")
     load_saved.click(on_load, inputs=[collection], outputs=[table, report], api_name=False)
     save.click(on_save, inputs=[collection, table, password], outputs=[status], api_name=False)

@@ -38,7 +38,7 @@ from pipelines.common.persistence import (
 from pipelines.common.questions import QuestionSetError
 from pipelines.common.settings import OFFLINE_MODEL, Settings
 from pipelines.common.spaces import download_weaviate, in_space, is_loopback, on_zero_gpu, space_owner
-from pipelines.evaluation.collection_questions import CollectionQuestions
+from pipelines.evaluation.collection_questions import CollectionQuestions, endpoint_model_generator
 from pipelines.evaluation.judges import JUDGED_METRICS, LLMJudge
 from pipelines.evaluation.question_tags import TypeRow
 from pipelines.evaluation.saved_question_sets import ChosenSet, SavedQuestionSets
@@ -336,9 +336,13 @@ class Runtime:
             retriever = self.knowledge.retriever(replace(self.retrieval_defaults, collection=collection))
             return lambda query: [hit.text for hit in retriever.run(query, 3)]
 
+        # The model generator (ragas on the judge endpoint) is offered only where an endpoint is configured.
+        endpoint = self.settings.judge == "endpoint" and bool(self.settings.llm_base_url)
         return CollectionQuestions(self.knowledge, self.question_sets,
                                    training_questions=lambda docs: training_questions(docs, self.settings),
-                                   retriever_for=retriever_for, on_chosen=self._use_references_of)
+                                   retriever_for=retriever_for, on_chosen=self._use_references_of,
+                                   model=endpoint_model_generator(self.settings, lambda: self.embedder)
+                                   if endpoint else None, default_generator=self.settings.question_generator)
 
     def _use_references_of(self, chosen: ChosenSet) -> None:
         """A chosen set's reference answers join the scorer's, so votes on its questions are scored by key."""

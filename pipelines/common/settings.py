@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     judge_max_tokens: int = Field(512, ge=16, le=8192, description="Longest reply of one judge call.")
     judge_timeout_s: float = Field(180.0, gt=0, description="Longest wait for one metric of one answer.")
     questions_file: Path = PROJECT_ROOT / "assets" / "questions.jsonl"
+    question_generator: Literal["rules", "model"] = Field(
+        "rules", description="The Questions tab's generator at start: rules = offline, no model (one question per "
+        "checkable fact); model = ragas' testset generator on the judge endpoint (needs ARENA_JUDGE=endpoint). The "
+        "tab offers the model generator whenever a judge endpoint is configured."
+    )
 
     # Server
     host: str | None = Field(None, description="Address to listen on; unset: GRADIO_SERVER_NAME when the platform "
@@ -206,6 +211,9 @@ class Settings(BaseSettings):
     def _endpoint_judge_needs_endpoint(self) -> Settings:
         if self.judge == "endpoint" and not self.llm_base_url:
             raise ValueError("ARENA_JUDGE=endpoint needs ARENA_LLM_BASE_URL (and ARENA_LLM_MODEL)")
+        if self.question_generator == "model" and self.judge != "endpoint":
+            raise ValueError("ARENA_QUESTION_GENERATOR=model needs a capable model behind an OpenAI-compatible "
+                             "endpoint: ARENA_JUDGE=endpoint with ARENA_LLM_BASE_URL and ARENA_LLM_MODEL")
         return self
 
     @property

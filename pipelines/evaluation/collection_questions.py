@@ -30,6 +30,14 @@ if TYPE_CHECKING:
     from pipelines.evaluation.question_generation import GeneratedSet
 
 Progress = Callable[[float, str], None]
+RULES, MODEL = "rules", "model"
+#: The model generator's count when none is given (each question costs several model calls; the command's too).
+MODEL_DEFAULT_COUNT = 40
+#: Why the Questions tab offers only the rules generator when no judge endpoint is configured.
+MODEL_NEEDS_ENDPOINT = ("The model generator (ragas' testset generation) needs a capable model behind an "
+                        "OpenAI-compatible endpoint: set ARENA_JUDGE=endpoint with ARENA_LLM_BASE_URL and "
+                        "ARENA_LLM_MODEL, then restart. The in-process 135M model cannot write the JSON ragas asks "
+                        "for, so only the offline rules generator is offered.")
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,31 @@ def rules_generator(docs_dir: Path, **options) -> GeneratedQuestions:
     return folder_generator(generate_question_set)(docs_dir, **options)
 
 
+def endpoint_model_generator(settings, embedder: Callable[[], object]) -> QuestionGenerator:
+    """The model generator on the settings' judge endpoint (ragas' testset generation: :mod:`pipelines.evaluation.
+    question_generation_model`), built on its first use, so an app that never asks loads neither ragas nor the
+    embeddings for it; ``embedder``: the app's embedder (an :class:`~pipelines.knowledge.embeddings.Embedder`),
+    or None for the configured embedding model loaded here."""
+    built: list[QuestionGenerator] = []
+
+    def generate(docs_dir: Path, **options) -> GeneratedQuestions:
+        if not built:
+            from pipelines.evaluation.question_generation import QuestionGenerationError
+            from pipelines.evaluation.question_generation_model import endpoint_writer, model_generator
+            from pipelines.evaluation.scorer import _ragas_embeddings
+            from pipelines.knowledge.embeddings import Embedder
+
+            try:
+                writer = endpoint_writer(settings)
+            except QuestionGenerationError as exc:
+                raise QuestionSetError(str(exc)) from exc
+            loaded = embedder() or Embedder.load(settings.embedding_model)
+            built.append(model_generator(writer, _ragas_embeddings(loaded), settings.judge_max_tokens))
+        return built[0](docs_dir, **options)
+
+    return generate
+
+
 class CollectionKnowledge(Protocol):
     """What this needs of :class:`pipelines.knowledge.base.KnowledgeBase`."""
 
@@ -113,10 +146,17 @@ class CollectionQuestions:
     def __init__(self, knowledge: CollectionKnowledge | None, sets: SavedQuestionSets, *,
                  training_questions: Callable[[Path], Sequence[str]], generate: QuestionGenerator = rules_generator,
                  retriever_for: Callable[[str], Callable[[str], list[str]] | None] | None = None,
-                 on_chosen: Callable[[ChosenSet], None] | None = None) -> None:
+                 on_chosen: Callable[[ChosenSet], None] | None = None, model: QuestionGenerator | None = None,
+                 default_generator: str = RULES) -> None:
+        """``generate``: the rules generator; ``model``: the model generator, None when no endpoint is configured
+        (the tab then says why it is not offered); ``default_generator``: the one the tab starts on."""
         self.knowledge = knowledge
         self.sets = sets
-        self._generate = generate
+        self._generators: dict[str, QuestionGenerator] = {RULES: generate, **({MODEL: model} if model else {})}
+        if default_generator not in self._generators:
+            raise QuestionSetError(f"The {default_generator} generator is not available: " + (
+                MODEL_NEEDS_ENDPOINT if default_generator == MODEL else f"choose one of {', '.join(self._generators)}"))
+        self.default_generator = default_generator
         self._training_questions = training_questions
         self._retriever_for = retriever_for
         self._on_chosen = on_chosen
@@ -125,27 +165,40 @@ class CollectionQuestions:
     def question_collections(self) -> list[str]:
         return self.knowledge.collections() if self.knowledge else []
 
+    def question_generators(self) -> list[str]:
+        """The generators this app can run: rules always, model when a judge endpoint is configured."""
+        return list(self._generators)
+
+    def generator_note(self) -> str:
+        """Why the model generator is not offered ("" when it is)."""
+        return "" if MODEL in self._generators else MODEL_NEEDS_ENDPOINT
+
     def documents_dir(self, collection: str) -> Path:
         if self.knowledge is None:
             raise QuestionSetError("The knowledge base is unavailable: no documents to make questions from.")
         return self.knowledge.originals_dir(collection)
 
     def generate(self, collection: str, count: int = DEFAULT_COUNT, out_of_corpus: int = -1, seed: int = 0,
-                 progress: Progress | None = None) -> GeneratedQuestions:
-        """Generate a set for the collection's documents; :class:`QuestionSetError` when it has none."""
+                 progress: Progress | None = None, generator: str | None = None) -> GeneratedQuestions:
+        """Generate a set for the collection's documents with ``generator`` (None: :attr:`default_generator`);
+        :class:`QuestionSetError` when it has none, or the generator is not available here."""
         if not 1 <= count <= 500:
             raise QuestionSetError(f"Ask for 1 to 500 questions, not {count}.")
+        generate = self._generators.get(generator or self.default_generator)
+        if generate is None:
+            raise QuestionSetError(MODEL_NEEDS_ENDPOINT if generator == MODEL else
+                                   f"Unknown generator {generator!r}: choose one of {', '.join(self._generators)}.")
         folder = self.documents_dir(collection)
         if not folder.is_dir() or not any(p.is_file() for p in folder.iterdir()):
             raise QuestionSetError(f"{collection} holds no documents: upload some in the Knowledge tab first.")
         retrieve = self._retriever_for(collection) if self._retriever_for else None
-        return self._generate(folder, count=count, out_of_corpus=None if out_of_corpus < 0 else out_of_corpus,
-                              seed=seed, training_questions=list(self._training_questions(folder)), retrieve=retrieve,
-                              progress=progress)
+        return generate(folder, count=count, out_of_corpus=None if out_of_corpus < 0 else out_of_corpus,
+                        seed=seed, training_questions=list(self._training_questions(folder)), retrieve=retrieve,
+                        progress=progress)
 
     def generate_questions(self, collection: str, count: int, out_of_corpus: int, seed: int,
-                           progress: Progress | None = None) -> tuple[list[dict], str]:
-        generated = self.generate(collection, count, out_of_corpus, seed, progress)
+                           progress: Progress | None = None, generator: str | None = None) -> tuple[list[dict], str]:
+        generated = self.generate(collection, count, out_of_corpus, seed, progress, generator)
         if not generated.rows:
             reasons = "; ".join(generated.notes) or "no document states a checkable fact"
             raise QuestionSetError(f"No question could be made from {collection}'s documents: {reasons}.")

@@ -250,8 +250,8 @@ def fact_spans(text: str) -> list[Span]:
                      and not unit.startswith(("V ", "Th")))):
             end = match.end("value")
             unit = ""
-        if unit.endswith(("'s", "’s")):
-            end, unit = match.end("value"), ""
+        if unit.endswith(("'s", "’s")) or re.search(r"\b(?:aged|age of)(?: under| over)?\s+$", text[:match.start()]):
+            end, unit = match.end("value"), ""  # "aged 5 travel free": an age, "travel" is no unit
         if unit.isalpha() and unit.islower() and getAllLemmas(unit) and "NOUN" not in getAllLemmas(unit):
             end, unit = match.end("value"), ""  # "3 consecutive days", "120 supervised hours": not the unit
         elif unit.isalpha() and unit.islower() and (following := re.match(r" ([a-z]+)\b", text[end:])) \

@@ -319,7 +319,9 @@ def document_candidates(document: SourceDocument, refused: Counter[str] | None =
             question, _ = worded
             rank = _rank(question, span)
             keys = key_forms(span)
-            attribute = span.unit if span.kind == "number" and span_unit_kind(span) != "currency" else ""
+            # Shares of different wholes do not compare ("40 percent of the members", "18 percent of turnover").
+            attribute = span.unit if span.kind == "number" and span_unit_kind(span) not in ("currency", "percent") \
+                else ""
             candidates.append(Candidate(question, keys, unit.text, document.name, _form(span), order, rank,
                                         _subject(question, keys), attribute, span.value))
     return candidates, spans_seen

@@ -165,6 +165,8 @@ def wh_phrase(span: Span, prep: str) -> tuple[str, bool] | None:
         if prep == "every":
             return "how often", True
         if kind == "currency":
+            if prep == "into" and span.unit[:1].isalpha():
+                return f"into how many {span.unit}", True  # "divided into 100 pennets": a count of coins
             if prep == "for":
                 return "for how much", True  # "can be hired for 15 Th": "For how much can ... be hired?"
             return "how much", prep in ("at", "of", "")
@@ -173,8 +175,8 @@ def wh_phrase(span: Span, prep: str) -> tuple[str, bool] | None:
         unit = "per cent" if span.unit in ("%",) else span.unit
         unit = re.sub(r"^(?:million|billion|thousand|hundred) ", "", unit)  # "1.1 million passengers": how many
         words = f"how many {unit}" if span.unit not in ("°C",) else "what temperature"
-        if prep in ("for", "within", "after", "in", "by", "to", "from", "under", "over", "than"):
-            return f"{prep} {words}", True
+        if prep in ("for", "within", "after", "in", "by", "to", "from", "under", "over", "than", "into"):
+            return f"{prep} {words}", True  # "divided into 100 pennets": "Into how many pennets ...?"
         return words, prep in ("of", "")
     if span.kind == NAME:
         if prep == "by":
@@ -390,6 +392,13 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
         return Refused("the fact is one item of a list of names")
     if prep and uses_prep:
         tokens = tokens[:-1]
+    if prep == "every" and tokens and tokens[-1].lower() == "once":
+        # "held at least once every 14 days": "How often ...?" asks it; the "once" and its qualifier go.
+        tokens = tokens[:-1]
+        for qualifier in ("at least", "at most", "no more than", "no less than", "not more than"):
+            if " ".join(tokens[-len(qualifier.split()):]).lower() == qualifier:
+                tokens = tokens[: -len(qualifier.split())]
+                break
     # The clause: back from the fact to a comma, semicolon or relative word; a subordinate clause ("when the
     # gauge reads below 2.8 metres") is asked as the main clause's condition. A relative clause right after a
     # short noun phrase ("a stoppage that lasted 19 days") is asked about that noun phrase.
@@ -470,8 +479,10 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
     if inverted is None:
         return None
     subject, helper, predicate = inverted
-    if not subject or len(subject) > 12 or subject[0].lower() in _NUMBER_WORDS:
-        return None
+    if not subject or len(subject) > 12 or (subject[0].lower() in _NUMBER_WORDS and not (
+            len(subject) == 2 and subject[1].isalpha() and subject[1].islower() and (
+                can_be("NOUN", subject[1]) or not verb_lemma(subject[1])))):
+        return None  # "Three of the boats ...", "Two were scrapped"; "One drell is divided ..." reads well
     if problem := _subject_problem(subject, salient, bool(relative)):
         return Refused(problem)
     subject_text = _subject_text(subject, unit)
@@ -530,6 +541,15 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
                                              and verb_form(words_of_subject[i]) == "VBG"))), None)
     if cut is not None and not any(w[:1].isupper() or w[:1].isdigit() for w in words_of_subject[cut:]):
         subject_text = " ".join(words_of_subject[:cut])
+    elif cut is not None and not moved and cut + 2 < len(words_of_subject) and \
+            words_of_subject[cut + 1].lower() in _FRONTABLE and not _predicate_problem(predicate):
+        # "A monthly pass loaded on a Tideglass card ... costs 68.00 drell" -> "On a Tideglass card, how much does
+        # a monthly pass cost?": the participle goes, its phrase (which names what the subject is) leads.
+        phrase = words_of_subject[cut + 1:]
+        question = _tidy(f"{phrase[0].capitalize()} {' '.join(phrase[1:])}, {words} {helper} "
+                         f"{' '.join(words_of_subject[:cut])} {' '.join(predicate)}")
+        if quoted_run(question, unit.text) < QUOTE_LIMIT:
+            return question
     if not moved and (split := _fronted_phrases(subject_text)) is not None:
         # "A candidate for a Grade III ticket must have logged 400 hours" -> "For a Grade III ticket, how many
         # hours must a candidate have logged?": the subject's phrases go first, so the question does not quote it.
@@ -615,7 +635,15 @@ def _role_question(unit: Unit, span: Span) -> str | None:
                            before)
     if match and any(word.lower().rstrip("s") in _ROLE_WORDS for word in match.group("role").split()):
         verb = "is" if match.group("verb") == "has been" else match.group("verb")
-        return _tidy(f"Who {verb} the {match.group('role')}")
+        question = _tidy(f"Who {verb} the {match.group('role')}")
+        role = match.group("role").split()
+        last = next((i for i in range(len(role) - 1, 1, -1) if role[i].lower() in _PREPOSITIONS - {"of"}), None)
+        if quoted_run(question, unit.text) >= QUOTE_LIMIT and last is not None:
+            # "The holder of the Bank Seat since 2022 has been ..." -> "Since 2022, who has been the holder of the
+            # Bank Seat?": the role's last phrase leads, so the question does not quote the sentence.
+            phrase = " ".join(role[last:])
+            return _tidy(f"{phrase[:1].upper()}{phrase[1:]}, who {match.group('verb')} the {' '.join(role[:last])}")
+        return question
     if match and _RANKED.match(match.group("role")) and len(span.text.split()) <= 4 and re.match(
             r"\s*[,;.(]|\s*$|\s+(?:who|which|since|until)\b", unit.text[span.start + len(span.text):]):
         # "The newest Drover is MV Saint Elvary" -> "What is the newest Drover?" (a first, last or most of a kind)
@@ -705,16 +733,83 @@ def _subject_name_question(unit: Unit, span: Span) -> str | None:
     return _tidy(f"Who {' '.join(tail)} {moved}")
 
 
+def _age_question(unit: Unit, span: Span) -> str | None:
+    """An age threshold: "Passengers aged 67 or over pay half fare" -> "From what age do passengers pay half
+    fare?" ("aged under 5 travel free": "Below what age ...?")."""
+    if span.kind != NUMBER or span.unit not in ("", "years"):
+        return None
+    before, after = unit.text[: span.start], unit.text[span.start + len(span.text):]
+    opening = re.match(r"^(?P<subject>[A-Z][\w’'-]*(?:\s+[\w’'-]+){0,4}?)\s+aged\s+(?P<under>under\s+)?$", before)
+    if not opening:
+        return None
+    over = re.match(r"^\s+(?:or|and)\s+(?:over|older|above)\b", after)
+    if bool(over) == bool(opening.group("under")):
+        return None
+    rest = re.match(r"^\s*(?P<rest>[^,;.()]+)", after[over.end():] if over else after)
+    if not rest:
+        return None
+    subject, verb, *predicate = [opening.group("subject").split(), *rest.group("rest").split()]
+    if verb.lower() in AUXILIARIES and predicate:
+        helper = verb.lower()
+    elif verb.islower() and verb_form(verb) in ("VB", "VBZ", "VBD"):
+        helper = {"VB": "do", "VBZ": "does", "VBD": "did"}[verb_form(verb)]
+        predicate = [lemma(verb), *predicate]
+    else:
+        return None
+    words = "Below what age" if opening.group("under") else "From what age"
+    subject_text = _lower_first(" ".join(subject)) if subject[0] in _LOWER_STARTS or (
+        subject[0][1:].islower() and not subject[0].isupper() and can_be("NOUN", subject[0])) else " ".join(subject)
+    subject_text = subject_text[:1].lower() + subject_text[1:] if can_be("NOUN", subject[0]) else subject_text
+    while True:
+        question = _tidy(f"{words} {helper} {subject_text} {' '.join(predicate)}")
+        last = next((i for i in range(len(predicate) - 1, 0, -1) if predicate[i].lower() in _PREPOSITIONS), None)
+        if quoted_run(question, unit.text) < QUOTE_LIMIT:
+            return question
+        if last is None:
+            return None
+        predicate = predicate[:last]
+
+
+_MANDATE = re.compile(r"^(?P<who>.*?)\b(?:requires?|required|demanded|stipulates?|stipulated|insists?|insisted|"
+                      r"specifies|specified|ordered|ruled|decreed|mandates|mandated) that\s+(?P<rest>.+)$")
+
+
+def _mandate(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
+    """A fact in a mandate's clause ("The charter requires that the Winter Chest hold 18 percent ...") as the plain
+    rule it states ("the Winter Chest must hold 18 percent ..."), with the span moved to match; None when the clause
+    after "that" has no bare verb after its subject (it is then a statement, not a mandate)."""
+    match = _MANDATE.match(unit.text)
+    if not match or span.start < match.start("rest"):
+        return None
+    rest = match.group("rest")
+    tokens = rest.split()
+    at = next((i for i in range(1, min(len(tokens), 8)) if tokens[i].isalpha() and tokens[i].islower()
+               and verb_form(tokens[i]) == "VB" and tokens[i - 1].lower() not in _DETERMINERS
+               and not can_be("ADJ", tokens[i])), None)
+    if at is None or any(t.endswith((",", ";")) for t in tokens[:at]):
+        return None
+    offset = len(" ".join(tokens[:at])) + 1  # where the verb starts in ``rest``
+    text = f"{rest[:offset]}must {rest[offset:]}"
+    text = text[:1].upper() + text[1:]
+    start = span.start - match.start("rest") + (len("must ") if span.start - match.start("rest") >= offset else 0)
+    if text[start:start + len(span.text)] != span.text:
+        return None
+    return Unit(text, unit.kind, unit.heading, unit.cells, unit.previous), Span(span.text, span.kind, start,
+                                                                                  span.unit, span.value)
+
+
 def word_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset()) -> tuple[str, int] | Refused | None:
     """The question whose answer is ``span`` in ``unit`` and how sure the rule is of its wording (0: a shape of its
     own or a clause inverted around its verb; 1: a condition asked with "when"/"under what condition"),
     :class:`Refused` when a rule fits but its question would read badly (the generator counts why), or None when
     no rule fits. ``salient``: the words of the document's title and headings ("the manual" is plain there)."""
-    for rule in (_label_question, _appositive_question, _role_question, _subject_name_question):
+    for rule in (_label_question, _appositive_question, _role_question, _subject_name_question, _age_question):
         question = rule(unit, span)
         if question:
             return question, 0
     question = _clause_question(unit, span, salient)
+    if question is None and (mandated := _mandate(unit, span)) is not None:
+        question = _clause_question(*mandated, salient)
     if question is None or isinstance(question, Refused):
         return question
     if len(question.split()) < 4 or re.search(r"\b(?:the|a|an|of|and|or|its|their|his|her|our|your)\?$", question):
