@@ -85,3 +85,21 @@ def test_store_leaderboard_filters_and_splits_by_adapter(tmp_path):
     assert store_leaderboard(store, rounds=10, where=LeaderboardFilter(since="2999-01-01")) == []
     with pytest.raises(ValueError, match="not a date"):
         LeaderboardFilter(since="yesterday")
+
+
+def test_the_leaderboard_counts_each_raters_latest_vote_on_an_item(tmp_path):
+    """An item of a rating queue judged by two raters counts twice; a rater who changed a vote counts once."""
+    from pipelines.common.events import PipelineResult, Timings
+    from pipelines.feedback.leaderboard import store_leaderboard
+    from pipelines.feedback.store import FeedbackStore
+
+    store = FeedbackStore.open(tmp_path / "f.sqlite3")
+    exchange_id = store.record_exchange("batch-1", "Who founded Lumenhollow Instruments?", [
+        PipelineResult("rag", "r", [], None, Timings(0.1, 1), "m"),
+        PipelineResult("finetuned", "f", [], None, Timings(0.1, 1), "m")])
+    store.add_vote(exchange_id, "rag", session_id="s1", user_name="alice")
+    store.add_vote(exchange_id, "rag", session_id="s2", user_name="bob")
+    store.add_vote(exchange_id, "finetuned", session_id="s1", user_name="alice")   # alice changes her mind
+    rows = {r.pipeline: (r.wins, r.losses) for r in store_leaderboard(store, rounds=10)}
+    assert rows == {"rag": (1, 1), "finetuned": (1, 1)}
+    assert [row["choice"] for row in store.rated_exchanges()] == ["finetuned"]   # the export's row: the newest

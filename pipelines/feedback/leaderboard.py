@@ -160,10 +160,10 @@ class LeaderboardFilter:
 
 def store_leaderboard(store: FeedbackStore, rounds: int = 200,
                       where: LeaderboardFilter | None = None) -> list[LeaderboardRow]:
-    """The leaderboard of the voted exchanges in a feedback store (latest vote per exchange)."""
+    """The leaderboard of the voted exchanges in a feedback store (each rater's latest vote on each exchange)."""
     where = where or LeaderboardFilter()
     outcomes = []
-    for exchange in store.rated_exchanges():
+    for exchange in store.rated_exchanges(per_rater=True):
         if not where.keeps(exchange):
             continue
         answers = exchange["answers"]

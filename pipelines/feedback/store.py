@@ -413,17 +413,19 @@ class FeedbackStore:
                 for exchange_id in claimed:
                     conn.execute(_RELEASE_CLAIM, {"key": _claim_key(exchange_id)})
 
-    def rated_exchanges(self) -> list[dict]:
-        """Every voted exchange with its latest vote and its answers in column order (leaderboard, export)."""
-        latest = _latest_votes()
+    def rated_exchanges(self, per_rater: bool = False) -> list[dict]:
+        """Every voted exchange with its latest vote and its answers in column order (export, DPO); with
+        ``per_rater``, one row for each rater's latest vote on it (the leaderboard: an item of a rating queue
+        counts every rater who judged it, a rater who changed a vote counts once)."""
+        latest = _latest_votes(per_rater)
         rows = self._read(
             select(exchanges.c.id.label("exchange_id"), exchanges.c.question, exchanges.c.session_id,
                    exchanges.c.created_at, latest.c.choice, latest.c.created_at.label("voted_at"),
                    latest.c.rater)
             .join(latest, latest.c.exchange_id == exchanges.c.id)
-            .order_by(exchanges.c.created_at)
+            .order_by(exchanges.c.created_at, latest.c.id)
         )
-        grouped = _answers_by_exchange(self, [r["exchange_id"] for r in rows])
+        grouped = _answers_by_exchange(self, list(dict.fromkeys(r["exchange_id"] for r in rows)))
         for row in rows:
             row["answers"] = grouped.get(row["exchange_id"], [])
         return rows
@@ -540,9 +542,9 @@ def _claim_key(exchange_id: str) -> int:
     return zlib.crc32(exchange_id.encode()) - 2**31
 
 
-def _latest_votes():
-    """Each exchange's newest vote (a changed vote is a new row; the newest one counts)."""
-    newest = select(func.max(votes.c.id)).group_by(votes.c.exchange_id)
+def _latest_votes(per_rater: bool = False):
+    """Each exchange's newest vote, or each rater's newest on it (a changed vote is a new row; the newest counts)."""
+    newest = select(func.max(votes.c.id)).group_by(votes.c.exchange_id, *([votes.c.rater] if per_rater else []))
     return select(votes).where(votes.c.id.in_(newest)).subquery("latest_votes")
 
 
