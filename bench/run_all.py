@@ -29,13 +29,18 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "evaluation": (["--exchanges", "30"], []),
     "votes": (["--writers", "20", "--votes", "20"], []),
     "sessions": (["--sessions", "20", "--tokens", "8"], []),
+    "train_throughput": (["--batch-sizes", "4", "--only", "packed,bare"], []),
+    "generation_steps": (["--steps"], ["--steps"]),
 }
+#: a row whose script is another's with other arguments
+SCRIPT_OF = {"generation_steps": "generation"}
 RATIO_LINE = re.compile(r"^\s+(?P<label>.+?)\s*:\s*(?P<value>[0-9.]+)\s*(?P<rest>.*)$")
 
 
 def run(name: str, arguments: list[str]) -> tuple[list[dict], float, str]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), *arguments], cwd=ROOT,
+    script = SCRIPT_OF.get(name, name)
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / f"{script}.py"), *arguments], cwd=ROOT,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:

@@ -131,6 +131,12 @@ def sample(examples, pairs: int, seed: int):
     return random.Random(seed).sample(list(examples), pairs)
 
 
+def _row_text(row: dict) -> str:
+    """A variant's figures as it finishes (not indented: bench/run_all.py collects only the indented ratio lines)."""
+    return (f"{row['variant']}: {row['s_per_step']:.2f} s a step of {row['batch']} pairs, "
+            f"{row['tokens_per_s']:.0f} real tokens/s, padding {row['padding']:.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=Path, help="documents to build the pairs from (default: the sample corpus)")
@@ -173,12 +179,12 @@ def main() -> None:
             estimate_line = (f"estimate before the run ({name}): {report.estimate.seconds:.0f} s for "
                              f"{report.estimate.steps} steps; measured loop {report.train_s:.0f} s "
                              f"(ratio {report.train_s / report.estimate.seconds:.2f}; within 0.5-2 required)")
-        print(f"  {result}", flush=True)
+        print(f"- {_row_text(result)}", flush=True)
     for name, four_bit in (("bare fp32", False), ("bare 4-bit", True)):
         if wanted and name.replace(" ", "-") not in wanted and "bare" not in wanted:
             continue
         rows.append(bare(model_path, examples, replace(base, four_bit=four_bit), args.warmup, name))
-        print(f"  {rows[-1]}", flush=True)
+        print(f"- {_row_text(rows[-1])}", flush=True)
     reference = next((r for r in rows if r["variant"] == "bare fp32"), None)
     print("\n| variant | pairs/step | s/step | real tokens/s | padding share | tokens/s vs bare fp32 |")
     print("|---|---|---|---|---|---|")
@@ -186,6 +192,12 @@ def main() -> None:
         ratio = f"{r['tokens_per_s'] / reference['tokens_per_s']:.2f}" if reference else "–"
         print(f"| {r['variant']} | {r['batch']} | {r['s_per_step']:.2f} | {r['tokens_per_s']:.0f} | "
               f"{r['padding']:.0%} | {ratio} |")
+    if reference:  # one line per variant in the "label : ratio" form bench/run_all.py collects
+        print()
+        for r in rows:
+            if not r["variant"].startswith("bare"):
+                print(f"  {r['variant']} real tokens/s vs bare fp32 peft loop: "
+                      f"{r['tokens_per_s'] / reference['tokens_per_s']:.2f}  (goal >= 1.0; padding {r['padding']:.0%})")
     if estimate_line:
         print("\n" + estimate_line)
     if args.profile:
