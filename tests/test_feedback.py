@@ -176,7 +176,7 @@ def test_a_database_from_before_migrations_is_upgraded_in_place(tmp_path):
     assert rated["question"] == "old q" and rated["choice"] == "finetuned" and rated["rater"] == "s1"
     assert [(a["pipeline"], a["position"]) for a in rated["answers"]] == [("rag", 0), ("finetuned", 1)]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0004",)
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'latest_votes'").fetchone() is None
     FeedbackStore.open(path)  # opening again is a no-op
 
@@ -187,7 +187,7 @@ def test_migrate_command_on_a_server_database(postgres_database):
     assert "newest revision" in run.stdout
     engine = create_engine(database_url(postgres_database))
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         tables = {r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))}
     engine.dispose()
     assert {"exchanges", "answers", "votes", "ratings", "scores", "exchange_views"} <= tables
