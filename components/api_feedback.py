@@ -47,20 +47,24 @@ def feedback_endpoints(feedback: FeedbackStore, auth: AdminAuth, questions: list
             raise gr.Error(str(exc)) from exc
         return [asdict(row) for row in store_leaderboard(feedback, where=where)]
 
-    def export(admin_password: str, include_user_names: bool = False) -> list[FileData]:
-        """The votes as DPO preference pairs and the 1-5 ratings, as two JSONL files.
+    def export(admin_password: str, include_user_names: bool = False, agreed_only: bool = False) -> list[FileData]:
+        """The votes as DPO preference pairs and the 1-5 ratings as JSONL, every rating-queue vote with its
+        guidelines version, and the raters' agreement figures.
 
         Args:
             admin_password: the admin password ("" when none is set).
-            include_user_names: fill each row's rater (the signed-in user name, else the session); off: null.
+            include_user_names: fill each row's rater (the signed-in user name, else the session); off: null
+                (queue votes: rater-1, rater-2, ...).
+            agreed_only: only the items two or more queue raters judged, all alike (the choice they agreed on).
 
         Returns:
-            dpo.jsonl and ratings.jsonl.
+            dpo.jsonl, ratings.jsonl, queue_votes.jsonl and agreement.json.
         """
         require_admin(auth, admin_password)
         result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")),
-                                 include_raters=include_user_names is True)
-        return [file_result(result.dpo_jsonl), file_result(result.ratings_jsonl)]
+                                 include_raters=include_user_names is True, agreed_only=agreed_only is True)
+        return [file_result(path) for path in (result.dpo_jsonl, result.ratings_jsonl, result.queue_votes_jsonl,
+                                               result.agreement_json) if path is not None]
 
     def evaluate(admin_password: str, question_limit: int = 3) -> tuple[str, FileData]:
         """Ask every pipeline the question set's questions, score every answer, and return the report.

@@ -21,12 +21,14 @@ import gradio as gr
 import pandas as pd
 
 from components.admin import require_admin
+from components.labeling_view import labeling_components, labeling_views
 from components.slices_view import slice_components, slice_views
 from pipelines.common.auth import AdminAuth
 from pipelines.common.columns import label
 from pipelines.common.correctness import accuracy_by_pipeline
 from pipelines.evaluation.slices import BY_TYPE, DIMENSIONS, Slice
 from pipelines.feedback.export import export_feedback
+from pipelines.feedback.labeling import labeling_report
 from pipelines.feedback.leaderboard import LeaderboardFilter, store_leaderboard
 from pipelines.feedback.ratings_summary import rating_summary
 from pipelines.feedback.store import FeedbackStore
@@ -103,13 +105,13 @@ def stored_slice_views(stored_slices: Callable[[str], Sequence[Slice]] | None,
 
 def build_leaderboard_tab(
     feedback: FeedbackStore, auth: AdminAuth, questions: list[str],
-    improve_adapter: Callable[[], str] | None = None,
+    improve_adapter: Callable[[bool], str] | None = None,
     stored_slices: Callable[[str], Sequence[Slice]] | None = None,
 ) -> None:
     """``stored_slices(dimension)``: every stored answer and vote to the question set, sliced by that dimension
     (a ValueError when the question set cannot be read)."""
     gr.Markdown(
-        "Bradley-Terry ratings (Elo scale, mean 1000) from the latest vote of each exchange; a tie or "
+        "Bradley-Terry ratings (Elo scale, mean 1000) from each rater's latest vote on each exchange; a tie or "
         "*both bad* counts half a win for each side. Intervals: 95% bootstrap over votes."
     )
     with gr.Row():
@@ -131,6 +133,15 @@ def build_leaderboard_tab(
                                       elem_id="leaderboard-slices-dimension")
         slice_note = gr.Markdown(elem_id="leaderboard-slices-note")
         slice_table, slice_plot = slice_components("leaderboard-slices-table", "leaderboard-slices-plot")
+    with gr.Accordion("Raters: agreement, and the ratings with style held equal", open=True,
+                      elem_id="labeling-panel"):
+        gr.Markdown("Agreement: votes given through rating queues, on items two or more raters judged "
+                    "(Krippendorff's alpha for nominal data, 95% bootstrap interval over items; per rater, how "
+                    "often they chose as the majority of the others did, and their accuracy on gold items). "
+                    "Style control, as Chatbot Arena does it: a logistic regression of each vote on the two "
+                    "approaches and the differences in answer length, citations and declining, so each approach's "
+                    "rating is read with style held equal (the filters above apply).")
+        labeling = labeling_components()
     with gr.Accordion("Per-answer ratings and comments", open=True, elem_id="ratings-panel"):
         ratings_table = gr.Dataframe(label="Ratings per pipeline (each rater's latest rating of an answer)",
                                      elem_id="ratings-summary", interactive=False)
@@ -141,6 +152,8 @@ def build_leaderboard_tab(
     with gr.Row():
         export = gr.Button("⬇ Export preference data (DPO + ratings JSONL)", elem_id="export")
         with_names = gr.Checkbox(False, label="Include rater user names", elem_id="export-user-names")
+        agreed_only = gr.Checkbox(False, label="Only items raters agreed on (export and DPO)",
+                                  elem_id="agreed-only")
         files = gr.File(label="Exported files", file_count="multiple", elem_id="export-files")
 
     question_set = frozenset(questions)
@@ -163,22 +176,31 @@ def build_leaderboard_tab(
     def show_slices(dimension: str) -> tuple[pd.DataFrame, gr.BarPlot, str]:
         return stored_slice_views(stored_slices, dimension)
 
-    def do_export(given: str, user_names: bool = False) -> list[str]:
+    def show_labeling(split: bool, only_set: bool, since_date: str, rater_id: str) -> tuple:
+        try:
+            where = LeaderboardFilter(since=since_date.strip() or None, rater=rater_id.strip() or None,
+                                      questions=question_set if only_set else None)
+        except ValueError:  # said by the leaderboard's own refresh
+            where = None
+        return labeling_views(labeling_report(feedback, where=where))
+
+    def do_export(given: str, user_names: bool = False, agreed: bool = False) -> list[str]:
         require_admin(auth, given)
         result = export_feedback(feedback, Path(tempfile.mkdtemp(prefix="arena-export-")),
-                                 include_raters=user_names is True)
-        return [str(result.dpo_jsonl), str(result.ratings_jsonl)]
+                                 include_raters=user_names is True, agreed_only=agreed is True)
+        return [str(path) for path in (result.dpo_jsonl, result.ratings_jsonl, result.queue_votes_jsonl,
+                                       result.agreement_json) if path is not None]
 
     with gr.Row():
         improve = gr.Button("🧪 Improve the fine-tuned adapter from these votes (DPO, experimental)",
                             elem_id="improve-adapter", interactive=improve_adapter is not None)
         improve_status = gr.Markdown(elem_id="improve-status")
 
-    def run_improve(given: str) -> Iterator[str]:
+    def run_improve(given: str, agreed: bool = False) -> Iterator[str]:
         require_admin(auth, given)  # refused like every other admin action: an error, and no "Training…"
         yield "⏳ Training… (a short DPO run; the arena keeps answering meanwhile)"
         try:
-            yield improve_adapter()
+            yield improve_adapter(agreed is True)
         except ValueError as exc:
             yield f"⚠️ {exc}"
 
@@ -188,10 +210,13 @@ def build_leaderboard_tab(
     # The slices follow the refresh (and the tab's opening, which clicks it), not the filters, which they ignore;
     # chained after it, so the /leaderboard endpoint keeps its inputs and outputs.
     refresh.click(show, inputs=filters, outputs=shown, api_name="leaderboard").then(
-        show_slices, inputs=[slice_dimension], outputs=sliced, api_name=False)
+        show_slices, inputs=[slice_dimension], outputs=sliced, api_name=False).then(
+        show_labeling, inputs=filters, outputs=labeling, api_name=False)
     slice_dimension.change(show_slices, inputs=[slice_dimension], outputs=sliced, api_name=False)
     gr.on([by_adapter.change, in_set.change, since.submit, rater.submit], show, inputs=filters,
           outputs=shown, api_name=False)
     improve.click(
-        run_improve, inputs=[password], outputs=[improve_status], api_name="improve_adapter", concurrency_limit=1)
-    export.click(do_export, inputs=[password, with_names], outputs=[files], api_name=False)  # the public one is /export
+        run_improve, inputs=[password, agreed_only], outputs=[improve_status], api_name="improve_adapter",
+        concurrency_limit=1)
+    # The public export is /export (components/api_feedback.py).
+    export.click(do_export, inputs=[password, with_names, agreed_only], outputs=[files], api_name=False)

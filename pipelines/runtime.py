@@ -186,8 +186,9 @@ class Runtime:
     def active_adapter(self) -> str:
         return self.backend.adapter_ids.get("finetuned", "none") if self.backend else "none"
 
-    def improve_adapter_from_votes(self) -> str:
-        """Run the experimental DPO step on the active adapter and say what came out."""
+    def improve_adapter_from_votes(self, agreed_only: bool = False) -> str:
+        """Run the experimental DPO step on the active adapter (``agreed_only``: on the items queue raters agreed
+        on) and say what came out."""
         from pipelines.training.dpo import improve_active_adapter
 
         if self.backend is None:
@@ -197,7 +198,7 @@ class Runtime:
             raise ValueError("DPO starts from the active adapter's folder, but the server's adapter is only a name "
                              "(ARENA_GENERATION_ADAPTER_MODEL): activate an adapter folder in the Fine-tune tab first "
                              "(it is loaded into the server), then improve it.")
-        new_id, report = improve_active_adapter(self.backend, self.feedback, self.settings)
+        new_id, report = improve_active_adapter(self.backend, self.feedback, self.settings, agreed_only=agreed_only)
         return (f"✅ New adapter **{new_id}** is active: {report.steps} DPO steps, loss "
                 f"{report.losses[0]:.3f} → {report.final_loss:.3f}. New answers in the arena use it.")
 

@@ -41,7 +41,7 @@ EXPECTED = {
     "/adapters": [],
     "/activate_adapter": ["admin_password", "adapter"],
     "/pipeline_ratings": ["by_adapter", "question_set_only", "since", "rater"],
-    "/export": ["admin_password", "include_user_names"],
+    "/export": ["admin_password", "include_user_names", "agreed_only"],
     "/evaluate": ["admin_password", "question_limit"],
     "/generate_questions": ["collection", "count", "out_of_corpus", "seed"],
     "/question_set": ["collection"],

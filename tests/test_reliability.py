@@ -99,7 +99,7 @@ def test_admin_actions_refuse_without_the_password(fast_app):
     with pytest.raises(Exception, match="admin password"):
         client.predict("", api_name="/improve_adapter")
     files = client.predict(SHARED_APP_PASSWORD, api_name="/export")
-    assert sorted(Path(f).name for f in files) == ["dpo.jsonl", "ratings.jsonl"]
+    assert sorted(Path(f).name for f in files) == ["agreement.json", "dpo.jsonl", "queue_votes.jsonl", "ratings.jsonl"]
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,6 +62,7 @@ from pipelines.evaluation.slices import (
     rows_from_exchanges,
     slice_table,
 )
+from pipelines.feedback.labeling import LabelingReport, labeling_report
 from pipelines.feedback.store import FeedbackStore
 
 ADAPTER_METADATA = "arena_adapter.json"  # what training writes beside the weights (training.config.METADATA_FILE)
@@ -255,6 +256,7 @@ class Verdict:
     minimum: int = MIN_SLICE_ANSWERS
     exchanges: int = 0
     pipelines: tuple[str, ...] = field(default=())
+    raters: LabelingReport | None = None  # human votes on these exchanges: agreement and style control
 
     @property
     def approaches(self) -> tuple[str, ...]:
@@ -406,10 +408,14 @@ def build_verdict(
                        key=lambda exchange: (exchange["created_at"], exchange["id"]))
     if not scope:
         scope = f"{len(wanted)} given exchanges" if given else "every stored answer to the set"
-    return verdict_from_exchanges(
+    verdict = verdict_from_exchanges(
         exchanges, items, set_name=set_name, scope=scope, scores=[s for s in scores if s["exchange_id"] in wanted],
         votes=votes, changed=changed_documents(corpus_dir, adapter_folder), adapter=adapter_cost(adapter_folder),
         memory=memory, created_at=created_at, minimum=minimum, rounds=rounds)
+    if not wanted.intersection(votes):
+        return verdict
+    return replace(verdict, raters=labeling_report(store, exchange_ids=wanted, agreement_rounds=500,
+                                                   style_rounds=rounds))
 
 
 def write_verdict(verdict: Verdict, folder: Path) -> Path:
@@ -508,6 +514,8 @@ def render_markdown(verdict: Verdict) -> str:
                   f"{cell(_abstention_cells(verdict, p)[1])} |" for p in verdict.pipelines]
     else:
         lines += ["", "No out-of-corpus questions in this set: made-up answers were not measured."]
+    if verdict.raters is not None:
+        lines += ["", *(sentence for sentence in _raters_sentences(verdict.raters) if sentence)]
     updated = verdict.updated
     if updated is None:
         lines += ["", _updated_sentence(verdict)]
@@ -707,6 +715,47 @@ def _costs_section(verdict: Verdict) -> str:
     return "".join(parts)
 
 
+def _raters_sentences(raters: LabelingReport | None) -> tuple[str, str]:
+    """Agreement and style control, each as one plain sentence (the page and the Markdown share them)."""
+    if raters is None or not raters.style.battles:
+        return ("No human votes on these answers yet: build a rating queue from this run's answers in the Rating "
+                "queue tab, and the raters' agreement and style-controlled ratings appear here.", "")
+    found = raters.agreement
+    if not found.items:
+        agreement = ("Agreement between raters: no answer pair has two votes yet (a rating queue with two or more "
+                     "raters per item measures it).")
+    else:
+        alpha = "undefined (every vote alike)" if found.alpha is None else f"{found.alpha:.2f}"
+        if found.alpha is not None and found.alpha_low is not None:
+            alpha += f" [{found.alpha_low:.2f}, {found.alpha_high:.2f}]"
+        agreement = (f"Agreement between raters over {found.items} answer pairs with two or more votes: "
+                     f"{found.pairwise:.0%} of rater pairs chose alike; Krippendorff's alpha {alpha}.")
+    style = raters.style
+    if style.winner_changed:
+        held = (f"Style control ({style.battles} comparisons): the winner changes once answer length, citations "
+                f"and declining are held equal: {label(style.plain_winner)} leads on plain votes, "
+                f"{label(style.winner)} with style held equal.")
+    else:
+        held = (f"Style control ({style.battles} comparisons): {label(style.winner)} leads with and without answer "
+                "length, citations and declining held equal.")
+    return agreement, held
+
+
+def _raters_section(verdict: Verdict) -> str:
+    agreement, held = _raters_sentences(verdict.raters)
+    if verdict.raters is None or not held:
+        return f"<p>{_e(agreement)}</p>"
+    style = verdict.raters.style
+    rows = [[_e(label(p)), _e(f"{style.plain.get(p, float('nan')):.0f}"), _e(f"{rating:.0f}"),
+             _e(f"{style.intervals[p][0]:.0f} – {style.intervals[p][1]:.0f}" if p in style.intervals else "-")]
+            for p, rating in sorted(style.ratings.items(), key=lambda item: -item[1])]
+    coefficients = "; ".join(f"{name} {value:+.2f}" for name, value in style.coefficients.items())
+    return (f"<p>{_e(agreement)}</p><p>{_e(held)}</p>"
+            + _table(["approach", "rating (plain votes)", "rating, style held equal", "95% interval"], rows)
+            + (f'<p class="note">Style coefficients (log-odds per standard deviation; positive: raters prefer '
+               f"more of it): {_e(coefficients)}.</p>" if coefficients else ""))
+
+
 _OUTCOME_CSS = {"right": "right", "said so": "said", "wrong": "wrong", "made up": "made", "declined": "declined"}
 
 
@@ -735,6 +784,7 @@ def render_html(verdict: Verdict) -> str:
         ("Where each approach wins", _slices_section(verdict)),
         ("Questions the documents cannot answer", _honesty_section(verdict)),
         ("Knowledge update", _update_section(verdict)),
+        ("Human raters", _raters_section(verdict)),
         ("Costs", _costs_section(verdict)),
         ("Every question", _questions_section(verdict)),
     ]

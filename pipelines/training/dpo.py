@@ -139,11 +139,13 @@ def train_dpo(model_path: str, adapter_path: Path, pairs: list[dict], output_dir
     return report
 
 
-def improve_active_adapter(backend, feedback, settings, config: DpoConfig | None = None) -> tuple[str, TrainingReport]:
-    """DPO on every decided vote so far, saved as a new version under the data dir and made active."""
+def improve_active_adapter(backend, feedback, settings, config: DpoConfig | None = None,
+                           agreed_only: bool = False) -> tuple[str, TrainingReport]:
+    """DPO on every decided vote so far (``agreed_only``: only items every queue rater of which chose alike, two
+    votes or more), saved as a new version under the data dir and made active."""
     from datetime import UTC, datetime
 
-    from pipelines.feedback.export import dpo_rows
+    from pipelines.feedback.export import dpo_rows, store_agreed_items
     from pipelines.generation.models import FINETUNED_ADAPTER, resolve_model_path
 
     current = backend.adapter_paths.get(FINETUNED_ADAPTER)
@@ -151,7 +153,12 @@ def improve_active_adapter(backend, feedback, settings, config: DpoConfig | None
         raise ValueError("No fine-tuned adapter is active to improve.")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     output = settings.data_dir / "adapters" / f"{current.name.split('+dpo')[0]}+dpo-{stamp}"
-    report = train_dpo(resolve_model_path(settings), current, dpo_rows(feedback.rated_exchanges()), output,
+    agreed = store_agreed_items(feedback) if agreed_only else None
+    pairs = dpo_rows(feedback.rated_exchanges(), agreed=agreed)
+    if agreed_only and not pairs:
+        raise ValueError("No item that raters agreed on yet (two or more queue votes, all alike, one answer "
+                         "preferred): untick 'only items raters agreed on', or rate more in a queue.")
+    report = train_dpo(resolve_model_path(settings), current, pairs, output,
                        config or DpoConfig(steps=settings.dpo_steps), base_model_id=settings.model_id)
     return backend.load_adapter(output, FINETUNED_ADAPTER), report
 
