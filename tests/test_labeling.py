@@ -102,3 +102,19 @@ def test_the_verdict_page_carries_agreement_and_style_control_for_its_exchanges(
     other = exchange(unvoted, 0, "a", "b")
     quiet = build_verdict(unvoted, items, set_name="vault.jsonl", exchange_ids=[other], rounds=20)
     assert quiet.raters is None and "No human votes on these answers yet" in render_html(quiet)
+
+
+def test_the_command_line_exports_only_agreed_items_when_asked(rated, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    every, agreed = tmp_path / "every", tmp_path / "agreed"
+    command = [sys.executable, "-m", "pipelines.feedback", "export", "--db", str(tmp_path / "feedback.sqlite3")]
+    subprocess.run([*command, "--out", str(every)], check=True, capture_output=True, text=True,
+                   cwd=Path(__file__).resolve().parent.parent)
+    done = subprocess.run([*command, "--out", str(agreed), "--agreed-only"], check=True, capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert "4 DPO pairs" in done.stdout and "18 queue votes" in done.stdout and "(4 items agreed)" in done.stdout
+    assert len((every / "dpo.jsonl").read_text().splitlines()) == 6
+    assert len((agreed / "dpo.jsonl").read_text().splitlines()) == 4
