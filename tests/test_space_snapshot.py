@@ -140,7 +140,8 @@ def test_a_snapshot_commits_only_what_changed(tmp_path):
     snapshot = FeedbackSnapshot(store, db, REPO, every_min=60, api=hub)
     try:
         snapshot.trigger().result(timeout=30)  # queued behind the scheduler's own first snapshot
-        assert hub.commits == [sorted([DB_IN_REPO, "export/dpo.jsonl", "export/ratings.jsonl"])]
+        assert hub.commits == [sorted([DB_IN_REPO, "export/dpo.jsonl", "export/ratings.jsonl",
+                                       "export/queue_votes.jsonl", "export/agreement.json"])]
         snapshot.trigger().result(timeout=30)
         assert len(hub.commits) == 1  # nothing changed: nothing committed
         vote(store, "q1", "tie")  # a tie is no DPO pair: dpo.jsonl stays as it was

@@ -2,9 +2,10 @@
 
 Every few minutes :class:`FeedbackSnapshot` (a ``huggingface_hub.CommitScheduler``) copies the SQLite feedback
 database with SQLite's online backup API (a consistent copy while the app writes, WAL included) and exports the
-preference data (``dpo.jsonl``, ``ratings.jsonl``, user names left out), each written beside its final name and
-renamed into place, then commits what changed to a private dataset repository. At start
-:func:`restore_snapshot` puts the last snapshot back before the store opens. The way hosted arenas keep votes.
+preference data (``dpo.jsonl``, ``ratings.jsonl``, ``queue_votes.jsonl``, ``agreement.json``, user names left out),
+each written beside its final name and renamed into place, then commits what changed to a private dataset
+repository. At start :func:`restore_snapshot` puts the last snapshot back before the store opens. The way hosted
+arenas keep votes.
 
 Restore first, then snapshot: a snapshot taken of a fresh, empty database would replace the good one on the
 Hub, so the runtime starts the scheduler only after a restore that worked (or found no snapshot).
@@ -109,7 +110,8 @@ class FeedbackSnapshot(CommitScheduler):
             fresh = Path(tmp)
             backup_sqlite(self.db_path, fresh / DB_IN_REPO)
             result = export_feedback(self.store, fresh / "export")
-            for written in (fresh / DB_IN_REPO, result.dpo_jsonl, result.ratings_jsonl):
+            exported = (result.dpo_jsonl, result.ratings_jsonl, result.queue_votes_jsonl, result.agreement_json)
+            for written in (fresh / DB_IN_REPO, *(path for path in exported if path is not None)):
                 target = self.folder_path / written.relative_to(fresh)
                 if target.is_file() and filecmp.cmp(written, target, shallow=False):
                     continue
