@@ -16,10 +16,12 @@ from components.finetune import build_finetune_tab
 from components.knowledge import build_knowledge_tab
 from components.leaderboard import build_leaderboard_tab
 from components.questions import build_questions_tab
+from components.rating_queue import build_rating_queue_tab
 from components.rendering import CSS
 from pipelines.common.persistence import StorageError
 from pipelines.common.process_exit import exit_now
 from pipelines.common.settings import Settings, SettingsError, load_settings
+from pipelines.feedback.queues import RatingQueues
 from pipelines.runtime import Runtime
 
 log = logging.getLogger("arena")
@@ -28,8 +30,9 @@ log = logging.getLogger("arena")
 def build_demo(runtime: Runtime) -> gr.Blocks:
     """The whole app: the public API endpoints first (they own their names), then the tabs."""
     questions = runtime.chosen_questions()
+    queues = RatingQueues(runtime.feedback)  # one for the Rating queue tab and the queue endpoints
     with gr.Blocks(title="RAG vs Fine-Tune Arena", analytics_enabled=runtime.settings.analytics) as demo:
-        register_api(runtime, questions)
+        register_api(runtime, questions, queues)
         gr.Markdown(
             "# RAG vs Fine-Tune Arena\n"
             "Ask about the documents: the same base model answers **with retrieval** (left) and **with a "
@@ -42,6 +45,8 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
                 build_arena_tab(runtime.arena, runtime.describe_model(), questions, runtime.knowledge,
                                 runtime.retrieval_defaults, sign_in=runtime.settings.sign_in_enabled,
                                 chosen_questions=runtime.chosen_questions)
+            with gr.Tab("Rating queue", id="rating-queue") as queue_tab:
+                build_rating_queue_tab(queues, runtime.auth, sign_in=runtime.settings.sign_in_enabled)
             with gr.Tab("Knowledge", id="knowledge") as knowledge_tab:
                 build_knowledge_tab(runtime.knowledge, runtime.auth, runtime.arena, runtime.rag_problem,
                                     runtime.retrieval_defaults)
@@ -64,6 +69,7 @@ def build_demo(runtime: Runtime) -> gr.Blocks:
         leaderboard_tab.select(None, js="() => document.querySelector('#refresh-leaderboard')?.click()")
         evaluation_tab.select(None, js="() => document.querySelector('#refresh-scores')?.click()")
         arena_tab.select(None, js="() => document.querySelector('#refresh-retrieval')?.click()")
+        queue_tab.select(None, js="() => document.querySelector('#rq-refresh')?.click()")
         knowledge_tab.select(None, js="() => document.querySelector('#kb-refresh')?.click()")
         finetune_tab.select(None, js="() => document.querySelector('#ft-refresh')?.click()")
         questions_tab.select(None, js="() => document.querySelector('#qs-refresh')?.click()")

@@ -20,14 +20,28 @@ printed with the figures. Needs only what the README's first command installs (t
 ``bench/app_process.py``, not by the test helpers).
 
     python bench/sessions.py [--sessions 20] [--tokens 8] [--levels 1,5,20] [--modes off,on] [--engine auto]
+
+``--queue`` measures the rating queue instead (issue #33): stored answer pairs, no generation. The bench stores
+the items (questions with two answers and three retrieved passages each, from the sample documents) and two
+queues before the app starts, then ``--sessions`` raters at once, each calling ``/queue_next`` and
+``/queue_vote`` by plain HTTP for ``--queue-items`` items, against one rater alone; it prints votes per second,
+the time from "next" to the item in hand (p50/p95), and each rater's speed at once as a share of one alone (goal:
+p95 < 0.5 s, >= 0.9 of one rater's speed per rater). ``--think`` is a rater's mean reading time between an item
+and its vote (each read lasts 0.5x-1.5x of it), one run per value (0: back to back, what the server can take).
+
+    python bench/sessions.py --queue [--sessions 20] [--queue-items 15] [--think 0,1]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import random
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -176,6 +190,145 @@ def measure(mode: str, args: argparse.Namespace) -> list[str]:
     return lines
 
 
+@dataclass
+class RaterRun:
+    """One rater's pass through a queue: seconds from each "next" to the item in hand, votes, errors, time."""
+
+    shown_s: list[float] = field(default_factory=list)
+    votes: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def seed_queue_items(data_dir: Path, items: int) -> list[str]:
+    """Store ``items`` exchanges (a RAG answer with three passages of the sample documents, a fine-tuned answer)
+    in the app's SQLite file before it starts: what a batch run leaves, without the generation."""
+    from pipelines.common.events import PipelineResult, RetrievedChunk, Timings
+    from pipelines.common.settings import Settings
+    from pipelines.feedback.store import FeedbackStore
+
+    texts = [path.read_text()[:1500] for path in sorted(Settings().corpus_dir.iterdir()) if path.is_file()]
+    store = FeedbackStore.open(data_dir / "feedback.sqlite3")
+    try:
+        ids = []
+        for n in range(items):
+            chunks = [RetrievedChunk(texts[(n + k) % len(texts)][k * 400 : k * 400 + 500], f"doc{(n + k) % 9}.md",
+                                     k, 0.9 - k / 10, k + 1, heading="Overview") for k in range(3)]
+            answer = f"Item {n}: " + " ".join(texts[n % len(texts)].split()[:60])
+            results = [PipelineResult("rag", answer + " [1]", chunks, timings=Timings(0.2, 1.0, 0.01, 60)),
+                       PipelineResult("finetuned", answer[::-1][:300], timings=Timings(0.2, 1.0, None, 60))]
+            ids.append(store.record_exchange(f"batch-bench-{n // 50}", f"Bench question {n}: who founded it?",
+                                             results))
+        return ids
+    finally:
+        store.close()
+
+
+def create_queue(data_dir: Path, name: str, exchange_ids: list[str], raters_per_item: int) -> str:
+    from pipelines.feedback.queues import RatingQueues
+    from pipelines.feedback.store import FeedbackStore
+
+    store = FeedbackStore.open(data_dir / "feedback.sqlite3")
+    try:
+        return RatingQueues(store).create(name, exchange_ids, raters_per_item=raters_per_item, blind=True).id
+    finally:
+        store.close()
+
+
+def api_call(url: str, name: str, session: str | None = None, **arguments: object) -> dict:
+    """One public endpoint by plain HTTP (``POST /gradio_api/run/NAME``: one request, JSON back), as a script or
+    another service calls it; the queue endpoints skip Gradio's event queue, so this is their whole path.
+    ``session``: the caller's Gradio session hash, kept across calls as a browser or ``gradio_client`` keeps it
+    (without one Gradio builds a new session state of every component for each call: ~30 ms of CPU here). A
+    refusal (HTTP 500 with Gradio's error) raises RuntimeError with the app's message."""
+    body = {"data": list(arguments.values()), **({"session_hash": session} if session else {})}
+    request = urllib.request.Request(f"{url}/gradio_api/run/{name}", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read())["data"][0]
+    except urllib.error.HTTPError as refused:
+        raise RuntimeError(refused.read().decode(errors="replace")[:300]) from None
+
+
+def rate_queue(url: str, queue_id: str, rater: str, items: int, think_s: float) -> RaterRun:
+    """One rater: next, read, vote "A", ``items`` times or until the queue has nothing left for them. The reading
+    time varies around ``think_s`` (0.5x-1.5x, seeded by the rater), as people's does: raters who all read for
+    exactly one second would ask in lock-step, 20 requests in the same millisecond every second."""
+    run, started, pace = RaterRun(), time.perf_counter(), random.Random(rater)
+    for _ in range(items):
+        asked = time.perf_counter()
+        try:
+            item = api_call(url, "queue_next", session=rater, queue_id=queue_id, rater=rater)
+        except (OSError, RuntimeError) as exc:
+            run.errors.append(f"queue_next: {exc}")
+            continue
+        run.shown_s.append(time.perf_counter() - asked)
+        if not item.get("exchange_id"):
+            break
+        time.sleep(think_s * pace.uniform(0.5, 1.5))
+        try:
+            api_call(url, "queue_vote", session=rater, queue_id=queue_id, exchange_id=item["exchange_id"], choice="A",
+                     rater=rater)
+            run.votes += 1
+        except (OSError, RuntimeError) as exc:
+            run.errors.append(f"queue_vote: {exc}")
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def queue_lines(label: str, runs: list[RaterRun], elapsed: float) -> tuple[float, list[str]]:
+    """(votes per second, the table row and any errors) of raters who rated at the same time."""
+    votes = sum(run.votes for run in runs)
+    shown = [s for run in runs for s in run.shown_s]
+    rate = votes / elapsed if elapsed else 0.0
+    row = (f"| {label} | {votes} | {rate:.1f} | {rate / len(runs):.2f} | {percentile(shown, 0.5) * 1000:.0f} ms | "
+           f"{percentile(shown, 0.95) * 1000:.0f} ms |" if shown else f"| {label} | {votes} | - | - | - | - |")
+    counts = Counter(error[:200] for run in runs for error in run.errors)
+    return rate, [row, *(f"  ERRORS ({label}): {count} x {error}" for error, count in counts.most_common())]
+
+
+def measure_queue(args: argparse.Namespace) -> list[str]:
+    """One app; for each think time two queues of stored items: ``--sessions`` raters at once on one, one rater
+    alone on the other."""
+    from bench.app_process import AppProcess
+
+    raters, items = args.sessions, args.queue_items
+    thinks = [float(t) for t in str(args.think).split(",") if t.strip()]
+    lines = [f"rating queue, stored items (no generation): {items} items per rater, blind, next + vote by HTTP "
+             "(/gradio_api/run/queue_next, /queue_vote)",
+             "| think time | raters | votes | votes/s | votes/s per rater | next→shown p50 | next→shown p95 |",
+             "|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        stored = seed_queue_items(data_dir, items + 2)
+        queues = [(create_queue(data_dir, f"bench: one rater, think {t:g} s", stored[:items], 1),
+                   create_queue(data_dir, f"bench: raters at once, think {t:g} s", stored[:items], raters))
+                  for t in thinks]
+        warm_id = create_queue(data_dir, "bench: warm-up", stored[items:], raters)
+        app = AppProcess(data_dir, ARENA_MAX_NEW_TOKENS="8", ARENA_ENGINE=args.engine).start()
+        try:
+            rate_queue(app.url, warm_id, "warm-up", 2, 0.0)  # first calls: imports, pools, caches
+            for think, (alone_id, together_id) in zip(thinks, queues, strict=True):
+                started = time.perf_counter()
+                alone = [rate_queue(app.url, alone_id, "alone", items, think)]
+                alone_rate, alone_rows = queue_lines("1 alone", alone, time.perf_counter() - started)
+                started = time.perf_counter()
+                with ThreadPoolExecutor(max_workers=raters) as pool:
+                    together = list(pool.map(lambda n, t=think, q=together_id: rate_queue(
+                        app.url, q, f"rater-{n}", items, t), range(raters)))
+                together_rate, together_rows = queue_lines(f"{raters} at once", together,
+                                                           time.perf_counter() - started)
+                per_rater = together_rate / raters / alone_rate if alone_rate else float("nan")
+                lines += [f"| {think:g} s |{row[1:]}" if row.startswith("|") else row
+                          for row in (*alone_rows, *together_rows)]
+                lines.append(f"  think {think:g} s: per rater, {raters} at once / 1 alone = {per_rater:.2f}")
+        finally:
+            app.stop()
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=20)
@@ -185,7 +338,17 @@ def main() -> None:
                         help="ARENA_ENGINE of the app (auto: what the app serves by default here)")
     parser.add_argument("--modes", default="off,on",
                         help="batching across sessions off (the baseline: one question at a time) and/or on")
+    parser.add_argument("--queue", action="store_true", help="measure the rating queue (stored items) instead")
+    parser.add_argument("--queue-items", type=int, default=15, help="queue mode: items each rater rates")
+    parser.add_argument("--think", default="0,1", help="queue mode: seconds a rater reads before voting, one run "
+                        "each (0: back to back, what the server can take; 1: a fast human)")
     args = parser.parse_args()
+    if args.queue:
+        lines = measure_queue(args)
+        print("\n".join(lines), flush=True)
+        if any("ERRORS" in line for line in lines):
+            raise SystemExit("some queue calls failed (listed above)")
+        return
     failed = False
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
         lines = measure(mode, args)

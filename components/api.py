@@ -20,11 +20,13 @@ from components.api_arena import arena_endpoints
 from components.api_feedback import feedback_endpoints
 from components.api_knowledge import knowledge_endpoints
 from components.api_questions import question_endpoints
+from components.api_queue import queue_endpoints
 from components.api_training import training_endpoints
 from components.questions import QuestionSetService
 from pipelines.arena.api import ArenaAPI
 from pipelines.arena.arena import Arena
 from pipelines.common.auth import AdminAuth
+from pipelines.feedback.queues import RatingQueues
 from pipelines.feedback.store import FeedbackStore
 from pipelines.knowledge.base import KnowledgeBase
 from pipelines.training.jobs import TrainingJobs
@@ -35,6 +37,7 @@ PUBLIC_ENDPOINTS = (
     "train", "training_status", "cancel_training", "adapters", "activate_adapter",
     "pipeline_ratings", "export", "evaluate",
     "generate_questions", "question_set",
+    "rating_queues", "queue_next", "queue_vote",
 )
 # Endpoints that share a queue with the UI: questions with the Arena tab's (as many at once as the backend batches,
 # set in register_api), one batch evaluation and one ingestion at a time.
@@ -44,6 +47,11 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "ingest": {"concurrency_limit": 1, "concurrency_id": "ingestion"},
     "generate_questions": {"concurrency_limit": 1, "concurrency_id": "question-generation"},
     "health": {"queue": False},
+    # Rating queues: a few milliseconds of store work each, no generation: answered at once, off Gradio's event queue
+    # (one HTTP request; through the queue, 20 raters at once waited ~1 s for an item: docs/benchmarks.md).
+    "rating_queues": {"queue": False},
+    "queue_next": {"queue": False},
+    "queue_vote": {"queue": False},
 }
 
 
@@ -69,8 +77,9 @@ class ApiRuntime(Protocol):
     def question_service(self) -> QuestionSetService: ...
 
 
-def public_endpoints(runtime: ApiRuntime, questions: list[str]) -> list[Callable]:
-    """The public endpoint functions, in the order of ``PUBLIC_ENDPOINTS`` (each named as its endpoint)."""
+def public_endpoints(runtime: ApiRuntime, questions: list[str], queues: RatingQueues | None = None) -> list[Callable]:
+    """The public endpoint functions, in the order of ``PUBLIC_ENDPOINTS`` (each named as its endpoint);
+    ``queues``: the rating queues the UI uses too (default: over ``runtime.feedback``)."""
     knowledge = runtime.knowledge
 
     def documents_of(collection: str) -> Path | None:
@@ -84,12 +93,13 @@ def public_endpoints(runtime: ApiRuntime, questions: list[str]) -> list[Callable
                             documents_of),
         *feedback_endpoints(runtime.feedback, runtime.auth, questions, runtime.batch_report),
         *question_endpoints(runtime.question_service if knowledge else None, runtime.auth, runtime.rag_problem),
+        *queue_endpoints(queues or RatingQueues(runtime.feedback)),
     ]
 
 
-def register_api(runtime: ApiRuntime, questions: list[str]) -> None:
+def register_api(runtime: ApiRuntime, questions: list[str], queues: RatingQueues | None = None) -> None:
     """Register the public endpoints; call inside the Blocks context, before the UI claims any name."""
-    functions = public_endpoints(runtime, questions)
+    functions = public_endpoints(runtime, questions, queues)
     names = [fn.__name__ for fn in functions]
     if tuple(names) != PUBLIC_ENDPOINTS:
         raise RuntimeError(f"public endpoints {names} differ from PUBLIC_ENDPOINTS")

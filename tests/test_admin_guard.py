@@ -43,7 +43,8 @@ PASSWORD = "s3cret"
 REFUSAL = "needs the admin password"
 # Public endpoints anyone may call: an endpoint not listed here must take admin_password.
 OPEN_ENDPOINTS = frozenset({"ask_both", "vote", "health", "collections", "documents", "training_status", "adapters",
-                            "pipeline_ratings", "generate_questions", "question_set"})
+                            "pipeline_ratings", "generate_questions", "question_set", "rating_queues", "queue_next",
+                            "queue_vote"})
 # UI handlers known to check the password (tab.function): a handler that loses its password box fails the pin.
 KNOWN_UI_GUARDS = frozenset({
     "knowledge.do_ingest", "knowledge.do_create", "knowledge.do_clear", "knowledge.do_delete",
@@ -104,7 +105,7 @@ class GuardedApp:
         """Everything a guarded action could change, as comparable values."""
         with sqlite3.connect(self.root / "feedback.sqlite3") as db:
             tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            rows = {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables}
+            rows = {table: db.execute(f'SELECT * FROM "{table}"').fetchall() for table in tables}  # updates count too
         return {
             "knowledge writes": writes(self.knowledge), "training writes": writes(self.jobs),
             "adapter activations": list(self.runtime.activate_adapter.call_args_list),
@@ -120,6 +121,19 @@ class GuardedApp:
 def writes(stand_in: Mock) -> list:
     """The calls on a recording stand-in that may change something (every call but a known read)."""
     return [c for c in stand_in.mock_calls if c[0].split(".")[0].split("(")[0] not in READS]
+
+
+def seed_rating_queue(feedback) -> None:
+    """A batch run's exchange and a queue of it, and the Rating queue tab's inputs naming them: its builder and its
+    gold marking then have something to act on (their ids are new for each app, so UI_VALUES follows them)."""
+    from pipelines.common.events import PipelineResult
+    from pipelines.feedback.queues import RatingQueues
+
+    exchange_id = feedback.record_exchange("batch-guard", "Who founded Lumenhollow?",
+                                           [PipelineResult("rag", "Mara Quell"), PipelineResult("finetuned", "Mara")])
+    queue = RatingQueues(feedback).create("guard", [exchange_id], raters_per_item=1)
+    UI_VALUES.update({"rq-batch-run": "batch-guard", "rq-queue": queue.id, "rq-gold-item": exchange_id,
+                      "rq-gold-choice": "rag"})
 
 
 def guarded_app(root: Path, auth: AdminAuth | None = None) -> GuardedApp:
@@ -147,6 +161,7 @@ def guarded_app(root: Path, auth: AdminAuth | None = None) -> GuardedApp:
     jobs.cancel.return_value = True
     report = root / "report.zip"
     report.write_bytes(b"")
+    seed_rating_queue(runtime.feedback)
     runtime.__dict__.update(
         auth=auth or AdminAuth(PASSWORD), knowledge=knowledge, rag_problem="", training=jobs,
         adapter_folders=[root / "adapters", SHIPPED_ADAPTER.parent],

@@ -6,7 +6,7 @@ import ast
 import subprocess
 import sys
 
-from bench.sessions import Session, _has_answer_text, column_outcomes, error_lines, percentile
+from bench.sessions import RaterRun, Session, _has_answer_text, column_outcomes, error_lines, percentile, queue_lines
 from tests.conftest import ROOT
 
 
@@ -45,6 +45,16 @@ def test_errors_are_reported_with_their_counts_and_nothing_when_all_answered():
     assert lines[0].strip().startswith("ERRORS in 20 concurrent sessions: 2 of 3 sessions")
     assert lines[1].strip() == "2 x finetuned: boom"
     assert error_lines(sessions[:1], "alone") == []
+
+
+def test_the_queue_table_counts_votes_per_second_per_rater_and_the_shown_percentiles():
+    runs = [RaterRun(shown_s=[0.01, 0.02, 0.03], votes=3, seconds=1.0),
+            RaterRun(shown_s=[0.04, 0.50], votes=2, errors=["queue_vote: That item is not assigned to you"])]
+    rate, lines = queue_lines("2 raters at once", runs, elapsed=2.5)
+    assert rate == 2.0  # 5 votes in 2.5 s, whoever cast them
+    assert lines[0] == "| 2 raters at once | 5 | 2.0 | 1.00 | 30 ms | 500 ms |"
+    assert lines[1] == "  ERRORS (2 raters at once): 1 x queue_vote: That item is not assigned to you"
+    assert queue_lines("none", [RaterRun()], 1.0) == (0.0, ["| none | 0 | - | - | - | - |"])
 
 
 DEV_ONLY = {"pytest", "tests", "hypothesis", "playwright", "xdist", "fpdf"}  # requirements-dev.txt, the tests

@@ -45,6 +45,9 @@ EXPECTED = {
     "/evaluate": ["admin_password", "question_limit"],
     "/generate_questions": ["collection", "count", "out_of_corpus", "seed"],
     "/question_set": ["collection"],
+    "/rating_queues": [],
+    "/queue_next": ["queue_id", "rater"],
+    "/queue_vote": ["queue_id", "exchange_id", "choice", "rater"],
 }
 # UI handlers the end-to-end tests drive through gradio_client: callable, but not on the API page.
 UI_CALLED_BY_TESTS = {"/ask", "/vote_left", "/vote_tie", "/rate_left", "/improve_adapter", "/leaderboard"}
