@@ -89,9 +89,17 @@ def style_sentence(report: LabelingReport) -> str:
             "style held equal.")
 
 
+def _fitted_features(report: LabelingReport) -> str:
+    if report.style.coefficients:
+        return ""
+    return (" No style feature varied from one comparison to another (or it always moved with the approach), so"
+            " none could be weighed: the two tables agree.")
+
+
 def labeling_views(report: LabelingReport) -> tuple[str, pd.DataFrame, str, pd.DataFrame, pd.DataFrame]:
     """Everything the panel shows, in :func:`labeling_components`' order."""
-    return (agreement_markdown(report), rater_frame(report), style_sentence(report), style_frame(report),
+    sentence = style_sentence(report) + (_fitted_features(report) if report.style.battles else "")
+    return (agreement_markdown(report), rater_frame(report), sentence, style_frame(report),
             coefficient_frame(report))
 
 

@@ -160,7 +160,9 @@ def build_rating_queue_tab(queues: RatingQueues, auth: AdminAuth, sign_in: bool 
             gr.LoginButton(elem_id="rq-login", scale=0, min_width=220)
     guidelines = gr.Markdown(elem_id="rq-guidelines")
     progress = gr.Markdown(elem_id="rq-progress")
-    next_button = gr.Button("Next ▶", variant="primary", elem_id="rq-next")
+    with gr.Row():
+        next_button = gr.Button("Next ▶", variant="primary", elem_id="rq-next")
+        skip_button = gr.Button("Skip this item", elem_id="rq-skip", scale=0, min_width=160)
     question = gr.Markdown(EMPTY_ANSWER, elem_id="rq-question")
     headings, answers, sources = [], [], []
     with gr.Row(equal_height=False):
@@ -268,6 +270,17 @@ def build_rating_queue_tab(queues: RatingQueues, auth: AdminAuth, sign_in: bool 
         current.item, current.voted = item, False
         return shown(current, NOTHING_LEFT if item is None else "", line)
 
+    def skip(current: RaterState, profile: gr.OAuthProfile | None = None) -> dict:
+        """Give the unvoted item back to the pool at once (another rater gets it; this rater never again), then
+        the next one."""
+        signed_in(current, profile)
+        if current.queue_id and current.item is not None and not current.voted:
+            try:
+                queues.release(current.queue_id, current.rater)
+            except QueueError as exc:
+                return shown(current, f"⚠️ {exc}")
+        return next_item(current, profile)
+
     def vote(key: str, current: RaterState, profile: gr.OAuthProfile | None) -> dict:
         signed_in(current, profile)
         item = current.item
@@ -335,6 +348,7 @@ def build_rating_queue_tab(queues: RatingQueues, auth: AdminAuth, sign_in: bool 
     area = [state, notice, question, context, progress, *headings, *answers, *sources, *vote_buttons.values()]
     picker.change(choose, inputs=[picker, state], outputs=[*area, guidelines], api_name=False)
     next_button.click(next_item, inputs=[state], outputs=area, api_name="queue_next_ui")
+    skip_button.click(skip, inputs=[state], outputs=area, api_name=False)
     for key, button in vote_buttons.items():
         button.click(vote_handler(key), inputs=[state], outputs=area, api_name=f"queue_vote_{key}_ui")
     refresh.click(refreshed, inputs=[picker], outputs=[picker, batch_run], api_name=False)

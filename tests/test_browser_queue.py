@@ -1,7 +1,8 @@
 """End to end: the Rating queue tab in Debian's Chromium against the app started as a user starts it. An admin
 builds a queue of stored exchanges (two items, two raters each) in the tab's builder; two browser contexts (two
 anonymous raters, each its own session) get both items with no generation, vote blind, see who was who and their
-progress; a third rater finds nothing left."""
+progress; a third rater finds nothing left; the Leaderboard's raters panel then shows their agreement and the
+ratings with style held equal."""
 
 from __future__ import annotations
 
@@ -26,9 +27,12 @@ def stored_exchanges(data_dir) -> list[str]:
     store = FeedbackStore.open(data_dir / "feedback.sqlite3")
     try:
         return [store.record_exchange("batch-20261206T120000", question, [
-            PipelineResult("rag", f"Mara Quell founded it in 2011 [1]. ({n})", [PASSAGE], timings=Timings(0.1, 0.4)),
+            PipelineResult("rag", f"Mara Quell founded it in 2011 [1]{detail}. ({n})", [PASSAGE],
+                           timings=Timings(0.1, 0.4)),
             PipelineResult("finetuned", f"It was founded by Mara Quell. ({n})", timings=Timings(0.1, 0.4)),
-        ]) for n, question in enumerate(["Who founded Lumenhollow?", "When was Lumenhollow founded?"])]
+        ]) for n, (question, detail) in enumerate([  # answers of two lengths: the style fit has a length to weigh
+            ("Who founded Lumenhollow?", ", as the company overview's history section records"),
+            ("When was Lumenhollow founded?", "")])]
     finally:
         store.close()
 
@@ -113,6 +117,14 @@ def test_two_raters_rate_the_same_stored_items_and_a_third_finds_nothing_left(ap
             third.locator("#rq-next").click()
             expect(third.locator("#rq-notice")).to_contain_text("Nothing left for you", timeout=30_000)
             expect(third.locator("#rq-vote-a")).to_be_disabled()
+
+            # The Leaderboard's raters panel reads the queue: both items have two votes, each a comparison.
+            admin.get_by_role("tab", name="Leaderboard").click()
+            expect(admin.locator("#agreement-summary")).to_contain_text("over 2 items with two or more votes",
+                                                                        timeout=60_000)
+            expect(admin.locator("#style-summary")).to_contain_text("4 comparisons")
+            expect(admin.locator("#style-ratings")).to_contain_text("style held equal")
+            admin.locator("#labeling-panel").screenshot(path=str(ARTIFACTS / "raters-panel.png"))
         finally:
             browser.close()
     with sqlite3.connect(running.data_dir / "feedback.sqlite3") as db:

@@ -223,3 +223,22 @@ def test_the_api_hands_out_labelled_items_and_maps_a_and_b_to_the_pipelines(stor
     api["queue_vote"](queue.id, second["exchange_id"], "tie", "bot-1")
     assert api["queue_next"](queue.id, "bot-1")["exchange_id"] == ""  # nothing left
     assert api["queue_next"](queue.id, "bot-2")["exchange_id"] == ""  # N=1: both items are done
+
+
+def test_a_skipped_item_goes_back_to_the_pool_at_once_and_never_to_the_rater_again(store, stored):
+    queues = RatingQueues(store)
+    queue = queues.create("T4 battery", stored, raters_per_item=1, blind=False)
+    handlers = tab(queues)
+    ana, ben = RaterState(session_id="session-ana"), RaterState(session_id="session-ben")
+    handlers["choose"](queue.id, ana)
+    handlers["next_item"](ana)
+    skipped = ana.item.exchange_id
+    handlers["skip"](ana)
+    assert ana.item is not None and ana.item.exchange_id != skipped   # the next item at once
+    handlers["choose"](queue.id, ben)
+    handlers["next_item"](ben)
+    assert ben.item.exchange_id == skipped   # its one seat was free again, not held until a timeout
+    handlers["vote_a"](ana)
+    shown = handlers["skip"](ana)   # nothing left for ana: the skipped item is never hers again
+    assert ana.item is None and value_with_id(shown, "rq-notice") == NOTHING_LEFT
+    assert [row[0] for row in votes_in(store)] == [stored[1 - stored.index(skipped)]]
