@@ -194,7 +194,10 @@ def build_rating_queue_tab(queues: RatingQueues, auth: AdminAuth, sign_in: bool 
                                 elem_id="rq-blind")
         guidelines_text = gr.Textbox(label="Guidelines (Markdown, shown above the queue)", lines=5,
                                      elem_id="rq-guidelines-text")
-        create = gr.Button("Create queue", elem_id="rq-create")
+        with gr.Row():
+            create = gr.Button("Create queue", elem_id="rq-create")
+            guidelines_save = gr.Button("Save these guidelines to the chosen queue (a new version)",
+                                        elem_id="rq-guidelines-save")
         builder_status = gr.Markdown(elem_id="rq-builder-status")
         gr.Markdown("**Gold items**: the right choice of an item, to measure each rater's accuracy.")
         with gr.Row():
@@ -333,6 +336,20 @@ def build_rating_queue_tab(queues: RatingQueues, auth: AdminAuth, sign_in: bool 
                 f"rater(s) each{', blind' if info.blind else ''}.",
                 gr.Dropdown(choices=queue_choices(queues), value=info.id))
 
+    def do_guidelines(given: str, queue_id: str | None, rules: str) -> tuple[str, str]:
+        """Admin: new guidelines for the chosen queue; each later vote records the new version."""
+        require_admin(auth, given)
+        if not queue_id:
+            return f"⚠️ {NO_QUEUE}", gr.skip()
+        try:
+            info = queues.set_guidelines(queue_id, rules or "")
+        except FeedbackError as exc:
+            return f"⚠️ {exc}", gr.skip()
+        shown_rules = info.guidelines.strip() or "_No guidelines for this queue._"
+        return (f"✅ Guidelines of **{html.escape(info.name)}** saved as version {info.guidelines_version}; votes "
+                "from now on record it.",
+                f"#### Guidelines (version {info.guidelines_version})\n\n{shown_rules}")
+
     def do_gold(given: str, queue_id: str | None, exchange_id: str, choice: str | None) -> str:
         """Admin: the right choice of one item of the chosen queue (empty: no gold)."""
         require_admin(auth, given)
@@ -354,6 +371,8 @@ def build_rating_queue_tab(queues: RatingQueues, auth: AdminAuth, sign_in: bool 
     refresh.click(refreshed, inputs=[picker], outputs=[picker, batch_run], api_name=False)
     create.click(do_create, inputs=[password, name, batch_run, exchange_ids, raters, blind, guidelines_text],
                  outputs=[builder_status, picker], api_name=False)
+    guidelines_save.click(do_guidelines, inputs=[password, picker, guidelines_text],
+                          outputs=[builder_status, guidelines], api_name=False)
     gold_save.click(do_gold, inputs=[password, picker, gold_item, gold_choice], outputs=[gold_status],
                     api_name=False)
 

@@ -242,3 +242,24 @@ def test_a_skipped_item_goes_back_to_the_pool_at_once_and_never_to_the_rater_aga
     shown = handlers["skip"](ana)   # nothing left for ana: the skipped item is never hers again
     assert ana.item is None and value_with_id(shown, "rq-notice") == NOTHING_LEFT
     assert [row[0] for row in votes_in(store)] == [stored[1 - stored.index(skipped)]]
+
+
+def test_the_admin_edits_the_guidelines_and_later_votes_record_the_new_version(store, stored):
+    queues = RatingQueues(store)
+    queue = queues.create("T4 battery", stored, raters_per_item=1, guidelines="Prefer cited facts.")
+    handlers = tab(queues, AdminAuth(PASSWORD))
+    with pytest.raises(gr.Error):
+        handlers["do_guidelines"]("wrong", queue.id, "Anything goes.")
+    assert queues.queue(queue.id).guidelines_version == 1   # refused: nothing changed
+    ana = RaterState(session_id="session-ana")
+    handlers["choose"](queue.id, ana)
+    handlers["next_item"](ana)
+    handlers["vote_a"](ana)
+    status, shown = handlers["do_guidelines"](PASSWORD, queue.id, "Prefer the **shorter** answer.")
+    assert "version 2" in status and shown.startswith("#### Guidelines (version 2)") and "**shorter**" in shown
+    picked = handlers["choose"](queue.id, ana)
+    assert "**shorter**" in value_with_id(picked, "rq-guidelines")
+    handlers["next_item"](ana)
+    handlers["vote_a"](ana)
+    assert [vote["guidelines_version"] for vote in queues.queue_votes(queue.id)] == [1, 2]
+    assert handlers["do_guidelines"](PASSWORD, None, "x")[0].startswith("⚠️")
