@@ -97,7 +97,7 @@ def test_admin_actions_refuse_without_the_password(fast_app):
     with pytest.raises(Exception, match="admin password"):
         client.predict("wrong", api_name="/export")
     with pytest.raises(Exception, match="admin password"):
-        client.predict("", api_name="/improve_adapter")
+        client.predict("", False, api_name="/improve_adapter")   # the password, "only items raters agreed on"
     files = client.predict(SHARED_APP_PASSWORD, api_name="/export")
     assert sorted(Path(f).name for f in files) == ["agreement.json", "dpo.jsonl", "queue_votes.jsonl", "ratings.jsonl"]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -142,6 +143,7 @@ def test_migration_0003_keeps_the_newest_of_rows_stored_twice(target):
     engine.dispose()
     store = FeedbackStore.open(target)
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        head = ScriptDirectory.from_config(config).get_current_head()   # 0003 ran, and every later one
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
         kept = sorted(conn.execute(select(scores.c.scorer, scores.c.value)).all())
     assert kept == [("judge", 0.9), ("x", 0.3)]
