@@ -17,6 +17,7 @@ import pytest
 from pipelines.common.correctness import key_present
 from pipelines.common.questions import load_questions
 from pipelines.evaluation.__main__ import main
+from pipelines.evaluation.collection_questions import model_generator
 from pipelines.evaluation.question_checks import question_holds_key
 from pipelines.evaluation.question_generation import QuestionGenerationError, SourceDocument, write_question_set
 from pipelines.evaluation.question_generation_model import (
@@ -24,7 +25,6 @@ from pipelines.evaluation.question_generation_model import (
     ByteTokenizer,
     generate_with_model,
     interleaved_chunks,
-    model_generator,
     ragas_samples,
     reference_key,
 )

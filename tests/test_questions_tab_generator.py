@@ -22,9 +22,10 @@ from pipelines.evaluation.collection_questions import (
     MODEL_DEFAULT_COUNT,
     RULES,
     CollectionQuestions,
+    model_generator,
 )
 from pipelines.evaluation.question_generation import DEFAULT_COUNT, FORMS
-from pipelines.evaluation.question_generation_model import SYNTHESIZER_FORMS, model_generator
+from pipelines.evaluation.question_generation_model import SYNTHESIZER_FORMS
 from pipelines.evaluation.saved_question_sets import SavedQuestionSets
 from pipelines.evaluation.scorer import _ragas_embeddings
 from pipelines.runtime import Runtime

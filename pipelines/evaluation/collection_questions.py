@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,6 +88,16 @@ def rules_generator(docs_dir: Path, **options) -> GeneratedQuestions:
     return folder_generator(generate_question_set)(docs_dir, **options)
 
 
+def model_generator(llm, embeddings, max_new_tokens: int = 1024) -> QuestionGenerator:
+    """The model generator (ragas' testset generation, :func:`~pipelines.evaluation.question_generation_model.
+    generate_with_model`) over a folder, on ``llm`` and ``embeddings``: documents the readers refuse are left out
+    and named in the notes, as the rules generator does (``CollectionQuestions(..., model=model_generator(...))``)."""
+    from pipelines.evaluation.question_generation_model import generate_with_model
+
+    return folder_generator(functools.partial(generate_with_model, llm=llm, embeddings=embeddings,
+                                              max_new_tokens=max_new_tokens))
+
+
 def endpoint_model_generator(settings, embedder: Callable[[], object]) -> QuestionGenerator:
     """The model generator on the settings' judge endpoint (ragas' testset generation: :mod:`pipelines.evaluation.
     question_generation_model`), built on its first use, so an app that never asks loads neither ragas nor the
@@ -97,7 +108,7 @@ def endpoint_model_generator(settings, embedder: Callable[[], object]) -> Questi
     def generate(docs_dir: Path, **options) -> GeneratedQuestions:
         if not built:
             from pipelines.evaluation.question_generation import QuestionGenerationError
-            from pipelines.evaluation.question_generation_model import endpoint_writer, model_generator
+            from pipelines.evaluation.question_generation_model import endpoint_writer
             from pipelines.evaluation.scorer import _ragas_embeddings
             from pipelines.knowledge.embeddings import Embedder
 

@@ -34,7 +34,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import os
 import random
@@ -426,13 +425,3 @@ def generate_with_endpoint(documents: Sequence[SourceDocument], settings, **opti
     embeddings = _ragas_embeddings(Embedder.load(settings.embedding_model))
     return generate_with_model(documents, llm=writer, embeddings=embeddings,
                                max_new_tokens=settings.judge_max_tokens, **options)
-
-
-def model_generator(llm: ChatModel, embeddings, max_new_tokens: int = 1024):
-    """A :class:`~pipelines.evaluation.collection_questions.QuestionGenerator` for a collection's questions
-    service (``CollectionQuestions(..., model=model_generator(chat, embeddings))``): documents the readers
-    refuse are left out and named in the notes, as the rules generator does."""
-    from pipelines.evaluation.collection_questions import folder_generator
-
-    return folder_generator(functools.partial(generate_with_model, llm=llm, embeddings=embeddings,
-                                              max_new_tokens=max_new_tokens))
