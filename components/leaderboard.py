@@ -158,10 +158,14 @@ def build_leaderboard_tab(
 
     question_set = frozenset(questions)
 
+    def votes_filter(split: bool, only_set: bool, since_date: str, rater_id: str) -> LeaderboardFilter:
+        """The filters' values as the votes they keep (a ValueError for a date that is not one)."""
+        return LeaderboardFilter(since=since_date.strip() or None, rater=rater_id.strip() or None,
+                                 questions=question_set if only_set else None, by_adapter=split)
+
     def show(split: bool, only_set: bool, since_date: str, rater_id: str) -> tuple:
         try:
-            where = LeaderboardFilter(since=since_date.strip() or None, rater=rater_id.strip() or None,
-                                      questions=question_set if only_set else None, by_adapter=split)
+            where = votes_filter(split, only_set, since_date, rater_id)
         except ValueError as exc:
             raise gr.Error(str(exc)) from exc
         frame = leaderboard_frame(feedback, where)
@@ -178,8 +182,7 @@ def build_leaderboard_tab(
 
     def show_labeling(split: bool, only_set: bool, since_date: str, rater_id: str) -> tuple:
         try:
-            where = LeaderboardFilter(since=since_date.strip() or None, rater=rater_id.strip() or None,
-                                      questions=question_set if only_set else None)
+            where = votes_filter(False, only_set, since_date, rater_id)   # style control never splits by adapter
         except ValueError:  # said by the leaderboard's own refresh
             where = None
         return labeling_views(labeling_report(feedback, where=where))

@@ -96,6 +96,17 @@ def knowledge(knowledge_base):
     return knowledge_base.store()
 
 
+@pytest.fixture
+def store(tmp_path):
+    """A fresh feedback store in a SQLite file of the test's own, ``feedback.sqlite3`` (a module may override it,
+    as the PostgreSQL queue tests do)."""
+    from pipelines.feedback.store import FeedbackStore
+
+    feedback = FeedbackStore.open(tmp_path / "feedback.sqlite3")
+    yield feedback
+    feedback.close()
+
+
 @pytest.fixture(scope="session")
 def backend(test_settings) -> ModelBackend:
     backend = ModelBackend.load(test_settings)

@@ -51,13 +51,6 @@ def _vote_in_thread(store: FeedbackStore, outcomes: dict, key, *args, **kwargs) 
     return thread
 
 
-@pytest.fixture
-def store(tmp_path):
-    store = FeedbackStore.open(tmp_path / "f.sqlite3")
-    yield store
-    store.close()
-
-
 def test_votes_queued_behind_a_commit_share_one_transaction_and_each_is_on_disk_when_acknowledged(store, tmp_path):
     exchange_ids = [store.record_exchange(f"s{i}", "q", _results()) for i in range(10)]
     commits = []
@@ -74,7 +67,8 @@ def test_votes_queued_behind_a_commit_share_one_transaction_and_each_is_on_disk_
         thread.join(timeout=30)
     assert len(commits) == 2  # the first vote alone, then the nine that queued behind it together
     assert sorted(outcomes) == list(range(10)) and len(set(outcomes.values())) == 10
-    with sqlite3.connect(tmp_path / "f.sqlite3") as other:  # acknowledged = committed, seen by another connection
+    # Acknowledged = committed, seen by another connection.
+    with sqlite3.connect(tmp_path / "feedback.sqlite3") as other:
         stored = dict(other.execute("SELECT id, exchange_id FROM votes").fetchall())
     assert {vote_id: stored[vote_id] for vote_id in outcomes.values()} == \
         {outcomes[i]: exchange_ids[i] for i in range(10)}

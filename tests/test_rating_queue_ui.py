@@ -30,13 +30,6 @@ def results(n: int) -> list[PipelineResult]:
 
 
 @pytest.fixture
-def store(tmp_path):
-    feedback = FeedbackStore.open(tmp_path / "feedback.sqlite3")
-    yield feedback
-    feedback.close()
-
-
-@pytest.fixture
 def stored(store) -> list[str]:
     """Two exchanges of one batch run, as a batch evaluation leaves them."""
     return [store.record_exchange("batch-20261206T101010", f"How long does the T4 run? ({n})", results(n))

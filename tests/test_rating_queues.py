@@ -47,13 +47,6 @@ def count(store: FeedbackStore, table) -> int:
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = FeedbackStore.open(tmp_path / "feedback.sqlite3")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
