@@ -128,7 +128,7 @@ def queue_endpoints(queues: RatingQueues) -> list[Callable]:
 def _resolve(queues: RatingQueues, queue_id: str, exchange_id: str, rater: str, choice: str,
              blind: bool) -> tuple[str, dict[str, str]]:
     """The stored choice for "A"/"B"/tie/both_bad (or a pipeline name in a named queue), and the label→pipeline
-    reveal, read from the rater's open item (the order queue_next gave)."""
+    reveal, read from the item this rater holds (the order queue_next gave), without claiming anything."""
     lowered = choice.lower()
     if lowered in (TIE, BOTH_BAD):
         stored = lowered
@@ -137,8 +137,8 @@ def _resolve(queues: RatingQueues, queue_id: str, exchange_id: str, rater: str, 
     else:
         allowed = '"A", "B", "tie" or "both_bad"' + ("" if blind else " or a pipeline name")
         raise QueueError(f"Unknown choice {choice!r}: expected {allowed}.")
-    open_item = queues.next_item(queue_id, rater)  # the rater's open claim, in the order they saw it
-    if open_item is None or open_item.exchange_id != exchange_id:
+    open_item = queues.held_item(queue_id, exchange_id, rater)  # in the order queue_next gave it; reads only
+    if open_item is None:
         if stored:  # tie / both bad need no order: the store says why it refuses (voted already, not assigned)
             return stored, {}
         raise QueueError(f"Exchange {exchange_id} is not your open item in this queue (not given to you by "

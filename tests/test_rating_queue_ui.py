@@ -203,6 +203,8 @@ def test_the_api_hands_out_labelled_items_and_maps_a_and_b_to_the_pipelines(stor
     assert result["progress"]["rater_done"] == 1
     assert votes_in(store) == [(item["exchange_id"], shown_b, "bot-1")]
 
+    with pytest.raises(gr.Error, match="not your open item"):  # never given it: refused, and no seat taken for
+        api["queue_vote"](queue.id, stored[1 - stored.index(item["exchange_id"])], "A", "bot-2")  # bot-2 (below)
     with pytest.raises(gr.Error, match="not your open item"):
         api["queue_vote"](queue.id, item["exchange_id"], "A", "bot-1")  # twice
     with pytest.raises(gr.Error, match="Unknown choice"):
@@ -211,7 +213,7 @@ def test_the_api_hands_out_labelled_items_and_maps_a_and_b_to_the_pipelines(stor
         api["queue_next"](queue.id, "  ")
     assert len(votes_in(store)) == 1
 
-    second = api["queue_next"](queue.id, "bot-1")
+    second = api["queue_next"](queue.id, "bot-1")   # N=1: free, as bot-2's refused vote took no seat
     assert second["exchange_id"] not in ("", item["exchange_id"])
     api["queue_vote"](queue.id, second["exchange_id"], "tie", "bot-1")
     assert api["queue_next"](queue.id, "bot-1")["exchange_id"] == ""  # nothing left

@@ -201,6 +201,16 @@ class RatingQueues:
                            or _claim(conn, queue_id, rater, queue["raters_per_item"], times))
         return None if exchange_id is None else self._item(queue_id, exchange_id, rater, queue["blind"])
 
+    def held_item(self, queue_id: str, exchange_id: str, rater: str) -> QueueItem | None:
+        """The item, in the order this rater sees it, if they hold it and have not voted; else None. Reads only:
+        no claim is taken and no hold renewed (what an API vote needs to map "A"/"B" to pipelines)."""
+        rater = _checked_rater(rater)
+        info = self.queue(queue_id)  # QueueError when unknown
+        if not _possible_id(exchange_id) or not self.store._read(
+                select(queue_claims.c.exchange_id).where(_held_by(queue_id, exchange_id, rater), _open_seat())):
+            return None
+        return self._item(queue_id, exchange_id, rater, info.blind)
+
     def vote(self, queue_id: str, exchange_id: str, rater: str, choice: str, *, session_id: str,
              user_name: str | None = None) -> int:
         """Store the rater's vote on an item they hold, as a ``votes`` row, and mark the claim voted: one
