@@ -30,6 +30,10 @@ _HEADING = re.compile(r"^(?:#{1,6}\s+(?P<md>.+)|(?P<section>(?:Section|Part|Chap
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+(?P<text>.+)$")
 _MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}")
 _NAMED_CELLS = re.compile(r"^(?:[^:;|]{1,40}: [^;|]+; )+[^:;|]{1,40}: [^;|]+\.?$")
+#: A row of a table whose first column holds row labels under an empty corner cell (an HTML table read as
+#: "Capacity (loaves); Oven A: 120; Oven B: 80."): the label, then cells named by their column.
+_LABELLED_CELLS = re.compile(r"^(?P<label>[^:;|]{1,40}); (?P<cells>(?:[^:;|]{1,40}: [^;|]+; )*[^:;|]{1,40}: [^;|]+)"
+                             r"\.?$")
 
 _DATE = re.compile(rf"\b(?:\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{4}})\b")
 _TIME = re.compile(r"\b(?:[01]?\d|2[0-3]):[0-5]\d\b")
@@ -39,6 +43,8 @@ _NUMBER = re.compile(r"(?<![\w.,:/-])(?P<currency>[€$£])?(?P<value>\d{1,3}(?:
                      r"(?P<unit>\s?%|\s?°C|\s+(?:per cent|percent)|\s+[A-Za-zÀ-ÿ][\w/°'-]*(?:\s+(?:DC|AC))?)?"
                      r"(?![\w:/])")
 _CODE = re.compile(r"(?<![\w-])(?:[A-Z]{1,5}-[A-Z0-9]+(?:-[A-Z0-9]+)*|[A-Z]{1,3}\s?\d{1,3}|[A-Z]{3,4})(?![\w-])")
+#: A numbered reference: a capitalised noun and its number ("Article 7", "Section 4.2", "Platform 3", "Route 12B").
+_REFERENCE = re.compile(r"(?<![\w-])(?P<noun>[A-Z][a-z]{2,})\s+(?P<number>\d{1,3}(?:\.\d{1,3})*[A-Za-z]?)(?!\w|[,.]\d)")
 _NAME = re.compile(r"(?:(?:MV|SS|MS|HMS|RMS|St\.?)\s+)?(?:[A-Z][\w'’-]*[a-z][\w'’-]*)"
                    r"(?:\s+(?:(?:of|de|van|von|and)\s+(?:the\s+)?)?"
                    r"(?:[A-Z][\w'’-]*[a-z][\w'’-]*|[IVX]+|\d+))*")
@@ -203,6 +209,10 @@ def text_units(text: str) -> list[Unit]:
             flush()
             named = tuple(tuple(part.split(": ", 1)) for part in line.rstrip(".").split("; "))
             units.append(Unit(line, "row", heading, named))  # type: ignore[arg-type]
+        elif labelled := _LABELLED_CELLS.match(line):
+            flush()
+            named = tuple(tuple(part.split(": ", 1)) for part in labelled.group("cells").rstrip(".").split("; "))
+            units.append(Unit(line, "row", heading, (("", labelled.group("label").strip()), *named)))  # type: ignore
         elif line.isupper() and len(line.split()) <= 12:
             flush()  # a plain-text title line ("SAFETY AND OPERATIONS MANUAL")
         else:
@@ -237,6 +247,11 @@ def fact_spans(text: str) -> list[Span]:
         add(match.start(), match.end(), DATE)
     for match in _TIME.finditer(text):
         add(match.start(), match.end(), TIME)
+    for match in _REFERENCE.finditer(text):
+        noun = match.group("noun")
+        if noun not in _STOP_NAMES and not _MONTH_OR_DAY.match(noun) and is_noun(noun) and not \
+                re.match(r"\s*(?:%|per cent|percent)", text[match.end():]):
+            add(match.start(), match.end(), CODE)
     for match in _YEAR.finditer(text):
         after = re.match(r"\s+([a-z][\w-]*)", text[match.end():])
         before = re.search(r"\b(in|since|until|by|from|of|before|after|between|and|to|year|about|around|c\.|from|"
@@ -292,6 +307,11 @@ def fact_spans(text: str) -> list[Span]:
             continue
         add(start, end, NAME)
     return sorted(spans, key=lambda span: span.start)
+
+
+def is_reference(span: Span) -> bool:
+    """Whether the span is a numbered reference ("Article 7", "Section 4.2"): asked "which article"."""
+    return span.kind == CODE and _REFERENCE.fullmatch(span.text) is not None
 
 
 def span_unit_kind(span: Span) -> str:

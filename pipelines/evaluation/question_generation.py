@@ -213,12 +213,20 @@ def _row_entity(cells: Sequence[tuple[str, str]]) -> tuple[int, str]:
             return index, value
     if cells and cells[0][0] and cells[0][1]:
         header = cells[0][0].rstrip(".")
+        if header.lower() in ("day", "days", "date", "month"):
+            return 0, cells[0][1]  # "Day: Monday" names the row "Monday"
         return 0, f"{header} {cells[0][1]}" if header.lower() not in ("no", "#") else f"No. {cells[0][1]}"
     return 0, cells[0][1] if cells else ""
 
 
+#: Cell values that state no fact a question could ask for.
+_EMPTY_CELLS = frozenset(["yes", "no", "none", "n/a", "na", "nil", "tbc", "tba", "tbd", "unknown", "various", "other",
+                          "see notes", "see below", "-", "–", "—"])
+
+
 def _cell_span(value: str) -> Span | None:
-    """The fact a cell holds: the whole cell, or a span that starts it (a longer note's number is not its fact)."""
+    """The fact a cell holds: the whole cell, or a span that starts it (a longer note's number is not its fact); a
+    short lower-case value is a category the table lists ("diesel", "step-free")."""
     spans = fact_spans(value)
     if spans and spans[0].start == 0 and len(value.split()) <= 5:
         return spans[0]
@@ -227,16 +235,53 @@ def _cell_span(value: str) -> Span | None:
     if re.fullmatch(r"[\d.,]+", value):
         return Span(value, "number", 0, "", float(value.replace(",", "")) if value.replace(",", "").replace(
             ".", "", 1).isdigit() else None)
+    if value.strip(" .").lower() in _EMPTY_CELLS:
+        return None
+    if re.fullmatch(r"[a-z][a-z-]+(?:\s+[a-z][a-z-]+){0,2}", value.strip(" .")):
+        return Span(value.strip(" ."), NAME, 0)
     return Span(value, NAME, 0) if 1 <= len(value.split()) <= 4 and value[:1].isupper() else None
 
 
-def _row_candidates(document: SourceDocument, unit: Unit, order: int, ambiguous: set[str]) -> list[Candidate]:
-    index, entity = _row_entity(unit.cells)
-    if not entity or entity in ambiguous:
+def _qualifies(value: str) -> bool:
+    """Whether a cell can tell two rows of the same name apart ("Small", "Zone A"): a few words, no number."""
+    return 1 <= len(value.split()) <= 3 and bool(re.search(r"[A-Za-z]", value)) and not re.search(r"\d", value)
+
+
+def row_names(units: Sequence[Unit]) -> dict[int, tuple[frozenset[int], str]]:
+    """What names each table row (by its index in ``units``) and which of its cells the name uses. A name shared by
+    several rows ("Rye loaf" in a small and a large size) takes the first other cell that tells them apart, in
+    brackets ("Rye loaf (Small)", "Single (Zone A)"); rows that no cell tells apart get no name (no question)."""
+    rows = {order: unit for order, unit in enumerate(units) if unit.cells}
+    first = {order: _row_entity(unit.cells) for order, unit in rows.items()}
+    counts = Counter(name for _, name in first.values())
+    names = {order: (frozenset([index]), name) for order, (index, name) in first.items() if name and counts[name] == 1}
+    for name in sorted(n for n, c in counts.items() if c > 1 and n):
+        group = [order for order, (_, n) in first.items() if n == name]
+        for column in range(max(len(rows[order].cells) for order in group)):
+            labels = {}
+            for order in group:
+                cells = rows[order].cells
+                if column >= len(cells) or column == first[order][0] or not _qualifies(cells[column][1]):
+                    break
+                header, value = cells[column]
+                labels[order] = f"{name} ({header} {value})" if len(value) <= 2 and header else f"{name} ({value})"
+            else:
+                if len(set(labels.values())) == len(group):
+                    names.update({order: (frozenset([first[order][0], column]), labels[order]) for order in group})
+                    break
+    return names
+
+
+def _row_candidates(document: SourceDocument, unit: Unit, order: int, named: tuple[frozenset[int], str] | None
+                    ) -> list[Candidate]:
+    if unit.cells and not unit.cells[0][0] and len(unit.cells) > 1 and all(h for h, _ in unit.cells[1:]):
+        return _labelled_row_candidates(document, unit, order)
+    if named is None:
         return []
+    used, entity = named
     found = []
     for position, (header, value) in enumerate(unit.cells):
-        if position == index or not header or header.strip().lower() in ("no.", "no", "#", "nr."):
+        if position in used or not header or header.strip().lower() in ("no.", "no", "#", "nr."):
             continue
         if header.strip().lower().rstrip("s") in _FREE_TEXT_HEADERS:
             continue  # a notes column holds remarks, not a fact of the row ("Sunset Special", "Fridays only")
@@ -247,6 +292,23 @@ def _row_candidates(document: SourceDocument, unit: Unit, order: int, ambiguous:
         if question:
             found.append(Candidate(question, key_forms(span), unit.text, document.name, _form(span), order, 1,
                                    entity, header, span.value))
+    return found
+
+
+def _labelled_row_candidates(document: SourceDocument, unit: Unit, order: int) -> list[Candidate]:
+    """A row of a table whose columns are the things compared and whose first cell labels the row ("Capacity
+    (loaves); Oven A: 120; Oven B: 80."): a question per cell, about the column's thing ("What capacity is listed for
+    Oven A, in loaves?")."""
+    label = unit.cells[0][1]
+    if label.strip().lower().rstrip("s") in _FREE_TEXT_HEADERS:
+        return []
+    found = []
+    for entity, value in unit.cells[1:]:
+        span = _cell_span(value)
+        question = cell_question(entity, label, span) if span is not None else None
+        if question:
+            found.append(Candidate(question, key_forms(span), unit.text, document.name, _form(span), order, 1,
+                                   entity, label, span.value))
     return found
 
 
@@ -298,14 +360,13 @@ def document_candidates(document: SourceDocument, refused: Counter[str] | None =
     fits but would word badly is counted in ``refused`` by reason."""
     units = text_units(document.text)
     salient = salient_words(document, units)
-    entities = Counter(_row_entity(unit.cells)[1] for unit in units if unit.cells)
-    ambiguous = {entity for entity, n in entities.items() if n > 1}
+    names = row_names(units)
     candidates: list[Candidate] = []
     spans_seen = 0
     for order, unit in enumerate(units):
         if unit.cells:
             spans_seen += max(len(unit.cells) - 1, 0)
-            candidates.extend(_row_candidates(document, unit, order, ambiguous))
+            candidates.extend(_row_candidates(document, unit, order, names.get(order)))
             continue
         for span in fact_spans(unit.text):
             spans_seen += 1

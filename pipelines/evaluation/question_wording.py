@@ -42,6 +42,7 @@ from pipelines.evaluation.question_facts import (
     has_form,
     is_noun,
     is_plural_noun,
+    is_reference,
     span_unit_kind,
     verb_form,
     verb_lemma,
@@ -87,7 +88,16 @@ _MEASURE_NOUNS = frozenset(["fare", "fee", "price", "charge", "cost", "sum", "fi
                             "distance", "length", "depth", "height", "width", "weight", "period", "interval", "delay",
                             "term", "duration", "total", "balance", "budget", "surplus", "deficit", "rent", "salary",
                             "wage", "limit", "maximum", "minimum", "temperature", "draught", "tonnage", "loan",
-                            "discount", "rate", "range", "gradient", "gauge", "fee", "allowance", "deposit", "grant"])
+                            "discount", "rate", "range", "gradient", "gauge", "fee", "allowance", "deposit", "grant",
+                            "warranty", "guarantee", "lifetime", "lifespan", "life", "power", "output", "energy",
+                            "volume", "area", "size", "radius", "diameter", "altitude", "elevation", "span", "load",
+                            "pressure", "voltage", "frequency", "resolution", "accuracy", "tolerance", "threshold",
+                            "quota", "population", "turnover", "revenue", "profit", "income", "dividend", "tariff",
+                            "toll", "levy", "tax", "premium", "subsidy", "notice", "tenure", "window", "majority",
+                            "quorum", "turnout", "share", "stake", "yield", "growth", "increase", "reduction",
+                            "rise", "mileage", "clearance", "headroom", "payload", "displacement", "storage",
+                            "bandwidth", "throughput", "latency", "uptime", "downtime", "runtime", "timeout",
+                            "length", "elevation", "footprint", "reach", "endurance", "ceiling"])
 _VAGUE_ENDS = frozenset(["a little", "a few", "a lot", "some", "more", "less", "just", "only", "well", "nearly",
                          "almost", "about", "around", "roughly", "approximately", "exactly", "at least", "at most"])
 
@@ -178,6 +188,11 @@ def wh_phrase(span: Span, prep: str) -> tuple[str, bool] | None:
         if prep in ("for", "within", "after", "in", "by", "to", "from", "under", "over", "than", "into"):
             return f"{prep} {words}", True  # "divided into 100 pennets": "Into how many pennets ...?"
         return words, prep in ("of", "")
+    if is_reference(span):
+        noun = span.text.split()[0].lower()
+        if prep in ("in", "under", "by", "on", "at", "from", "to", "into", "of"):
+            return f"{prep} which {noun}", True  # "described in Section 7": "In which section is ... described?"
+        return None
     if span.kind == NAME:
         if prep == "by":
             return "by whom", True
@@ -469,6 +484,11 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
         # "In the Ice Winter of 1919 the Varrowind stayed ...": the phrase moves to the end of the question.
         cut = next((i for i in range(2, len(clause)) if clause[i].lower() in ("the", "a", "an", "each", "every")),
                    None)
+        # "At the end of 2025 Lumenhollow employed ...": a phrase that ends on a year or date, then the subject.
+        dated = next((i + 1 for i in range(1, min(len(clause) - 1, 8)) if re.fullmatch(r"(?:1[6-9]|20)\d\d", clause[i])
+                      and (clause[i + 1][:1].isupper() or clause[i + 1] in ("it", "they", "he", "she", "we"))),
+                     None)
+        cut = dated if dated is not None else cut
         if cut is None:
             return None
         fronted, clause = clause[:cut], clause[cut:]
@@ -500,6 +520,10 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
             return Refused('"of" follows a noun that is not a measure ("a vessel of up to 320 tonnes")')
         if predicate[:det] == ["have"] and helper in ("does", "do"):
             return _tidy(f"What is the {' '.join(noun)} of {subject_text}")
+        if det >= 1 and predicate[det - 1].lower() == "with":
+            # "The hall opened in 1990 with a capacity of 400 seats" -> "What is the capacity of the hall?"
+            return _tidy(f"What {'was' if helper in ('did', 'was', 'were') else 'is'} the {' '.join(noun)} of "
+                         f"{subject_text}")
         if not 1 <= det <= 2:
             return None
         return _tidy(f"What {' '.join(noun)} {helper} {subject_text} {' '.join(predicate[:det])}")
@@ -770,6 +794,127 @@ def _age_question(unit: Unit, span: Span) -> str | None:
         predicate = predicate[:last]
 
 
+_NAMING = re.compile(r"(?:^|\s)(?P<verb>called|named|nicknamed|dubbed|titled|renamed|known\s+as)\s+"
+                     r"[\"“‘']?(?:the\s+|The\s+)?[\"“‘']?$")
+_COPULA_HEAD = re.compile(r"^(?P<subject>[A-Z][^,;:]*?)\s+(?P<aux>is|are|was|were)(?:\s+(?:now|also|still|commonly|"
+                          r"usually|locally|simply|officially|popularly|often|affectionately))?"
+                          r"(?:\s+(?:a|an|the)\s+(?:[\w’'-]+\s+){0,3}[\w’'-]+)?$")
+_NAMED_NOUN = re.compile(r"(?:^|\s)(?:a|an|the|A|An|The)\s+(?P<np>(?:[\w’'-]+\s+){0,3}[\w’'-]+),?$")
+
+
+def _called_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset()) -> str | Refused | None:
+    """A name given by "called", "named" or "known as": "The reserve fund is called the Winter Chest" -> "What is
+    the reserve fund called?"; "The mascot is a heron called Pim" -> "What is the mascot called?"; "..., where she
+    serves as a floating café called The Crane's Table" -> "What is the floating café called?"; "The ninth seat,
+    known as the Bank Seat, ..." -> "What is the ninth seat known as?"."""
+    if span.kind not in (NAME, CODE):
+        return None
+    before = unit.text[: span.start]
+    naming = _NAMING.search(before)
+    if not naming:
+        return None
+    verb = " ".join(naming.group("verb").split())
+    head = before[: naming.start()].rstrip()
+    past = re.search(r"\b(?:was|were)\b", head) is not None or (
+        bool(head.split()) and verb_form(head.split()[-1]) == "VBD")
+    copula = _COPULA_HEAD.match(head)
+    if copula and not re.search(r"\b(?:that|which|who|where|when)\b", copula.group("subject")):
+        subject = copula.group("subject").split()
+        aux = copula.group("aux")
+    else:
+        noun = _NAMED_NOUN.search(head)
+        if not noun:
+            return None
+        words = noun.group("np").split()
+        if any(w[:1].isdigit() or w.lower() in _PREPOSITIONS | _SUBORDINATE for w in words):
+            return None
+        if len(words) < 2:  # "a launch named Tansy Hollow": which launch, of the many a fleet has?
+            return Refused('the thing named is a bare "the <noun>" the question cannot place')
+        subject = ["the", *words]
+        plural = is_plural_noun(words[-1])
+        aux = ("were" if plural else "was") if past else ("are" if plural else "is")
+        if noun.start() == 0:  # "The ninth seat, known as ...": the sentence opens with what is named
+            subject = head.rstrip(",").split()
+    if problem := _subject_problem(subject, salient, True):
+        return Refused(problem)
+    subject_text = _subject_text(subject, unit)
+    if not subject_text:
+        return Refused("pronoun subject without a named antecedent")
+    return _tidy(f"What {aux} {subject_text} {verb}")
+
+
+def _reference_question(unit: Unit, span: Span) -> str | None:
+    """A numbered reference that opens its sentence, asked with "which": "Article 7 of the Revised Charter
+    establishes the principle of one member, one vote." -> "In the Revised Charter, which article establishes the
+    principle of one member?" (its "of" phrase leads when the question would otherwise quote the sentence)."""
+    if not is_reference(span) or unit.text[: span.start].strip(" \"“‘'") not in ("", "The", "the"):
+        return None
+    after = re.match(r"(?P<of>\s+of\s+(?:the\s+)?[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)?\s+(?P<rest>[^,;.:]+)",
+                     unit.text[span.start + len(span.text):])
+    if not after:
+        return None
+    rest = after.group("rest").split()
+    first = rest[0]
+    if not (first in AUXILIARIES or (first.isalpha() and first.islower() and verb_form(first) in ("VBZ", "VBD"))):
+        return None
+    noun = span.text.split()[0].lower()
+    of = " ".join((after.group("of") or "").split())
+    lead = f"In {of[3:]}, which {noun}" if of else ""
+    for opening in (f"Which {noun} {of}", lead):
+        if not opening:
+            continue
+        words = list(rest)
+        while True:
+            question = _tidy(f"{opening} {' '.join(words)}")
+            if quoted_run(question, unit.text) < QUOTE_LIMIT and (len(words) > 3 or words == rest) and not \
+                    _predicate_problem(words):
+                return question  # a cut that leaves three words or fewer ("forbids the cooperative") lost the rule
+            last = next((i for i in range(len(words) - 1, 1, -1) if words[i].lower() in _PREPOSITIONS), None)
+            if last is None:
+                break
+            words = words[:last]
+    return None
+
+
+_DESCRIBED = re.compile(r"^(?P<subject>[A-Z][^,;:]*?)\s+(?P<aux>is|are|was|were)\s+(?:a|an|the|[A-Z][\w’'-]*[’']s)\s+"
+                        r"(?P<noun>[^,;:]*?),?\s+(?P<participle>[a-z]+ed|[a-z]+en|built|made|sold|held|run|won|"
+                        r"set|kept|led|bought|founded)\s+(?P<between>(?:[^,;:]*\s)?)(?P<prep>[a-z]+)\s+$")
+_STATES = frozenset(["based", "located", "situated", "headquartered", "used", "owned", "operated", "run", "managed",
+                     "made", "kept", "held", "known", "designed", "intended", "registered", "listed", "rated"])
+
+
+def _described_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset()) -> str | Refused | None:
+    """A fact in a participle phrase that describes a copular sentence's subject: "Lumenhollow Instruments is a
+    hydrology-sensor company founded on 3 May 2019 ..." -> "On what date was Lumenhollow Instruments founded?";
+    "The Tessel T4 is Lumenhollow's fourth sensor, released on 17 October 2023." -> "On what date was the Tessel T4
+    released?"."""
+    match = _DESCRIBED.match(unit.text[: span.start])
+    if not match or not has_form(match.group("participle"), "VBN") or re.search(
+            r"\b(?:that|which|who|whom|whose|where|when)\b", match.group("subject") + " " + match.group("noun")):
+        return None
+    wh = wh_phrase(span, match.group("prep"))
+    if wh is None or not wh[1]:
+        return None
+    subject = match.group("subject").split()
+    if problem := _subject_problem(subject, salient, False):
+        return Refused(problem)
+    subject_text = _subject_text(subject, unit)
+    if not subject_text:
+        return Refused("pronoun subject without a named antecedent")
+    participle = match.group("participle")
+    plural = match.group("aux") in ("are", "were")
+    aux = match.group("aux") if participle in _STATES else ("were" if plural else "was")  # "based in": a state
+    between = match.group("between").split()
+    while True:
+        question = _tidy(f"{wh[0]} {aux} {subject_text} {participle} {' '.join(between)}")
+        if quoted_run(question, unit.text) < QUOTE_LIMIT:
+            return question
+        last = next((i for i in range(len(between) - 1, -1, -1) if between[i].lower() in _PREPOSITIONS), None)
+        if last is None:
+            return None
+        between = between[:last]
+
+
 _MANDATE = re.compile(r"^(?P<who>.*?)\b(?:requires?|required|demanded|stipulates?|stipulated|insists?|insisted|"
                       r"specifies|specified|ordered|ruled|decreed|mandates|mandated) that\s+(?P<rest>.+)$")
 
@@ -803,10 +948,19 @@ def word_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset())
     own or a clause inverted around its verb; 1: a condition asked with "when"/"under what condition"),
     :class:`Refused` when a rule fits but its question would read badly (the generator counts why), or None when
     no rule fits. ``salient``: the words of the document's title and headings ("the manual" is plain there)."""
-    for rule in (_label_question, _appositive_question, _role_question, _subject_name_question, _age_question):
+    for rule in (_label_question, _appositive_question, _role_question, _subject_name_question, _age_question,
+                 _reference_question):
         question = rule(unit, span)
         if question:
             return question, 0
+    described = _described_question(unit, span, salient)
+    if isinstance(described, str):
+        return described, 0
+    called = _called_question(unit, span, salient)
+    if isinstance(called, Refused):
+        return called
+    if called:
+        return called, 0
     question = _clause_question(unit, span, salient)
     if question is None and (mandated := _mandate(unit, span)) is not None:
         question = _clause_question(*mandated, salient)
@@ -843,6 +997,16 @@ def cell_question(entity: str, header: str, span: Span) -> str | None:
     year = re.match(r"^year\s+(?P<verb>\w+)$", name, re.IGNORECASE)
     if year and span.kind in (YEAR, NUMBER):
         return _tidy(f"In what year was {entity} {year.group('verb').lower()}")
+    word = name.strip().rstrip(".")
+    if " " not in word and word.isalpha() and verb_form(word) and (not can_be("NOUN", word) or (
+            span.kind == TIME and verb_form(word) == "VBZ")):
+        # A column named by a verb: "Installed" 1987 -> "In what year was Oven A installed?"; "Opens" 07:00 ->
+        # "What time is listed under Opens for Monday?" ("What opens is listed ...?" would not parse).
+        if span.kind in (YEAR, DATE) and verb_form(word) in ("VBN", "VBD"):
+            return _tidy(f"{'In what year' if span.kind == YEAR else 'On what date'} was {entity} {word.lower()}")
+        if span.kind == TIME:
+            return _tidy(f"What time is listed under {word[:1].upper()}{word[1:]} for {entity}")
+        return None
     in_unit = f", in {unit}" if unit else ""
     if span.kind == NUMBER and not span.unit and name.lower().endswith("s") and not name.lower().endswith("ss"):
         return _tidy(f"How many {name.lower() if not name.isupper() else name} does {entity} have{in_unit}")
