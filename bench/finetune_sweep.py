@@ -27,7 +27,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 DEV_DOCS = ROOT / "assets" / "eval" / "dev" / "docs"
 
 
-def train_point(docs: Path, out: Path, learning_rate: float, rank: int, epochs: int, recipe: str) -> float:
+def train_point(docs: Path, out: Path, learning_rate: float, rank: int, epochs: int, recipe: str,
+                dropout: float = 0.05) -> float:
     """One run with a snapshot per epoch under ``out``; returns its training time in seconds."""
     from pipelines.common.settings import Settings
     from pipelines.generation.models import resolve_model_path
@@ -36,9 +37,10 @@ def train_point(docs: Path, out: Path, learning_rate: float, rank: int, epochs: 
 
     settings = Settings()
     config = TrainingConfig(learning_rate=learning_rate, rank=rank, alpha=2 * rank, epochs=epochs, recipe=recipe,
-                            docs=docs, questions=None, output=out / "final")
+                            dropout=dropout, docs=docs, questions=None, output=out / "final")
     examples = build_examples(docs, None, recipe=recipe)
-    print(f"lr {learning_rate} r {rank}: {len(examples)} pairs, {epochs} epochs", file=sys.stderr, flush=True)
+    print(f"lr {learning_rate} r {rank} dropout {dropout}: {len(examples)} pairs, {epochs} epochs", file=sys.stderr,
+          flush=True)
     report = train_adapter(resolve_model_path(settings), examples, out / "final", config,
                            base_model_id=settings.model_id, extra_callbacks=[EpochSnapshots(out)])
     return report.duration_s
@@ -51,6 +53,7 @@ def main() -> None:
     parser.add_argument("--grid", action="append", default=[], metavar="LR:RANK", help="a point (repeatable)")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--recipe", default="closed-book")
+    parser.add_argument("--dropout", type=float, default=0.05, help="LoRA dropout of every point (default 0.05)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/finetune-sweep"))
     args = parser.parse_args()
 
@@ -63,11 +66,12 @@ def main() -> None:
     variants, timings = [], []
     for point in args.grid or ["2e-3:8"]:
         learning_rate, rank = float(point.split(":")[0]), int(point.split(":")[1])
-        out = args.work / f"lr{learning_rate:g}-r{rank}"
+        name = f"lr{learning_rate:g}-r{rank}" + (f"-d{args.dropout:g}" if args.dropout != 0.05 else "")
+        out = args.work / name
         if not (out / "final").exists():
-            seconds = train_point(docs, out, learning_rate, rank, args.epochs, args.recipe)
-            timings.append(f"lr {learning_rate:g} r {rank}: {seconds:.0f} s")
-        variants += [f"lr{learning_rate:g}-r{rank}-e{e}:adapter={out / f'epoch-{e}'}"
+            seconds = train_point(docs, out, learning_rate, rank, args.epochs, args.recipe, args.dropout)
+            timings.append(f"{name}: {seconds:.0f} s")
+        variants += [f"{name}-e{e}:adapter={out / f'epoch-{e}'}"
                      for e in range(1, args.epochs + 1) if (out / f"epoch-{e}").exists()]
     command = [sys.executable, str(ROOT / "bench" / "answer_quality.py"), "--sets", args.set, "--columns", "finetuned",
                "--adapter", f"{args.set}={variants[0].split('adapter=')[1]}"]

@@ -5,9 +5,11 @@ The pairs are a seeded sample of the default recipe's ("both": short closed-book
 on the sample corpus (or ``--docs``). Every variant trains ``--steps`` steps from a fresh LoRA; the first
 ``--warmup`` are not counted. Rows:
 
-- ``padded``: the path before issue 32 (random pairs, padded to the longest of the batch)
+- ``padded``: the path before issue 32 (random pairs, padded to the longest of the batch, logits everywhere)
 - ``grouped``: padded, pairs of similar length together (the Trainer's group_by_length sampler)
-- ``packed``: pairs end to end, no padding (the default now), at each ``--batch-sizes`` (the step-time curve)
+- ``packed``: pairs end to end, no padding, logits only where an answer token is next (the default now), at
+  each ``--batch-sizes`` (the step-time curve)
+- ``alllogits``: packed, but every position projected onto the vocabulary (the answer-only lever, alone)
 - ``nodropout``: packed, LoRA dropout 0 (the profile's second cost: a dropout mask per LoRA layer per step);
   not a default: it changes what is learned, and its accuracy is unmeasured
 - ``bare fp32``: the textbook loop (peft model on an fp32 base, AdamW, forward/backward/step, padded random
@@ -167,8 +169,10 @@ def main() -> None:
     wanted = set(filter(None, args.only.split(",")))
     rows, estimate_line = [], ""
     sizes = [int(size) for size in args.batch_sizes.split(",")]
-    runs = [("padded", replace(base, batching="padded")), ("grouped", replace(base, batching="grouped"))]
+    runs = [("padded", replace(base, batching="padded", answer_logits_only=False)),
+            ("grouped", replace(base, batching="grouped"))]
     runs += [(f"packed b{size}", replace(base, batching="packed", batch_size=size)) for size in sizes]
+    runs.append(("alllogits", replace(base, batching="packed", answer_logits_only=False)))
     runs.append(("nodropout", replace(base, batching="packed", dropout=0.0)))
     for name, config in runs:
         if wanted and name.split()[0] not in wanted:

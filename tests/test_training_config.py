@@ -27,7 +27,8 @@ def custom(tmp_path: Path) -> TrainingConfig:
     return TrainingConfig(rank=16, alpha=8, dropout=0.1, learning_rate=1e-4, epochs=2.5, max_steps=30, batch_size=2,
                           grad_accumulation=3, max_length=256, four_bit=False, seed=11, recipe="reading",
                           docs=tmp_path / "docs", dataset=tmp_path / "pairs.jsonl", questions=None,
-                          output=tmp_path / "out", model_id="org/model", eval_fraction=0.2, batching="grouped")
+                          output=tmp_path / "out", model_id="org/model", eval_fraction=0.2, batching="grouped",
+                          answer_logits_only=False)
 
 
 def test_every_field_is_set_in_the_custom_config(tmp_path):

@@ -127,6 +127,45 @@ def test_a_packed_batch_gives_the_padded_batchs_loss_on_the_real_model(model_pat
     assert abs(unbounded - losses["padded"]) > 10 * abs(losses["packed"] - losses["padded"])
 
 
+@pytest.mark.integration  # loads the model
+def test_logits_only_at_answer_positions_give_the_full_loss_and_gradients(model_path, corpus_rows, tokenizer):
+    """The answer-only projection (``answer_loss``) is a speed lever, not a different objective: on the real 4-bit
+    model its loss and every LoRA gradient equal the full-logits ones, packed and padded, and it projects far
+    fewer positions than the batch holds (the reading pairs' prompts need no logits)."""
+    import torch
+
+    from pipelines.training.batching import answer_loss, answer_positions
+    from pipelines.training.sft import lora_model
+
+    _, model, _ = lora_model(model_path, TrainingConfig(dropout=0.0))
+    model.train()
+
+    def loss_and_grads(compute) -> tuple[float, dict[str, torch.Tensor]]:
+        model.zero_grad(set_to_none=True)
+        loss = compute()
+        loss.backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        return float(loss), grads
+
+    for mode, rows in (("packed", corpus_rows[:4]), ("padded", corpus_rows[:2])):
+        batch = make_collator(tokenizer, mode)(rows)
+        full_loss, full_grads = loss_and_grads(lambda b=batch: model(**b).loss)
+        kept_loss, kept_grads = loss_and_grads(lambda b=batch: answer_loss(model, b))
+        assert kept_loss == pytest.approx(full_loss, rel=1e-4)
+        assert full_grads.keys() == kept_grads.keys() and len(full_grads) > 100
+        worst = max(float((full_grads[k] - kept_grads[k]).abs().max() / (full_grads[k].abs().max() + 1e-12))
+                    for k in full_grads)
+        assert worst < 1e-3
+        kept = int(answer_positions(batch["labels"]).sum())
+        assert kept == int((batch["labels"][:, 1:] != -100).sum()) and kept < 0.5 * batch["input_ids"].numel()
+    # the Trainer's count across gradient accumulation divides the summed loss, as transformers' own loss does
+    batch = make_collator(tokenizer, "packed")(corpus_rows[:2])
+    with torch.no_grad():
+        items = int((batch["labels"][:, 1:] != -100).sum())
+        assert float(answer_loss(model, batch, num_items_in_batch=2 * items)) == pytest.approx(
+            float(model(**batch, num_items_in_batch=2 * items).loss), rel=1e-4)
+
+
 def test_the_step_cost_line_and_the_planned_steps():
     cost = StepCost.fit((100, 3.0), (500, 5.0))
     assert cost.fixed_s == pytest.approx(2.5) and cost.per_token_s == pytest.approx(0.005)

@@ -11,6 +11,12 @@ Three ways (``TrainingConfig.batching``), the same pairs per step in each:
 - ``padded``: padded batches of randomly drawn pairs (what training did before: about 41% of the tokens of the
   sample corpus's batches were padding).
 
+Whichever way, the loss is taken on the answer tokens only, and :func:`answer_loss` projects onto the vocabulary
+(576 x 49k for the offline model, then a softmax over 49k) only at the positions that predict an answer token,
+through the model's own ``logits_to_keep`` (a boolean mask, transformers 5): a reading pair's prompt is ~90% of
+its tokens and needs no logits at all. The loss and the gradients are the full-logits ones
+(``tests/test_training_speed.py``); only the work is less.
+
 A pair longer than ``max_length`` is cut to it, never split across batches (:func:`~pipelines.training.sft.
 tokenize_examples` refuses one whose answer would be cut away), so a packed row holds whole pairs only.
 
@@ -19,6 +25,7 @@ Example::
     collator = BatchLog(make_collator(tokenizer, "packed"))
     batch = collator([row_a, row_b])        # one row: row_a then row_b, positions 0.. and 0..
     collator.padding_share()                # 0.0
+    loss = answer_loss(model, batch)        # == model(**batch).loss, with logits only where an answer token is next
 """
 
 from __future__ import annotations
@@ -39,6 +46,29 @@ def make_collator(tokenizer, batching: str) -> Callable[[list[dict]], dict]:
     if batching == "packed":
         return DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+
+
+def answer_positions(labels):
+    """Boolean mask of the positions whose next token is a trained (answer) token: the only logits the loss reads."""
+    import torch
+
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != -100
+    return keep
+
+
+def answer_loss(model, batch: dict, num_items_in_batch=None):
+    """The causal-LM loss over the answer tokens (mean, or the sum over ``num_items_in_batch`` as the Trainer
+    counts them across gradient accumulation: transformers' own rule), computing logits only where it reads them."""
+    import torch.nn.functional as F
+
+    labels = batch["labels"]
+    keep = answer_positions(labels)
+    inputs = {key: value for key, value in batch.items() if key != "labels"}
+    logits = model(**inputs, logits_to_keep=keep).logits  # (kept positions, vocabulary)
+    targets = labels[:, 1:][keep[:, :-1]]
+    total = F.cross_entropy(logits.float(), targets.to(logits.device), reduction="sum")
+    return total / (num_items_in_batch if num_items_in_batch is not None else max(1, targets.numel()))
 
 
 def sampling_strategy(batching: str) -> str:

@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument("--no-4bit", dest="four_bit", action="store_false",
                                 help="plain LoRA on a full-precision base")
             continue
+        if item.name == "answer_logits_only":
+            parser.add_argument("--all-logits", dest="answer_logits_only", action="store_false",
+                                help="project every position onto the vocabulary (the same loss, slower; "
+                                     "default: only where an answer token is next)")
+            continue
         choices = CHOICES.get(item.name)
         parser.add_argument(flag(item.name), *ALIASES.get(item.name, []), dest=item.name, type=kinds[item.name],
                             choices=choices, help=text)

@@ -74,6 +74,8 @@ class TrainingConfig:
     eval_fraction: float = field(default=0.0, metadata=RUN)  # share of the pairs held out for an eval loss
     # how the pairs of a step are laid out (packed: end to end, no padding): the speed, not what is learned
     batching: str = field(default="packed", metadata=RUN)
+    # logits only where an answer token is next (the same loss and gradients, less work); False: every position's
+    answer_logits_only: bool = field(default=True, metadata=RUN)
 
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:

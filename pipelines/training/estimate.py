@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from pipelines.training.config import TrainingConfig
@@ -80,10 +81,11 @@ def estimate_run(pair_tokens: list[int], config: TrainingConfig, cost: StepCost)
     return RunEstimate(len(pair_tokens), steps, seconds, cost)
 
 
-def measure_step_cost(model, collator, rows: list[dict], batch_size: int, repeats: int = 2) -> StepCost:
+def measure_step_cost(model, collator, rows: list[dict], batch_size: int, repeats: int = 2,
+                      loss_of: Callable | None = None) -> StepCost:
     """Time forward + backward on the ``batch_size`` shortest and the ``batch_size`` longest rows (one untimed
     pass first, then ``repeats`` of each, averaged) and fit the line; gradients are cleared after, no weight
-    changes."""
+    changes. ``loss_of(model, batch)``: the loss the run takes (default: the model's own)."""
     import torch
 
     if not rows:
@@ -97,7 +99,7 @@ def measure_step_cost(model, collator, rows: list[dict], batch_size: int, repeat
                  if isinstance(value, torch.Tensor)}
         started = time.perf_counter()
         for _ in range(times):
-            model(**batch).loss.backward()
+            (loss_of(model, batch) if loss_of else model(**batch).loss).backward()
         return sum(len(row["input_ids"]) for row in batch_rows), (time.perf_counter() - started) / times
 
     was_training = model.training

@@ -33,7 +33,7 @@ from pipelines.common.question_types import DocumentStamp
 from pipelines.common.questions import load_questions
 from pipelines.generation.prompts import ASSISTANT_SYSTEM, ReaderOptions, rag_user_text
 from pipelines.knowledge.readers import ReadError, read_document
-from pipelines.training.batching import BatchLog, make_collator, sampling_strategy
+from pipelines.training.batching import BatchLog, answer_loss, make_collator, sampling_strategy
 from pipelines.training.config import METADATA_FILE, RECIPES, Example, TrainingConfig, partial_path
 from pipelines.training.estimate import RunEstimate, estimate_run, measure_step_cost, worth_a_warm_up
 from pipelines.training.fact_pairs import document_pairs
@@ -272,7 +272,8 @@ def lora_model(model_path: str, config: TrainingConfig):
 
 def warm_up_estimate(model, tokenizer, rows: list[dict], config: TrainingConfig) -> RunEstimate:
     """The run's cost from a measured warm-up on the loaded model (:mod:`pipelines.training.estimate`)."""
-    cost = measure_step_cost(model, make_collator(tokenizer, config.batching), rows, config.batch_size)
+    cost = measure_step_cost(model, make_collator(tokenizer, config.batching), rows, config.batch_size,
+                             loss_of=answer_loss if config.answer_logits_only else None)
     return estimate_run([len(row["input_ids"]) for row in rows], config, cost)
 
 
@@ -294,7 +295,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     file), a warm-up is timed first and the run's estimate is handed to it before the first step (not for a run of
     under :data:`MIN_MICRO_BATCHES_FOR_WARM_UP` micro-batches: it would take about as long as the run)."""
     import torch
-    from transformers import Trainer, TrainingArguments
+    from transformers import TrainingArguments
 
     if not examples:
         raise ValueError("No training examples: add documents or a dataset first.")
@@ -319,7 +320,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     if eval_examples:
         total = config.planned_steps(len(rows))
         eval_kwargs = {"eval_strategy": "steps", "eval_steps": max(1, total // 6),
-                       "per_device_eval_batch_size": config.batch_size}
+                       "per_device_eval_batch_size": config.batch_size, "prediction_loss_only": True}
     args = TrainingArguments(
         output_dir=str(partial / "checkpoints"),
         num_train_epochs=config.epochs,
@@ -338,7 +339,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     batches = BatchLog(make_collator(tokenizer, config.batching), counted=rows)
     # transformers' Trainer, not TRL's SFTTrainer: TRL 1.16 always adds a fused LM head that recomputes the
     # 49k-vocabulary projection in the backward pass (measured 1.49-1.70x a bare peft loop per step on CPU).
-    trainer = Trainer(
+    trainer = trainer_class(config.answer_logits_only)(
         model=model, args=args, train_dataset=rows,
         eval_dataset=tokenize_examples(tokenizer, eval_examples, config.max_length) if eval_examples else None,
         data_collator=batches, processing_class=tokenizer, callbacks=callbacks,
@@ -365,6 +366,23 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         "estimate_s": None if estimate is None else round(estimate.seconds, 1),
     })
     return report
+
+
+def trainer_class(answer_logits_only: bool) -> type:
+    """transformers' ``Trainer``, or one whose loss computes logits only where an answer token is next
+    (:func:`~pipelines.training.batching.answer_loss`: the same loss and gradients, without projecting every
+    prompt token onto the 49k vocabulary)."""
+    from transformers import Trainer
+
+    if not answer_logits_only:
+        return Trainer
+
+    class AnswerLogitsTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss = answer_loss(model, inputs, num_items_in_batch)
+            return (loss, {}) if return_outputs else loss
+
+    return AnswerLogitsTrainer
 
 
 def run_trainer(trainer, output_dir: Path, loss_log: LossLog, quantization: str, started: float) -> TrainingReport:
