@@ -201,6 +201,11 @@ def postgres_database(postgres_url) -> str:
     return create_database(postgres_url)
 
 
+def openai_server_log() -> Path:
+    """The ``openai_server`` log of this test worker (one per worker): a test can count the requests it served."""
+    return ARTIFACTS / f"openai-server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+
+
 @pytest.fixture(scope="session")
 def openai_server(test_settings) -> str:
     """A real OpenAI-compatible server (``transformers serve``) on loopback, serving local model folders.
@@ -209,7 +214,7 @@ def openai_server(test_settings) -> str:
     ``resolve_model_path(test_settings)``), loaded on first use, as vLLM picks a served model by name.
     """
     (port,) = free_ports(1)
-    log = ARTIFACTS / f"openai-server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"  # one per test worker
+    log = openai_server_log()
     ARTIFACTS.mkdir(exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -12,12 +12,14 @@ from pipelines.common.abstention import out_of_corpus_outcome
 from pipelines.common.correctness import key_present, proportion_interval
 from pipelines.common.questions import QuestionItem
 from pipelines.knowledge.weaviate_server import free_ports
-from tests.conftest import ROOT
+from tests.conftest import APP_ENGINE, ROOT
 
 
 def test_answer_quality_table_matches_its_answers(tmp_path):
     http_port, grpc_port = free_ports(2)
-    env = {**os.environ, "ARENA_WEAVIATE_HTTP_PORT": str(http_port), "ARENA_WEAVIATE_GRPC_PORT": str(grpc_port)}
+    # The bench starts the app's runtime, so it runs the engine a user's run gets, as the app tests do (conftest)
+    env = {**os.environ, "ARENA_ENGINE": APP_ENGINE, "ARENA_WEAVIATE_HTTP_PORT": str(http_port),
+           "ARENA_WEAVIATE_GRPC_PORT": str(grpc_port)}
     out = tmp_path / "answers.jsonl"
     run = subprocess.run([sys.executable, "bench/answer_quality.py", "--sets", "sample", "--limit", "3",
                           "--columns", "base,rag", "--out", str(out)], cwd=ROOT, env=env, capture_output=True,

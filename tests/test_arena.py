@@ -15,7 +15,9 @@ from tests.conftest import start_weaviate
 
 
 def make_arena(backend, retriever, tmp_path, **kwargs):
-    limits = {"max_new_tokens": 24, "max_prompt_chars": 500, **kwargs}
+    """Answers of 8 tokens by default (a 4-bit decode step is about 0.2 s here): the tests that need longer ones,
+    or only a few tokens, say so."""
+    limits = {"max_new_tokens": 8, "max_prompt_chars": 500, **kwargs}
     return Arena([RagPipeline.from_retriever(retriever, top_k=3), FinetunedPipeline(backend)], backend,
                  FeedbackStore.open(tmp_path / "f.sqlite3"), **limits)
 
@@ -50,7 +52,7 @@ def test_both_columns_answer_and_the_exchange_is_stored(backend, knowledge, tmp_
 
 
 def test_tabs_sharing_a_state_template_get_their_own_session_ids(backend, knowledge, tmp_path):
-    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path)
+    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path, max_new_tokens=4)  # about the sessions
     template = ArenaSession()  # Gradio deep-copies the State's initial value for every tab
     first, second = copy.deepcopy(template), copy.deepcopy(template)
     collect(arena, "What does quiet mode do?", first)
@@ -125,7 +127,7 @@ def test_blind_mode_shuffles_columns_and_votes_map_through_the_shown_order(backe
 
 
 def test_votes_past_the_rate_limit_are_refused_and_not_stored(backend, knowledge, tmp_path):
-    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path, votes_per_minute=2)
+    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path, votes_per_minute=2, max_new_tokens=4)
     session = ArenaSession()
     collect(arena, "What does quiet mode do?", session)
     arena.vote(session, "rag")
@@ -136,7 +138,7 @@ def test_votes_past_the_rate_limit_are_refused_and_not_stored(backend, knowledge
 
 
 def test_bad_ratings_are_refused(backend, knowledge, tmp_path):
-    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path)
+    arena = make_arena(backend, HybridRetriever(knowledge), tmp_path, max_new_tokens=4)
     session = ArenaSession()
     with pytest.raises(FeedbackError, match="Ask a question first"):
         arena.rate(session, 0, score=3, tags=[], comment="")

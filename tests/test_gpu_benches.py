@@ -39,8 +39,14 @@ def test_qlora_vs_lora_trains_both_ways_through_the_training_command():
     assert ratio(out, "peak memory ratio QLoRA / LoRA") == pytest.approx(peak["q"] / peak["l"], rel=0.01, abs=0.01)
 
 
-def test_decode_columns_batches_a_random_shape_with_a_random_adapter():
-    out = run_bench("decode_columns.py", "--shape", "tiny-qwen2", "--prompts", "1", "--tokens", "4", "--rounds", "1")
+def test_decode_columns_batches_a_random_shape_with_a_random_adapter(healthy_gpu_check):
+    """``python bench/decode_columns.py --shape tiny-qwen2 --prompts 1 --tokens 4 --rounds 1``, as the healthy
+    gpu_check's decode step ran it (GPU_DECODE_ARGS): its whole output, from the log the step keeps."""
+    done, results = healthy_gpu_check
+    out = (results / "decode_columns.log").read_text()
+    assert "decode_columns: FAILED" not in done.stdout and "decode_columns: TIMED OUT" not in done.stdout, out
+    assert "decode_columns: tiny-qwen2 (4-bit NF4) on cpu, 1 prompts, up to 4 new tokens, median of 1 rounds" in out, (
+        done.stdout[-3000:] + out[-3000:])
     wall = {mode: float(value) for mode, value in re.findall(r"(\w+) ([0-9.]+)", out.split("median seconds:")[1]
                                                                            .splitlines()[0])}
     assert set(wall) == {"rag", "finetuned", "both", "three"} and all(v > 0 for v in wall.values()), out
@@ -79,8 +85,16 @@ def run_gpu_check(tmp_path, **env: str) -> subprocess.CompletedProcess:
                           text=True, timeout=900)
 
 
-def test_gpu_check_compares_every_mixed_batch_row_with_the_row_alone(tmp_path):
-    done = run_gpu_check(tmp_path, GPU_STEPS="decode batch_rows")
+@pytest.fixture(scope="module")
+def healthy_gpu_check(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """One healthy dry run of the decode and batch-row steps, read by two tests: the run, and the folder of the
+    logs it keeps of each step (its decode step is ``python bench/decode_columns.py``, its output in full)."""
+    tmp_path = tmp_path_factory.mktemp("gpu-check")
+    return run_gpu_check(tmp_path, GPU_STEPS="decode batch_rows"), tmp_path / "results"
+
+
+def test_gpu_check_compares_every_mixed_batch_row_with_the_row_alone(healthy_gpu_check):
+    done, _ = healthy_gpu_check
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "rows equal to the row decoded alone: 12 of 12" in done.stdout  # 4 questions x 3 columns, one batch
     assert re.search(r"batch_rows: tiny-qwen2 .* 12 rows in one mixed-adapter batch \(8 on the adapter\)", done.stdout)

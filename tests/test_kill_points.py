@@ -19,9 +19,9 @@ A kill point waits either a random delay from the start, or a random delay (zero
 first write shows (a chunk in the collection, a score row, a training step, Alembic's "Running upgrade" line), so
 kills land in the middle of the work and not only before or after it. Two moments too narrow for a timer are
 hit exactly: the migrate command and the training command kill themselves (right after the upgrade's first data
-change; between ``save_adapter``'s two renames). Ingestion and scoring children are forked
-from a server that imported sentence-transformers and ragas once (``multiprocessing``'s forkserver): a kill point
-then costs its own work, not a ten-second import.
+change; between ``save_adapter``'s two renames). Ingestion, training and scoring children are forked
+from a server that imported sentence-transformers, ragas and the trainer once (``multiprocessing``'s forkserver;
+a training child runs the command's own ``main``): a kill point then costs its own work, not a ten-second import.
 
 The checks fail without the protections: with ``KnowledgeStore.recover`` skipped, the first ingestion kill point
 leaves manual.md with 27 chunks of edition 1 and 4 of edition 2 after the restart; with ``ScoringWorker.start`` not
@@ -119,7 +119,8 @@ def forkserver() -> Iterator[ForkServerContext]:
     sentence-transformers and ragas in memory) stops with this module rather than at the end of the whole run."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["sentence_transformers", "weaviate", "ragas", "ragas.metrics",
-                                    "pipelines.knowledge.base", "pipelines.evaluation.scorer"])
+                                    "pipelines.knowledge.base", "pipelines.evaluation.scorer",
+                                    "pipelines.training.sft"])
     yield context
     stop = getattr(multiprocessing.forkserver._forkserver, "_stop", None)  # private: CPython's own tests use it
     if stop is not None:
@@ -269,23 +270,51 @@ def test_ingestion_killed_at_random_points_leaves_each_document_whole(forkserver
 # Training -----------------------------------------------------------------------------------------------------
 
 TRAIN_KILL = KillPoint(0, "work", 4.0)
-# The training command, killed by itself right after save_adapter's first rename (the old version set aside) and
-# before the second (the new one into place): the one moment with no adapter folder at all.
-TRAIN_KILLED_BETWEEN_RENAMES = """
-import os, pathlib, signal, sys
-rename = pathlib.Path.rename
-def rename_then_die(self, target):
-    moved = rename(self, target)
-    if pathlib.Path(target).name.endswith(".old.partial"):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return moved
-pathlib.Path.rename = rename_then_die
-from pipelines.training.__main__ import main
-raise SystemExit(main(sys.argv[1:]))
-"""
 
 
-def test_training_killed_mid_run_leaves_no_half_adapter_and_the_next_run_cleans_up(tmp_path):
+def train_child(argv: list[str], log: str, die_between_renames: bool = False) -> None:
+    """``python -m pipelines.training ARGV``: the command's own ``main``, in a child forked from the server that
+    imported the trainer once (a run then costs its training, not 10 s of torch/transformers/peft imports).
+
+    ``die_between_renames``: the child kills itself right after save_adapter's first rename (the old version set
+    aside) and before the second (the new one into place): the one moment with no adapter folder at all."""
+    _to_log(log)
+    os.chdir(ROOT)
+    if die_between_renames:
+        import pathlib
+
+        rename = pathlib.Path.rename
+
+        def rename_then_die(self, target):
+            moved = rename(self, target)
+            if pathlib.Path(target).name.endswith(".old.partial"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return moved
+
+        pathlib.Path.rename = rename_then_die
+    from pipelines.training.__main__ import main
+
+    raise SystemExit(main(argv))
+
+
+def run_training(forkserver: ForkServerContext, argv: list[str], log: Path, **options: bool) -> BaseProcess:
+    child = forkserver.Process(target=train_child, args=(argv, str(log)), kwargs=options)
+    child.start()
+    return child
+
+
+def exit_code(child: BaseProcess, timeout_s: float = 600) -> int | None:
+    """The child's exit status (negative: the signal that ended it); one still running after ``timeout_s`` is
+    killed and gives None."""
+    child.join(timeout_s)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return None
+    return child.exitcode
+
+
+def test_training_killed_mid_run_leaves_no_half_adapter_and_the_next_run_cleans_up(forkserver, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "vault.md").write_text("# Zorblat vault\nThe Zorblat vault code is 7741-Quince.\n"
@@ -296,32 +325,30 @@ def test_training_killed_mid_run_leaves_no_half_adapter_and_the_next_run_cleans_
     before = list_adapters([adapters])
     assert [info.path for info in before] == [output]
     progress, log = tmp_path / "progress.jsonl", tmp_path / "train.log"
-    train = [sys.executable, "-m", "pipelines.training", "--docs", str(docs), "--no-questions",
-             "--output", str(output), "--batch-size", "2"]
+    train = ["--docs", str(docs), "--no-questions", "--output", str(output), "--batch-size", "2"]
 
-    with log.open("w") as out:
-        process = subprocess.Popen([*train, "--max-steps", "300", "--progress-file", str(progress)], cwd=ROOT,
-                                   stdout=out, stderr=subprocess.STDOUT)
+    process = run_training(forkserver, [*train, "--max-steps", "300", "--progress-file", str(progress)], log)
     try:
         killed = kill_at(process, TRAIN_KILL, lambda: progress.exists() and '"step"' in progress.read_text())
     finally:
-        if process.poll() is None:
+        if process.is_alive():
             process.kill()
+            process.join()
     assert killed, log_tail(log)
     assert list_adapters([adapters]) == before, log_tail(log)  # the previous version, whole, still listed
     validate_adapter(output)
     assert sorted(path.name for path in adapters.iterdir()) == ["vault", "vault.partial"]
 
     # Killed inside save_adapter, between its two renames: no "vault" folder at all, the old version set aside.
-    between = subprocess.run([sys.executable, "-c", TRAIN_KILLED_BETWEEN_RENAMES, *train[3:], "--max-steps", "1"],
-                             cwd=ROOT, capture_output=True, text=True)
-    assert between.returncode == -signal.SIGKILL, between.stdout[-3000:] + between.stderr[-3000:]
+    between = run_training(forkserver, [*train, "--max-steps", "1"], tmp_path / "between.log",
+                           die_between_renames=True)
+    assert exit_code(between) == -signal.SIGKILL, log_tail(tmp_path / "between.log")
     assert sorted(path.name for path in adapters.iterdir()) == ["vault.old.partial", "vault.partial"]
     assert list_adapters([adapters]) == before  # the registry put the previous version back
     assert sorted(path.name for path in adapters.iterdir()) == ["vault", "vault.partial"]
 
-    finished = subprocess.run([*train, "--max-steps", "1"], cwd=ROOT, capture_output=True, text=True)
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    finished = run_training(forkserver, [*train, "--max-steps", "1"], tmp_path / "finished.log")
+    assert exit_code(finished) == 0, log_tail(tmp_path / "finished.log")
     assert sorted(path.name for path in adapters.iterdir()) == ["vault"]
     (after,) = list_adapters([adapters])
     assert after.steps == 1 and after.created_at != before[0].created_at

@@ -34,6 +34,14 @@ ADAPTER = Path(__file__).resolve().parent.parent / "assets" / "adapters" / "lume
 QUESTIONS = ["Who founded Lumenhollow Instruments?", "How long does the Tessel T4's battery last?"]
 
 
+def threads() -> dict[str, int]:
+    """llama-cpp-python's high-level ``Llama`` on the threads our engine uses (torch's count: one per test worker).
+    Its own default evaluates a prompt on every core, whose threads spin-wait on a busy machine (the suite's other
+    worker): an evaluation of 61 tokens took 7-13 s there instead of 0.4 s."""
+    count = max(1, torch.get_num_threads())
+    return {"n_threads": count, "n_threads_batch": count}
+
+
 def ask(text: str, adapter: str | None = None, **kwargs) -> GenerationRequest:
     return GenerationRequest([{"role": "user", "content": text}], adapter=adapter, **kwargs)
 
@@ -82,7 +90,7 @@ def reference(llama):
     from llama_cpp import Llama
 
     made = {adapter: Llama(model_path=str(llama.llama.gguf_file), n_ctx=1024, logits_all=True, verbose=False,
-                           lora_path=str(llama.adapter_files[adapter]) if adapter else None)
+                           lora_path=str(llama.adapter_files[adapter]) if adapter else None, **threads())
             for adapter in (None, "finetuned")}
     yield made
     for context in made.values():
@@ -143,7 +151,8 @@ def test_the_converted_lora_moves_the_logits_as_the_peft_adapter_does(llama):
         import llama_cpp
 
         lora = str(llama.adapter_files[adapter]) if adapter else None
-        context = llama_cpp.Llama(model_path=str(llama.llama.gguf_file), n_ctx=512, lora_path=lora, verbose=False)
+        context = llama_cpp.Llama(model_path=str(llama.llama.gguf_file), n_ctx=512, lora_path=lora, verbose=False,
+                                  **threads())
         context.eval(ids)
         pointer = llama_cpp.llama_get_logits_ith(context.ctx, -1)
         logits = torch.tensor(np.ctypeslib.as_array(pointer, shape=(context.n_vocab(),)))

@@ -29,6 +29,7 @@ from pipelines.evaluation.question_generation_model import (
     reference_key,
 )
 from pipelines.evaluation.scorer import _ragas_embeddings
+from tests.conftest import openai_server_log
 from tests.scripted_writer import ScriptedWriter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,12 +243,17 @@ def test_the_command_runs_ragas_on_a_real_openai_compatible_server_smoke(tmp_pat
     for document in DOCUMENTS:
         (docs / document.name).write_text(document.text)
     out = tmp_path / "set.jsonl"
+    # Sixteen tokens a reply (the least the setting takes): the path through ragas to the server is the point, and
+    # this model writes prose at any length (each of ragas' dozen calls here is its long prompt's prefill and these).
     for name, value in {"ARENA_JUDGE": "endpoint", "ARENA_LLM_BASE_URL": openai_server,
-                        "ARENA_LLM_MODEL": resolve_model_path(test_settings), "ARENA_JUDGE_MAX_TOKENS": "32",
+                        "ARENA_LLM_MODEL": resolve_model_path(test_settings), "ARENA_JUDGE_MAX_TOKENS": "16",
                         "ARENA_JUDGE_TIMEOUT_S": "30"}.items():
         monkeypatch.setenv(name, str(value))
+    served = openai_server_log().read_text().count('"POST /v1/chat/completions HTTP/1.1" 200')
     code = main(["questions", "--docs", str(docs), "--out", str(out), "--generator", "model", "--count", "4"])
     said = capsys.readouterr().out
+    # ragas' calls reached the server and were answered (a failure before any call ends the same way below)
+    assert openai_server_log().read_text().count('"POST /v1/chat/completions HTTP/1.1" 200') > served, said
     if code == 0:
         assert load_questions(out, require_reference=True), said
     else:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -81,7 +82,7 @@ def through_socket(database: str) -> str:
 
 def space_environment(home: Path, hf_home: Path, release_url: str, database: str) -> dict[str, str]:
     """What a Space sets (docs: "Spaces environment variables", "Adding a Sign-In with HF button"), the
-    secrets and variables its owner set, and the stand-ins' locations; nothing inherited from the test run."""
+    secrets and variables its owner set, and the stand-ins' locations; of the test run's, only its thread budget."""
     return {
         "PATH": f"{SPACE_VENV}/bin:/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
@@ -95,6 +96,9 @@ def space_environment(home: Path, hf_home: Path, release_url: str, database: str
         # the stand-ins for what a Space fetches
         "HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "ARENA_WEAVIATE_RELEASE_URL": release_url,
         "GRADIO_ANALYTICS_ENABLED": "False",
+        # the test run's share of this machine (scripts/test.sh: one thread of math per test worker), as a Space
+        # has its own: torch's threads on every core spin-wait on the other worker's
+        **{name: os.environ[name] for name in ("OMP_NUM_THREADS",) if name in os.environ},
     }
 
 
