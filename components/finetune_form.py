@@ -9,7 +9,7 @@ Example::
 
     values = form_values({rank_slider: 16.0, lr_number: 0.001, questions_checkbox: True, ...})
     config = form_config(values, docs=Path("data/documents/Docs"), questions_file=Path("assets/questions.jsonl"))
-    preset_inputs("quick")   # {"ft-epochs": 3.0, "ft-batch": 4, "ft-lr": 0.002}: what choosing it sets
+    preset_inputs("quick")   # {"ft-epochs": 3.0, "ft-batch": 4, "ft-lr": 0.002, "ft-dropout": 0.0}: what it sets
 """
 
 from __future__ import annotations
