@@ -51,7 +51,7 @@ def training_endpoints(jobs: TrainingJobs | None, auth: AdminAuth, adapter_folde
             batch_size: pairs per step (empty: the preset's).
             grad_accumulation: steps accumulated per optimizer update.
             max_length: longest pair in tokens.
-            preset: thorough (the default: the dev sweep's settings) or quick (half the epochs, half the time).
+            preset: thorough (the default: the dev sweep's settings) or quick (3 epochs, LoRA dropout 0).
 
         Returns:
             job_id and status ("running"); one run at a time.
