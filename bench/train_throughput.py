@@ -174,9 +174,8 @@ def main() -> None:
     runs += [(f"packed b{size}", replace(base, batching="packed", batch_size=size)) for size in sizes]
     runs.append(("alllogits", replace(base, batching="packed", answer_logits_only=False)))
     runs.append(("nodropout", replace(base, batching="packed", dropout=0.0)))
-    # The first training run of a process is slower than any after it (its allocations grow the heap: about half
-    # the CPU time went to the kernel in that run), whichever variant comes first: measured, a first variant at
-    # 1.4-4x its own time later in the run. So one short run of the default goes first, and is not counted.
+    # Whichever variant ran first measured slow in two runs (1.4-4x its time later in the run; a fresh process alone
+    # was not, so likely other work ending as the bench starts). One short run of the default goes first, uncounted.
     ours(model_path, examples, replace(base, max_steps=args.warmup + 1), args.warmup, "process warm-up")
     for name, config in runs:
         if wanted and name.split()[0] not in wanted:
