@@ -503,11 +503,9 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
             len(subject) == 2 and subject[1].isalpha() and subject[1].islower() and (
                 can_be("NOUN", subject[1]) or not verb_lemma(subject[1])))):
         return None  # "Three of the boats ...", "Two were scrapped"; "One drell is divided ..." reads well
-    if problem := _subject_problem(subject, salient, bool(relative)):
-        return Refused(problem)
-    subject_text = _subject_text(subject, unit)
-    if not subject_text:
-        return Refused("pronoun subject without a named antecedent")
+    subject_text = _asked_subject(subject, salient, bool(relative), unit)
+    if isinstance(subject_text, Refused):
+        return subject_text
     if prep == "of":
         # "must pay a penalty fare of 45.00 drell" -> "What penalty fare must ... pay?"; "have a service speed
         # of 11 knots" -> "What is the service speed of ...?"; "a vessel of up to 320 tonnes" names no measure.
@@ -629,6 +627,14 @@ def _fronted_phrases(subject: str) -> tuple[str, list[str]] | None:
         return None
     phrases[0] = phrases[0][:1].upper() + phrases[0][1:]
     return " ".join(words[: cuts[0]]), phrases
+
+
+def _asked_subject(subject: list[str], salient: frozenset[str], introduced: bool, unit: Unit) -> str | Refused:
+    """The subject as the question names it (:func:`_subject_text`), or why it cannot be asked: its own problem
+    (:func:`_subject_problem`), or a pronoun with no named antecedent."""
+    if problem := _subject_problem(subject, salient, introduced):
+        return Refused(problem)
+    return _subject_text(subject, unit) or Refused("pronoun subject without a named antecedent")
 
 
 def _subject_text(subject: list[str], unit: Unit) -> str:
@@ -835,11 +841,9 @@ def _called_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
         aux = ("were" if plural else "was") if past else ("are" if plural else "is")
         if noun.start() == 0:  # "The ninth seat, known as ...": the sentence opens with what is named
             subject = head.rstrip(",").split()
-    if problem := _subject_problem(subject, salient, True):
-        return Refused(problem)
-    subject_text = _subject_text(subject, unit)
-    if not subject_text:
-        return Refused("pronoun subject without a named antecedent")
+    subject_text = _asked_subject(subject, salient, True, unit)
+    if isinstance(subject_text, Refused):
+        return subject_text
     return _tidy(f"What {aux} {subject_text} {verb}")
 
 
@@ -896,11 +900,9 @@ def _described_question(unit: Unit, span: Span, salient: frozenset[str] = frozen
     if wh is None or not wh[1]:
         return None
     subject = match.group("subject").split()
-    if problem := _subject_problem(subject, salient, False):
-        return Refused(problem)
-    subject_text = _subject_text(subject, unit)
-    if not subject_text:
-        return Refused("pronoun subject without a named antecedent")
+    subject_text = _asked_subject(subject, salient, False, unit)
+    if isinstance(subject_text, Refused):
+        return subject_text
     participle = match.group("participle")
     plural = match.group("aux") in ("are", "were")
     aux = match.group("aux") if participle in _STATES else ("were" if plural else "was")  # "based in": a state
