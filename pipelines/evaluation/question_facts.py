@@ -160,6 +160,11 @@ def _table_units(rows: list[str], heading: str) -> list[Unit]:
     return units
 
 
+def _named_cells(text: str) -> tuple[tuple[str, str], ...]:
+    """``"Oven A: 120; Oven B: 80."`` as ``(("Oven A", "120"), ("Oven B", "80"))``: a table row read as named cells."""
+    return tuple((name, value) for name, value in (part.split(": ", 1) for part in text.rstrip(".").split("; ")))
+
+
 def text_units(text: str) -> list[Unit]:
     """The document's units in reading order (headings are context, never units)."""
     units: list[Unit] = []
@@ -207,12 +212,11 @@ def text_units(text: str) -> list[Unit]:
             units.append(Unit(item.group("text").strip(), "item", heading))
         elif _NAMED_CELLS.match(line):
             flush()
-            named = tuple(tuple(part.split(": ", 1)) for part in line.rstrip(".").split("; "))
-            units.append(Unit(line, "row", heading, named))  # type: ignore[arg-type]
+            units.append(Unit(line, "row", heading, _named_cells(line)))
         elif labelled := _LABELLED_CELLS.match(line):
             flush()
-            named = tuple(tuple(part.split(": ", 1)) for part in labelled.group("cells").rstrip(".").split("; "))
-            units.append(Unit(line, "row", heading, (("", labelled.group("label").strip()), *named)))  # type: ignore
+            label = ("", labelled.group("label").strip())
+            units.append(Unit(line, "row", heading, (label, *_named_cells(labelled.group("cells")))))
         elif line.isupper() and len(line.split()) <= 12:
             flush()  # a plain-text title line ("SAFETY AND OPERATIONS MANUAL")
         else:

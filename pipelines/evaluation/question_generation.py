@@ -285,14 +285,20 @@ def _row_candidates(document: SourceDocument, unit: Unit, order: int, named: tup
             continue
         if header.strip().lower().rstrip("s") in _FREE_TEXT_HEADERS:
             continue  # a notes column holds remarks, not a fact of the row ("Sunset Special", "Fridays only")
-        span = _cell_span(value)
-        if span is None:
-            continue
-        question = cell_question(entity, header, span)
-        if question:
-            found.append(Candidate(question, key_forms(span), unit.text, document.name, _form(span), order, 1,
-                                   entity, header, span.value))
+        if candidate := _cell_candidate(document, unit, order, entity, header, value):
+            found.append(candidate)
     return found
+
+
+def _cell_candidate(document: SourceDocument, unit: Unit, order: int, entity: str, attribute: str,
+                    value: str) -> Candidate | None:
+    """The question a table cell gives: ``attribute`` (its column's header, or its row's label) of ``entity``."""
+    span = _cell_span(value)
+    question = cell_question(entity, attribute, span) if span is not None else None
+    if not question:
+        return None
+    return Candidate(question, key_forms(span), unit.text, document.name, _form(span), order, 1, entity, attribute,
+                     span.value)
 
 
 def _labelled_row_candidates(document: SourceDocument, unit: Unit, order: int) -> list[Candidate]:
@@ -302,14 +308,8 @@ def _labelled_row_candidates(document: SourceDocument, unit: Unit, order: int) -
     label = unit.cells[0][1]
     if label.strip().lower().rstrip("s") in _FREE_TEXT_HEADERS:
         return []
-    found = []
-    for entity, value in unit.cells[1:]:
-        span = _cell_span(value)
-        question = cell_question(entity, label, span) if span is not None else None
-        if question:
-            found.append(Candidate(question, key_forms(span), unit.text, document.name, _form(span), order, 1,
-                                   entity, label, span.value))
-    return found
+    cells = (_cell_candidate(document, unit, order, entity, label, value) for entity, value in unit.cells[1:])
+    return [candidate for candidate in cells if candidate]
 
 
 _TELLING = re.compile(r"\b(?:first|last|highest|lowest|largest|longest|oldest|newest|only|maximum|minimum|most|"

@@ -97,7 +97,7 @@ _MEASURE_NOUNS = frozenset(["fare", "fee", "price", "charge", "cost", "sum", "fi
                             "quorum", "turnout", "share", "stake", "yield", "growth", "increase", "reduction",
                             "rise", "mileage", "clearance", "headroom", "payload", "displacement", "storage",
                             "bandwidth", "throughput", "latency", "uptime", "downtime", "runtime", "timeout",
-                            "length", "elevation", "footprint", "reach", "endurance", "ceiling"])
+                            "footprint", "reach", "endurance", "ceiling"])
 _VAGUE_ENDS = frozenset(["a little", "a few", "a lot", "some", "more", "less", "just", "only", "well", "nearly",
                          "almost", "about", "around", "roughly", "approximately", "exactly", "at least", "at most"])
 
@@ -363,7 +363,7 @@ def _condition_question(unit: Unit, span: Span, salient: frozenset[str]) -> str 
     words = _CONDITIONS[found.group("conj")]
     while True:
         question = _tidy(f"{words} {helper} {subject_text} {' '.join(predicate)}")
-        last = next((i for i in range(len(predicate) - 1, 0, -1) if predicate[i].lower() in _PREPOSITIONS), None)
+        last = _last_preposition(predicate)
         if quoted_run(question, unit.text) < QUOTE_LIMIT or last is None:
             return question
         predicate = predicate[:last]
@@ -529,7 +529,7 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
            for i, t in enumerate(predicate)) or ("between" in predicate and any(t[:1].isdigit() for t in predicate)):
         return None  # another fact of the same pair is in the predicate ("between 2 and 4", "12 or 14 days")
     while len(predicate) > 8:  # "taken out of the water for a full survey and overhaul": cut at a preposition
-        cut = next((i for i in range(len(predicate) - 1, 1, -1) if predicate[i].lower() in _PREPOSITIONS), None)
+        cut = _last_preposition(predicate, 2)
         if cut is None:
             return None
         predicate = predicate[:cut]
@@ -585,7 +585,7 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
         question = _tidy(f"{words} {helper} {subject_text} {' '.join(predicate)} {moved}")
         if quoted_run(question, unit.text) < QUOTE_LIMIT:
             return question
-        last = next((i for i in range(len(predicate) - 1, 0, -1) if predicate[i].lower() in _PREPOSITIONS), None)
+        last = _last_preposition(predicate)
         if last is not None:
             predicate = predicate[:last]
         elif moved:
@@ -627,6 +627,11 @@ def _fronted_phrases(subject: str) -> tuple[str, list[str]] | None:
         return None
     phrases[0] = phrases[0][:1].upper() + phrases[0][1:]
     return " ".join(words[: cuts[0]]), phrases
+
+
+def _last_preposition(words: list[str], first: int = 1) -> int | None:
+    """Index of the last preposition among ``words[first:]`` (where a too-long question is cut back), or None."""
+    return next((i for i in range(len(words) - 1, first - 1, -1) if words[i].lower() in _PREPOSITIONS), None)
 
 
 def _asked_subject(subject: list[str], salient: frozenset[str], introduced: bool, unit: Unit) -> str | Refused:
@@ -792,7 +797,7 @@ def _age_question(unit: Unit, span: Span) -> str | None:
     subject_text = subject_text[:1].lower() + subject_text[1:] if can_be("NOUN", subject[0]) else subject_text
     while True:
         question = _tidy(f"{words} {helper} {subject_text} {' '.join(predicate)}")
-        last = next((i for i in range(len(predicate) - 1, 0, -1) if predicate[i].lower() in _PREPOSITIONS), None)
+        last = _last_preposition(predicate)
         if quoted_run(question, unit.text) < QUOTE_LIMIT:
             return question
         if last is None:
@@ -873,7 +878,7 @@ def _reference_question(unit: Unit, span: Span) -> str | None:
             if quoted_run(question, unit.text) < QUOTE_LIMIT and (len(words) > 3 or words == rest) and not \
                     _predicate_problem(words):
                 return question  # a cut that leaves three words or fewer ("forbids the cooperative") lost the rule
-            last = next((i for i in range(len(words) - 1, 1, -1) if words[i].lower() in _PREPOSITIONS), None)
+            last = _last_preposition(words, 2)
             if last is None:
                 break
             words = words[:last]
@@ -911,7 +916,7 @@ def _described_question(unit: Unit, span: Span, salient: frozenset[str] = frozen
         question = _tidy(f"{wh[0]} {aux} {subject_text} {participle} {' '.join(between)}")
         if quoted_run(question, unit.text) < QUOTE_LIMIT:
             return question
-        last = next((i for i in range(len(between) - 1, -1, -1) if between[i].lower() in _PREPOSITIONS), None)
+        last = _last_preposition(between, 0)
         if last is None:
             return None
         between = between[:last]
