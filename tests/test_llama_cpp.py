@@ -24,7 +24,7 @@ from pipelines.feedback.store import FeedbackStore
 from pipelines.generation import llama_cpp_backend
 from pipelines.generation.answer_rules import AnswerRules
 from pipelines.generation.gguf_lora import gguf_lora_file
-from pipelines.generation.llama_cpp_backend import LlamaCppBackend
+from pipelines.generation.llama_cpp_backend import LlamaCppBackend, engine_threads
 from pipelines.generation.models import ModelLoadError
 from pipelines.generation.requests import GenerationRequest
 from pipelines.knowledge.retrieval import HybridRetriever
@@ -35,10 +35,10 @@ QUESTIONS = ["Who founded Lumenhollow Instruments?", "How long does the Tessel T
 
 
 def threads() -> dict[str, int]:
-    """llama-cpp-python's high-level ``Llama`` on the threads our engine uses (torch's count: one per test worker).
-    Its own default evaluates a prompt on every core, whose threads spin-wait on a busy machine (the suite's other
-    worker): an evaluation of 61 tokens took 7-13 s there instead of 0.4 s."""
-    count = max(1, torch.get_num_threads())
+    """llama-cpp-python's high-level ``Llama`` on the threads our engine uses (``engine_threads``: one per test
+    worker). Its own default evaluates a prompt on every core, whose threads spin-wait on a busy machine (the
+    suite's other worker): an evaluation of 61 tokens took 7-13 s there instead of 0.4 s."""
+    count = engine_threads()
     return {"n_threads": count, "n_threads_batch": count}
 
 

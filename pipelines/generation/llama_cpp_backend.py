@@ -44,6 +44,12 @@ from pipelines.generation.requests import GenerationRequest
 WEIGHT_FORMATS = {"f16": "LLAMA_FTYPE_MOSTLY_F16", "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_1": None}
 
 
+def engine_threads() -> int:
+    """The threads llama.cpp computes with: torch's count (its default is one per core; ``OMP_NUM_THREADS`` sets it),
+    so both engines take the same share of the machine."""
+    return max(1, torch.get_num_threads())
+
+
 def serving_gguf(shipped: Path, cache_dir: Path, weights: str) -> Path:
     """The GGUF the engine serves: the shipped Q4_1 file, or a copy in another format written once by llama.cpp.
 
@@ -62,7 +68,7 @@ def serving_gguf(shipped: Path, cache_dir: Path, weights: str) -> Path:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, WEIGHT_FORMATS[weights])
     params.allow_requantize = True  # from Q4_1: to F16 exactly, to Q8_0 with 8-bit rounding of 4-bit values
-    params.nthread = max(1, torch.get_num_threads())
+    params.nthread = engine_threads()
     with replaced_atomically(target) as partial:
         if llama_cpp.llama_model_quantize(str(shipped).encode(), str(partial).encode(), ctypes.byref(params)) != 0:
             raise ModelLoadError(f"llama.cpp could not write {shipped.name} as {weights}")
@@ -107,7 +113,7 @@ class LlamaCppBackend:
         base_folder = materialize_offline_model(settings.cache_dir)
         tokenizer = AutoTokenizer.from_pretrained(base_folder)
         gguf = serving_gguf(offline_gguf_file(), settings.cache_dir, settings.llama_cpp_weights)
-        model = LlamaCppModel(gguf, threads=max(1, torch.get_num_threads()), max_rows=settings.batch_rows)
+        model = LlamaCppModel(gguf, threads=engine_threads(), max_rows=settings.batch_rows)
         try:
             model.start()
         except LlamaCppError as exc:
