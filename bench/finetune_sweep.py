@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--recipe", default="closed-book")
     parser.add_argument("--dropout", type=float, default=0.05, help="LoRA dropout of every point (default 0.05)")
+    parser.add_argument("--columns", default="finetuned",
+                        help="columns asked of every snapshot (finetuned,rag_finetuned for the recipe 'both')")
     parser.add_argument("--work", type=Path, default=Path("/tmp/finetune-sweep"))
     args = parser.parse_args()
 
@@ -73,7 +75,7 @@ def main() -> None:
             timings.append(f"{name}: {seconds:.0f} s")
         variants += [f"{name}-e{e}:adapter={out / f'epoch-{e}'}"
                      for e in range(1, args.epochs + 1) if (out / f"epoch-{e}").exists()]
-    command = [sys.executable, str(ROOT / "bench" / "answer_quality.py"), "--sets", args.set, "--columns", "finetuned",
+    command = [sys.executable, str(ROOT / "bench" / "answer_quality.py"), "--sets", args.set, "--columns", args.columns,
                "--adapter", f"{args.set}={variants[0].split('adapter=')[1]}"]
     command += [a for name in names for a in ("--source", name)]
     command += [a for v in variants for a in ("--variant", v)]

@@ -62,9 +62,12 @@ def pairs_summary(examples, config: TrainingConfig | None = None) -> str:
     counts = pairs_per_document(examples)
     text = f"{len(examples)} pairs: " + ", ".join(f"`{html.escape(d)}` {n}" for d, n in counts.items())
     if config is not None:
-        text += (f". With batch {config.batch_size} and {config.epochs:g} epochs: "
-                 f"**{config.planned_steps(len(examples))} steps**; the run times a warm-up and shows the minutes "
-                 "before its first step")
+        reading = sum(1 for e in examples if e.context)
+        fed = (f" ({reading} reading pairs, fed {config.reading_passes():g} times over the run)"
+               if reading and reading < len(examples) else "")
+        text += (f". With batch {config.batch_size} and {config.epochs:g} epochs{fed}: "
+                 f"**{config.planned_steps(len(examples), reading)} steps**; the run times a warm-up and shows the "
+                 "minutes before its first step")
     return text
 
 
@@ -114,6 +117,9 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
                                  elem_id="ft-accumulation")
         max_length = gr.Slider(64, 2048, value=defaults.max_length, step=64, label="max length (tokens)",
                                elem_id="ft-max-length")
+        reading_epochs = gr.Number(defaults.reading_epochs, label="reading pairs: times fed over the run",
+                                   info="recipe both; closed-book pairs are fed every epoch",
+                                   elem_id="ft-reading-epochs")
     with gr.Accordion("Training pairs: preview, edit, or upload your own", open=False, elem_id="ft-pairs"):
         gr.Markdown("Pairs are built from every chunk of the documents (offline templates), plus the reference "
                     "answers when ticked above; 10% (at most 32) are held out for the eval loss once there are 10 "
@@ -186,7 +192,7 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
         if not how.startswith("language model"):
             examples = build_examples(folder, questions_file if questions else None, recipe=chosen_recipe)
             try:
-                plan = TrainingConfig(epochs=float(chosen_epochs), batch_size=int(chosen_batch))
+                plan = TrainingConfig(epochs=float(chosen_epochs), batch_size=int(chosen_batch), recipe=chosen_recipe)
             except (TypeError, ValueError):  # a bad number box: the pairs still show, the steps do not
                 plan = None
             return {pairs: pairs_frame(examples), pairs_info: pairs_summary(examples, plan)}
@@ -217,7 +223,7 @@ def build_finetune_tab(jobs: TrainingJobs, knowledge: KnowledgeBase | None, auth
             report.summary()
 
     form = [password, collection, use_questions, four_bit, preset, recipe, rank, alpha, dropout, learning_rate, epochs,
-            max_steps, batch, accumulation, max_length, use_table, pairs]
+            max_steps, batch, accumulation, max_length, reading_epochs, use_table, pairs]
     missing = [c.elem_id for c in form if c.elem_id not in FORM_FIELDS]
     if missing:  # a new input needs its name in FORM_FIELDS, or the handler could not read it
         raise ValueError(f"Fine-tune form inputs without a name in FORM_FIELDS: {missing}")

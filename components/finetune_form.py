@@ -24,13 +24,14 @@ from pipelines.training.config import DEFAULT_PRESET, DEFAULT_QUESTIONS, Trainin
 FORM_FIELDS: dict[str, str] = {
     "ft-rank": "rank", "ft-alpha": "alpha", "ft-dropout": "dropout", "ft-lr": "learning_rate",
     "ft-epochs": "epochs", "ft-max-steps": "max_steps", "ft-batch": "batch_size",
-    "ft-accumulation": "grad_accumulation", "ft-max-length": "max_length", "ft-4bit": "four_bit",
+    "ft-accumulation": "grad_accumulation", "ft-max-length": "max_length", "ft-reading-epochs": "reading_epochs",
+    "ft-4bit": "four_bit",
     "ft-recipe": "recipe", "ft-preset": "preset",  # preset: sets the inputs below, then its batching
     "ft-questions": "use_questions",  # sets questions (the question set, or None)
     "ft-password": "password", "ft-collection": "collection", "ft-use-table": "use_table", "ft-pairs-table": "pairs",
 }
 HYPERPARAMETER_FIELDS = ("rank", "alpha", "dropout", "learning_rate", "epochs", "batch_size", "grad_accumulation",
-                         "max_length")
+                         "max_length", "reading_epochs")
 INPUT_OF = {name: elem_id for elem_id, name in FORM_FIELDS.items()}
 EVAL_FRACTION = 0.1  # the tab says: 10% held out for the eval loss once there are 10 pairs or more
 

@@ -53,11 +53,20 @@ def test_reading_examples_hold_the_oracle_or_only_distractors():
     docs = ROOT / "assets" / "corpus"
     closed = build_examples(docs)
     documents = [read_document(p.name, p.read_bytes()) for p in sorted(docs.iterdir())]
-    reading = reading_examples(documents, closed, distractors=2, distractor_only=0.25, seed=1)
+    reading = reading_examples(documents, closed, passages=3, distractor_only=0.25, seed=1)
     assert len(reading) > 0.5 * len([e for e in closed if not e.origin.startswith("recital")])
-    with_oracle = [e for e in reading if any(" ".join(e.answer.split()) in " ".join(c.split()) for c in e.context)]
+
+    def holds_answer(example) -> list[bool]:
+        return [" ".join(example.answer.split()) in " ".join(c.split()) for c in example.context]
+
+    with_oracle = [e for e in reading if any(holds_answer(e))]
     assert 0.6 * len(reading) < len(with_oracle) < len(reading)          # most, not all (RAFT's share)
-    assert all(2 <= len(e.context) <= 3 for e in reading)
+    assert all(len(e.context) == 3 for e in with_oracle) and all(len(e.context) == 2 for e in reading
+                                                                  if e not in with_oracle)
+    # one passage, as the RAG prompt shows by default: the oracle alone, or (a fifth) one distractor alone
+    single = reading_examples(documents, closed, passages=1, seed=1)
+    assert all(len(e.context) == 1 for e in single) and len(single) == len(reading)
+    assert 0.6 * len(single) < sum(holds_answer(e) == [True] for e in single) < len(single)
 
 
 def test_list_lines_and_decimals_are_sentences_of_their_own():

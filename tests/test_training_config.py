@@ -19,13 +19,15 @@ from pipelines.training.jobs import TrainingJobs
 
 # the adapter metadata's "hyperparameters", in this order, as before the config held the data source
 HYPERPARAMETERS = ["rank", "alpha", "dropout", "learning_rate", "epochs", "max_steps", "batch_size",
-                   "grad_accumulation", "max_length", "four_bit", "seed", "recipe"]
+                   "grad_accumulation", "max_length", "four_bit", "seed", "recipe",
+                   "reading_epochs", "reading_passages"]
 
 
 def custom(tmp_path: Path) -> TrainingConfig:
     """A config where every field differs from its default."""
     return TrainingConfig(rank=16, alpha=8, dropout=0.1, learning_rate=1e-4, epochs=2.5, max_steps=30, batch_size=2,
                           grad_accumulation=3, max_length=256, four_bit=False, seed=11, recipe="reading",
+                          reading_epochs=2.0, reading_passages=3,
                           docs=tmp_path / "docs", dataset=tmp_path / "pairs.jsonl", questions=None,
                           output=tmp_path / "out", model_id="org/model", eval_fraction=0.2, batching="grouped",
                           answer_logits_only=False)
@@ -98,7 +100,7 @@ class Input:
 
 
 FORM = {"rank": 16.0, "alpha": 40.0, "dropout": 0.2, "learning_rate": 0.001, "epochs": 3, "max_steps": 12.0,
-        "batch_size": 8.0, "grad_accumulation": 2.0, "max_length": 384.0, "four_bit": False,
+        "batch_size": 8.0, "grad_accumulation": 2.0, "max_length": 384.0, "reading_epochs": 2, "four_bit": False,
         "recipe": "closed-book", "preset": "thorough", "use_questions": True, "password": "pw", "collection": "Docs",
         "use_table": False, "pairs": None}
 
@@ -116,10 +118,12 @@ def test_form_values_name_each_input_by_its_elem_id():
 def test_the_form_maps_each_field_to_the_config(tmp_path):
     config = form_config(FORM, docs=tmp_path / "docs", questions_file=tmp_path / "q.jsonl")
     assert config == TrainingConfig(rank=16, alpha=40, dropout=0.2, learning_rate=0.001, epochs=3.0, max_steps=12,
-                                    batch_size=8, grad_accumulation=2, max_length=384, four_bit=False,
+                                    batch_size=8, grad_accumulation=2, max_length=384, reading_epochs=2.0,
+                                    four_bit=False,
                                     recipe="closed-book", docs=tmp_path / "docs", questions=tmp_path / "q.jsonl",
                                     dataset=None, eval_fraction=EVAL_FRACTION)
-    assert isinstance(config.rank, int) and isinstance(config.epochs, float)
+    assert isinstance(config.rank, int) and isinstance(config.epochs, float) and isinstance(config.reading_epochs,
+                                                                                           float)
     plain = form_config({**FORM, "use_questions": False, "max_steps": None, "recipe": ""}, docs=None,
                         dataset=tmp_path / "pairs.jsonl")
     assert (plain.questions, plain.max_steps, plain.recipe, plain.docs, plain.dataset) == (

@@ -45,11 +45,12 @@ def tokenizer(model_path):
 
 @pytest.fixture(scope="module")
 def corpus_rows(tokenizer):
-    """Real tokenized pairs of the default recipe: short closed-book ones and long reading ones, interleaved."""
+    """Real tokenized pairs of the default recipe: short closed-book ones and long reading ones (three passages
+    each, as with ``--reading-passages 3``), interleaved."""
     from pipelines.training.sft import build_examples, tokenize_examples
 
     settings = Settings()
-    examples = build_examples(settings.corpus_dir, settings.questions_file, recipe="both")
+    examples = build_examples(settings.corpus_dir, settings.questions_file, recipe="both", reading_passages=3)
     short = [e for e in examples if not e.context][:3]
     long = [e for e in examples if e.context][:3]
     return tokenize_examples(tokenizer, [e for pair in zip(short, long, strict=True) for e in pair], 512)
@@ -172,7 +173,11 @@ def test_the_step_cost_line_and_the_planned_steps():
     assert StepCost.fit((100, 3.0), (500, 2.0)) == StepCost(3.0, 0.0)   # noise: the larger batch was faster
     assert StepCost.fit((200, 1.0), (200, 1.2)).per_token_s == pytest.approx(1.2 / 200)
     config = TrainingConfig(epochs=2.5, batch_size=4, grad_accumulation=2)
-    assert config.planned_steps(41) == 15   # 11 batches, 6 optimizer steps an epoch, 2.5 epochs rounded up
+    # one pass over the run's 102 pairs (41 + 41 + the half epoch's 20): 26 batches, 13 optimizer steps
+    assert config.planned_steps(41) == 13
+    # 10 of them reading pairs, fed once over the run: 31 + 31 + 16 closed-book and 10 reading, 22 batches
+    assert config.planned_steps(41, reading=10) == 11
+    assert replace(config, reading_epochs=2.5).planned_steps(41, reading=10) == 13   # every epoch, as before
     assert replace(config, max_steps=7).planned_steps(41) == 7
     estimate = estimate_run([100] * 40, TrainingConfig(epochs=1.0, batch_size=4), cost)
     assert (estimate.pairs, estimate.steps) == (40, 10)
@@ -180,7 +185,9 @@ def test_the_step_cost_line_and_the_planned_steps():
     assert estimate.summary() == "40 pairs, 10 steps, about 45 seconds on this machine"
     # Five warm-up passes are not worth it before a run of fewer than eight micro-batches: it starts at once.
     assert not worth_a_warm_up(41, replace(config, max_steps=3))   # 3 steps x 2 micro-batches
-    assert worth_a_warm_up(41, replace(config, max_steps=4)) and worth_a_warm_up(5, TrainingConfig(epochs=8))
+    assert worth_a_warm_up(41, replace(config, max_steps=4))
+    # the pairs a run feeds (its schedule, epochs included): 32 in batches of 4 are 8 micro-batches, 28 are 7
+    assert worth_a_warm_up(32, TrainingConfig()) and not worth_a_warm_up(28, TrainingConfig())
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +245,7 @@ def test_an_adapter_trained_packed_serves_both_engines(packed_run):
 def test_the_presets_reach_the_command_line():
     quick, _ = parse_command_line(["--preset", "quick"])
     assert quick == replace(TrainingConfig(), **PRESETS["quick"])
-    assert quick.planned_steps(443) * 2 == TrainingConfig().planned_steps(443)   # the point of it: half the steps
+    assert quick.planned_steps(444) * 2 == TrainingConfig().planned_steps(444)   # the point of it: half the steps
     assert parse_command_line(["--preset", "thorough"])[0] == TrainingConfig()   # the default is thorough
     assert parse_command_line(["--preset", "quick", "--epochs", "4"])[0].epochs == 4.0   # a flag overrides it
     options = parse_options(["--preset", "quick", "--estimate-only", "--batching", "grouped"])
@@ -266,7 +273,8 @@ def test_the_presets_reach_the_finetune_tab(tmp_path):
     assert {component.elem_id: value for component, value in moved.items()} == preset_inputs("quick")
     assert value_with_id(moved, "ft-epochs") == 3.0 and value_with_id(moved, "ft-batch") == 4
     form = {"rank": 8.0, "alpha": 16.0, "dropout": 0.05, "max_steps": None, "grad_accumulation": 1.0,
-            "max_length": 512.0, "four_bit": True, "recipe": "both", "use_questions": False, "password": "",
+            "max_length": 512.0, "reading_epochs": 1.0, "four_bit": True, "recipe": "both", "use_questions": False,
+            "password": "",
             "collection": "Docs", "use_table": False, "pairs": None, "preset": "quick",
             "learning_rate": 0.001, "epochs": 6.0, "batch_size": 2.0,
             **{FORM_FIELDS[elem_id]: value for elem_id, value in preset_inputs("quick").items()}}
@@ -291,5 +299,5 @@ def test_the_command_line_estimates_without_training(tmp_path):
                            str(tmp_path / "adapter"), "--preset", "quick", "--estimate-only"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "Estimate: 6 pairs, 6 steps, about " in done.stdout   # quick: 3 epochs of 2 batches of 4
+    assert "Estimate: 6 pairs, 5 steps, about " in done.stdout   # quick: 3 epochs of 6 pairs, 18 in batches of 4
     assert not (tmp_path / "adapter").exists() and not (tmp_path / "adapter.partial").exists()

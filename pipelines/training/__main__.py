@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Dataset {config.dataset}: {pairs.summary()}")
         examples, source = pairs.examples, config.dataset
     else:
-        examples = build_examples(config.docs, config.questions, recipe=config.recipe)
+        examples = build_examples(config.docs, config.questions, recipe=config.recipe,
+                                  reading_passages=config.reading_passages)
         source = config.docs
         print("Pairs per document: " + ", ".join(f"{d} {n}" for d, n in pairs_per_document(examples).items()))
     output = config.output or settings.adapter_path

@@ -72,8 +72,9 @@ def answer_loss(model, batch: dict, num_items_in_batch=None):
 
 
 def sampling_strategy(batching: str) -> str:
-    """The Trainer's ``train_sampling_strategy`` for a batching mode (only ``grouped`` changes the order)."""
-    return "group_by_length" if batching == "grouped" else "random"
+    """The Trainer's ``train_sampling_strategy`` for a batching mode: the run's schedule is already shuffled
+    (:mod:`pipelines.training.schedule`), so it is read in order; ``grouped`` regroups it by length."""
+    return "group_by_length" if batching == "grouped" else "sequential"
 
 
 @dataclass

@@ -40,6 +40,9 @@ HELP = {
     "eval_fraction": "share of the pairs held out for an eval loss (none below 10 pairs, at most 32)",
     "batching": "packed (default): pairs end to end, no padding; grouped: padded batches of similar lengths; "
                 "padded: padded random batches (before issue 32)",
+    "reading_epochs": "recipe both: how often each reading pair is fed over the whole run, spread over the epochs "
+                      "(closed-book pairs: every epoch; default 1)",
+    "reading_passages": "passages in a reading pair's prompt, as the RAG prompt shows them (default 1)",
 }
 CHOICES = {"recipe": RECIPES, "batching": BATCHING}
 

@@ -66,6 +66,10 @@ class TrainingConfig:
     four_bit: bool = True
     seed: int = 7
     recipe: str = "both"  # "closed-book" (facts), "reading" (RAFT-style: passages), or both for one adapter
+    # recipe "both": how often each reading pair is seen over the whole run, spread over the epochs (closed-book
+    # pairs are seen every epoch); pipelines.training.schedule. The recipe "reading" sees them every epoch.
+    reading_epochs: float = 1.0
+    reading_passages: int = 1  # passages in a reading pair's prompt: the RAG prompt's (ARENA_READER_PASSAGES)
     docs: Path | None = field(default=DEFAULT_DOCS, metadata=RUN)  # documents to build template pairs from
     dataset: Path | None = field(default=None, metadata=RUN)  # a JSONL/CSV pair file, trained on instead of docs
     questions: Path | None = field(default=DEFAULT_QUESTIONS, metadata=RUN)  # reference pairs; None: docs only
@@ -86,14 +90,14 @@ class TrainingConfig:
             raise ValueError(f"eval_fraction must be at least 0 and below 1, got {self.eval_fraction}")
         # Values no run can train with (from the API, the form's number boxes or a config file): refused here with
         # the field's name, not accepted to fail in the background (or, a NaN learning rate, to train NaN weights).
-        for name in ("rank", "alpha", "batch_size", "grad_accumulation"):
+        for name in ("rank", "alpha", "batch_size", "grad_accumulation", "reading_passages"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_length < 16:
             raise ValueError(f"max_length must be at least 16 tokens, got {self.max_length}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be at least 0 and below 1, got {self.dropout}")
-        for name in ("learning_rate", "epochs"):
+        for name in ("learning_rate", "epochs", "reading_epochs"):
             if not 0.0 < getattr(self, name) < math.inf:
                 raise ValueError(f"{name} must be a number above 0, got {getattr(self, name)}")
 
@@ -134,14 +138,38 @@ class TrainingConfig:
     def load(cls, path: Path) -> TrainingConfig:
         return cls.from_json(path.read_text())
 
-    def planned_steps(self, pairs: int) -> int:
-        """Optimizer steps the Trainer will run on ``pairs`` pairs (its own rule: whole batches, then epochs
-        rounded up), so the estimate and the progress bar agree with the run."""
-        if self.max_steps > 0:
-            return self.max_steps
-        batches = max(1, math.ceil(pairs / self.batch_size))
-        per_epoch = max(1, math.ceil(batches / self.grad_accumulation))
-        return math.ceil(self.epochs * per_epoch)
+    def reading_passes(self) -> float:
+        """How often each reading pair is fed over the run: ``reading_epochs`` when the recipe mixes the two kinds,
+        else every epoch (the reading recipe's pairs are the whole run)."""
+        return self.reading_epochs if self.recipe == "both" else self.epochs
+
+    def epoch_blocks(self, closed: int, reading: int) -> list[tuple[int, int]]:
+        """(closed-book, reading) pairs fed in each epoch: every closed-book pair each epoch (a fractional last
+        epoch: that share of them), and ``reading_passes`` passes over the reading pairs cut evenly across the
+        epochs. :mod:`pipelines.training.schedule` orders a run by it; the steps below count it."""
+        total_reading = round(self.reading_passes() * reading)
+        blocks, start = [], 0
+        for block in range(math.ceil(self.epochs)):
+            end = round(total_reading * min(block + 1, self.epochs) / self.epochs)
+            blocks.append((round(min(1.0, self.epochs - block) * closed), end - start))
+            start = end
+        return blocks
+
+    def pass_steps(self, run_pairs: int) -> int:
+        """Optimizer steps that feed ``run_pairs`` pairs once (the Trainer's rule for one pass: whole batches, then
+        gradient accumulation rounded up)."""
+        batches = max(1, math.ceil(run_pairs / self.batch_size))
+        return max(1, math.ceil(batches / self.grad_accumulation))
+
+    def steps_for(self, run_pairs: int) -> int:
+        """The run's optimizer steps: one pass over its ``run_pairs``, or ``max_steps`` when set (the Trainer then
+        cuts the pass short, or reads the run's order again from the start)."""
+        return self.max_steps if self.max_steps > 0 else self.pass_steps(run_pairs)
+
+    def planned_steps(self, pairs: int, reading: int = 0) -> int:
+        """Optimizer steps of a run on ``pairs`` distinct pairs, ``reading`` of them reading pairs, so the estimate,
+        the Fine-tune tab and the progress bar agree with the run."""
+        return self.steps_for(sum(c + r for c, r in self.epoch_blocks(pairs - reading, reading)))
 
 
 #: Named sets of settings for the Fine-tune tab and ``--preset``. ``thorough`` is the default: the hyperparameters

@@ -67,18 +67,21 @@ class RunEstimate:
 MIN_MICRO_BATCHES_FOR_WARM_UP = 8
 
 
-def worth_a_warm_up(pairs: int, config: TrainingConfig) -> bool:
-    """Whether the run is long enough for its estimate to be worth five extra passes before it."""
-    return config.planned_steps(pairs) * config.grad_accumulation >= MIN_MICRO_BATCHES_FOR_WARM_UP
+def worth_a_warm_up(run_pairs: int, config: TrainingConfig) -> bool:
+    """Whether the run (``run_pairs`` fed, repeats counted) is long enough for its estimate to be worth five extra
+    passes before it."""
+    return config.steps_for(run_pairs) * config.grad_accumulation >= MIN_MICRO_BATCHES_FOR_WARM_UP
 
 
-def estimate_run(pair_tokens: list[int], config: TrainingConfig, cost: StepCost) -> RunEstimate:
-    """The run's pairs, steps and seconds: each step's micro-batches hold the mean pair's tokens times the batch."""
-    steps = config.planned_steps(len(pair_tokens))
+def estimate_run(pair_tokens: list[int], config: TrainingConfig, cost: StepCost,
+                 pairs: int | None = None) -> RunEstimate:
+    """The run's pairs, steps and seconds from the tokens of every pair it feeds (the schedule: repeats counted):
+    each step's micro-batches hold the mean pair's tokens times the batch. ``pairs``: the distinct pairs (shown)."""
+    steps = config.steps_for(len(pair_tokens))
     mean = sum(pair_tokens) / len(pair_tokens) if pair_tokens else 0.0
     tokens = mean * min(config.batch_size, max(len(pair_tokens), 1))
     seconds = steps * config.grad_accumulation * cost.seconds(tokens)
-    return RunEstimate(len(pair_tokens), steps, seconds, cost)
+    return RunEstimate(len(pair_tokens) if pairs is None else pairs, steps, seconds, cost)
 
 
 def measure_step_cost(model, collator, rows: list[dict], batch_size: int, repeats: int = 2,

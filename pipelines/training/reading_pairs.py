@@ -1,11 +1,13 @@
 """The reading recipe (RAFT, Zhang et al. 2024, arXiv 2403.10131): learn to answer *from passages*.
 
 Each closed-book pair whose answer is a sentence of the documents becomes a reading example: the
-question, the passage that holds the answer (the "oracle") beside a distractor passage that shares the
-most words with the question (what retrieval would also return), in a shuffled order, and the answer
-taken from the oracle. A share of examples (``distractor_only``) carry distractors only, so the model
-also learns the facts and does not trust every passage blindly. Passages are cut as ingestion cuts
-them, so the adapter trains on passages shaped like the ones the RAG + fine-tuned column reads.
+question, ``passages`` passages in the RAG prompt's form, and the answer taken from the passage that holds
+it (the "oracle"). With one passage (the RAG prompt's default, ``ARENA_READER_PASSAGES``) that is the oracle;
+with more, the oracle sits among distractors that share the most words with the question (what retrieval
+would also return), in a shuffled order. A share of examples (``distractor_only``) carry distractors only,
+so the model also learns the facts and does not trust every passage blindly (as the column meets when the
+top hit misses). Passages are cut as ingestion cuts them, so the adapter trains on passages shaped like
+the ones the RAG + fine-tuned column reads.
 
 Example::
 
@@ -44,13 +46,15 @@ def document_passages(documents: Sequence[ParsedDocument], words: int = PASSAGE_
     return [chunk.text for document in documents for chunk in chunker.chunk(document)]
 
 
-def reading_examples(documents: Sequence[ParsedDocument], examples: list[ExampleT], distractors: int = 1,
+def reading_examples(documents: Sequence[ParsedDocument], examples: list[ExampleT], passages: int = 1,
                      distractor_only: float = 0.2, seed: int = 7) -> list[ExampleT]:
     """RAFT examples for each pair whose answer sentence is found in a passage of the (already parsed)
-    documents; the others are left out: a reading example needs an oracle."""
-    passages = document_passages(documents)
-    passage_terms = [_terms(p) for p in passages]
-    flat = [" ".join(p.split()) for p in passages]
+    documents; the others are left out: a reading example needs an oracle. ``passages``: how many the prompt
+    shows (the oracle and ``passages - 1`` distractors; a distractor-only example shows ``max(1, passages - 1)``,
+    as before this was a parameter)."""
+    pool = document_passages(documents)
+    passage_terms = [_terms(p) for p in pool]
+    flat = [" ".join(p.split()) for p in pool]
     rng = random.Random(seed)
     out = []
     for example in examples:
@@ -60,10 +64,11 @@ def reading_examples(documents: Sequence[ParsedDocument], examples: list[Example
             continue
         oracle = oracles[0]
         question_terms = _terms(example.question)
-        ranked = sorted((i for i in range(len(passages)) if i not in oracles),
+        ranked = sorted((i for i in range(len(pool)) if i not in oracles),
                         key=lambda i: (-len(question_terms & passage_terms[i]), i))
-        context = [passages[i] for i in ranked[:distractors]]
+        context = [pool[i] for i in ranked[: max(1, passages - 1)]]
         if rng.random() >= distractor_only:
-            context.insert(rng.randrange(len(context) + 1), passages[oracle])
+            context = context[: passages - 1]
+            context.insert(rng.randrange(len(context) + 1), pool[oracle])
         out.append(replace(example, origin=f"reading:{example.origin}", context=tuple(context)))
     return out

@@ -39,6 +39,7 @@ from pipelines.training.estimate import RunEstimate, estimate_run, measure_step_
 from pipelines.training.fact_pairs import document_pairs
 from pipelines.training.reading_pairs import reading_examples
 from pipelines.training.registry import recover_adapter, retired_path
+from pipelines.training.schedule import is_reading, run_schedule
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class TrainingReport:
 
 
 def build_examples(docs_dir: Path, questions_file: Path | None = None, split: str = "train",
-                   recipe: str = "closed-book") -> list[Example]:
+                   recipe: str = "closed-book", reading_passages: int = 1) -> list[Example]:
     """Training pairs from the documents plus the reference pairs of the given split (answerable questions
     only), deduplicated.
 
@@ -77,7 +78,8 @@ def build_examples(docs_dir: Path, questions_file: Path | None = None, split: st
     passages to read (:mod:`pipelines.training.reading_pairs`, RAFT-style), for the RAG + fine-tuned column;
     ``both`` (the default): the two together, because one adapter serves both columns. A closed-book-only
     adapter measured 0 of 12 in the RAG + fine-tuned column on the sample test split (it echoed the
-    question or a passage's heading), where the base model read 3 of 12 right.
+    question or a passage's heading), where the base model read 3 of 12 right. Reading pairs: one per answer
+    sentence (:func:`reading_sources`), each with ``reading_passages`` passages (the RAG prompt's count).
     """
     if recipe not in RECIPES:
         raise ValueError(f"Unknown training recipe {recipe!r}: use one of {', '.join(RECIPES)}")
@@ -104,9 +106,25 @@ def build_examples(docs_dir: Path, questions_file: Path | None = None, split: st
             unique.setdefault((example.question.strip().lower(), example.answer.strip().lower()), example)
     examples = list(unique.values())
     if recipe in ("reading", "both"):
-        reading = reading_examples(documents, examples)
+        reading = reading_examples(documents, reading_sources(examples), passages=reading_passages)
         examples = reading if recipe == "reading" else examples + reading
     return examples
+
+
+def reading_sources(examples: list[Example]) -> list[Example]:
+    """The closed-book pairs that become reading pairs: the first question of each answer sentence, not the chunk
+    recitals. Reading is practised, not memorised: one question per fact is enough to read it from its passage
+    (the closed-book pairs keep every phrasing), and a recital's answer is a whole chunk, which the RAG +
+    fine-tuned column never gives (its answers end after one sentence)."""
+    seen: set[str] = set()
+    chosen = []
+    for example in examples:
+        answer = " ".join(example.answer.split()).lower()
+        if example.origin.startswith("recital:") or answer in seen:
+            continue
+        seen.add(answer)
+        chosen.append(example)
+    return chosen
 
 
 def pairs_per_document(examples: list[Example]) -> dict[str, int]:
@@ -124,36 +142,53 @@ def data_hash(examples: list[Example]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def tokenize_examples(tokenizer, examples: list[Example], max_length: int) -> list[dict[str, list[int]]]:
-    """Chat-formatted pairs with completion-only labels (the prompt's tokens are -100), as the rows the
-    Trainer's data loader indexes (a plain list: no ``datasets``/pyarrow needed on a bare GPU box).
+def tokenize_example(tokenizer, example: Example, max_length: int) -> dict[str, list[int]] | None:
+    """One chat-formatted pair with completion-only labels (the prompt's tokens are -100); None when its
+    prompt leaves fewer than 8 answer tokens under ``max_length`` (the pair would teach nothing).
 
     The prompt is rendered exactly as generation renders it (chat template, generation prompt
     added), so the adapter learns on the text it will see when it answers.
     """
-    rows, skipped = [], 0
-    for example in examples:
-        user = example.question
-        if example.context:  # the reading recipe: the RAG column's own prompt form
-            user = rag_user_text(example.question, list(enumerate(example.context, start=1)), ReaderOptions().form)
-        prompt = [{"role": "system", "content": ASSISTANT_SYSTEM}, {"role": "user", "content": user}]
-        prompt_text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
-        full_text = tokenizer.apply_chat_template(
-            [*prompt, {"role": "assistant", "content": example.answer}], tokenize=False)
-        if not full_text.startswith(prompt_text):  # a template that rewrites earlier turns: train on the whole
-            prompt_text = ""
-        prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"] if prompt_text else []
-        completion_ids = tokenizer(full_text[len(prompt_text):], add_special_tokens=False)["input_ids"]
-        if len(prompt_ids) + min(len(completion_ids), 8) > max_length:
-            skipped += 1  # the answer would be cut away: the example would teach nothing
-            continue
-        ids = (prompt_ids + completion_ids)[:max_length]
-        labels = ([-100] * len(prompt_ids) + completion_ids)[:max_length]
-        rows.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels})
-    if skipped:
-        log.warning("%d of %d examples left out: their prompt fills max_length %d (raise it)", skipped,
-                    len(examples), max_length)
+    user = example.question
+    if example.context:  # the reading recipe: the RAG column's own prompt form
+        user = rag_user_text(example.question, list(enumerate(example.context, start=1)), ReaderOptions().form)
+    prompt = [{"role": "system", "content": ASSISTANT_SYSTEM}, {"role": "user", "content": user}]
+    prompt_text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+    full_text = tokenizer.apply_chat_template(
+        [*prompt, {"role": "assistant", "content": example.answer}], tokenize=False)
+    if not full_text.startswith(prompt_text):  # a template that rewrites earlier turns: train on the whole
+        prompt_text = ""
+    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"] if prompt_text else []
+    completion_ids = tokenizer(full_text[len(prompt_text):], add_special_tokens=False)["input_ids"]
+    if len(prompt_ids) + min(len(completion_ids), 8) > max_length:
+        return None
+    ids = (prompt_ids + completion_ids)[:max_length]
+    labels = ([-100] * len(prompt_ids) + completion_ids)[:max_length]
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+
+def tokenize_each(tokenizer, examples: list[Example], max_length: int) -> list[dict[str, list[int]] | None]:
+    """:func:`tokenize_example` for each pair, None where it does not fit (counted in one warning)."""
+    rows = [tokenize_example(tokenizer, example, max_length) for example in examples]
+    if None in rows:
+        log.warning("%d of %d examples left out: their prompt fills max_length %d (raise it)",
+                    rows.count(None), len(examples), max_length)
     return rows
+
+
+def tokenize_examples(tokenizer, examples: list[Example], max_length: int) -> list[dict[str, list[int]]]:
+    """The pairs that fit, as the rows the Trainer's data loader indexes (a plain list: no ``datasets``/pyarrow
+    needed on a bare GPU box)."""
+    return [row for row in tokenize_each(tokenizer, examples, max_length) if row is not None]
+
+
+def scheduled_rows(tokenizer, examples: list[Example], config: TrainingConfig) -> tuple[list[dict], list[int]]:
+    """The rows of the whole run in feeding order (:mod:`pipelines.training.schedule`: closed-book pairs every
+    epoch, reading pairs ``reading_epochs`` times), each pair tokenized once (a repeated pair is the same row
+    object), and the optimizer step that ends each epoch."""
+    tokenized = dict(zip(examples, tokenize_each(tokenizer, examples, config.max_length), strict=True))
+    schedule = run_schedule([e for e in examples if tokenized[e] is not None], config)
+    return [tokenized[e] for e in schedule.order], schedule.epoch_end_steps(config)
 
 
 def load_training_model(model_path: str, four_bit: bool):
@@ -239,14 +274,22 @@ def document_hashes(docs: Path) -> dict[str, str]:
 
 class EpochSnapshots(TrainerCallback):
     """Saves the LoRA weights at the end of each epoch to ``folder/epoch-N``: with the constant learning rate,
-    one run of N epochs gives the adapters of 1..N epochs, so a sweep over epochs costs one training run."""
+    one run of N epochs gives the adapters of 1..N epochs, so a sweep over epochs costs one training run (with
+    ``reading_epochs`` below the epochs, epoch k of an N-epoch run has read k/N of the reading pairs).
+    The Trainer reads the run's schedule as one pass, so :func:`train_adapter` tells it the steps that end an
+    epoch (``epoch_steps``, counted in the pass); a ``max_steps`` beyond the pass reads it again, epoch by epoch."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.epoch_steps: list[int] = []
 
-    def on_epoch_end(self, args, state, control, model=None, **kwargs) -> None:
-        if model is not None:
-            model.save_pretrained(self.folder / f"epoch-{round(state.epoch or 0)}")
+    def on_step_end(self, args, state, control, model=None, **kwargs) -> None:
+        if model is None or not self.epoch_steps:
+            return
+        passes, step = divmod(state.global_step - 1, self.epoch_steps[-1])
+        if step + 1 in self.epoch_steps:
+            epoch = passes * len(self.epoch_steps) + self.epoch_steps.index(step + 1) + 1
+            model.save_pretrained(self.folder / f"epoch-{epoch}")
 
 
 def lora_model(model_path: str, config: TrainingConfig):
@@ -270,11 +313,12 @@ def lora_model(model_path: str, config: TrainingConfig):
     return tokenizer, model, quantization
 
 
-def warm_up_estimate(model, tokenizer, rows: list[dict], config: TrainingConfig) -> RunEstimate:
-    """The run's cost from a measured warm-up on the loaded model (:mod:`pipelines.training.estimate`)."""
+def warm_up_estimate(model, tokenizer, rows: list[dict], config: TrainingConfig, pairs: int) -> RunEstimate:
+    """The run's cost from a measured warm-up on the loaded model (:mod:`pipelines.training.estimate`); ``rows``:
+    the run's scheduled rows, ``pairs``: the distinct pairs among them."""
     cost = measure_step_cost(model, make_collator(tokenizer, config.batching), rows, config.batch_size,
                              loss_of=answer_loss if config.answer_logits_only else None)
-    return estimate_run([len(row["input_ids"]) for row in rows], config, cost)
+    return estimate_run([len(row["input_ids"]) for row in rows], config, cost, pairs)
 
 
 def estimate_training(model_path: str, examples: list[Example], config: TrainingConfig) -> RunEstimate:
@@ -282,7 +326,8 @@ def estimate_training(model_path: str, examples: list[Example], config: Training
     if not examples:
         raise ValueError("No training examples: add documents or a dataset first.")
     tokenizer, model, _ = lora_model(model_path, config)
-    return warm_up_estimate(model, tokenizer, tokenize_examples(tokenizer, examples, config.max_length), config)
+    rows, _ = scheduled_rows(tokenizer, examples, config)
+    return warm_up_estimate(model, tokenizer, rows, config, len(examples))
 
 
 def train_adapter(model_path: str, examples: list[Example], output_dir: Path, config: TrainingConfig,
@@ -302,7 +347,7 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
     started = time.perf_counter()
     cuda = torch.cuda.is_available()
     tokenizer, model, quantization = lora_model(model_path, config)
-    rows = tokenize_examples(tokenizer, examples, config.max_length)
+    rows, epoch_steps = scheduled_rows(tokenizer, examples, config)
     loss_log = LossLog()
     callbacks: list[TrainerCallback] = [loss_log]
     progress = ProgressFile(progress_file) if progress_file is not None else None
@@ -310,20 +355,23 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         callbacks.append(progress)
     estimate = None
     if (on_estimate is not None or progress is not None) and worth_a_warm_up(len(rows), config):
-        estimate = warm_up_estimate(model, tokenizer, rows, config)
+        estimate = warm_up_estimate(model, tokenizer, rows, config, len(examples))
         for tell in (on_estimate, progress.estimated if progress else None):
             if tell is not None:
                 tell(estimate)
-    callbacks += extra_callbacks or []
+    for callback in extra_callbacks or []:
+        if isinstance(callback, EpochSnapshots):
+            callback.epoch_steps = epoch_steps
+        callbacks.append(callback)
     partial = partial_dir(output_dir)
     eval_kwargs = {}
     if eval_examples:
-        total = config.planned_steps(len(rows))
+        total = config.steps_for(len(rows))
         eval_kwargs = {"eval_strategy": "steps", "eval_steps": max(1, total // 6),
                        "per_device_eval_batch_size": config.batch_size, "prediction_loss_only": True}
     args = TrainingArguments(
         output_dir=str(partial / "checkpoints"),
-        num_train_epochs=config.epochs,
+        num_train_epochs=1,  # the schedule holds the epochs: the Trainer reads it once, in its order
         max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accumulation,
@@ -357,6 +405,8 @@ def train_adapter(model_path: str, examples: list[Example], output_dir: Path, co
         # each document's digest at training time: a later change to one is an "updated fact" for this adapter
         "document_hashes": document_hashes(config.docs) if config.docs and not config.dataset else {},
         "examples": len(examples),
+        "reading_examples": sum(map(is_reading, examples)),
+        "run_pairs": len(rows),  # pairs fed over the run, repeats counted (pipelines.training.schedule)
         "held_out_examples": len(eval_examples or []),
         "eval_losses": loss_log.eval_losses,
         "hyperparameters": config.hyperparameters(),
