@@ -178,7 +178,9 @@ class TrainingConfig:
 #: layer per step: the profile's second cost after the matrix products). On dev, 3 epochs knew 18% of the facts
 #: asked in new words with dropout 0.05 and 18% with dropout 0, against 27% at 4 epochs (11 questions: inside
 #: each other's intervals). A larger batch is no lever here: packed batches of 8 gave no more real tokens/s than
-#: batches of 4 on 2 cores (docs/training.md), so quick keeps the batch and the learning rate.
+#: batches of 4 on 2 cores (docs/training.md), so quick keeps the batch and the learning rate. With the pair
+#: schedule (reading pairs once over the run), quick knew 27% (fine-tuned) and 36% (RAG + fine-tuned) of the same
+#: dev questions, and trains the sample adapter in 8 minutes (thorough: about 19); the shipped adapter is quick's.
 PRESETS: dict[str, dict[str, Any]] = {
     "thorough": {"epochs": 6.0, "batch_size": 4, "learning_rate": 2e-3, "dropout": 0.05, "batching": "packed"},
     "quick": {"epochs": 3.0, "batch_size": 4, "learning_rate": 2e-3, "dropout": 0.0, "batching": "packed"},
