@@ -24,7 +24,7 @@ from tests.tab_handlers import tab_events, value_with_id
 
 PAIRS = [("What is the Zorblat code?", "The code is 7741-Quince."), ("Who guards the vault?", "Ottoline Marsh.")]
 FORM = {"rank": 8.0, "alpha": 16.0, "dropout": 0.05, "learning_rate": 0.002, "epochs": 1, "max_steps": 2.0,
-        "batch_size": 2.0, "grad_accumulation": 1.0, "max_length": 256.0, "four_bit": False,
+        "batch_size": 2.0, "grad_accumulation": 1.0, "max_length": 256.0, "reading_epochs": 1.0, "four_bit": False,
         "recipe": "closed-book", "preset": "thorough", "use_questions": False, "password": "", "collection": "Docs",
         "use_table": True, "pairs": None}
 
