@@ -19,6 +19,7 @@ from pipelines.training.data import DatasetError, clean_pairs, load_pairs, write
 from pipelines.training.jobs import TrainingBusy, TrainingJobs
 from pipelines.training.pair_generation import generate_pairs
 from pipelines.training.registry import AdapterError, AdapterInfo, list_adapters
+from pipelines.training.schedule import is_reading
 from pipelines.training.sft import build_examples, pairs_per_document
 
 REGISTRY_COLUMNS = ["adapter", "method", "recipe", "created at", "steps", "final loss", "examples", "quantization",
@@ -62,7 +63,7 @@ def pairs_summary(examples, config: TrainingConfig | None = None) -> str:
     counts = pairs_per_document(examples)
     text = f"{len(examples)} pairs: " + ", ".join(f"`{html.escape(d)}` {n}" for d, n in counts.items())
     if config is not None:
-        reading = sum(1 for e in examples if e.context)
+        reading = sum(map(is_reading, examples))
         fed = (f" ({reading} reading pairs, fed {config.reading_passes():g} times over the run)"
                if reading and reading < len(examples) else "")
         text += (f". With batch {config.batch_size} and {config.epochs:g} epochs{fed}: "
