@@ -211,9 +211,20 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
             return {notice: f"⚠️ {exc}"}
         return {notice: f"✅ Rating #{rating_id} of the {POSITIONS[position]} answer stored."}
 
+    def chosen_columns(third: bool) -> tuple[str, ...]:
+        return tuple(named_order) if third and has_third else TWO_COLUMNS
+
+    def apply_mode(blind_mode: bool, third: bool, state: ArenaSession) -> dict:
+        """A fresh conversation when the toggles differ from the session's mode, else nothing. Runs before every
+        question as well as on each toggle: a question sent while a toggle's own event still waited in the queue
+        went out on the session before it (blind ticked, the answers came named)."""
+        if state.blind == blind_mode and tuple(state.columns) == chosen_columns(third):
+            return {session: state}  # unchanged (an empty dict would read as one value)
+        return new_conversation(blind_mode, third, state)
+
     def new_conversation(blind_mode: bool, third: bool, previous: ArenaSession) -> dict:
         """A fresh conversation with the chosen mode and columns; the same rater and retrieval settings."""
-        chosen = tuple(named_order) if third and has_third else TWO_COLUMNS
+        chosen = chosen_columns(third)
         state = ArenaSession(session_id=previous.session_id, blind=blind_mode, columns=chosen,
                              retrieval=previous.retrieval, user_name=previous.user_name)
         update = {session: state, notice: "", context: context_panel_html([]), **votes_enabled(False, state)}
@@ -228,12 +239,15 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
                 update[headings[position]] = shown_titles[position]
         return update
 
+    reset_outputs = [session, notice, context, *chats, *statuses, *headings, *columns, *rating_columns,
+                     *vote_buttons.values()]
     ask_outputs = [prompt, notice, session, *chats, *statuses, *headings, context, context_held,
                    *vote_buttons.values()]
-    gr.on(
-        [send.click, prompt.submit], ask, inputs=[prompt, session, *chats], outputs=ask_outputs,
-        api_name="ask", concurrency_limit=arena.concurrent_requests, concurrency_id="generation",
-    )
+    gr.on(  # the toggles as the user sees them, then the question (a program calling /ask skips the first step)
+        [send.click, prompt.submit], apply_mode, inputs=[blind, third_on, session], outputs=reset_outputs,
+        api_name=False, queue=False,
+    ).then(ask, inputs=[prompt, session, *chats], outputs=ask_outputs,
+           api_name="ask", concurrency_limit=arena.concurrent_requests, concurrency_id="generation")
 
     def ask_again(state: ArenaSession, profile: gr.OAuthProfile | None, *histories: list):
         """New answers to the last question; the earlier ones stay in the conversation and the store."""
@@ -277,7 +291,6 @@ def build_arena_tab(arena: Arena, model_description: str, questions: list[str],
     for position, (score, tags, comment, save) in enumerate(rating_inputs):
         save.click(rate_handler(position), inputs=[session, score, tags, comment],
                    outputs=[notice], api_name=f"rate_{POSITIONS[position]}")
-    reset_outputs = [session, notice, context, *chats, *statuses, *headings, *columns, *rating_columns,
-                     *vote_buttons.values()]
-    for trigger in (clear.click, blind.change, third_on.change):
-        trigger(new_conversation, inputs=[blind, third_on, session], outputs=reset_outputs, api_name=False)
+    clear.click(new_conversation, inputs=[blind, third_on, session], outputs=reset_outputs, api_name=False)
+    for toggle in (blind, third_on):  # nothing to do when a question sent right after has already applied it
+        toggle.change(apply_mode, inputs=[blind, third_on, session], outputs=reset_outputs, api_name=False)

@@ -218,11 +218,12 @@ def test_blind_mode_hides_identities_until_the_vote_and_stores_the_order(app_url
 
     url, data_dir = app_url
     page.goto(url)
-    page.get_by_label("Blind mode").check()
-    # The toggle starts a blind conversation (its titles say so) before the question goes: asked while the toggle's
-    # own event was still queued (a loaded machine), the question went out on the session before it, not blind.
-    expect(page.locator("#left-title")).to_have_text("Model A", timeout=60_000)
-    ask(page, "Who leads the Lumenhollow support team?")
+    # Blind ticked and the question sent in one go (one script, no wait between): the question must go out blind,
+    # not on the session the toggle's own event had not yet replaced (it went out named before the send applied
+    # the toggles itself).
+    page.locator("#prompt textarea").fill("Who leads the Lumenhollow support team?")
+    page.evaluate("() => { document.querySelector('#blind input').click(); document.querySelector('#send').click(); }")
+    expect(page.locator("#vote-left")).to_be_enabled(timeout=180_000)
     expect(page.locator("#left-title")).to_have_text("Model A")
     expect(page.locator("#right-title")).to_have_text("Model B")
     expect(page.locator("#vote-left")).to_contain_text("A is better")
