@@ -49,7 +49,7 @@ def preset_inputs(name: str) -> dict[str, Any]:
 
 def form_config(values: Mapping[str, Any], *, docs: Path | None, questions_file: Path | None = None,
                 dataset: Path | None = None) -> TrainingConfig:
-    """The run the form asks for: the preset's values (the default: thorough) under the inputs' own, sliders'
+    """The run the form asks for: the preset's values (the default: quick) under the inputs' own, sliders'
     floats as ints, an empty max steps -1 (train by epochs), the questions tick the question set
     (``questions_file``, else the command line's default) or none."""
     preset = preset_values(values.get("preset") or DEFAULT_PRESET)

@@ -325,12 +325,14 @@ def test_train_takes_a_preset_under_the_values_given_and_refuses_an_unknown_one(
     refused with the presets' names and starts nothing."""
     from pipelines.training.config import PRESETS
 
-    train.train("", "", "both", False, preset="quick")
-    quick = train.jobs.started[-1]
-    assert (quick.epochs, quick.batch_size, quick.learning_rate) == tuple(
-        PRESETS["quick"][name] for name in ("epochs", "batch_size", "learning_rate"))
+    train.train("", "", "both", False, preset="thorough")
+    thorough = train.jobs.started[-1]
+    assert (thorough.epochs, thorough.batch_size, thorough.learning_rate, thorough.dropout) == tuple(
+        PRESETS["thorough"][name] for name in ("epochs", "batch_size", "learning_rate", "dropout"))
     train.train("", "", "both", False)
-    assert train.jobs.started[-1].epochs == PRESETS["thorough"]["epochs"] != quick.epochs   # the default preset
+    default = train.jobs.started[-1]   # the default preset: quick, its dropout too
+    assert (default.epochs, default.dropout) == (PRESETS["quick"]["epochs"], PRESETS["quick"]["dropout"])
+    assert default.epochs != thorough.epochs and default.dropout != thorough.dropout
     train.train("", "", "both", False, epochs=1.5, preset="quick")
     assert train.jobs.started[-1].epochs == 1.5   # a value given wins over the preset's
     started = len(train.jobs.started)

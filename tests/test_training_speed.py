@@ -243,10 +243,10 @@ def test_an_adapter_trained_packed_serves_both_engines(packed_run):
 
 
 def test_the_presets_reach_the_command_line():
-    quick, _ = parse_command_line(["--preset", "quick"])
-    assert quick == replace(TrainingConfig(), **PRESETS["quick"])
-    assert quick.planned_steps(444) * 2 == TrainingConfig().planned_steps(444)   # the point of it: half the steps
-    assert parse_command_line(["--preset", "thorough"])[0] == TrainingConfig()   # the default is thorough
+    thorough, _ = parse_command_line(["--preset", "thorough"])
+    assert thorough == replace(TrainingConfig(), **PRESETS["thorough"]) and thorough.dropout == 0.05
+    assert TrainingConfig().planned_steps(444) * 2 == thorough.planned_steps(444)   # quick: half the steps
+    assert parse_command_line(["--preset", "quick"])[0] == TrainingConfig()   # the default is quick
     assert parse_command_line(["--preset", "quick", "--epochs", "4"])[0].epochs == 4.0   # a flag overrides it
     options = parse_options(["--preset", "quick", "--estimate-only", "--batching", "grouped"])
     assert options.estimate_only and options.config.batching == "grouped" and options.config.epochs == 3.0
@@ -269,23 +269,24 @@ def test_the_presets_reach_the_finetune_tab(tmp_path):
             return docs
 
     events = tab_events(lambda: build_finetune_tab(jobs, Kept(), AdminAuth(None), [], None, lambda: "none"))
-    moved = events["do_preset"].fn("quick")
-    assert {component.elem_id: value for component, value in moved.items()} == preset_inputs("quick")
-    assert value_with_id(moved, "ft-epochs") == 3.0 and value_with_id(moved, "ft-batch") == 4
-    form = {"rank": 8.0, "alpha": 16.0, "dropout": 0.05, "max_steps": None, "grad_accumulation": 1.0,
+    moved = events["do_preset"].fn("thorough")
+    assert {component.elem_id: value for component, value in moved.items()} == preset_inputs("thorough")
+    assert value_with_id(moved, "ft-epochs") == 6.0 and value_with_id(moved, "ft-batch") == 4
+    assert value_with_id(moved, "ft-dropout") == 0.05
+    form = {"rank": 8.0, "alpha": 16.0, "dropout": 0.0, "max_steps": None, "grad_accumulation": 1.0,
             "max_length": 512.0, "reading_epochs": 1.0, "four_bit": True, "recipe": "both", "use_questions": False,
             "password": "",
-            "collection": "Docs", "use_table": False, "pairs": None, "preset": "quick",
-            "learning_rate": 0.001, "epochs": 6.0, "batch_size": 2.0,
-            **{FORM_FIELDS[elem_id]: value for elem_id, value in preset_inputs("quick").items()}}
+            "collection": "Docs", "use_table": False, "pairs": None, "preset": "thorough",
+            "learning_rate": 0.001, "epochs": 3.0, "batch_size": 2.0,
+            **{FORM_FIELDS[elem_id]: value for elem_id, value in preset_inputs("thorough").items()}}
     start = events["do_start"]
     start.fn({component: form[FORM_FIELDS[component.elem_id]] for component in start.inputs})
     jobs.wait(30)
     run = TrainingConfig.load(jobs.current().config_file)
-    assert (run.epochs, run.batch_size, run.learning_rate, run.batching) == (3.0, 4, 0.002, "packed")
-    assert form_config({"preset": "quick"}, docs=None) == replace(TrainingConfig(questions=None, docs=None,
+    assert (run.epochs, run.batch_size, run.learning_rate, run.batching, run.dropout) == (6.0, 4, 0.002, "packed", 0.05)
+    assert form_config({"preset": "thorough"}, docs=None) == replace(TrainingConfig(questions=None, docs=None,
                                                                                  eval_fraction=0.1),
-                                                                  **PRESETS["quick"])
+                                                                  **PRESETS["thorough"])
     build = events["do_build"].fn("Docs", False, "templates (offline, instant)", "closed-book", 3.0, 8.0)
     assert "steps**" in value_with_id(build, "ft-pairs-info")   # the steps, before any run
 
