@@ -25,10 +25,17 @@ else
   echo "no nvidia-smi: a dry run on the CPU" | tee "$RESULTS/gpu.txt"
 fi
 # Install only what this machine lacks, from the bundle (never from an index).
-# One interpreter tries every import (one start per module cost 4-5 s each where a sitecustomize loads torch).
-mapfile -t missing < <(python - <<'PY'
+# One interpreter tries every import (one start per module cost 4-5 s each where a sitecustomize loads torch) and,
+# when none is missing, writes the versions line (another start would import torch and transformers again).
+VERSIONS="import torch, transformers, peft, bitsandbytes; print('torch', torch.__version__, 'cuda', torch.version.cuda, \
+'transformers', transformers.__version__, 'peft', peft.__version__, 'bitsandbytes', bitsandbytes.__version__)"
+rm -f "$RESULTS/versions.txt"
+mapfile -t missing < <(python - "$RESULTS/versions.txt" "$VERSIONS" <<'PY'
+import contextlib
 import importlib
+import sys
 
+missing = []
 for module, package in [("bitsandbytes", "bitsandbytes"), ("peft", "peft"), ("accelerate", "accelerate"),
                         ("psutil", "psutil"), ("pydantic", "pydantic"), ("pydantic_core", "pydantic-core"),
                         ("pydantic_settings", "pydantic-settings"), ("dotenv", "python-dotenv"),
@@ -36,16 +43,19 @@ for module, package in [("bitsandbytes", "bitsandbytes"), ("peft", "peft"), ("ac
     try:
         importlib.import_module(module)
     except Exception:  # absent or broken: install it from the bundle
+        missing.append(package)
         print(package)
+if not missing:
+    with open(sys.argv[1], "w") as out, contextlib.redirect_stdout(out):
+        exec(sys.argv[2])
 PY
 )
 if ((${#missing[@]})); then
   echo "installing from the bundle: ${missing[*]}"
   python -m pip install --quiet --no-index --no-deps --target "$DEPS" --find-links "$BUNDLE/wheels" "${missing[@]}"
 fi
-python -c "import torch, transformers, peft, bitsandbytes; print('torch', torch.__version__, 'cuda', torch.version.cuda, \
-'transformers', transformers.__version__, 'peft', peft.__version__, 'bitsandbytes', bitsandbytes.__version__)" \
-  | tee "$RESULTS/versions.txt"
+if [[ ! -s "$RESULTS/versions.txt" ]]; then python -c "$VERSIONS" >"$RESULTS/versions.txt"; fi  # installed, or failed
+cat "$RESULTS/versions.txt"
 export HF_HUB_OFFLINE=1 ARENA_DATA_DIR=/tmp/arena-data ARENA_QUANTIZATION=4bit  # 4-bit asked for: checked below
 failed=()
 # step NAME SECONDS COMMAND...: full log to $RESULTS/NAME.log, the result lines (and any failure) printed

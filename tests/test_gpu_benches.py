@@ -87,25 +87,32 @@ def run_gpu_check(tmp_path, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def healthy_gpu_check(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """One healthy dry run of the decode and batch-row steps, read by two tests: the run, and the folder of the
-    logs it keeps of each step (its decode step is ``python bench/decode_columns.py``, its output in full)."""
+    """One healthy dry run of the decode step, read by two tests: the run, and the folder of the logs it keeps of
+    each step (its decode step is ``python bench/decode_columns.py``, its output in full). Its batch-row step is
+    the failing run's last one (float32: no 4-bit kernel in it), which must pass there."""
     tmp_path = tmp_path_factory.mktemp("gpu-check")
-    return run_gpu_check(tmp_path, GPU_STEPS="decode batch_rows"), tmp_path / "results"
+    return run_gpu_check(tmp_path, GPU_STEPS="decode"), tmp_path / "results"
 
 
-def test_gpu_check_compares_every_mixed_batch_row_with_the_row_alone(healthy_gpu_check):
+def test_gpu_check_compares_every_mixed_batch_row_with_the_row_alone(healthy_gpu_check, failing_gpu_check):
     done, _ = healthy_gpu_check
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "rows equal to the row decoded alone: 12 of 12" in done.stdout  # 4 questions x 3 columns, one batch
-    assert re.search(r"batch_rows: tiny-qwen2 .* 12 rows in one mixed-adapter batch \(8 on the adapter\)", done.stdout)
     assert "decode_columns: tiny-qwen2 (4-bit NF4)" in done.stdout
     assert done.stdout.rstrip().endswith("gpu_check: every step passed")
+    versions = re.search(r"^torch \S+ cuda \S+ transformers \S+ peft \S+ bitsandbytes \S+$", done.stdout, re.M)
+    assert versions and (healthy_gpu_check[1] / "versions.txt").read_text().strip() == versions.group(0)
+    rows = failing_gpu_check.stdout  # its batch-row step passed: the failed steps it names are the other two
+    assert rows.rstrip().endswith("gpu_check: FAILED: qlora_vs_lora-tiny-qwen2 decode_columns"), rows[-3000:]
+    assert "rows equal to the row decoded alone: 12 of 12" in rows  # 4 questions x 3 columns, one batch
+    assert re.search(r"batch_rows: tiny-qwen2 .* 12 rows in one mixed-adapter batch \(8 on the adapter\)", rows)
 
 
-def test_gpu_check_fails_a_crashed_step_and_a_silent_4bit_fall_back_and_still_runs_the_others(tmp_path):
+@pytest.fixture(scope="module")
+def failing_gpu_check(tmp_path_factory) -> subprocess.CompletedProcess:
     """One run, three steps: training crashes (a bad argument), decoding runs with bitsandbytes installed but its
     4-bit kernels failing (as on hardware it does not support: the loaders fall back to full precision with a
-    warning), and the float32 batch check after them still runs and passes; the run fails and names both."""
+    warning), and the float32 batch check after them, read by two tests."""
+    tmp_path = tmp_path_factory.mktemp("gpu-check-broken")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "sitecustomize.py").write_text(
@@ -113,8 +120,14 @@ def test_gpu_check_fails_a_crashed_step_and_a_silent_4bit_fall_back_and_still_ru
         "def unavailable(*args, **kwargs):\n"
         "    raise RuntimeError('no 4-bit kernels for this device')\n\n\n"
         "bitsandbytes.functional.quantize_4bit = unavailable\n")
-    done = run_gpu_check(tmp_path, GPU_STEPS="train decode batch_rows", GPU_TRAIN_STEPS="not-a-number",
+    return run_gpu_check(tmp_path, GPU_STEPS="train decode batch_rows", GPU_TRAIN_STEPS="not-a-number",
                          PYTHONPATH=str(broken))
+
+
+def test_gpu_check_fails_a_crashed_step_and_a_silent_4bit_fall_back_and_still_runs_the_others(failing_gpu_check):
+    """The failing run: the steps after the crash still run, the batch check passes; the run fails and names the
+    crashed and the fallen-back steps."""
+    done = failing_gpu_check
     assert done.returncode == 1, done.stdout[-3000:]
     assert "qlora_vs_lora-tiny-qwen2: FAILED (exit 2)" in done.stdout
     assert "decode_columns: FAILED: 4-bit NF4 was asked for, the model ran in full precision" in done.stdout

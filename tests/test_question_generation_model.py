@@ -5,8 +5,6 @@ OpenAI-compatible server."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -25,23 +23,14 @@ from pipelines.evaluation.question_generation_model import (
     ByteTokenizer,
     generate_with_model,
     interleaved_chunks,
-    ragas_samples,
     reference_key,
 )
 from pipelines.evaluation.scorer import _ragas_embeddings
 from tests.conftest import openai_server_log
+from tests.ferry_documents import DOCUMENTS, FERRIES, generated_twice
 from tests.scripted_writer import ScriptedWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-FERRIES = SourceDocument("ferries.md", "# Ferries\n\nMV Annick Marrow can carry 24 cars and 180 passengers. "
-                                       "MV Annick Marrow was built in 1998 at Harlow Yard. The crossing from "
-                                       "Kestrel Pier to Orla Point takes 35 minutes.\n")
-PIERS = SourceDocument("piers.md", "# Piers\n\nKestrel Pier opens at 06:00 every day. Kestrel Pier has 3 berths "
-                                   "for MV Annick Marrow. Orla Point has a waiting room with 40 seats.\n")
-FARES = SourceDocument("fares.txt", "Fares\n\nA single ticket on MV Annick Marrow costs 7.80 drell. A return "
-                                    "ticket from Orla Point costs 14 drell. The Harbour Board approved the fares on "
-                                    "3 March 2024.\n")
-DOCUMENTS = [FERRIES, PIERS, FARES]
 TEXTS = {d.name: d.text for d in DOCUMENTS}
 
 
@@ -114,17 +103,9 @@ SET_IN_A_PROCESS = """
 import sys
 from pipelines.evaluation.scorer import _ragas_embeddings
 from pipelines.knowledge.embeddings import OFFLINE_EMBEDDER, Embedder
-from tests.test_question_generation_model import generated_twice
+from tests.ferry_documents import generated_twice
 sys.stdout.write(generated_twice(_ragas_embeddings(Embedder.load(OFFLINE_EMBEDDER)), int(sys.argv[1])))
 """
-
-
-def generated_twice(embeddings, seed: int) -> str:
-    """What ragas wrote (every sample, in its order) and the set made of it, as one text to compare."""
-    samples = ragas_samples(sorted(DOCUMENTS, key=lambda d: d.name), llm=ScriptedWriter(), embeddings=embeddings,
-                            size=18, seed=seed)
-    generated = generate_with_model(DOCUMENTS, llm=ScriptedWriter(), embeddings=embeddings, count=12, seed=seed)
-    return json.dumps([dataclasses.asdict(sample) for sample in samples]) + "\n" + generated.to_jsonl()
 
 
 def test_the_same_documents_and_seed_give_the_same_set_in_another_process(embeddings):
