@@ -55,8 +55,8 @@ def test_registry_lists_complete_adapters_and_refuses_damaged_ones(test_settings
 def test_a_background_job_trains_registers_and_refuses_a_second_one(test_settings, docs, tmp_path):
     jobs = TrainingJobs(test_settings.model_copy(update={"data_dir": tmp_path}))
     # every pair in each batch (full-batch steps), so the loss falls step by step, whatever the shuffle; one
-    # epoch in the run's order, so a batch holds each pair once (six epochs would repeat each pair about five
-    # times in a batch of 32: five times the tokens a step, the same check)
+    # epoch in the run's order, so a batch holds each pair once (the run feeds all its epochs in one pass: with
+    # several, a batch of 32 would repeat each of the six pairs, several times the tokens a step for the same check)
     config = TrainingConfig(max_steps=4, epochs=1.0, batch_size=32, learning_rate=3e-3, recipe="closed-book",
                             docs=docs, questions=None)
     job = jobs.start(config)
