@@ -9,11 +9,11 @@ overlap with the training questions (the fact pairs the sample training recipe b
 what an adapter trained on them saw, see ``pipelines.training.fact_pairs``), and seconds per 100 questions.
 No model is loaded: the rules generator needs none.
 
-    python bench/question_sets.py [--count 200] [--small-count 40] [--seed 0] [--corpus dev]
+    python bench/question_sets.py [--count 300] [--small-count 40] [--seed 0] [--corpus dev]
                                   [--sample 30 --out sample.jsonl] [--misses dev]
 
 The share of hand-written keys asked is given twice: at ``--count`` (default: the command's default, one question
-per checkable fact the rules can word up to 200, what a user gets without asking) and at ``--small-count`` (40: a
+per checkable fact the rules can word up to 300, what a user gets without asking) and at ``--small-count`` (40: a
 small set, where the ranking of facts decides what is asked). ``--sample N`` also writes N random generated
 questions of the ``--count`` sets (seeded by ``--seed``, drawn apart from the generation's own randomness) for a
 person to review. ``--misses dev`` prints each hand-written fact of that corpus the ``--count`` set does not ask
@@ -196,16 +196,19 @@ def report(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=200, help="the command's default (DEFAULT_COUNT)")
+    from pipelines.evaluation.question_generation import DEFAULT_COUNT
+
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="the command's default (DEFAULT_COUNT)")
     parser.add_argument("--small-count", type=int, default=40, help="coverage is also measured at this count")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--corpus", choices=("dev", "test"), action="append")
+    parser.add_argument("--corpus", choices=("dev", "dev2", "dev3", "test"), action="append")
     parser.add_argument("--sample", type=int, default=0, help="write this many random questions for review")
     parser.add_argument("--out", type=Path, default=Path("question-sample.jsonl"))
-    parser.add_argument("--misses", choices=("dev", "test"), help="print this corpus's missed hand-written facts")
+    parser.add_argument("--misses", choices=("dev", "dev2", "dev3", "test"),
+                        help="print this corpus's missed hand-written facts")
     args = parser.parse_args(argv)
     sampled = []
-    for name in args.corpus or ("dev", "test"):
+    for name in args.corpus or ("dev", "dev2", "dev3", "test"):
         result = measure(ROOT / "assets" / "eval" / name, args.count, args.seed, args.small_count)
         print(report(result))
         print()

@@ -188,13 +188,16 @@ def test_a_docx_table_is_read_as_the_app_reads_it(tmp_path):
     assert {item["question"]: item["key"] for item in generated.items}["How many seats does Skylark have?"] == "64"
 
 
-def test_the_dev_corpus_meets_the_goals():
-    """The issue's goals on the dev corpus (the rules were tuned on it; docs/question_sets.md gives the test
+@pytest.mark.parametrize("corpus", ["dev", "dev2", "dev3"])
+def test_the_dev_corpora_meet_the_goals(corpus):
+    """The issue's goals on each dev corpus (the rules were tuned on them; docs/question_sets.md gives the test
     corpus's numbers too): keys found, none in its question, two per document, out-of-corpus share, and half of
-    the hand-written keys asked."""
+    the hand-written keys asked. dev2 and dev3 were written by other hands, in other domains, after the rules fit
+    dev: a rule that stops working (a restatement, a superlative) shows here as lost coverage."""
     from pipelines.common.correctness import normalise_answer
 
-    documents = read_documents(DEV / "docs")
+    folder = DEV.parent / corpus
+    documents = read_documents(folder / "docs")
     texts = {d.name: d.text for d in documents}
     generated = generate_question_set(documents, seed=0)  # the default count: one question per fact, capped
     rows = answerable(generated)
@@ -205,9 +208,10 @@ def test_the_dev_corpus_meets_the_goals():
     assert (len(generated.items) - len(rows)) / len(generated.items) >= 0.10
     asked = {(row["source"], normalise_answer(form)) for row in rows for part in row.get("keys_all", [keys_of(row)])
              for form in part}
-    hand = [item for item in load_questions(DEV / "questions.jsonl") if item.keys]
+    hand = [item for item in load_questions(folder / "questions.jsonl", require_reference=True) if item.keys]
+    assert all(key_present(texts[item.source], item.keys) for item in hand)  # the hand-written keys hold, too
     covered = [item for item in hand if any((item.source, normalise_answer(k)) in asked for k in item.keys)]
-    assert len(covered) / len(hand) >= 0.50
+    assert len(covered) / len(hand) >= 0.50, f"{len(covered)}/{len(hand)}"
 
 
 # --- The reject classes of the 30-question review (docs/question_sets.md), one hand-checkable sentence each. ---
@@ -384,7 +388,7 @@ def test_a_rank_whose_name_goes_on_is_not_cut_short():
 
 
 def test_by_default_every_fact_is_asked_once_up_to_the_cap_and_the_unanswerable_share_follows_the_set():
-    documents = read_documents(DEV / "docs")
+    documents = read_documents(DEV / "docs")[:3]  # three of the five: the whole dev corpus fills the cap
     default = generate_question_set(documents, seed=0)
     everything = generate_question_set(documents, count=500, seed=0)
     assert len(answerable(default)) == len(answerable(everything)) < DEFAULT_COUNT  # the cap does not bind here

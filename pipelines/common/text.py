@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 
-# A sentence ends at . ! ? (not a decimal point: "3.2") or at a line end, so a list line is one too.
-_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=\d))+(?:[.!?]|\n|$)")
+# A sentence ends at . ! ? (not a decimal point: "3.2", nor a title's point: "Dr. Orla Quennell") or at a line
+# end, so a list line is one too.
+_TITLE_POINT = r"(?:(?<=\bDr)|(?<=\bMr)|(?<=\bMs)|(?<=\bMrs)|(?<=\bProf)|(?<=\bSt))\.(?= [A-Z])"
+_SENTENCE = re.compile(rf"(?:[^.!?\n]|[.!?](?=\d)|{_TITLE_POINT})+(?:[.!?]|\n|$)")
 
 
 def split_sentences(text: str) -> list[str]:

@@ -64,6 +64,19 @@ TEMPLATES: tuple[Template, ...] = (
     Template("Which brand of computers does {org} use in its offices?", ("brand", "computers", "computer")),
     Template("What is the postcode of {place}?", ("postcode", "postal", "zip")),
     Template("Which celebrity opened {place}?", ("celebrity", "famous", "opened")),
+    # More templates since the default set grew to 300 (a 15% share is then about 35 questions, more than the first
+    # 25 templates gave on a corpus that uses some of their words).
+    Template("Who painted the mural at {place}?", ("mural", "murals", "painted", "painting")),
+    Template("What is the name of the café at {place}?", ("café", "cafe", "cafés", "cafes", "coffee")),
+    Template("How many parking spaces are there at {place}?", ("parking", "spaces", "car")),
+    Template("What colour is the logo of {org}?", ("logo", "logos", "colour", "color")),
+    Template("Which radio station sponsors {org}?", ("radio", "station", "sponsor", "sponsors")),
+    Template("How many trees were planted at {place} last year?", ("tree", "trees", "planted", "planting")),
+    Template("What is the name of the choir connected with {org}?", ("choir", "choirs", "singing")),
+    Template("Which electricity supplier provides the power at {place}?", ("electricity", "supplier", "energy")),
+    Template("Which magazine reviewed {org} last year?", ("magazine", "magazines", "review", "reviewed")),
+    Template("What is the name of the dog that lives at {place}?", ("dog", "dogs")),
+    Template("Which university does {org} run research projects with?", ("university", "universities", "research")),
 )
 
 

@@ -41,7 +41,7 @@ _YEAR = re.compile(r"(?<![\w.,/-])(?:1[6-9]\d\d|20\d\d)(?![\w/%:-]|[.,]\d)")
 # A number, then at most two words of unit ("24 cars", "1.4 megawatt-hours", "7.80 drell", "30 km/h", "4.5%").
 _NUMBER = re.compile(r"(?<![\w.,:/-])(?P<currency>[€$£])?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
                      r"(?P<unit>\s?%|\s?°C|\s+(?:per cent|percent)|\s+[A-Za-zÀ-ÿ][\w/°'-]*(?:\s+(?:DC|AC))?)?"
-                     r"(?![\w:/])")
+                     r"(?![\w/]|:\d)")  # "10:30" is a time; "180 credits: six modules ..." a count
 _CODE = re.compile(r"(?<![\w-])(?:[A-Z]{1,5}-[A-Z0-9]+(?:-[A-Z0-9]+)*|[A-Z]{1,3}\s?\d{1,3}|[A-Z]{3,4})(?![\w-])")
 #: A numbered reference: a capitalised noun and its number ("Article 7", "Section 4.2", "Platform 3", "Route 12B").
 _REFERENCE = re.compile(r"(?<![\w-])(?P<noun>[A-Z][a-z]{2,})\s+(?P<number>\d{1,3}(?:\.\d{1,3})*[A-Za-z]?)(?!\w|[,.]\d)")
@@ -62,6 +62,14 @@ _STOP_NAMES = frozenset(
      "His", "Her", "Their", "Its", "There", "Here", "Since", "Under", "Over", "Between", "Because", "Although",
      "While", "Where", "Who", "What", "Which", "No", "Not", "One", "Any", "Some", "Many", "Most", "Only", "Also",
      "Then", "Today", "Currently", "Until", "Unlike", "As", "By", "With", "Without"])
+#: Words that stand before a person's name without being part of it ("Dr.", "Councillor Maureen Oyelaran").
+TITLE_WORDS = frozenset(["Dr", "Dr.", "Prof", "Prof.", "Professor", "Mr", "Mr.", "Mrs", "Mrs.", "Ms", "Ms.", "Miss",
+                         "Councillor", "Councilor", "Doctor", "Dame", "Sir", "Captain", "Alderman"])
+TITLE = re.compile(r"(?:Dr|Prof|Professor|Mr|Mrs|Ms|Miss|Councillor|Councilor|Doctor|Dame|Sir|Captain|Alderman)\.?\s+")
+#: What comes before a person's name ("Dr.", "by", "councillor"): a name after it that goes on with "of ..." is
+#: the person, and the "of ..." says where they are from ("Maren Okafor of Amberley Cross").
+_PERSON_BEFORE = re.compile(r"(?:\b(?:Dr|Prof|Mr|Mrs|Ms|Sir|Dame)\.?|\bby|\b[a-z]{4,}(?:or|er|ist|ian|ant|ent|man|"
+                            r"woman))\s+$")
 _MONTH_OR_DAY = re.compile(rf"^(?:{MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
 _ROMAN = re.compile(r"^[IVX]+$")
 _CURRENCY_WORDS = frozenset(["drell", "pennets", "pennet", "stivers", "stiver", "thalers", "thaler", "th", "euros",
@@ -301,6 +309,10 @@ def fact_spans(text: str) -> list[Span]:
             words = words[:-1]
         if not words:
             continue
+        if len(words) >= 3 and words[0] in TITLE_WORDS:
+            words = words[1:]  # "Councillor Maureen Oyelaran": the person is asked for, not their title
+        if "of" in words[2:4] and _PERSON_BEFORE.search(text[:match.start()]):
+            words = words[: words.index("of", 2)]  # "councillor Maren Okafor of Amberley Cross": the person
         start = text.index(words[0], start)
         name = " ".join(words)
         end = start + len(name)
@@ -346,11 +358,18 @@ def key_forms(span: Span) -> tuple[str, ...]:
                 forms.append(digits.replace(",", ""))
     if span.kind == NAME and re.match(r"^(?:MV|SS|MS|HMS|RMS|The) \S", span.text):
         forms.append(span.text.split(" ", 1)[1])  # "MV Saint Elvary" also as "Saint Elvary"
+    if span.kind == NAME:
+        forms.append(bare_name(span.text))
     seen: list[str] = []
     for form in forms:
         if form and form not in seen:
             seen.append(form)
     return tuple(seen)
+
+
+def bare_name(name: str) -> str:
+    """A name without its bracketed note: "Ophthalmology (eye clinic)" -> "Ophthalmology" (either answers)."""
+    return re.sub(r"\s*\([^)]*\)", "", name).strip() or name
 
 
 def paragraph_sentences(text: str) -> list[str]:

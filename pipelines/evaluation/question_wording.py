@@ -47,6 +47,7 @@ from pipelines.evaluation.question_facts import (
     verb_form,
     verb_lemma,
 )
+from pipelines.evaluation.question_restate import restatements
 
 AUXILIARIES = frozenset(["is", "are", "was", "were", "can", "could", "must", "may", "might", "will", "would",
                          "should", "shall", "has", "have", "had", "does", "do", "did"])
@@ -59,7 +60,8 @@ _QUALIFIERS = ("no more than", "not more than", "no fewer than", "no less than",
                "roughly", "almost", "only", "just", "approximately", "exactly", "under", "a maximum of",
                "a minimum of")
 _LOWER_STARTS = frozenset(["The", "A", "An", "Each", "Every", "All", "Its", "Their", "Her", "His", "This", "These",
-                           "Those", "Some", "Any", "No", "Both", "Our", "Your", "Most", "Many", "Several", "Such"])
+                           "Those", "Some", "Any", "No", "Both", "Our", "Your", "Most", "Many", "Several", "Such",
+                           "You", "We"])
 _SUBORDINATE = frozenset(["which", "that", "who", "whom", "whose", "where", "when", "while", "because", "although",
                           "though", "if", "unless", "whereas", "once", "whenever"])
 _NUMBER_WORDS = frozenset(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
@@ -141,6 +143,8 @@ def _finite_verb(word: str, before: str) -> bool:
     if not word.isalpha() or word[0].isupper() or before.lower() in _DETERMINERS or word in AUXILIARIES:
         return False
     form = verb_form(word)
+    if form in ("VBD", "VBN") and before.lower() in _PREPOSITIONS:
+        return False  # "a claim for damaged baggage": an adjective after a preposition, not the clause's verb
     if form == "VBZ":
         return len(word) > 3
     if form == "VB":  # "Sailings run every 45 minutes": a plural noun's present tense
@@ -310,7 +314,8 @@ def _predicate_problem(predicate: list[str]) -> str:
     for index, word in enumerate(lowered[:-1]):
         if word in ("before", "after", "while", "since", "when") and verb_form(predicate[index + 1]) == "VBG":
             return "the fact belongs to a participle clause (before retiring in 2010)"
-    if len(predicate) >= 2 and _participle(predicate[-1]) and (any(_participle(t) for t in predicate[:-1]) or (
+    if len(predicate) >= 2 and _participle(predicate[-1]) and (any(
+            _participle(t) and t.lower() not in ("been", "being") for t in predicate[:-1]) or (  # "been led": passive
             is_noun(predicate[-2]) and lowered[-2] not in ("last", "first", "now", "still", "ever", "once", "later",
                                                            "recently", "originally", "formerly"))):
         return "predicate ends on a participle phrase (\"the assembly held\")"
@@ -511,6 +516,10 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
         # of 11 knots" -> "What is the service speed of ...?"; "a vessel of up to 320 tonnes" names no measure.
         det = next((i for i, t in enumerate(predicate) if t.lower() in ("a", "an", "the")), None)
         noun = predicate[det + 1:] if det is not None else []
+        if det is None and len(predicate) == 1 and predicate[0].isalpha() and verb_form(predicate[0]) == "VB" \
+                and not can_be("NOUN", predicate[0]) and (counted := wh_phrase(span, "")) is not None:
+            # "The MSc consists of 180 credits" -> "How many credits does the MSc consist of?"
+            return _tidy(f"{counted[0]} {helper} {subject_text} {predicate[0]} of")
         if det is None or not 1 <= len(noun) <= 3 or any(t.lower() in _PREPOSITIONS or (not t.isalpha() and "-" not
                                                          in t) for t in noun):
             return None
@@ -595,7 +604,7 @@ def _clause_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset
     return None
 
 
-_FRONTABLE = frozenset(["for", "in", "on", "at", "with", "during", "under"])
+_FRONTABLE = frozenset(["for", "in", "on", "at", "with", "during", "under", "between"])
 
 
 def _range_end(before: str, span: Span) -> str | None:
@@ -766,6 +775,50 @@ def _subject_name_question(unit: Unit, span: Span) -> str | None:
         return None
     moved = " ".join([before[0].lower(), *before[1:]]).rstrip(",") if before else ""
     return _tidy(f"Who {' '.join(tail)} {moved}")
+
+
+_AMOUNT_OF = re.compile(r"^\s+of\s+(?P<noun>[a-z][\w-]*(?:\s+[a-z][\w-]*)?)\s+"
+                        r"(?P<verb>(?:is|are|was|were)|(?:can|must|may|should|will)\s+be)\s+(?P<rest>[a-z][^,;:.]*)")
+
+
+def _amount_question(unit: Unit, span: Span) -> str | None:
+    """An amount that opens the sentence: "About 470 ml of blood is collected into a sterile bag." -> "How much
+    blood is collected into a sterile bag?" (a plural noun: "How many kg of apples are ...?"); the last phrase goes
+    while the question would quote the sentence."""
+    if span.kind != NUMBER or not span.unit or span_unit_kind(span) != "count":
+        return None
+    opening = unit.text[: span.start].strip().lower()
+    if opening and opening not in _QUALIFIERS:
+        return None
+    match = _AMOUNT_OF.match(unit.text[span.start + len(span.text):])
+    if not match or not is_noun(match.group("noun").split()[-1]):
+        return None
+    noun, rest = match.group("noun"), match.group("rest").split()
+    plural = is_plural_noun(noun.split()[-1])
+    words = f"How many {span.unit} of {noun}" if plural else f"How much {noun}"
+    verb = match.group("verb") if plural else {"are": "is", "were": "was"}.get(match.group("verb"), match.group("verb"))
+    while rest:
+        question = _tidy(f"{words} {verb} {' '.join(rest)}")
+        if quoted_run(question, unit.text) < QUOTE_LIMIT:
+            return question
+        cut = _last_preposition(rest)
+        rest = rest[:cut] if cut else []
+    return None
+
+
+def _measure_subject_question(unit: Unit, span: Span) -> str | None:
+    """A measure named with its amount as the subject: "A one-off joining fee of £25.00 is charged on every new
+    membership." -> "How much is the one-off joining fee?"."""
+    if span.kind != NUMBER or (not span.unit and span.text[:1] not in "€$£"):
+        return None
+    match = re.match(r"^(?:A|An|The)\s+(?P<words>(?:[\w’'-]+\s+){0,3}?(?P<noun>[a-z]+))\s+of\s+$",
+                     unit.text[: span.start])
+    after = unit.text[span.start + len(span.text):]
+    if not match or match.group("noun") not in _MEASURE_NOUNS or not re.match(
+            r"\s+(?:is|are|was|were|applies|apply|will be|must be|may be)\b", after):
+        return None
+    words = "How much" if span_unit_kind(span) == "currency" else "What"
+    return _tidy(f"{words} is the {match.group('words')}")
 
 
 def _age_question(unit: Unit, span: Span) -> str | None:
@@ -954,9 +1007,22 @@ def word_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset())
     """The question whose answer is ``span`` in ``unit`` and how sure the rule is of its wording (0: a shape of its
     own or a clause inverted around its verb; 1: a condition asked with "when"/"under what condition"),
     :class:`Refused` when a rule fits but its question would read badly (the generator counts why), or None when
-    no rule fits. ``salient``: the words of the document's title and headings ("the manual" is plain there)."""
+    no rule fits. ``salient``: the words of the document's title and headings ("the manual" is plain there).
+    A sentence that gives no question as written is tried restated (:mod:`pipelines.evaluation.question_restate`:
+    a fronted phrase moved last, a role, an appositive or a relative clause dropped)."""
+    worded = _word_as_written(unit, span, salient)
+    if isinstance(worded, tuple):
+        return worded
+    for restated in restatements(unit, span):
+        again = _word_as_written(*restated, salient)
+        if isinstance(again, tuple):
+            return again
+    return worded
+
+
+def _word_as_written(unit: Unit, span: Span, salient: frozenset[str]) -> tuple[str, int] | Refused | None:
     for rule in (_label_question, _appositive_question, _role_question, _subject_name_question, _age_question,
-                 _reference_question):
+                 _reference_question, _amount_question, _measure_subject_question):
         question = rule(unit, span)
         if question:
             return question, 0
@@ -973,7 +1039,8 @@ def word_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset())
         question = _clause_question(*mandated, salient)
     if question is None or isinstance(question, Refused):
         return question
-    if len(question.split()) < 4 or re.search(r"\b(?:the|a|an|of|and|or|its|their|his|her|our|your)\?$", question):
+    if len(question.split()) < 4 or (re.search(r"\b(?:the|a|an|of|and|or|its|their|his|her|our|your)\?$", question)
+                                     and not re.search(r"\b(?:consist|made up|composed) of\?$", question)):
         return Refused("question is cut short")
     return question, 1 if question.startswith(("When ", "Under what condition ")) else 0
 
@@ -1025,6 +1092,21 @@ def comparison_question(entity_a: str, entity_b: str, attribute: str, later: boo
     """"Comparing Skylark and Merlin, what is the higher number of seats?" (dates and years: "the later")."""
     word = "later" if later else "higher"
     return _tidy(f"Comparing {entity_a} and {entity_b}, what is the {word} {attribute}")
+
+
+def superlative_question(kind: str, attribute: str, highest: bool) -> str | None:
+    """"Which library has the fewest visits?" for a table whose rows are of ``kind`` (the name column's header)
+    and whose ``attribute`` column holds numbers; None when either header cannot be worded so."""
+    kind_name, _ = _singular_header(kind)
+    name, _ = _singular_header(attribute)
+    if not re.fullmatch(r"[A-Za-z][\w’'-]*(?: [a-z][\w’'-]*){0,2}", kind_name) or not name or \
+            kind_name.lower() in ("no", "item", "name", "row") or not is_noun(kind_name.split()[-1].lower()):
+        return None
+    kind_name = kind_name.lower() if not kind_name[:2].isupper() else kind_name
+    name = name.rstrip(".")
+    counted = is_plural_noun(name.split()[-1].lower()) and not name.lower().endswith("ss")
+    word = ("most" if highest else "fewest") if counted else ("highest" if highest else "lowest")
+    return _tidy(f"Which {kind_name} has the {word} {name[:1].lower() + name[1:] if not name[:2].isupper() else name}")
 
 
 def joined_question(first: str, second: str) -> str:

@@ -1,0 +1,112 @@
+"""Issue 29's fourth coverage round, found on the second dev corpus (``assets/eval/dev2``): sentence shapes that
+gave no question before, each run through the whole generator on a small hand-written document (key in its
+source, key not in the question), plus the restatements and the table superlatives on their own."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.common.text import split_sentences
+from pipelines.evaluation.question_facts import NAME, Span, Unit, fact_spans
+from pipelines.evaluation.question_generation import (
+    QuestionGenerationError,
+    SourceDocument,
+    generate_question_set,
+)
+from pipelines.evaluation.question_restate import (
+    appositive_dropped,
+    bare_subject_named,
+    fronted_phrase_last,
+    relative_clause_dropped,
+    role_dropped_before_name,
+)
+
+
+def questions_of(text: str) -> dict[str, str]:
+    """Every answerable question the generator keeps for one document, by its first key."""
+    try:
+        generated = generate_question_set([SourceDocument("notes.md", text)], count=50, out_of_corpus=0)
+    except QuestionGenerationError:
+        return {}
+    return {item["key"] if isinstance(item["key"], str) else item["key"][0]: item["question"]
+            for item in generated.items if item.get("answerable", True)}
+
+
+@pytest.mark.parametrize(("text", "key", "question"), [
+    # A fronted phrase that holds the fact goes after the clause.
+    ("On 3 March 2024 all nine libraries moved to LUMA, a shared catalogue built on open software.", "3 March 2024",
+     "On what date did all nine libraries move to LUMA?"),
+    # A role between "by" and the name goes (with a title, a role noun, or "its <role>, <title>").
+    ("The observatory has been led by astronomer Ilse Varga since 2017.", "Ilse Varga",
+     "By whom has the observatory been led?"),
+    ("The observatory is run by its medical director, Dr. Orla Quennell, a haematologist who joined in 2009.",
+     "Orla Quennell", "By whom is the observatory run?"),
+    # "<name> of <place>" after a role is the person; the "of" phrase says where they are from.
+    ("For 2024 the observatory was chaired by councillor Maren Okafor of Amberley Cross.", "Maren Okafor",
+     "By whom was the observatory chaired for 2024?"),
+    # An appositive between the subject and its verb goes.
+    ("The first instalment, 40 percent of the value of the deliveries, is paid by 15 December of the harvest year.",
+     "15 December", "By what date is the first instalment paid?"),
+    # A relative clause between the subject and its modal goes.
+    ("Every vineyard plot whose grapes are delivered to the cooperative must be registered with the cellar office "
+     "before 31 May of the harvest year.", "31 May",
+     "Before what date must every vineyard plot be registered with the cellar office?"),
+    # An amount that opens the sentence: "How much <noun> ...?".
+    ("About 470 ml of blood is collected into a sterile bag, together with four small sample tubes.", "470 ml",
+     "How much blood is collected?"),
+    # A past participle after a preposition is an adjective, not the clause's verb.
+    ("A written claim for damaged baggage must reach the observatory within 7 days.", "7 days",
+     "Within how many days must a written claim for damaged baggage reach the observatory?"),
+    # A long subject's "between" phrase leads, so the question does not quote the sentence.
+    ("The minimum gap between two plasma donations is 14 days, and donors may give plasma 24 times a year.",
+     "14 days", "Between two plasma donations, how many days is the minimum gap?"),
+    # "You" inside a question is lower case.
+    ("You must weigh at least 50 kg.", "50 kg", "How many kg must you weigh?"),
+])
+def test_restated_and_new_shapes_are_worded(text, key, question):
+    worded = questions_of(f"# The observatory\n\n{text}\n")
+    assert worded.get(key) == question, worded
+    assert key.lower() not in question.lower()
+
+
+def test_a_bare_subject_takes_the_name_the_sentence_before_gives_it():
+    text = ("# Observing time\n\nObserving time is given out by the Time Allocation Committee twice a year. The "
+            "committee is chaired by Dr. Benedikt Sallow of the University of Orvane.\n")
+    assert questions_of(text).get("Benedikt Sallow") == "By whom is the Time Allocation Committee chaired?"
+    # Two names ending in the noun: which committee is meant is not plain, so nothing is restated.
+    unit = Unit("The committee is chaired by Ilse Varga.", "sentence",
+                previous="The Budget Committee and the Time Allocation Committee meet in May.")
+    assert bare_subject_named(unit, fact_spans(unit.text)[0]) is None
+
+
+def test_each_restatement_keeps_the_fact_and_leaves_other_shapes_alone():
+    fronted = Unit("On 3 March 2024 all nine libraries moved to LUMA.", "sentence")
+    restated, span = fronted_phrase_last(fronted, fact_spans(fronted.text)[0])
+    assert restated.text == "All nine libraries moved to LUMA on 3 March 2024."
+    assert restated.text[span.start:span.start + len(span.text)] == "3 March 2024"
+    plain = Unit("All nine libraries moved to LUMA on 3 March 2024.", "sentence")
+    spans = fact_spans(plain.text)
+    assert all(rule(plain, s) is None for s in spans for rule in (fronted_phrase_last, appositive_dropped,
+                                                                    relative_clause_dropped))
+    by_far = Unit("The prize was won by far Ilse Varga.", "sentence")  # "far" is no role noun
+    assert role_dropped_before_name(by_far, Span("Ilse Varga", NAME, by_far.text.index("Ilse"))) is None
+
+
+def test_a_title_does_not_end_a_sentence_and_a_place_name_with_of_stays_whole():
+    assert split_sentences("It is chaired by Dr. Benedikt Sallow. It meets twice.") == [
+        "It is chaired by Dr. Benedikt Sallow.", "It meets twice."]
+    assert "Maren Okafor" in [s.text for s in fact_spans("chaired by councillor Maren Okafor of Amberley Cross")]
+    assert "University of Orvane" in [s.text for s in fact_spans("He teaches at the University of Orvane.")]
+
+
+def test_a_table_column_of_numbers_gives_which_row_has_the_most_and_the_fewest():
+    table = ("# Telescopes\n\n| Telescope | Aperture (m) | Visits |\n|---|---|---|\n"
+             "| Hollin Telescope | 1.20 m | 410 |\n| Tamsin Solar Tower | 0.45 m | 410 |\n"
+             "| Brenna Astrograph | 0.60 m | 95 |\n")
+    generated = generate_question_set([SourceDocument("telescopes.md", table)], count=60, out_of_corpus=0)
+    superlatives = {item["question"]: item["key"] for item in generated.items if item["question"].startswith("Which")}
+    assert superlatives.get("Which telescope has the highest aperture?") == "Hollin Telescope", superlatives
+    assert superlatives.get("Which telescope has the lowest aperture?") == "Tamsin Solar Tower", superlatives
+    assert superlatives.get("Which telescope has the fewest visits?") == "Brenna Astrograph", superlatives
+    # Two rows tie for the most visits: no question names one of them.
+    assert "Which telescope has the most visits?" not in superlatives, superlatives
