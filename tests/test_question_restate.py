@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.common.text import split_sentences
-from pipelines.evaluation.question_facts import NAME, Span, Unit, fact_spans
+from pipelines.evaluation.question_facts import NAME, Span, Unit, fact_spans, text_units
 from pipelines.evaluation.question_generation import (
     QuestionGenerationError,
     SourceDocument,
@@ -110,3 +110,14 @@ def test_a_table_column_of_numbers_gives_which_row_has_the_most_and_the_fewest()
     assert superlatives.get("Which telescope has the fewest visits?") == "Brenna Astrograph", superlatives
     # Two rows tie for the most visits: no question names one of them.
     assert "Which telescope has the most visits?" not in superlatives, superlatives
+
+
+def test_indented_label_lines_of_a_plain_text_list_are_each_a_fact():
+    text = ("SECTION 5: BULKY WASTE\n\nLarge items can be collected from your home for a fee.\n\n"
+            "  Up to 3 items: £36.00\n  Fridge or freezer (each): £28.00\n\nItems must be left outside.\n")
+    units = [u.text for u in text_units(text)]
+    assert "Fridge or freezer (each): £28.00" in units and "Up to 3 items: £36.00" in units, units
+    # What the label names is priced, so the question asks for the listed amount, not "What is the fridge ...?".
+    assert questions_of(text).get("£28.00") == "How much is listed for fridge or freezer (each)?"
+    # Not indented: a wrapped paragraph line stays in its paragraph.
+    assert "Fridge or freezer (each): £28.00" not in [u.text for u in text_units(text.replace("\n  ", "\n"))]

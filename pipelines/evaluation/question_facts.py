@@ -28,6 +28,8 @@ NUMBER, DATE, YEAR, TIME, CODE, NAME = "number", "date", "year", "time", "code",
 
 _HEADING = re.compile(r"^(?:#{1,6}\s+(?P<md>.+)|(?P<section>(?:Section|Part|Chapter)\s+\w+[:.]\s*.+))$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+(?P<text>.+)$")
+#: An indented "Label: value" line of a plain-text list (no bullet): its own unit, not part of a paragraph.
+_INDENTED_LABEL = re.compile(r"^[A-Z][\w ’'()/,-]{1,50}:\s+\S.{0,80}$")
 _MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}")
 _NAMED_CELLS = re.compile(r"^(?:[^:;|]{1,40}: [^;|]+; )+[^:;|]{1,40}: [^;|]+\.?$")
 #: A row of a table whose first column holds row labels under an empty corner cell (an HTML table read as
@@ -218,6 +220,9 @@ def text_units(text: str) -> list[Unit]:
         if item := _LIST_ITEM.match(line):
             flush()
             units.append(Unit(item.group("text").strip(), "item", heading))
+        elif raw[:1].isspace() and _INDENTED_LABEL.match(line):
+            flush()  # "  Fridge or freezer (each): £28.00": a plain-text list line with no bullet, one fact each
+            units.append(Unit(line, "item", heading))
         elif _NAMED_CELLS.match(line):
             flush()
             units.append(Unit(line, "row", heading, _named_cells(line)))

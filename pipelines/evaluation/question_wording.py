@@ -734,6 +734,11 @@ def _label_question(unit: Unit, span: Span) -> str | None:
         return None  # "Orlan Bridge: Henrike Dallow-Marsh": the label names a place, not what the value is
     label = label[0].lower() + label[1:] if not label[:2].isupper() else label
     who = span.kind == NAME and label.split()[-1].lower() in _ROLE_WORDS
+    head = re.sub(r"\s*\([^)]*\)$", "", label).split()[-1].lower()
+    kind = span_unit_kind(span) if span.kind == NUMBER else ""
+    if kind in ("currency", "percent") and head not in _MEASURE_NOUNS:
+        # "Fridge or freezer (each): £28.00" names what is priced, not the price: asked as a listed value.
+        return _tidy(f"{'How much' if kind == 'currency' else 'What percentage'} is listed for {label}")
     return _tidy(f"{'Who' if who else 'What'} is the {label}")
 
 
