@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -292,13 +290,15 @@ def test_the_presets_reach_the_finetune_tab(tmp_path):
 
 
 @pytest.mark.integration  # loads the model (conftest marks only its heavy fixtures)
-def test_the_command_line_estimates_without_training(tmp_path):
+def test_the_command_line_estimates_without_training(tmp_path, capsys):
+    """The command's own ``main`` (in this process: ``python -m pipelines.training`` is the same function behind
+    ``exit_now``, run as a process by tests/test_training_data.py)."""
+    from pipelines.training.__main__ import main
+
     dataset = tmp_path / "pairs.jsonl"
     dataset.write_text("".join(json.dumps({"question": f"What is code {n}?", "answer": f"Code {n} is {n}7-Q."}) + "\n"
                                for n in range(6)))
-    done = subprocess.run([sys.executable, "-m", "pipelines.training", "--dataset", str(dataset), "--output",
-                           str(tmp_path / "adapter"), "--preset", "quick", "--estimate-only"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "Estimate: 6 pairs, 5 steps, about " in done.stdout   # quick: 3 epochs of 6 pairs, 18 in batches of 4
+    assert main(["--dataset", str(dataset), "--output", str(tmp_path / "adapter"), "--preset", "quick",
+                 "--estimate-only"]) == 0
+    assert "Estimate: 6 pairs, 5 steps, about " in capsys.readouterr().out  # quick: 3 epochs of 6 pairs, batch 4
     assert not (tmp_path / "adapter").exists() and not (tmp_path / "adapter.partial").exists()
