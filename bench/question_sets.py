@@ -201,14 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="the command's default (DEFAULT_COUNT)")
     parser.add_argument("--small-count", type=int, default=40, help="coverage is also measured at this count")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--corpus", choices=("dev", "dev2", "dev3", "test"), action="append")
+    parser.add_argument("--corpus", choices=("dev", "dev2", "dev3", "dev4", "test"), action="append")
     parser.add_argument("--sample", type=int, default=0, help="write this many random questions for review")
     parser.add_argument("--out", type=Path, default=Path("question-sample.jsonl"))
-    parser.add_argument("--misses", choices=("dev", "dev2", "dev3", "test"),
+    parser.add_argument("--misses", choices=("dev", "dev2", "dev3", "dev4", "test"),
                         help="print this corpus's missed hand-written facts")
     args = parser.parse_args(argv)
     sampled = []
-    for name in args.corpus or ("dev", "dev2", "dev3", "test"):
+    for name in args.corpus or ("dev", "dev2", "dev3", "dev4", "test"):
         result = measure(ROOT / "assets" / "eval" / name, args.count, args.seed, args.small_count)
         print(report(result))
         print()

@@ -60,6 +60,13 @@ def questions_of(text: str) -> dict[str, str]:
     # A long subject's "between" phrase leads, so the question does not quote the sentence.
     ("The minimum gap between two plasma donations is 14 days, and donors may give plasma 24 times a year.",
      "14 days", "Between two plasma donations, how many days is the minimum gap?"),
+    # An amount written with a currency sign names money ("How much ...?"), with no unit word after it.
+    ("The annual subscription is £165 for adult members.", "£165", "How much is the annual subscription?"),
+    # A participle or adjective before a plural noun is part of what is counted.
+    ("Today the observatory has 68 playing members.", "68 playing members",
+     "How many playing members does the observatory have?"),
+    # Markdown emphasis is markup, not words: "**Race director:** ..." is a label line.
+    ("- **Race director:** Gwendolyn Farraday-Pike", "Gwendolyn Farraday-Pike", "Who is the race director?"),
     # "You" inside a question is lower case.
     ("You must weigh at least 50 kg.", "50 kg", "How many kg must you weigh?"),
 ])

@@ -2,7 +2,7 @@
 
 Each template asks for something organisations and the things they run usually have (a booking email, a Wi-Fi
 password, the website's designer, last year's revenue) about a name the documents use often, so the question
-reads as belonging to them (a template about a place is used for up to three places when more questions are asked
+reads as belonging to them (a template about a place is used for up to five places when more questions are asked
 for than there are templates). A template is used only when none of the words its answer depends on occurs in the
 corpus (``"email"`` for the email address: a corpus that mentions an email might answer it), and, when a
 retriever is given, only when no passage it returns for the question holds an answer candidate (the template's
@@ -77,6 +77,14 @@ TEMPLATES: tuple[Template, ...] = (
     Template("Which magazine reviewed {org} last year?", ("magazine", "magazines", "review", "reviewed")),
     Template("What is the name of the dog that lives at {place}?", ("dog", "dogs")),
     Template("Which university does {org} run research projects with?", ("university", "universities", "research")),
+    Template("Which television series was filmed at {place}?", ("television", "tv", "series", "episode", "filmed")),
+    Template("What is the name of the pub nearest to {place}?", ("pub", "pubs", "inn", "tavern")),
+    Template("Which beekeeper keeps hives at {place}?", ("bee", "bees", "hive", "hives", "beekeeper", "honey")),
+    Template("Which artist painted the portrait of the founder of {org}?", ("portrait", "portraits", "artist")),
+    Template("Which chess club meets at {place}?", ("chess",)),
+    Template("Which poet wrote a poem about {place}?", ("poet", "poets", "poem", "poems", "poetry")),
+    Template("What is the name of the allotment society next to {place}?", ("allotment", "allotments")),
+    Template("What was the name of the first horse that worked at {place}?", ("horse", "horses", "pony")),
 )
 
 
@@ -162,7 +170,7 @@ def out_of_corpus_questions(texts: Sequence[str], count: int, *, seed: int = 0, 
     # First every fitting template once; then the templates about a place again, for the next places.
     again = [template for template in fitting if "{place}" in template.text]
     passes = [(template, 0) for template in fitting] + [
-        (template, turn) for turn in range(1, min(len(places), 3)) for template in again]
+        (template, turn) for turn in range(1, min(len(places), 5)) for template in again]
     for number, (template, turn) in enumerate(passes):
         if len(questions) >= count:
             break

@@ -28,6 +28,7 @@ NUMBER, DATE, YEAR, TIME, CODE, NAME = "number", "date", "year", "time", "code",
 
 _HEADING = re.compile(r"^(?:#{1,6}\s+(?P<md>.+)|(?P<section>(?:Section|Part|Chapter)\s+\w+[:.]\s*.+))$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+(?P<text>.+)$")
+_EMPHASIS = re.compile(r"\*\*|__")
 #: An indented "Label: value" line of a plain-text list (no bullet): its own unit, not part of a paragraph.
 _INDENTED_LABEL = re.compile(r"^[A-Z][\w ’'()/,-]{1,50}:\s+\S.{0,80}$")
 _MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}")
@@ -45,6 +46,9 @@ _NUMBER = re.compile(r"(?<![\w.,:/-])(?P<currency>[€$£])?(?P<value>\d{1,3}(?:
                      r"(?P<unit>\s?%|\s?°C|\s+(?:per cent|percent)|\s+[A-Za-zÀ-ÿ][\w/°'-]*(?:\s+(?:DC|AC))?)?"
                      r"(?![\w/]|:\d)")  # "10:30" is a time; "180 credits: six modules ..." a count
 _CODE = re.compile(r"(?<![\w-])(?:[A-Z]{1,5}-[A-Z0-9]+(?:-[A-Z0-9]+)*|[A-Z]{1,3}\s?\d{1,3}|[A-Z]{3,4})(?![\w-])")
+#: A standard or norm named by its body and number ("ISO 9001", "ISO/IEC 27001", "EN 14960").
+_STANDARD = re.compile(r"(?<![\w/-])(?!EUR|USD|GBP|CHF|AUD|CAD)(?:[A-Z]{2,5}(?:/[A-Z]{2,5})?)\s\d{3,6}(?:-\d+)*"
+                       r"(?![\w.,]\d)")
 #: A numbered reference: a capitalised noun and its number ("Article 7", "Section 4.2", "Platform 3", "Route 12B").
 _REFERENCE = re.compile(r"(?<![\w-])(?P<noun>[A-Z][a-z]{2,})\s+(?P<number>\d{1,3}(?:\.\d{1,3})*[A-Za-z]?)(?!\w|[,.]\d)")
 _NAME = re.compile(r"(?:(?:MV|SS|MS|HMS|RMS|St\.?)\s+)?(?:[A-Z][\w'’-]*[a-z][\w'’-]*)"
@@ -58,6 +62,9 @@ _NOT_UNITS = frozenset(
      "around", "between", "among", "no", "not", "one", "two", "also", "only", "then", "there", "here", "has", "have",
      "had", "be", "been", "being", "do", "does", "did", "can", "could", "may", "might", "must", "shall", "should",
      "will", "would", "pm", "am"])
+#: Units written with a capital: "2 TB", "400 V", "1.4 MWh" (any other capital word after a number is a name).
+_UPPER_UNITS = frozenset(["DC", "AC", "V", "Th", "°C", "KB", "MB", "GB", "TB", "PB", "kW", "MW", "GW", "kWh", "MWh",
+                          "GWh", "Hz", "MHz", "GHz", "Mbps", "Gbps", "°F"])
 _STOP_NAMES = frozenset(
     ["The", "A", "An", "In", "On", "At", "It", "This", "That", "These", "Those", "Each", "Every", "All", "If", "When",
      "For", "From", "To", "And", "But", "Or", "After", "Before", "During", "Our", "We", "You", "He", "She", "They",
@@ -196,7 +203,7 @@ def text_units(text: str) -> list[Unit]:
 
     in_code = False
     for raw in text.splitlines():
-        line = raw.strip()
+        line = _EMPHASIS.sub("", raw.strip())  # "**Race director:** Gwendolyn ...": the words, not the markup
         if line.startswith("```"):
             in_code = not in_code
             flush()
@@ -264,6 +271,8 @@ def fact_spans(text: str) -> list[Span]:
         add(match.start(), match.end(), DATE)
     for match in _TIME.finditer(text):
         add(match.start(), match.end(), TIME)
+    for match in _STANDARD.finditer(text):
+        add(match.start(), match.end(), CODE)  # "ISO/IEC 27001": a standard's name, not 27001 of something
     for match in _REFERENCE.finditer(text):
         noun = match.group("noun")
         if noun not in _STOP_NAMES and not _MONTH_OR_DAY.match(noun) and is_noun(noun) and not \
@@ -278,14 +287,19 @@ def fact_spans(text: str) -> list[Span]:
     for match in _NUMBER.finditer(text):
         unit = (match.group("unit") or "").strip()
         end = match.end()
-        if unit and (unit.lower() in _NOT_UNITS or (unit[0].isupper() and unit not in ("DC", "AC", "V", "Th", "°C")
+        if unit and (unit.lower() in _NOT_UNITS or (unit[0].isupper() and unit not in _UPPER_UNITS
                      and not unit.startswith(("V ", "Th")))):
             end = match.end("value")
             unit = ""
         if unit.endswith(("'s", "’s")) or re.search(r"\b(?:aged|age of)(?: under| over)?\s+$", text[:match.start()]):
             end, unit = match.end("value"), ""  # "aged 5 travel free": an age, "travel" is no unit
         if unit.isalpha() and unit.islower() and getAllLemmas(unit) and "NOUN" not in getAllLemmas(unit):
-            end, unit = match.end("value"), ""  # "3 consecutive days", "120 supervised hours": not the unit
+            following = re.match(r" ([a-z]+)\b", text[end:])
+            if following and is_plural_noun(following.group(1)):
+                end += len(following.group(0))  # "68 playing members", "3 consecutive days": the noun counts
+                unit = f"{unit} {following.group(1)}"
+            else:
+                end, unit = match.end("value"), ""  # "paid 3 times", "aged 5 travel": no unit
         elif unit.isalpha() and unit.islower() and (following := re.match(r" ([a-z]+)\b", text[end:])) \
                 and is_plural_noun(following.group(1)) and not is_plural_noun(unit):
             end += len(following.group(0))  # "37 heron nests": the unit is the compound noun

@@ -95,6 +95,10 @@ _ENTITY_HEADERS = ("name", "station", "vehicle", "section", "stop", "route", "se
                    "ticket", "fare", "pass", "condition", "title", "place", "vessel")
 
 
+#: A first column so headed lists what is compared, and the other columns are the things compared ("Feature:
+#: Uptime commitment; Starter: 99.5%; Business: 99.9%"): asked "What uptime commitment is listed for Business?".
+_ATTRIBUTE_HEADERS = frozenset(["feature", "features", "attribute", "characteristic", "specification", "property",
+                                "measure", "criterion"])
 #: Table columns of free text: their cells are remarks, not a value a question can ask for.
 _FREE_TEXT_HEADERS = frozenset(["note", "notes", "remark", "comment", "description", "detail", "info", "information",
                                 "observation", "see also", "footnote", "other"])
@@ -221,6 +225,8 @@ def _row_entity(cells: Sequence[tuple[str, str]]) -> tuple[int, str]:
         header = cells[0][0].rstrip(".")
         if header.lower() in ("day", "days", "date", "month"):
             return 0, cells[0][1]  # "Day: Monday" names the row "Monday"
+        if cells[0][1].lower().startswith(header.lower()):
+            return 0, cells[0][1]  # "Severity: Severity 1" names the row "Severity 1", not "Severity Severity 1"
         return 0, f"{header} {cells[0][1]}" if header.lower() not in ("no", "#") else f"No. {cells[0][1]}"
     return 0, cells[0][1] if cells else ""
 
@@ -283,7 +289,8 @@ def row_names(units: Sequence[Unit]) -> dict[int, tuple[frozenset[int], str]]:
 
 def _row_candidates(document: SourceDocument, unit: Unit, order: int, named: tuple[frozenset[int], str] | None
                     ) -> list[Candidate]:
-    if unit.cells and not unit.cells[0][0] and len(unit.cells) > 1 and all(h for h, _ in unit.cells[1:]):
+    if unit.cells and (not unit.cells[0][0] or unit.cells[0][0].strip().lower() in _ATTRIBUTE_HEADERS) and \
+            len(unit.cells) > 1 and all(h for h, _ in unit.cells[1:]):
         return _labelled_row_candidates(document, unit, order)
     if named is None:
         return []

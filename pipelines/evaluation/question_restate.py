@@ -7,11 +7,13 @@ moves or drops words that carry no fact of the question's, keeping the statement
 - a fronted phrase that holds the fact goes after the clause: "On 3 March 2024 all nine libraries moved to LUMA."
   -> "All nine libraries moved to LUMA on 3 March 2024." ("On what date did all nine libraries move to LUMA?");
 - a role between "by" and a name goes: "led by astronomer Ilse Varga", "led by its executive director, the
-  librarian Tobias Wren-Hallam" -> "led by Ilse Varga" ("By whom ...?": the role would name the answer's kind twice);
+  librarian Tobias Wren-Hallam" -> "led by Ilse Varga" ("By whom ...?": the role would name the answer's kind twice),
+  and so does a title before a name: "The course leader is Prof. Anneliese Morrow" -> "... is Anneliese Morrow";
 - an appositive between the subject and its verb goes: "The first instalment, 40 percent of the value, is paid by
   15 December" -> "The first instalment is paid by 15 December";
-- a relative clause between the subject and its modal goes: "Every plot whose grapes are delivered must be
-  registered before 31 May" -> "Every plot must be registered before 31 May";
+- a relative clause ("whose", "that", "which"; not "who") between the subject and its modal or passive verb goes:
+  "Every plot whose grapes are delivered must be registered before 31 May" -> "Every plot must be registered
+  before 31 May";
 - a "which" clause after a name is a sentence about that name: "..., by the Environment Committee, which is chaired
   by Maureen Oyelaran." -> "The Environment Committee is chaired by Maureen Oyelaran.";
 - a bare "the <noun>" subject takes the name the sentence before or the section heading gives it: "The committee
@@ -40,7 +42,7 @@ _FRONTING = re.compile(r"^(?P<prep>On|In|By|From|Since|Until|Before|After|At|Dur
 _MODALS = r"(?:must|can|cannot|may|should|shall|will|could|might|need)"
 _AUX = r"(?:is|are|was|were|has|have|had|must|can|cannot|may|should|shall|will|could|might)"
 _OPENERS = r"(?:If|When|Where|While|Although|Though|Because|Unless|Once|As|Since|Until|Before|After|In|On|At|For)"
-_TITLES = r"(?:Dr|Prof|Mr|Mrs|Ms|Sir|Dame)\.?"
+_TITLES = TITLE.pattern.removesuffix(r"\s+")  # "Dr.", "Prof", "Councillor" (question_facts.TITLE)
 
 
 def _moved(unit: Unit, span: Span, text: str, start: int) -> tuple[Unit, Span] | None:
@@ -49,6 +51,19 @@ def _moved(unit: Unit, span: Span, text: str, start: int) -> tuple[Unit, Span] |
         return None
     return (Unit(text, unit.kind, unit.heading, unit.cells, unit.previous),
             Span(span.text, span.kind, start, span.unit, span.value))
+
+
+_NOW = re.compile(r"^(?:Today|Now|Currently|At present|Nowadays|These days),?\s+(?=[A-Za-z])")
+
+
+def present_adverb_dropped(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
+    """"Today the orchestra has 68 playing members." -> "The orchestra has 68 playing members." (the present tense
+    says "today"; left in, it would be inverted into "does today the orchestra have"). Applied before the rules."""
+    now = _NOW.match(unit.text)
+    if not now or span.start < now.end():
+        return None
+    rest = unit.text[now.end():]
+    return _moved(unit, span, rest[:1].upper() + rest[1:], span.start - now.end())
 
 
 def fronted_phrase_last(unit: Unit, span: Span) -> tuple[Unit, Span] | None:

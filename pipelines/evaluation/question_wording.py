@@ -47,7 +47,7 @@ from pipelines.evaluation.question_facts import (
     verb_form,
     verb_lemma,
 )
-from pipelines.evaluation.question_restate import restatements
+from pipelines.evaluation.question_restate import present_adverb_dropped, restatements
 
 AUXILIARIES = frozenset(["is", "are", "was", "were", "can", "could", "must", "may", "might", "will", "would",
                          "should", "shall", "has", "have", "had", "does", "do", "did"])
@@ -174,8 +174,9 @@ def wh_phrase(span: Span, prep: str) -> tuple[str, bool] | None:
         return "at what time", prep in ("at", "")
     if span.kind == NUMBER:
         kind = span_unit_kind(span)
-        if not span.unit or span.unit.lower() in ("million", "billion", "thousand", "hundred"):
-            return None
+        if (not span.unit and span.text[:1] not in "€$£") or span.unit.lower() in ("million", "billion", "thousand",
+                                                                                   "hundred"):
+            return None  # a bare number names nothing to ask for; "£165" names money
         if prep == "every":
             return "how often", True
         if kind == "currency":
@@ -1015,6 +1016,8 @@ def word_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset())
     no rule fits. ``salient``: the words of the document's title and headings ("the manual" is plain there).
     A sentence that gives no question as written is tried restated (:mod:`pipelines.evaluation.question_restate`:
     a fronted phrase moved last, a role, an appositive or a relative clause dropped)."""
+    if (plain := present_adverb_dropped(unit, span)) is not None:
+        unit, span = plain
     worded = _word_as_written(unit, span, salient)
     if isinstance(worded, tuple):
         return worded
