@@ -128,3 +128,22 @@ def test_indented_label_lines_of_a_plain_text_list_are_each_a_fact():
     assert questions_of(text).get("£28.00") == "How much is listed for fridge or freezer (each)?"
     # Not indented: a wrapped paragraph line stays in its paragraph.
     assert "Fridge or freezer (each): £28.00" not in [u.text for u in text_units(text.replace("\n  ", "\n"))]
+
+
+def test_a_feature_table_is_read_with_its_columns_as_the_things_compared():
+    table = ("# Plans\n\n| Feature | Starter | Team | Business |\n|---|---|---|---|\n"
+             "| Uptime commitment | 99.5% | 99.5% | 99.9% |\n| Maximum users | 10 | 100 | 1000 |\n")
+    questions = [item["question"] for item in generate_question_set(
+        [SourceDocument("plans.md", table)], count=60, out_of_corpus=0).items]
+    assert "What uptime commitment is listed for Business?" in questions, questions
+    assert not any("listed for Uptime commitment" in q for q in questions), questions
+
+
+def test_standards_severity_rows_and_capital_units_are_read_as_written():
+    spans = {s.text: s for s in fact_spans("It has held ISO/IEC 27001 certification since 2021 and stores 2 TB.")}
+    assert spans["ISO/IEC 27001"].kind == "code"  # not 27001 "certification"
+    assert spans["2 TB"].unit == "TB"
+    assert "120 EUR" not in spans and "EUR 300" not in [s.text for s in fact_spans("It costs EUR 300 a year.")]
+    from pipelines.evaluation.question_generation import _row_entity
+
+    assert _row_entity([("Severity", "Severity 1"), ("Response", "30 minutes")]) == (0, "Severity 1")
