@@ -147,3 +147,19 @@ def test_standards_severity_rows_and_capital_units_are_read_as_written():
     from pipelines.evaluation.question_generation import _row_entity
 
     assert _row_entity([("Severity", "Severity 1"), ("Response", "30 minutes")]) == (0, "Severity 1")
+
+
+def test_comparisons_need_clean_row_names_and_an_attribute_that_is_a_noun():
+    table = ("# Fees\n\n| Item | When booking | At the airport |\n|---|---|---|\n"
+             "| First checked bag up to 23 kg | 25 euros | 50 euros |\n"
+             "| Second checked bag up to 23 kg | 40 euros | 65 euros |\n")
+    from pipelines.evaluation.question_generation import _comparisons, document_candidates
+
+    candidates, _ = document_candidates(SourceDocument("fees.md", table))
+    assert len(candidates) >= 4  # the cells are read
+    # Neither "Comparing Item First checked bag ... and Item Second ...", nor "... the higher at the airport?"
+    assert _comparisons(candidates) == []
+    plans = ("# Plans\n\n| Plan | Monthly price |\n|---|---|\n| Swim Only | £22.00 |\n| Active | £34.00 |\n")
+    questions = [item["question"] for item in generate_question_set(
+        [SourceDocument("plans.md", plans)], count=60, out_of_corpus=0).items]
+    assert "Comparing Swim Only and Active, what is the higher monthly price?" in questions, questions

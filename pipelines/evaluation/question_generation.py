@@ -442,8 +442,11 @@ def _comparisons(candidates: Sequence[Candidate]) -> list[Candidate]:
             groups.setdefault(candidate.attribute, []).append(candidate)
     joined = []
     for attribute, group in sorted(groups.items()):
+        if not _comparable_attribute(attribute):
+            continue
         for first, second in itertools.pairwise(group):
-            if first.entity == second.entity or first.value == second.value:
+            if first.entity == second.entity or first.value == second.value or first.entity_kind != \
+                    second.entity_kind or not (_clean_entity(first) and _clean_entity(second)):
                 continue
             later = first.form == "date"
             higher = max((first, second), key=lambda c: c.value or 0.0)
@@ -455,6 +458,24 @@ def _comparisons(candidates: Sequence[Candidate]) -> list[Candidate]:
                                     "comparison", first.order, max(first.rank, second.rank), first.entity,
                                     attribute))
     return joined
+
+
+def _comparable_attribute(attribute: str) -> bool:
+    """Whether a column or unit can be asked as "the higher <attribute>": not a year ("2023"), not a phrase that
+    opens with a preposition or "until" ("at the airport", "until online check-in closes")."""
+    first = attribute.split()[0].lower() if attribute.split() else ""
+    return bool(first) and first[:1].isalpha() and first not in _ATTRIBUTE_OPENERS
+
+
+_ATTRIBUTE_OPENERS = frozenset(["at", "in", "on", "by", "for", "from", "to", "until", "till", "before", "after",
+                                "when", "if", "with", "without", "during", "per", "under", "over"])
+
+
+def _clean_entity(candidate: Candidate) -> bool:
+    """Whether a row's name reads as a name in "Comparing A and B": no comma ("Halfway, Nettleford Green"), not a
+    column header glued to a long cell ("Item First checked bag up to 23 kg"; "Train 116" is fine)."""
+    entity, kind = candidate.entity, candidate.entity_kind
+    return "," not in entity and not (kind and entity.startswith(f"{kind} ") and len(entity.split()) > 2)
 
 
 def _superlatives(candidates: Sequence[Candidate]) -> list[Candidate]:
