@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+CORPORA = ("dev", "dev2", "dev3", "dev4", "test")  # folders of assets/eval: documents plus a hand-written keyed set
 GOALS = {"keys found": 0.95, "per document": 2, "out-of-corpus": 0.10, "coverage": 0.50, "seconds per 100": 60.0}
 
 
@@ -201,14 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="the command's default (DEFAULT_COUNT)")
     parser.add_argument("--small-count", type=int, default=40, help="coverage is also measured at this count")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--corpus", choices=("dev", "dev2", "dev3", "dev4", "test"), action="append")
+    parser.add_argument("--corpus", choices=CORPORA, action="append")
     parser.add_argument("--sample", type=int, default=0, help="write this many random questions for review")
     parser.add_argument("--out", type=Path, default=Path("question-sample.jsonl"))
-    parser.add_argument("--misses", choices=("dev", "dev2", "dev3", "dev4", "test"),
-                        help="print this corpus's missed hand-written facts")
+    parser.add_argument("--misses", choices=CORPORA, help="print this corpus's missed hand-written facts")
     args = parser.parse_args(argv)
     sampled = []
-    for name in args.corpus or ("dev", "dev2", "dev3", "dev4", "test"):
+    for name in args.corpus or CORPORA:
         result = measure(ROOT / "assets" / "eval" / name, args.count, args.seed, args.small_count)
         print(report(result))
         print()

@@ -9,7 +9,6 @@ import pytest
 from pipelines.common.text import split_sentences
 from pipelines.evaluation.question_facts import NAME, Span, Unit, fact_spans, text_units
 from pipelines.evaluation.question_generation import (
-    QuestionGenerationError,
     SourceDocument,
     generate_question_set,
 )
@@ -20,16 +19,7 @@ from pipelines.evaluation.question_restate import (
     relative_clause_dropped,
     role_dropped_before_name,
 )
-
-
-def questions_of(text: str) -> dict[str, str]:
-    """Every answerable question the generator keeps for one document, by its first key."""
-    try:
-        generated = generate_question_set([SourceDocument("notes.md", text)], count=50, out_of_corpus=0)
-    except QuestionGenerationError:
-        return {}
-    return {item["key"] if isinstance(item["key"], str) else item["key"][0]: item["question"]
-            for item in generated.items if item.get("answerable", True)}
+from tests.test_question_generation import questions_of  # one document's kept questions, by first key
 
 
 @pytest.mark.parametrize(("text", "key", "question"), [

@@ -72,9 +72,9 @@ _STOP_NAMES = frozenset(
      "While", "Where", "Who", "What", "Which", "No", "Not", "One", "Any", "Some", "Many", "Most", "Only", "Also",
      "Then", "Today", "Currently", "Until", "Unlike", "As", "By", "With", "Without"])
 #: Words that stand before a person's name without being part of it ("Dr.", "Councillor Maureen Oyelaran").
-TITLE_WORDS = frozenset(["Dr", "Dr.", "Prof", "Prof.", "Professor", "Mr", "Mr.", "Mrs", "Mrs.", "Ms", "Ms.", "Miss",
-                         "Councillor", "Councilor", "Doctor", "Dame", "Sir", "Captain", "Alderman"])
-TITLE = re.compile(r"(?:Dr|Prof|Professor|Mr|Mrs|Ms|Miss|Councillor|Councilor|Doctor|Dame|Sir|Captain|Alderman)\.?\s+")
+_TITLE_NAMES = ("Dr", "Prof", "Professor", "Mr", "Mrs", "Ms", "Miss", "Councillor", "Councilor", "Doctor", "Dame",
+                "Sir", "Captain", "Alderman")
+TITLE = re.compile(rf"(?:{'|'.join(_TITLE_NAMES)})\.?\s+")
 #: What comes before a person's name ("Dr.", "by", "councillor"): a name after it that goes on with "of ..." is
 #: the person, and the "of ..." says where they are from ("Maren Okafor of Amberley Cross").
 _PERSON_BEFORE = re.compile(r"(?:\b(?:Dr|Prof|Mr|Mrs|Ms|Sir|Dame)\.?|\bby|\b[a-z]{4,}(?:or|er|ist|ian|ant|ent|man|"
@@ -328,7 +328,7 @@ def fact_spans(text: str) -> list[Span]:
             words = words[:-1]
         if not words:
             continue
-        if len(words) >= 3 and words[0] in TITLE_WORDS:
+        if len(words) >= 3 and words[0].rstrip(".") in _TITLE_NAMES:
             words = words[1:]  # "Councillor Maureen Oyelaran": the person is asked for, not their title
         if "of" in words[2:4] and _PERSON_BEFORE.search(text[:match.start()]):
             words = words[: words.index("of", 2)]  # "councillor Maren Okafor of Amberley Cross": the person

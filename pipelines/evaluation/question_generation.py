@@ -487,8 +487,8 @@ def _superlatives(candidates: Sequence[Candidate]) -> list[Candidate]:
             columns.setdefault((candidate.entity_kind, candidate.attribute), []).append(candidate)
     found = []
     for (kind, attribute), column in sorted(columns.items()):
-        if len({c.entity for c in column}) < 3 or len({c.entity for c in column}) < len(column) or any(
-                c.entity.startswith(f"{kind} ") for c in column):
+        names = {c.entity for c in column}
+        if len(names) < 3 or len(names) < len(column) or any(name.startswith(f"{kind} ") for name in names):
             continue  # (rows named "Ticket Child (5 to 17)": the column holds no clean names to answer with)
         values = sorted(c.value or 0.0 for c in column)
         for highest, extreme in ((True, values[-1]), (False, values[0])):

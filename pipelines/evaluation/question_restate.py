@@ -53,6 +53,11 @@ def _moved(unit: Unit, span: Span, text: str, start: int) -> tuple[Unit, Span] |
             Span(span.text, span.kind, start, span.unit, span.value))
 
 
+def _spliced(unit: Unit, span: Span, head: str, rest_start: int) -> tuple[Unit, Span] | None:
+    """``head`` then the unit's text from ``rest_start`` (which holds the span): the words between them dropped."""
+    return _moved(unit, span, f"{head}{unit.text[rest_start:]}", span.start - rest_start + len(head))
+
+
 _NOW = re.compile(r"^(?:Today|Now|Currently|At present|Nowadays|These days),?\s+(?=[A-Za-z])")
 
 
@@ -102,8 +107,7 @@ def role_dropped_before_name(unit: Unit, span: Span) -> tuple[Unit, Span] | None
     content = [w for w in said.split() if w.islower() and w not in ("its", "our", "their", "the", "his", "her")]
     if "," not in said and not all(is_noun(w) for w in content):
         return None  # "by far Ilse Varga": not a role
-    text = f"{before[: role.start('role')]}{unit.text[span.start:]}"
-    return _moved(unit, span, text, role.start("role"))
+    return _spliced(unit, span, before[: role.start("role")], span.start)
 
 
 def title_dropped_before_name(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
@@ -113,7 +117,7 @@ def title_dropped_before_name(unit: Unit, span: Span) -> tuple[Unit, Span] | Non
     title = re.search(rf"\b{TITLE.pattern}$", unit.text[: span.start])
     if not title:
         return None
-    return _moved(unit, span, f"{unit.text[: title.start()]}{unit.text[span.start:]}", title.start())
+    return _spliced(unit, span, unit.text[: title.start()], span.start)
 
 
 def appositive_dropped(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
@@ -123,9 +127,7 @@ def appositive_dropped(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
     if not match or span.start < match.start("verb") or re.search(r"\b(?:that|which|this|these|those)\b",
                                                                   match.group("subject")):
         return None  # "The title of the chair of that board, Head Steward, was ...": "that" reads as a clause
-    removed = match.start("verb") - match.end("subject") - 1
-    text = f"{match.group('subject')} {unit.text[match.start('verb'):]}"
-    return _moved(unit, span, text, span.start - removed)
+    return _spliced(unit, span, f"{match.group('subject')} ", match.start("verb"))
 
 
 def relative_clause_dropped(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
@@ -139,9 +141,7 @@ def relative_clause_dropped(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
             break
     if not match or span.start < match.start("verb"):
         return None  # (not after "who": "Passengers who need help should ..." is not said of every passenger)
-    removed = match.start("verb") - match.end("subject") - 1
-    text = f"{match.group('subject')} {unit.text[match.start('verb'):]}"
-    return _moved(unit, span, text, span.start - removed)
+    return _spliced(unit, span, f"{match.group('subject')} ", match.start("verb"))
 
 
 def which_clause_as_sentence(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
@@ -152,8 +152,7 @@ def which_clause_as_sentence(unit: Unit, span: Span) -> tuple[Unit, Span] | None
     if not match:
         return None
     subject = f"The {match.group('name')}" if match.group("the") else match.group("name")
-    text = f"{subject} {unit.text[match.start('verb'):]}"
-    return _moved(unit, span, text, span.start - match.start("verb") + len(subject) + 1)
+    return _spliced(unit, span, f"{subject} ", match.start("verb"))
 
 
 def bare_subject_named(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
@@ -162,14 +161,12 @@ def bare_subject_named(unit: Unit, span: Span) -> tuple[Unit, Span] | None:
     match = re.match(r"^The (?P<noun>[a-z]{3,}) ", unit.text)
     if not match or span.start < match.end():
         return None
-    noun = match.group("noun")
     names = {s.text for text in (unit.previous, unit.heading) for s in fact_spans(text) if s.kind == NAME
-             and len(s.text.split()) >= 2 and s.text.split()[-1].lower() == noun and " and " not in s.text}
+             and len(s.text.split()) >= 2 and s.text.split()[-1].lower() == match.group("noun")
+             and " and " not in s.text}
     if len(names) != 1:
         return None
-    name = names.pop()
-    text = f"The {name} {unit.text[match.end():]}"
-    return _moved(unit, span, text, span.start + len(name) - len(noun))
+    return _spliced(unit, span, f"The {names.pop()} ", match.end())
 
 
 RESTATEMENTS: tuple[Restatement, ...] = (fronted_phrase_last, role_dropped_before_name, title_dropped_before_name,
