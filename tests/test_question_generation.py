@@ -237,7 +237,7 @@ def questions_of(text: str, name: str = "notes.md") -> dict[str, str]:
     ("Every crew member must pass the written rules test on this edition before 30 May 2026.", "30 May 2026",
      "Before what date must every crew member pass the written rules test?"),
     # A gerund is a subject ("Mooring costs ..."), a bare adjective is not ("wooden-bodied coaches from 1911").
-    ("Boats may stay at the pier overnight; mooring costs 12 drell per night.", "12 drell",
+    ("Boats may stay at the pier overnight; mooring costs 12 drell per night.", "12 drell per night",
      "How much does mooring cost?"),
     # A word the lexicon knows only as a noun ("goods") is never taken for the verb.
     ("The old goods yard holds 40 wagons.", "40 wagons", "How many wagons does the old goods yard hold?"),

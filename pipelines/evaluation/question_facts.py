@@ -39,7 +39,18 @@ _LABELLED_CELLS = re.compile(r"^(?P<label>[^:;|]{1,40}); (?P<cells>(?:[^:;|]{1,4
                              r"\.?$")
 
 _DATE = re.compile(rf"\b(?:\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{4}})\b")
-_TIME = re.compile(r"\b(?:[01]?\d|2[0-3]):[0-5]\d\b")
+_TIME = re.compile(r"\b(?:(?:1[0-2]|0?[1-9])(?:[.:][0-5]\d)?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|(?:[01]?\d|2[0-3]):[0-5]\d\b)")
+#: An amount in pence ("25p", "14.2p per kWh"): money, though no currency sign stands before it.
+_PENCE = re.compile(r"(?<![\w.,£€$])(?P<value>\d+(?:\.\d+)?)p(?!\w)")
+#: What a rate is per, after an amount: "£265 per metre", "£0.62 per gross tonne", "£22.60 a week" (not "per cent").
+_RATE = re.compile(r"\s+(?:per\s+(?!cent\b)(?P<per>[A-Za-z]+(?:\s+[a-z]+)?)|(?:a|an)\s+(?P<each>week|day|month|year|"
+                   r"night|hour|head|person|pupil|visit|call|trip|session|lesson|litre|mile|metre|kilometre)\b)")
+#: Words a rate is per that need no second word ("per person sharing" is per person).
+_RATE_UNITS = frozenset(["person", "head", "adult", "child", "pupil", "member", "day", "night", "week", "month", "year",
+                         "hour", "minute", "visit", "call", "trip", "metre", "meter", "mile", "kilometre", "km",
+                         "litre", "kilogram", "kg", "tonne", "ton", "unit", "item", "plot", "pitch", "vehicle"])
+#: Letters after a person's name (degrees, memberships): "Dr Ingrid Halvorsen-Pryce BVSc MRCVS" names Ingrid.
+_POST_NOMINAL = re.compile(r"^(?:[A-Z][A-Za-z]{0,4}[A-Z][A-Za-z]{0,4}|(?:B|M)(?:Sc|A|Ed|Eng|Phil)|Ph\.?D|MD)$")
 _YEAR = re.compile(r"(?<![\w.,/-])(?:1[6-9]\d\d|20\d\d)(?![\w/%:-]|[.,]\d)")
 # A number, then at most two words of unit ("24 cars", "1.4 megawatt-hours", "7.80 drell", "30 km/h", "4.5%").
 _NUMBER = re.compile(r"(?<![\w.,:/-])(?P<currency>[€$£])?(?P<value>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
@@ -284,6 +295,9 @@ def fact_spans(text: str) -> list[Span]:
                            r"during|early|late|summer|winter|spring|autumn)\s+$", text[:match.start()], re.IGNORECASE)
         if before or after is None or after.group(1) in _NOT_UNITS:
             add(match.start(), match.end(), YEAR, value=float(match.group(0)))
+    for match in _PENCE.finditer(text):
+        add(match.start(), match.end() + _rate_length(text, match.end()), NUMBER, "p",
+            _number_value(match.group("value")))
     for match in _NUMBER.finditer(text):
         unit = (match.group("unit") or "").strip()
         end = match.end()
@@ -308,6 +322,8 @@ def fact_spans(text: str) -> list[Span]:
             continue  # "the 1911 founders": a year used as a word, not a count
         if text[match.start():end].endswith((".", ",")):
             end -= 1
+        if match.group("currency") or (unit and unit not in ("%", "per cent", "percent")):
+            end += _rate_length(text, end)  # "£265 per metre": a rate is its amount and what it is per
         value = _number_value(match.group("value"))
         add(match.start(), end, NUMBER, unit or ("%" if "%" in match.group(0) else ""), value)
     for match in _CODE.finditer(text):
@@ -326,6 +342,8 @@ def fact_spans(text: str) -> list[Span]:
             words = words[1:]
         while words and words[-1].lower() in ("of", "and", "the"):
             words = words[:-1]
+        if post := next((i for i, word in enumerate(words) if i >= 2 and _POST_NOMINAL.match(word)), None):
+            words = words[:post]  # "Ingrid Halvorsen-Pryce BVSc": the name, not the degree after it
         if not words:
             continue
         if len(words) >= 3 and words[0].rstrip(".") in _TITLE_NAMES:
@@ -344,6 +362,18 @@ def fact_spans(text: str) -> list[Span]:
     return sorted(spans, key=lambda span: span.start)
 
 
+def _rate_length(text: str, end: int) -> int:
+    """How many characters after an amount say what it is per ("per metre", "a week"); 0 when nothing does. Two
+    words where the second is the noun ("per gross tonne"), not "per metre of length", "per day for ..."."""
+    rate = _RATE.match(text, end)
+    if rate is None:
+        return 0
+    per = (rate.group("per") or "").split()
+    if len(per) == 2 and (per[0].lower() in _RATE_UNITS or per[1] in _NOT_UNITS or not is_noun(per[1])):
+        return rate.start("per") - end + len(per[0])
+    return rate.end() - end
+
+
 def is_reference(span: Span) -> bool:
     """Whether the span is a numbered reference ("Article 7", "Section 4.2"): asked "which article"."""
     return span.kind == CODE and _REFERENCE.fullmatch(span.text) is not None
@@ -352,7 +382,7 @@ def is_reference(span: Span) -> bool:
 def span_unit_kind(span: Span) -> str:
     """What a number counts: ``currency``, ``time``, ``percent`` or ``count`` (anything else, or no unit)."""
     unit = span.unit.lower()
-    if span.text[:1] in "€$£" or unit in _CURRENCY_WORDS:
+    if span.text[:1] in "€$£" or unit in _CURRENCY_WORDS or unit == "p":
         return "currency"
     if unit in _TIME_UNITS:
         return "time"
@@ -365,6 +395,8 @@ def key_forms(span: Span) -> tuple[str, ...]:
     """The acceptable forms of a span's key, the span itself first: "24 cars" also as "24", "4.5 percent" also as
     "4.5%" and "4.5", "1,655" also as "1655"."""
     forms = [span.text]
+    if span.kind == NUMBER and (rate := re.search(r"\s+(?:per|a|an)\s+[a-z ]+$", span.text)):
+        forms.append(span.text[: rate.start()])  # "£265 per metre" also as "£265"
     if span.kind == NUMBER:
         bare = span.text.lstrip("€$£")
         number = re.match(r"[\d,.]+", bare)

@@ -424,14 +424,20 @@ def _unambiguous(candidates: Sequence[Candidate], dropped: Counter[str]) -> list
     does a monthly pass cost?" of two passes): such a question has two right answers."""
     keys: dict[str, set[str]] = {}
     for candidate in candidates:
-        keys.setdefault(candidate.question.casefold(), set()).add(normal_key(candidate.keys[0]))
+        keys.setdefault(_asked(candidate.question), set()).add(normal_key(candidate.keys[0]))
     kept = []
     for candidate in candidates:
-        if len(keys[candidate.question.casefold()]) > 1:
+        if len(keys[_asked(candidate.question)]) > 1:
             dropped["ambiguous: the same question has another answer in the document"] += 1
         else:
             kept.append(candidate)
     return kept
+
+
+def _asked(question: str) -> str:
+    """What a question asks, whichever wh-word opens it: "How much is the minimum charge?" and "What is the
+    minimum charge?" ask the same thing, so two answers to them are one ambiguous question."""
+    return re.sub(r"^(?:how much|how many|what percentage|what|who|which)\b", "what", question.casefold())
 
 
 def _comparisons(candidates: Sequence[Candidate]) -> list[Candidate]:

@@ -827,6 +827,46 @@ def _measure_subject_question(unit: Unit, span: Span) -> str | None:
     return _tidy(f"{words} is the {match.group('words')}")
 
 
+_MEASURE_OBJECT = re.compile(r"(?:^|[\s(])(?:(?P<det>a|an|the|A|An|The)|(?P<owner>the\s+[a-z]+[’']s))\s+"
+                             r"(?P<words>(?:[a-z][\w’'-]*\s+){0,3}?[a-z][\w’'-]*)\s+of\s+"
+                             r"(?P<qualifier>(?:not less than|not more than|no less than|no more than|up to|at least|"
+                             r"at most|about|around)\s+)?$")
+#: Measure nouns too general to ask about alone ("How much is the charge?" of a page of charges).
+_GENERAL_MEASURES = frozenset(["sum", "total", "charge", "minimum", "maximum", "amount", "rate", "range", "period",
+                               "term", "limit", "share", "increase", "reduction", "rise", "growth", "balance"])
+
+
+def _measure_object_question(unit: Unit, span: Span) -> str | None:
+    """A measure named with its amount anywhere in the sentence: "Drivers aged 23 or 24 pay a young driver
+    surcharge of £15 per day." -> "How much is the young driver surcharge?"; "... the bridge's closed clearance of
+    3.4 metres" -> "What is the bridge's closed clearance?". Only a measure noun ("surcharge", "clearance"), and
+    a general one ("charge", "increase") only with a word that says which ("the minimum charge")."""
+    if span.kind != NUMBER or (not span.unit and span_unit_kind(span) != "currency") or span.start == 0:
+        return None
+    match = _MEASURE_OBJECT.search(unit.text[: span.start])
+    if not match:
+        return None
+    words = match.group("words").split()
+    head = words[: words.index("of")] if "of" in words else words  # "limit of indemnity": a limit
+    if not head or head[-1] not in _MEASURE_NOUNS | {"surcharge", "remission"} or any(w in _DETERMINERS
+                                                                                      for w in words):
+        return None
+    if len(words) == 1 and words[0] in _GENERAL_MEASURES:
+        which = re.match(r"\s+(?P<phrase>(?:on|in|to|for)\s+(?:[a-z][\w-]*\s+){0,2}[a-z][\w-]*)(?=[,;.]|\s+(?:which|"
+                         r"that|and|but|from|with)\b|$)", unit.text[span.start + len(span.text):])
+        if not which:
+            return None
+        words = [*words, *which.group("phrase").split()]  # "an increase of 2.7 per cent on net rents"
+    if match.group("det") and match.group("det").lower() == "the" and match.start() == 0 and \
+            re.match(r"\s+(?:is|are|was|were)\b", unit.text[span.start + len(span.text):]):
+        return None  # "The fee of £5 is ...": the subject rule's
+    owner = f"{match.group('owner')} " if match.group("owner") else ""
+    asked = "How much" if span_unit_kind(span) == "currency" else "What percentage" if \
+        span_unit_kind(span) == "percent" else "What"
+    return _tidy(f"{asked} is the {owner.removeprefix('the ')}{' '.join(words)}" if owner else
+                 f"{asked} is the {' '.join(words)}")
+
+
 def _age_question(unit: Unit, span: Span) -> str | None:
     """An age threshold: "Passengers aged 67 or over pay half fare" -> "From what age do passengers pay half
     fare?" ("aged under 5 travel free": "Below what age ...?")."""
@@ -1030,7 +1070,7 @@ def word_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset())
 
 def _word_as_written(unit: Unit, span: Span, salient: frozenset[str]) -> tuple[str, int] | Refused | None:
     for rule in (_label_question, _appositive_question, _role_question, _subject_name_question, _age_question,
-                 _reference_question, _amount_question, _measure_subject_question):
+                 _reference_question, _amount_question, _measure_subject_question, _measure_object_question):
         question = rule(unit, span)
         if question:
             return question, 0
