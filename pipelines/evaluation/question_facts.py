@@ -31,6 +31,8 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+(?P<text>.+)$")
 _EMPHASIS = re.compile(r"\*\*|__")
 #: An indented "Label: value" line of a plain-text list (no bullet): its own unit, not part of a paragraph.
 _INDENTED_LABEL = re.compile(r"^[A-Z][\w ’'()/,-]{1,50}:\s+\S.{0,80}$")
+#: A price-list line with dot leaders ("Annual booster ......... £62.00"): a label and its value, one fact each.
+_DOT_LEADER = re.compile(r"^\S.*?\S\s*\.{4,}\s*\S")
 _MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}")
 _NAMED_CELLS = re.compile(r"^(?:[^:;|]{1,40}: [^;|]+; )+[^:;|]{1,40}: [^;|]+\.?$")
 #: A row of a table whose first column holds row labels under an empty corner cell (an HTML table read as
@@ -148,7 +150,9 @@ class Unit:
     """A stretch of text that states facts: a sentence, a list item, or a table row.
 
     ``cells``: a table row's (header, value) pairs (headers may be ``""`` when the table has none);
-    ``heading``: the section it sits under; ``previous``: the sentence before it in its paragraph (for "she").
+    ``heading``: the section it sits under; ``previous``: the sentence before it in its paragraph (for "she");
+    ``group``: for a line of an indented plain-text list, the less indented line it sits under ("Cats" above
+    "Annual booster .... £58.00"), which tells apart lines that name the same thing.
     """
 
     text: str
@@ -156,6 +160,7 @@ class Unit:
     heading: str = ""
     cells: tuple[tuple[str, str], ...] = ()
     previous: str = ""
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -213,8 +218,10 @@ def text_units(text: str) -> list[Unit]:
             table.clear()
 
     in_code = False
+    group: tuple[int, str] = (-1, "")  # the last value-less line of an indented list: (its indent, its text)
     for raw in text.splitlines():
         line = _EMPHASIS.sub("", raw.strip())  # "**Race director:** Gwendolyn ...": the words, not the markup
+        indent = len(raw) - len(raw.lstrip())
         if line.startswith("```"):
             in_code = not in_code
             flush()
@@ -238,9 +245,9 @@ def text_units(text: str) -> list[Unit]:
         if item := _LIST_ITEM.match(line):
             flush()
             units.append(Unit(item.group("text").strip(), "item", heading))
-        elif raw[:1].isspace() and _INDENTED_LABEL.match(line):
+        elif (indent and _INDENTED_LABEL.match(line)) or _DOT_LEADER.match(line):
             flush()  # "  Fridge or freezer (each): £28.00": a plain-text list line with no bullet, one fact each
-            units.append(Unit(line, "item", heading))
+            units.append(Unit(line, "item", heading, group=group[1] if group[0] < indent else ""))
         elif _NAMED_CELLS.match(line):
             flush()
             units.append(Unit(line, "row", heading, _named_cells(line)))
@@ -251,6 +258,11 @@ def text_units(text: str) -> list[Unit]:
         elif line.isupper() and len(line.split()) <= 12:
             flush()  # a plain-text title line ("SAFETY AND OPERATIONS MANUAL")
         else:
+            if indent and len(line.split()) <= 8 and not line.endswith((".", ":", ",", "(")) and \
+                    line.count("(") == line.count(")") and line.split()[-1] not in ("and", "or", "for", "of"):
+                group = (indent, line)  # "    Dogs - spay, by bodyweight": what the lines under it price
+            elif not indent:
+                group = (-1, "")
             paragraph.append(line)
     flush()
     return units

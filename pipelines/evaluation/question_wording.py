@@ -37,6 +37,7 @@ from pipelines.evaluation.question_facts import (
     YEAR,
     Span,
     Unit,
+    bare_name,
     can_be,
     fact_spans,
     has_form,
@@ -75,7 +76,7 @@ _ROLE_WORDS = ("officer", "foreman", "manager", "chair", "head", "director", "su
                "master", "keeper", "controller", "founder", "treasurer", "leader", "chief", "coordinator", "warden",
                "stationmaster", "mayor", "owner", "clerk", "editor", "conductor", "holder", "chairman", "chairwoman",
                "head", "principal", "partner", "architect", "designer", "builder")
-_LABEL_LINE = re.compile(r"^(?P<label>[A-Z][\w ’'()/-]{1,40}):\s+(?P<value>\S.*)$")
+_LABEL_LINE = re.compile(r"^(?P<label>[A-Z0-9][\w ’'()/,-]{0,58}?)(?::\s+|\s*\.{4,}\s*)(?P<value>\S.*)$")
 #: Words that open a fronted phrase, never a subject ("Outside the peaks the interval is 20 minutes").
 _PHRASE_OPENERS = (_PREPOSITIONS - {"every"}) | frozenset([
     "outside", "inside", "near", "along", "across", "through", "throughout", "with", "without", "beside", "behind",
@@ -729,17 +730,29 @@ def _label_question(unit: Unit, span: Span) -> str | None:
         return None
     label = match.group("label").strip()
     if len(label.split()) == 1 and label.lower() not in _MEASURE_NOUNS and label.lower().rstrip("s") not in \
-            _ROLE_WORDS:
+            _ROLE_WORDS and not unit.group:
         return None  # "Train: 101", "Ticket: Season Card": a one-word label is a column, not a question
     if re.fullmatch(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)+", label):
         return None  # "Orlan Bridge: Henrike Dallow-Marsh": the label names a place, not what the value is
+    if re.match(r"\s*(?:to|until|till|-|–)\s*\S", unit.text[span.start + len(span.text):]):
+        return None  # "Monday to Friday .... 8:00am to 7:00pm": one end of a range is not the answer
+    if label[:1].isdigit() and not unit.group:
+        return None  # "25 to 40 kg: £390.00" says which weight, not what is priced: only under a group line
     label = label[0].lower() + label[1:] if not label[:2].isupper() else label
     who = span.kind == NAME and label.split()[-1].lower() in _ROLE_WORDS
     head = re.sub(r"\s*\([^)]*\)$", "", label).split()[-1].lower()
     kind = span_unit_kind(span) if span.kind == NUMBER else ""
     if kind in ("currency", "percent") and head not in _MEASURE_NOUNS:
-        # "Fridge or freezer (each): £28.00" names what is priced, not the price: asked as a listed value.
-        return _tidy(f"{'How much' if kind == 'currency' else 'What percentage'} is listed for {label}")
+        # "Fridge or freezer (each): £28.00" names what is priced, not the price: asked as a listed value, under
+        # its group where an indented list has one ("Annual booster" under "Dogs" and again under "Cats").
+        under = f" under {unit.group}" if unit.group else ""
+        asked = "How much" if kind == "currency" else "What percentage"
+        question = _tidy(f"{asked} is listed for {label}{under}")
+        if unit.group and re.match(r"(?:\d|(?:under|over|up to|from|above|below)\b)", label):
+            return _tidy(f"{asked} is listed for {unit.group}: {label}")  # a band of the group ("25 to 40 kg")
+        if quoted_run(question, unit.text) >= QUOTE_LIMIT:  # "standard pitch (3 m by 3 m)": its note can go
+            question = _tidy(f"{asked} is listed for {bare_name(label)}{under}")
+        return question
     return _tidy(f"{'Who' if who else 'What'} is the {label}")
 
 
