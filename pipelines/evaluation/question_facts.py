@@ -77,7 +77,8 @@ _NOT_UNITS = frozenset(
      "will", "would", "pm", "am"])
 #: Units written with a capital: "2 TB", "400 V", "1.4 MWh" (any other capital word after a number is a name).
 _UPPER_UNITS = frozenset(["DC", "AC", "V", "Th", "°C", "KB", "MB", "GB", "TB", "PB", "kW", "MW", "GW", "kWh", "MWh",
-                          "GWh", "Hz", "MHz", "GHz", "Mbps", "Gbps", "°F"])
+                          "GWh", "Hz", "MHz", "GHz", "Mbps", "Gbps", "°F", "Wp", "kWp", "MWp", "GWp", "kVA", "MVA",
+                          "kPa", "MPa", "kN"])
 _STOP_NAMES = frozenset(
     ["The", "A", "An", "In", "On", "At", "It", "This", "That", "These", "Those", "Each", "Every", "All", "If", "When",
      "For", "From", "To", "And", "But", "Or", "After", "Before", "During", "Our", "We", "You", "He", "She", "They",

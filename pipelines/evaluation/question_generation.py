@@ -104,6 +104,16 @@ _FREE_TEXT_HEADERS = frozenset(["note", "notes", "remark", "comment", "descripti
                                 "observation", "see also", "footnote", "other"])
 
 
+#: The second column of a two-column table that pairs a label with its value ("Item | Detail": "Minimum investment |
+#: £250"): each row reads as a "Label: value" line.
+_VALUE_HEADERS = _FREE_TEXT_HEADERS | frozenset(["value", "amount", "figure", "answer", "term", "terms", "details",
+                                                 "particulars", "fact", "facts"])
+#: Columns that hold a post ("Treasurer") and columns that hold who holds it: "Who is the Treasurer?".
+_ROLE_HEADERS = frozenset(["role", "position", "post", "title", "job title", "office", "job", "responsibility"])
+_PERSON_HEADERS = frozenset(["name", "person", "contact", "officer", "held by", "holder", "post holder", "lead",
+                             "leader", "staff member", "member"])
+
+
 class QuestionGenerationError(ValueError):
     """No question set can be made from the input; the message says why (a file that cannot be read, no
     documents, no checkable fact in any document)."""
@@ -292,10 +302,12 @@ def _row_candidates(document: SourceDocument, unit: Unit, order: int, named: tup
     if unit.cells and (not unit.cells[0][0] or unit.cells[0][0].strip().lower() in _ATTRIBUTE_HEADERS) and \
             len(unit.cells) > 1 and all(h for h, _ in unit.cells[1:]):
         return _labelled_row_candidates(document, unit, order)
+    if len(unit.cells) == 2 and unit.cells[1][0].strip().lower() in _VALUE_HEADERS:
+        return _pair_row_candidates(document, unit, order)
+    found = _holder_candidates(document, unit, order)
     if named is None:
-        return []
+        return found
     used, entity = named
-    found = []
     for position, (header, value) in enumerate(unit.cells):
         if position in used or not header or header.strip().lower() in ("no.", "no", "#", "nr."):
             continue
@@ -304,6 +316,32 @@ def _row_candidates(document: SourceDocument, unit: Unit, order: int, named: tup
         if candidate := _cell_candidate(document, unit, order, entity, header, value):
             found.append(replace(candidate, entity_kind=unit.cells[min(used)][0]))
     return found
+
+
+def _pair_row_candidates(document: SourceDocument, unit: Unit, order: int) -> list[Candidate]:
+    """A row of a two-column label/value table ("| Minimum investment | £250 |" under "| Item | Detail |"), worded
+    as the "Label: value" line it is ("How much is listed for minimum investment?")."""
+    (_, label), (_, value) = unit.cells
+    line = Unit(f"{label}: {value}", "item", unit.heading)
+    spans = [span for span in fact_spans(line.text) if span.start == len(label) + 2]
+    worded = word_question(line, spans[0]) if spans else None
+    if not isinstance(worded, tuple):
+        return []
+    question, _ = worded
+    return [Candidate(question, key_forms(spans[0]), unit.text, document.name, _form(spans[0]), order,
+                      _rank(question, spans[0]), label, "", spans[0].value)]
+
+
+def _holder_candidates(document: SourceDocument, unit: Unit, order: int) -> list[Candidate]:
+    """Who holds a post a row names ("Role: Treasurer; Name: Mr Raymond Pettifer"): "Who is the Treasurer?"."""
+    headers = {header.strip().lower(): value for header, value in unit.cells}
+    role = next((headers[h] for h in headers if h in _ROLE_HEADERS), "")
+    person = next((headers[h] for h in headers if h in _PERSON_HEADERS), "")
+    span = _cell_span(person) if person and role and len(role.split()) <= 8 else None
+    if span is None or span.kind != NAME or not re.search(r"[A-Za-z]", role):
+        return []
+    question = f"Who is the {role.rstrip('.')}?"
+    return [Candidate(question, key_forms(span), unit.text, document.name, "lookup", order, 0, role)]
 
 
 def _cell_candidate(document: SourceDocument, unit: Unit, order: int, entity: str, attribute: str,
