@@ -114,3 +114,17 @@ def test_html_table_text_outside_the_cells_is_kept():
     for kept in ("Opening hours", "Closed on public holidays.", "Summer:", "Mon | 9-17", "Sat | 10-14"):
         assert kept in text, (kept, text)
     assert text.count("inner note") == 1 and text.index("Opening hours") < text.index("Mon | 9-17")
+
+
+def test_html_inline_markup_joins_as_a_browser_shows_it():
+    """Every piece of a list item or cell was joined with a space: "<strong>EVC</strong>, Mr X" read "EVC , Mr X",
+    so a quoted sentence was not found in the text and a question generator's reference did not match the page."""
+    page = ("<ul><li><strong>The Educational Visits Coordinator (EVC)</strong>, Mr Callum Ferreira-Doyle, checks.</li>"
+            "<li><p>First part</p><p>second part</p></li></ul><h2>Fees <small>(2025)</small></h2>"
+            "<table><tr><th>Name</th><th>Role</th></tr><tr><td><b>Dorian</b> Pethick</td><td>Head of "
+            "<em>Repairs</em>.</td></tr></table>")
+    text = read_document("policy.html", page.encode()).text
+    assert "- The Educational Visits Coordinator (EVC), Mr Callum Ferreira-Doyle, checks." in text
+    assert "- First part second part" in text  # block children still apart
+    assert "## Fees (2025)" in text
+    assert "Name: Dorian Pethick; Role: Head of Repairs.\n" in text or text.endswith("Role: Head of Repairs.")

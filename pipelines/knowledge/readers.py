@@ -136,9 +136,9 @@ class HtmlReader:
             _swap(line_break, "\n")
         for level in range(1, 7):
             for heading in soup.find_all(f"h{level}"):
-                _swap(heading, f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
+                _swap(heading, f"\n\n{'#' * level} {inline_text(heading)}\n\n")
         for item in reversed(soup.find_all("li")):  # innermost first: nested lists read as flat items
-            _swap(item, f"\n- {item.get_text(' ', strip=True)}\n")
+            _swap(item, f"\n- {inline_text(item)}\n")
         for table in reversed(soup.find_all("table")):  # innermost first
             _swap(table, "\n\n" + "\n".join(table_lines(table)) + "\n\n")
         for pre in soup.find_all("pre"):  # after lists and tables: one inside them is flattened with its cell
@@ -151,6 +151,16 @@ class HtmlReader:
         text = re.sub(r" ?\n ?", "\n", text)
         text = re.sub(r"\n\s*\n\s*(\n\s*)+", "\n\n", text).strip()
         return _require_text(ParsedDocument(name, "html", len(data), [TextUnit(text)], markdown=True))
+
+
+def inline_text(tag) -> str:
+    """A heading's, list item's or cell's text on one line, as a browser shows it: inline pieces joined as written
+    ("<strong>EVC</strong>, Mr Ferreira" reads "EVC, Mr Ferreira", where joining every piece with a space gave
+    "EVC , Mr Ferreira"), block children and line breaks as a space."""
+    for block in tag.find_all([*HtmlReader._BLOCKS, "li", "tr", "td", "th", "br"]):
+        block.insert_before(" ")
+        block.insert_after(" ")
+    return re.sub(r"\s+", " ", tag.get_text()).strip()
 
 
 def html_nesting(soup) -> int:
@@ -173,7 +183,7 @@ def table_lines(table) -> list[str]:
     """An HTML table as one line per row. With a header row each cell is named by its column
     ("Station: Orlan Bridge; Altitude (m): 612"), so a row still says what it means when a chunk holds it
     without the header (cells one per line, as plain text extraction gives them, lost the rows entirely)."""
-    rows = [[cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])] for row in table.find_all("tr")]
+    rows = [[inline_text(cell) for cell in row.find_all(["th", "td"])] for row in table.find_all("tr")]
     rows = [row for row in rows if any(row)]
     lines = outside_cells(table)  # a caption, or words typed between rows: a browser shows them
     if not rows:
@@ -184,7 +194,8 @@ def table_lines(table) -> list[str]:
         return lines + [" | ".join(row) for row in rows]
     for row in rows[1:]:
         cells = [f"{name}: {value}" if name else value for name, value in zip(header, row, strict=False) if value]
-        lines.append("; ".join(cells) + ".")
+        line = "; ".join(cells)
+        lines.append(line if line.endswith(".") else f"{line}.")
     return lines
 
 
