@@ -30,7 +30,7 @@ from tests.test_question_generation import questions_of  # one document's kept q
     ("The observatory has been led by astronomer Ilse Varga since 2017.", "Ilse Varga",
      "By whom has the observatory been led?"),
     ("The observatory is run by its medical director, Dr. Orla Quennell, a haematologist who joined in 2009.",
-     "Orla Quennell", "By whom is the observatory run?"),
+     "Orla Quennell", "Who is the medical director?"),
     # "<name> of <place>" after a role is the person; the "of" phrase says where they are from.
     ("For 2024 the observatory was chaired by councillor Maren Okafor of Amberley Cross.", "Maren Okafor",
      "By whom was the observatory chaired for 2024?"),
@@ -51,7 +51,8 @@ from tests.test_question_generation import questions_of  # one document's kept q
     ("The minimum gap between two plasma donations is 14 days, and donors may give plasma 24 times a year.",
      "14 days", "Between two plasma donations, how many days is the minimum gap?"),
     # An amount written with a currency sign names money ("How much ...?"), with no unit word after it.
-    ("The annual subscription is £165 for adult members.", "£165", "How much is the annual subscription?"),
+    ("The annual subscription is £165 for adult members.", "£165",
+     "How much is the annual subscription for adult members?"),
     # A participle or adjective before a plural noun is part of what is counted.
     ("Today the observatory has 68 playing members.", "68 playing members",
      "How many playing members does the observatory have?"),

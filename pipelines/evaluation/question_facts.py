@@ -40,7 +40,9 @@ _NAMED_CELLS = re.compile(r"^(?:[^:;|]{1,40}: [^;|]+; )+[^:;|]{1,40}: [^;|]+\.?$
 _LABELLED_CELLS = re.compile(r"^(?P<label>[^:;|]{1,40}); (?P<cells>(?:[^:;|]{1,40}: [^;|]+; )*[^:;|]{1,40}: [^;|]+)"
                              r"\.?$")
 
-_DATE = re.compile(rf"\b(?:\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{4}})\b")
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+#: A date, with its weekday when it has one ("Saturday 13 December 2025" is one fact, not a day and a date).
+_DATE = re.compile(rf"\b(?:(?:{_WEEKDAYS}),?\s+)?(?:\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{4}})\b")
 _TIME = re.compile(r"\b(?:(?:1[0-2]|0?[1-9])(?:[.:][0-5]\d)?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|(?:[01]?\d|2[0-3]):[0-5]\d\b)")
 #: An amount in pence ("25p", "14.2p per kWh"): money, though no currency sign stands before it.
 _PENCE = re.compile(r"(?<![\w.,£€$])(?P<value>\d+(?:\.\d+)?)p(?!\w)")
@@ -86,6 +88,13 @@ _STOP_NAMES = frozenset(
      "While", "Where", "Who", "What", "Which", "No", "Not", "One", "Any", "Some", "Many", "Most", "Only", "Also",
      "Then", "Today", "Currently", "Until", "Unlike", "As", "By", "With", "Without"])
 #: Words that stand before a person's name without being part of it ("Dr.", "Councillor Maureen Oyelaran").
+#: Capitalised words of a post that stand before a person's name ("Head Keeper Rosalind Tarrant-Briggs").
+_ROLE_NAMES = frozenset(["head", "keeper", "chief", "director", "manager", "officer", "chair", "secretary",
+                         "treasurer", "warden", "coordinator", "curator", "conductor", "captain", "inspector",
+                         "superintendent", "principal", "headteacher", "registrar", "clerk", "steward", "senior",
+                         "deputy", "assistant", "engineer", "master",
+                         "harbourmaster", "ranger", "matron", "vicar", "reverend", "rev", "coach", "president",
+                         "vice-president", "vice-chair"])
 _TITLE_NAMES = ("Dr", "Prof", "Professor", "Mr", "Mrs", "Ms", "Miss", "Councillor", "Councilor", "Doctor", "Dame",
                 "Sir", "Captain", "Alderman")
 TITLE = re.compile(rf"(?:{'|'.join(_TITLE_NAMES)})\.?\s+")
@@ -361,6 +370,9 @@ def fact_spans(text: str) -> list[Span]:
             continue
         if len(words) >= 3 and words[0].rstrip(".") in _TITLE_NAMES:
             words = words[1:]  # "Councillor Maureen Oyelaran": the person is asked for, not their title
+        post = next((i for i, word in enumerate(words) if word.lower() not in _ROLE_NAMES), len(words))
+        if post and len(words) - post >= 2 and not is_noun(words[post].lower()):
+            words = words[post:]  # "Head Keeper Rosalind Tarrant-Briggs": the person, not their post
         if "of" in words[2:4] and _PERSON_BEFORE.search(text[:match.start()]):
             words = words[: words.index("of", 2)]  # "councillor Maren Okafor of Amberley Cross": the person
         start = text.index(words[0], start)
@@ -420,6 +432,8 @@ def key_forms(span: Span) -> tuple[str, ...]:
             forms.append(digits)
             if "," in digits:
                 forms.append(digits.replace(",", ""))
+    if span.kind == DATE and (weekday := re.match(rf"(?:{_WEEKDAYS}),?\s+", span.text)):
+        forms.append(span.text[weekday.end():])  # "Saturday 13 December 2025" also as "13 December 2025"
     if span.kind == NAME and re.match(r"^(?:MV|SS|MS|HMS|RMS|The) \S", span.text):
         forms.append(span.text.split(" ", 1)[1])  # "MV Saint Elvary" also as "Saint Elvary"
     if span.kind == NAME:

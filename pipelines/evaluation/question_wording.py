@@ -36,6 +36,7 @@ from pipelines.evaluation.question_facts import (
     TIME,
     YEAR,
     Span,
+    TITLE,
     Unit,
     bare_name,
     can_be,
@@ -677,8 +678,12 @@ def _role_question(unit: Unit, span: Span) -> str | None:
     before = unit.text[: span.start]
     match = re.search(r"(?:^|[,;]\s|\band\s)(?:The|the)\s+(?P<role>(?:[\w’'-]+\s){0,6}?[\w’'-]+)\s+"
                       r"(?P<verb>is|was|has been)\s+(?:now\s+|currently\s+)?$", before)
-    apposition = re.search(r"\b(?:the|its|their)\s+(?P<role>(?:[\w’'-]+\s){0,3}?[\w’'-]+),\s+(?:currently\s+|now\s+)?$",
-                           before)
+    apposition = re.search(r"\b(?:the|its|their|our|your)\s+(?P<role>(?:[\w’'-]+\s){0,3}?[\w’'-]+),\s+"
+                           rf"(?:currently\s+|now\s+)?(?:{TITLE.pattern})?$", before)
+    after = unit.text[span.start + len(span.text):]
+    # "Teodora Vance-Ellery, Head of Scheme Operations, ...": the post after the name
+    post = re.match(r",\s+(?:(?:the|our)\s+(?P<lower>(?:[a-z][\w-]*\s){0,3}[a-z][\w-]*)|(?P<upper>[A-Z][\w-]*"
+                    r"(?:\s+(?:[A-Z][\w-]*|of|and|for|the)){0,6}))\s*(?:[,;.]|$)", after)
     if match and any(word.lower().rstrip("s") in _ROLE_WORDS for word in match.group("role").split()):
         verb = "is" if match.group("verb") == "has been" else match.group("verb")
         question = _tidy(f"Who {verb} the {match.group('role')}")
@@ -698,6 +703,10 @@ def _role_question(unit: Unit, span: Span) -> str | None:
         return _tidy(f"{which} {verb} the {match.group('role')}")
     if apposition and apposition.group("role").split()[-1].lower() in _ROLE_WORDS:
         return _tidy(f"Who is the {apposition.group('role')}")
+    role = post and (post.group("lower") or post.group("upper"))
+    if role and any(word.lower() in _ROLE_WORDS for word in (role.split()[0], role.split()[-1])) and \
+            not role.split()[-1] in ("of", "and", "for", "the"):
+        return _tidy(f"Who is the {role}")
     return None
 
 
@@ -849,6 +858,27 @@ _MEASURE_OBJECT = re.compile(r"(?:^|[\s(])(?:(?P<det>a|an|the|A|An|The)|(?P<owne
 #: Measure nouns too general to ask about alone ("How much is the charge?" of a page of charges).
 _GENERAL_MEASURES = frozenset(["sum", "total", "charge", "minimum", "maximum", "amount", "rate", "range", "period",
                                "term", "limit", "share", "increase", "reduction", "rise", "growth", "balance"])
+
+
+_AMOUNT_FOR = r"[€$£]?\d[\d,.]*(?:\s?[a-z%]+)?\s+for\s+[^,;]+?"
+
+
+def _amount_for_question(unit: Unit, span: Span) -> str | Refused | None:
+    """Amounts of one thing for different cases: "The lost bicycle charge is £450 for a classic bicycle and £1,200
+    for an e-bike." -> "How much is the lost bicycle charge for an e-bike?" (asked without its case, each amount
+    would be a wrong answer to the other's question)."""
+    if span.kind != NUMBER or (not span.unit and span_unit_kind(span) != "currency"):
+        return None
+    case = re.match(r"\s+for\s+(?P<case>(?:an?\s+|the\s+|each\s+|every\s+)?[^,;.]+?)(?=\s*(?:[,;.]|$)|\s+(?:and|or|"
+                    r"but|less|plus|with|if|unless|when)\b)", unit.text[span.start + len(span.text):])
+    subject = re.match(rf"^(?P<subject>(?:The|A|An|Each|Every)\s+[^,;]+?)\s+(?P<verb>is|are|was|were)\s+"
+                       rf"(?:{_AMOUNT_FOR}(?:,\s+(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+))*$", unit.text[: span.start])
+    if not case or not subject:
+        return None
+    if len(case.group("case").split()) > 8:  # asked without its long case, the amount would read as the only one
+        return Refused("the amount holds for a case too long to ask (\"£52 for runners who belong to ...\")")
+    asked = "How much" if span_unit_kind(span) == "currency" else "What"
+    return _tidy(f"{asked} {subject.group('verb')} {_lower_first(subject.group('subject'))} for {case.group('case')}")
 
 
 def _measure_object_question(unit: Unit, span: Span) -> str | None:
@@ -1085,8 +1115,11 @@ def word_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset())
 
 def _word_as_written(unit: Unit, span: Span, salient: frozenset[str]) -> tuple[str, int] | Refused | None:
     for rule in (_label_question, _appositive_question, _role_question, _subject_name_question, _age_question,
-                 _reference_question, _amount_question, _measure_subject_question, _measure_object_question):
+                 _reference_question, _amount_question, _amount_for_question, _measure_subject_question,
+                 _measure_object_question):
         question = rule(unit, span)
+        if isinstance(question, Refused):
+            return question
         if question:
             return question, 0
     described = _described_question(unit, span, salient)
