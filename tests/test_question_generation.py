@@ -188,11 +188,11 @@ def test_a_docx_table_is_read_as_the_app_reads_it(tmp_path):
     assert {item["question"]: item["key"] for item in generated.items}["How many seats does Skylark have?"] == "64"
 
 
-@pytest.mark.parametrize(("corpus", "coverage"), [("dev", 0.5), ("dev2", 0.5), ("dev3", 0.5), ("dev4", 0.45)])
-def test_the_dev_corpora_meet_the_goals(corpus, coverage):
+@pytest.mark.parametrize("corpus", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6"])
+def test_the_dev_corpora_meet_the_goals(corpus):
     """The issue's goals on each dev corpus (the rules were tuned on them; docs/question_sets.md gives the test
     corpus's numbers too): keys found, none in its question, two per document, out-of-corpus share, and half of
-    the hand-written keys asked. dev2, dev3 and dev4 were written by other hands, in other domains, after the rules
+    the hand-written keys asked. dev2 to dev6 were written by other hands, in other domains, after the rules
     fit dev: a rule that stops working (a restatement, a superlative) shows here as lost coverage."""
     from pipelines.common.correctness import normalise_answer
 
@@ -211,8 +211,7 @@ def test_the_dev_corpora_meet_the_goals(corpus, coverage):
     hand = [item for item in load_questions(folder / "questions.jsonl", require_reference=True) if item.keys]
     assert all(key_present(texts[item.source], item.keys) for item in hand)  # the hand-written keys hold, too
     covered = [item for item in hand if any((item.source, normalise_answer(k)) in asked for k in item.keys)]
-    # dev4 came last (40% at first sight, 48-50% after its round): held where it is, under the 50% goal
-    assert len(covered) / len(hand) >= coverage, f"{len(covered)}/{len(hand)}"
+    assert len(covered) / len(hand) >= 0.5, f"{len(covered)}/{len(hand)}"
 
 
 # --- The reject classes of the 30-question review (docs/question_sets.md), one hand-checkable sentence each. ---

@@ -745,7 +745,8 @@ def _label_question(unit: Unit, span: Span) -> str | None:
         return None  # "Orlan Bridge: Henrike Dallow-Marsh": the label names a place, not what the value is
     if re.match(r"\s*(?:to|until|till|-|–)\s*\S", unit.text[span.start + len(span.text):]):
         return None  # "Monday to Friday .... 8:00am to 7:00pm": one end of a range is not the answer
-    if any(verb_form(word) in ("VBZ", "VBD") and not can_be("NOUN", word) for word in label.split()[-1:]):
+    if len(label.split()) > 1 and (verb_form(label.split()[-1]) in ("VBZ", "VBD") and (
+            span.kind in (DATE, TIME, YEAR) or not can_be("NOUN", label.split()[-1]))):
         return None  # "Offer closes: 31 October 2025": a clause, not a thing ("What is the offer closes?")
     if label[:1].isdigit() and not unit.group:
         return None  # "25 to 40 kg: £390.00" says which weight, not what is priced: only under a group line
