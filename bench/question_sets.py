@@ -35,7 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CORPORA = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "test")  # folders of assets/eval: documents plus a hand-written keyed set
+# Folders of assets/eval: documents plus a hand-written keyed set.
+CORPORA = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "test")
 GOALS = {"keys found": 0.95, "per document": 2, "out-of-corpus": 0.10, "coverage": 0.50, "seconds per 100": 60.0}
 
 

@@ -42,8 +42,10 @@ _LABELLED_CELLS = re.compile(r"^(?P<label>[^:;|]{1,40}); (?P<cells>(?:[^:;|]{1,4
 
 _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 #: A date, with its weekday when it has one ("Saturday 13 December 2025" is one fact, not a day and a date).
-_DATE = re.compile(rf"\b(?:(?:{_WEEKDAYS}),?\s+)?(?:\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+\d{{4}})\b")
-_TIME = re.compile(r"\b(?:(?:1[0-2]|0?[1-9])(?:[.:][0-5]\d)?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|(?:[01]?\d|2[0-3]):[0-5]\d\b)")
+_DATE = re.compile(rf"\b(?:(?:{_WEEKDAYS}),?\s+)?(?:\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:{MONTHS})\s+"
+                   rf"\d{{4}})\b")
+_TIME = re.compile(r"\b(?:(?:1[0-2]|0?[1-9])(?:[.:][0-5]\d)?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)"  # "8pm", "10.30 am"
+                   r"|(?:[01]?\d|2[0-3]):[0-5]\d\b)")
 #: An amount in pence ("25p", "14.2p per kWh"): money, though no currency sign stands before it.
 _PENCE = re.compile(r"(?<![\w.,£€$])(?P<value>\d+(?:\.\d+)?)p(?!\w)")
 #: What a rate is per, after an amount: "£265 per metre", "£0.62 per gross tonne", "£22.60 a week" (not "per cent").

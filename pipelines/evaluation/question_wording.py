@@ -36,7 +36,6 @@ from pipelines.evaluation.question_facts import (
     TIME,
     YEAR,
     Span,
-    TITLE,
     Unit,
     bare_name,
     can_be,
@@ -679,7 +678,7 @@ def _role_question(unit: Unit, span: Span) -> str | None:
     match = re.search(r"(?:^|[,;]\s|\band\s)(?:The|the)\s+(?P<role>(?:[\w’'-]+\s){0,6}?[\w’'-]+)\s+"
                       r"(?P<verb>is|was|has been)\s+(?:now\s+|currently\s+)?$", before)
     apposition = re.search(r"\b(?:the|its|their|our|your)\s+(?P<role>(?:[\w’'-]+\s){0,3}?[\w’'-]+),\s+"
-                           rf"(?:currently\s+|now\s+)?(?:{TITLE.pattern})?$", before)
+                           r"(?:currently\s+|now\s+)?$", before)  # a title after the comma: a restatement drops it
     after = unit.text[span.start + len(span.text):]
     # "Teodora Vance-Ellery, Head of Scheme Operations, ...": the post after the name
     post = re.match(r",\s+(?:(?:the|our)\s+(?P<lower>(?:[a-z][\w-]*\s){0,3}[a-z][\w-]*)|(?P<upper>[A-Z][\w-]*"
@@ -705,7 +704,7 @@ def _role_question(unit: Unit, span: Span) -> str | None:
         return _tidy(f"Who is the {apposition.group('role')}")
     role = post and (post.group("lower") or post.group("upper"))
     if role and any(word.lower() in _ROLE_WORDS for word in (role.split()[0], role.split()[-1])) and \
-            not role.split()[-1] in ("of", "and", "for", "the"):
+            role.split()[-1] not in ("of", "and", "for", "the"):
         return _tidy(f"Who is the {role}")
     return None
 
@@ -745,9 +744,12 @@ def _label_question(unit: Unit, span: Span) -> str | None:
         return None  # "Orlan Bridge: Henrike Dallow-Marsh": the label names a place, not what the value is
     if re.match(r"\s*(?:to|until|till|-|–)\s*\S", unit.text[span.start + len(span.text):]):
         return None  # "Monday to Friday .... 8:00am to 7:00pm": one end of a range is not the answer
-    if len(label.split()) > 1 and (verb_form(label.split()[-1]) in ("VBZ", "VBD") and (
-            span.kind in (DATE, TIME, YEAR) or not can_be("NOUN", label.split()[-1]))):
-        return None  # "Offer closes: 31 October 2025": a clause, not a thing ("What is the offer closes?")
+    *thing, last = label.split()
+    if thing and verb_form(last) in ("VBZ", "VBD") and (span.kind in (DATE, TIME, YEAR) or not can_be("NOUN", last)):
+        # "Offer closes: 31 October 2025": a clause, not a thing ("What is the offer closes?")
+        if span.kind in (DATE, TIME) and verb_form(last) == "VBZ" and is_noun(thing[-1].lower()):
+            return _tidy(f"When does the {' '.join(thing).lower()} {lemma(last)}")
+        return None
     if label[:1].isdigit() and not unit.group:
         return None  # "25 to 40 kg: £390.00" says which weight, not what is priced: only under a group line
     label = label[0].lower() + label[1:] if not label[:2].isupper() else label
