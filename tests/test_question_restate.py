@@ -30,7 +30,7 @@ from tests.test_question_generation import questions_of  # one document's kept q
     ("The observatory has been led by astronomer Ilse Varga since 2017.", "Ilse Varga",
      "By whom has the observatory been led?"),
     ("The observatory is run by its medical director, Dr. Orla Quennell, a haematologist who joined in 2009.",
-     "Orla Quennell", "Who is the medical director?"),
+     "Orla Quennell", "By whom is the observatory run?"),
     # "<name> of <place>" after a role is the person; the "of" phrase says where they are from.
     ("For 2024 the observatory was chaired by councillor Maren Okafor of Amberley Cross.", "Maren Okafor",
      "By whom was the observatory chaired for 2024?"),

@@ -87,3 +87,22 @@ def test_one_question_worded_two_ways_with_two_answers_is_dropped():
             "Berths are let by length, with a minimum charge of 7 metres.\n")
     worded = questions_of(text)
     assert "£180 per call" not in worded and "7 metres" not in worded, worded
+
+
+def test_review_rejects_are_not_asked_and_a_year_column_is():
+    """What a review of 30 added questions rejected: a bare "fee" ("How much is the fee?" of a page of fees), one
+    end of a time range in a cell, a column named by a band of days; a year's column now reads as a year."""
+    text = ("# Entries\n\nAn entry may be transferred for a fee of £10.\n\n"
+            "| Day | Summer (1 April to 30 September) | Opening hours |\n|---|---|---|\n"
+            "| Monday | 10:00 to 21:00 | 10:30 to 16:00 |\n| Tuesday | 11:00 to 20:00 | 11:30 to 15:00 |\n\n"
+            "| Class | 1 to 3 days | Weekly |\n|---|---|---|\n"
+            "| Small van | £49 | £280 |\n| Large van | £62 | £335 |\n\n"
+            "| Item | 2024 | 2023 |\n|---|---|---|\n| Contributions from members | 4,812,000 | 4,655,000 |\n"
+            "| Grants | 120,000 | 95,000 |\n")
+    items = generate_question_set([SourceDocument("entries.md", text)], count=80, out_of_corpus=0).items
+    asked = {item["question"]: item["key"] for item in items}
+    assert "How much is the fee?" not in asked, asked
+    assert not any(q.startswith("What summer") or "1 to 3 days" in q for q in asked), asked
+    assert not any(str(key).startswith(("10:", "11:")) for key in asked.values()), asked
+    assert asked.get("What figure is listed for Contributions from members for 2024?") in (
+        "4,812,000", ["4,812,000", "4812000"]), asked

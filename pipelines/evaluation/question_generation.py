@@ -250,6 +250,9 @@ def _cell_span(value: str) -> Span | None:
     """The fact a cell holds: the whole cell, or a span that starts it (a longer note's number is not its fact); a
     short lower-case value is a category the table lists ("diesel", "step-free")."""
     spans = fact_spans(value)
+    if len(spans) >= 2 and re.fullmatch(r"\s*(?:to|until|-|–)\s*", value[spans[0].start + len(spans[0].text):
+                                                                        spans[1].start]):
+        return None  # "10:30 to 20:00": one end of a range is not the cell's fact
     if spans and spans[0].start == 0 and len(value.split()) <= 5:
         return spans[0]
     titled = TITLE.match(value)

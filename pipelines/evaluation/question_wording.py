@@ -860,7 +860,8 @@ _MEASURE_OBJECT = re.compile(r"(?:^|[\s(])(?:(?P<det>a|an|the|A|An|The)|(?P<owne
                              r"at most|about|around)\s+)?$")
 #: Measure nouns too general to ask about alone ("How much is the charge?" of a page of charges).
 _GENERAL_MEASURES = frozenset(["sum", "total", "charge", "minimum", "maximum", "amount", "rate", "range", "period",
-                               "term", "limit", "share", "increase", "reduction", "rise", "growth", "balance"])
+                               "term", "limit", "share", "increase", "reduction", "rise", "growth", "balance", "fee",
+                               "cost", "price", "discount", "budget", "deposit", "fine"])
 
 
 _AMOUNT_FOR = r"[€$£]?\d[\d,.]*(?:\s?[a-z%]+)?\s+for\s+[^,;]+?"
@@ -1157,8 +1158,10 @@ def cell_question(entity: str, header: str, span: Span) -> str | None:
     """A question about one table cell: "What builder is listed for Orla?", "How many seats does Skylark have?",
     "In what year was Orla built?"."""
     name, unit = _singular_header(header)
-    if not name or not entity:
-        return None
+    if re.fullmatch(r"(?:1[6-9]|20)\d\d(?:[/-]\d{2,4})?", header.strip()) and entity and span.kind == NUMBER:
+        return _tidy(f"What figure is listed for {entity} for {header.strip()}")  # a year's column ("2024")
+    if not name[:1].isalpha() or not entity or re.search(r"\d", unit):
+        return None  # "1 to 3 days", "Summer (1 April to 30 September)": a band or a season, not a thing's name
     timed = re.fullmatch(r"(?P<place>.+?)\s+(?P<way>arr|dep|arrival|departure)\.?", header.strip(), re.IGNORECASE)
     if timed and span.kind == TIME:  # "Skarnholt Summit arr." -> "What arrival time at Skarnholt Summit ...?"
         way = "arrival" if timed.group("way").lower().startswith("arr") else "departure"
@@ -1198,7 +1201,7 @@ def superlative_question(kind: str, attribute: str, highest: bool) -> str | None
     and whose ``attribute`` column holds numbers; None when either header cannot be worded so."""
     kind_name, _ = _singular_header(kind)
     name, _ = _singular_header(attribute)
-    if not re.fullmatch(r"[A-Za-z][\w’'-]*(?: [a-z][\w’'-]*){0,2}", kind_name) or not name or \
+    if not re.fullmatch(r"[A-Za-z][\w’'-]*(?: [a-z][\w’'-]*){0,2}", kind_name) or not name[:1].isalpha() or \
             kind_name.lower() in ("no", "item", "name", "row") or not is_noun(kind_name.split()[-1].lower()):
         return None
     kind_name = kind_name.lower() if not kind_name[:2].isupper() else kind_name
