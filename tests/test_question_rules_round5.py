@@ -19,9 +19,12 @@ from tests.test_question_generation import questions_of  # one document's kept q
      "How much is the young driver surcharge?"),
     ("Any trader who leaves waste on the market area will be charged a clearance fee of £40.", "£40",
      "How much is the clearance fee?"),
-    # A general measure ("increase") only with the phrase that says of what.
-    ("For 2025/26 the Board agreed an increase of 2.7 per cent on net rents, below the cap.", "2.7 per cent",
+    # A general measure ("increase") only with the phrase that says of what; where the clause gives no question
+    # (a pronoun subject here): a clause question says more ("What increase did the Board agree?").
+    ("For 2025/26 it agreed an increase of 2.7 per cent on net rents, below the cap.", "2.7 per cent",
      "What percentage is the increase on net rents?"),
+    ("For 2025/26 the Board agreed an increase of 2.7 per cent on net rents, below the cap.", "2.7 per cent",
+     "What increase did the Board agree?"),
     # Amounts of one thing for different cases are asked with their case.
     ("The lost bicycle charge is £450 for a classic bicycle and £1,200 for an e-bike.", "£1,200",
      "How much is the lost bicycle charge for an e-bike?"),

@@ -1119,8 +1119,7 @@ def word_question(unit: Unit, span: Span, salient: frozenset[str] = frozenset())
 
 def _word_as_written(unit: Unit, span: Span, salient: frozenset[str]) -> tuple[str, int] | Refused | None:
     for rule in (_label_question, _appositive_question, _role_question, _subject_name_question, _age_question,
-                 _reference_question, _amount_question, _amount_for_question, _measure_subject_question,
-                 _measure_object_question):
+                 _reference_question, _amount_question, _amount_for_question, _measure_subject_question):
         question = rule(unit, span)
         if isinstance(question, Refused):
             return question
@@ -1138,7 +1137,10 @@ def _word_as_written(unit: Unit, span: Span, salient: frozenset[str]) -> tuple[s
     if question is None and (mandated := _mandate(unit, span)) is not None:
         question = _clause_question(*mandated, salient)
     if question is None or isinstance(question, Refused):
-        return question
+        # The measure the amount is "of" names it, where the clause gives no question: "Drivers aged 23 or 24 pay a
+        # young driver surcharge of £15 per day." (a clause question, where there is one, says more)
+        measure = _measure_object_question(unit, span)
+        return (measure, 0) if measure else question
     if len(question.split()) < 4 or (re.search(r"\b(?:the|a|an|of|and|or|its|their|his|her|our|your)\?$", question)
                                      and not re.search(r"\b(?:consist|made up|composed) of\?$", question)):
         return Refused("question is cut short")
