@@ -135,7 +135,7 @@ class HtmlReader:
         for line_break in soup.find_all("br"):
             _swap(line_break, "\n")
         for level in range(1, 7):
-            for heading in soup.find_all(f"h{level}"):
+            for heading in reversed(soup.find_all(f"h{level}")):  # innermost first: nested ones are text by then
                 _swap(heading, f"\n\n{'#' * level} {inline_text(heading)}\n\n")
         for item in reversed(soup.find_all("li")):  # innermost first: nested lists read as flat items
             _swap(item, f"\n- {inline_text(item)}\n")
