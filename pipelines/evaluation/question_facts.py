@@ -89,14 +89,13 @@ _STOP_NAMES = frozenset(
      "His", "Her", "Their", "Its", "There", "Here", "Since", "Under", "Over", "Between", "Because", "Although",
      "While", "Where", "Who", "What", "Which", "No", "Not", "One", "Any", "Some", "Many", "Most", "Only", "Also",
      "Then", "Today", "Currently", "Until", "Unlike", "As", "By", "With", "Without"])
-#: Words that stand before a person's name without being part of it ("Dr.", "Councillor Maureen Oyelaran").
 #: Capitalised words of a post that stand before a person's name ("Head Keeper Rosalind Tarrant-Briggs").
 _ROLE_NAMES = frozenset(["head", "keeper", "chief", "director", "manager", "officer", "chair", "secretary",
                          "treasurer", "warden", "coordinator", "curator", "conductor", "captain", "inspector",
                          "superintendent", "principal", "headteacher", "registrar", "clerk", "steward", "senior",
-                         "deputy", "assistant", "engineer", "master",
-                         "harbourmaster", "ranger", "matron", "vicar", "reverend", "rev", "coach", "president",
-                         "vice-president", "vice-chair"])
+                         "deputy", "assistant", "engineer", "master", "harbourmaster", "ranger", "matron", "vicar",
+                         "reverend", "rev", "coach", "president", "vice-president", "vice-chair"])
+#: Words that stand before a person's name without being part of it ("Dr.", "Councillor Maureen Oyelaran").
 _TITLE_NAMES = ("Dr", "Prof", "Professor", "Mr", "Mrs", "Ms", "Miss", "Councillor", "Councilor", "Doctor", "Dame",
                 "Sir", "Captain", "Alderman")
 TITLE = re.compile(rf"(?:{'|'.join(_TITLE_NAMES)})\.?\s+")

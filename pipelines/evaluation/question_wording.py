@@ -909,11 +909,9 @@ def _measure_object_question(unit: Unit, span: Span) -> str | None:
     if match.group("det") and match.group("det").lower() == "the" and match.start() == 0 and \
             re.match(r"\s+(?:is|are|was|were)\b", unit.text[span.start + len(span.text):]):
         return None  # "The fee of £5 is ...": the subject rule's
-    owner = f"{match.group('owner')} " if match.group("owner") else ""
-    asked = "How much" if span_unit_kind(span) == "currency" else "What percentage" if \
-        span_unit_kind(span) == "percent" else "What"
-    return _tidy(f"{asked} is the {owner.removeprefix('the ')}{' '.join(words)}" if owner else
-                 f"{asked} is the {' '.join(words)}")
+    owner = f"{match.group('owner').removeprefix('the ')} " if match.group("owner") else ""  # "the bridge's"
+    asked = {"currency": "How much", "percent": "What percentage"}.get(span_unit_kind(span), "What")
+    return _tidy(f"{asked} is the {owner}{' '.join(words)}")
 
 
 def _age_question(unit: Unit, span: Span) -> str | None:
