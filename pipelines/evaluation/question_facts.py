@@ -31,8 +31,10 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+(?P<text>.+)$")
 _EMPHASIS = re.compile(r"\*\*|__")
 #: An indented "Label: value" line of a plain-text list (no bullet): its own unit, not part of a paragraph.
 _INDENTED_LABEL = re.compile(r"^[A-Z][\w ’'()/,-]{1,50}:\s+\S.{0,80}$")
-#: A price-list line with dot leaders ("Annual booster ......... £62.00"): a label and its value, one fact each.
-_DOT_LEADER = re.compile(r"^\S.*?\S\s*\.{4,}\s*\S")
+#: The dot leaders of a price-list line ("Annual booster ......... £62.00"): a label and its value, one fact each
+#: (the wording's label rule splits the line at them).
+DOT_LEADER = r"\s*\.{4,}\s*"
+_DOT_LEADER_LINE = re.compile(rf"^\S.*?\S{DOT_LEADER}\S")
 _MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}")
 _NAMED_CELLS = re.compile(r"^(?:[^:;|]{1,40}: [^;|]+; )+[^:;|]{1,40}: [^;|]+\.?$")
 #: A row of a table whose first column holds row labels under an empty corner cell (an HTML table read as
@@ -256,7 +258,7 @@ def text_units(text: str) -> list[Unit]:
         if item := _LIST_ITEM.match(line):
             flush()
             units.append(Unit(item.group("text").strip(), "item", heading))
-        elif (indent and _INDENTED_LABEL.match(line)) or _DOT_LEADER.match(line):
+        elif (indent and _INDENTED_LABEL.match(line)) or _DOT_LEADER_LINE.match(line):
             flush()  # "  Fridge or freezer (each): £28.00": a plain-text list line with no bullet, one fact each
             units.append(Unit(line, "item", heading, group=group[1] if group[0] < indent else ""))
         elif _NAMED_CELLS.match(line):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from pipelines.evaluation.question_facts import NAME, TITLE, Span, Unit, fact_spans, is_noun
 
@@ -49,8 +50,7 @@ def _moved(unit: Unit, span: Span, text: str, start: int) -> tuple[Unit, Span] |
     """The unit with new text and the span at ``start`` in it (None if the span's words are not there)."""
     if text[start:start + len(span.text)] != span.text:
         return None
-    return (Unit(text, unit.kind, unit.heading, unit.cells, unit.previous),
-            Span(span.text, span.kind, start, span.unit, span.value))
+    return replace(unit, text=text), replace(span, start=start)
 
 
 def _spliced(unit: Unit, span: Span, head: str, rest_start: int) -> tuple[Unit, Span] | None:

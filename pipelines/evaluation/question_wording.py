@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pipelines.evaluation.question_facts import (
     CODE,
     DATE,
+    DOT_LEADER,
     NAME,
     NUMBER,
     TIME,
@@ -76,7 +77,7 @@ _ROLE_WORDS = ("officer", "foreman", "manager", "chair", "head", "director", "su
                "master", "keeper", "controller", "founder", "treasurer", "leader", "chief", "coordinator", "warden",
                "stationmaster", "mayor", "owner", "clerk", "editor", "conductor", "holder", "chairman", "chairwoman",
                "head", "principal", "partner", "architect", "designer", "builder")
-_LABEL_LINE = re.compile(r"^(?P<label>[A-Z0-9][\w ’'()/,-]{0,58}?)(?::\s+|\s*\.{4,}\s*)(?P<value>\S.*)$")
+_LABEL_LINE = re.compile(rf"^(?P<label>[A-Z0-9][\w ’'()/,-]{{0,58}}?)(?::\s+|{DOT_LEADER})(?P<value>\S.*)$")
 #: Words that open a fronted phrase, never a subject ("Outside the peaks the interval is 20 minutes").
 _PHRASE_OPENERS = (_PREPOSITIONS - {"every"}) | frozenset([
     "outside", "inside", "near", "along", "across", "through", "throughout", "with", "without", "beside", "behind",
@@ -759,11 +760,11 @@ def _label_question(unit: Unit, span: Span) -> str | None:
     if kind in ("currency", "percent") and head not in _MEASURE_NOUNS:
         # "Fridge or freezer (each): £28.00" names what is priced, not the price: asked as a listed value, under
         # its group where an indented list has one ("Annual booster" under "Dogs" and again under "Cats").
-        under = f" under {unit.group}" if unit.group else ""
         asked = "How much" if kind == "currency" else "What percentage"
-        question = _tidy(f"{asked} is listed for {label}{under}")
         if unit.group and re.match(r"(?:\d|(?:under|over|up to|from|above|below)\b)", label):
             return _tidy(f"{asked} is listed for {unit.group}: {label}")  # a band of the group ("25 to 40 kg")
+        under = f" under {unit.group}" if unit.group else ""
+        question = _tidy(f"{asked} is listed for {label}{under}")
         if quoted_run(question, unit.text) >= QUOTE_LIMIT:  # "standard pitch (3 m by 3 m)": its note can go
             question = _tidy(f"{asked} is listed for {bare_name(label)}{under}")
         return question
