@@ -1,8 +1,9 @@
 """Integration: continuous batching on the real offline model with the shipped adapter.
 
 Requests that arrive while others decode join the running batch, ended and cancelled rows leave it, each row
-keeps its adapter, stop rule and copy rule, and every greedy answer is the one the row gives decoded alone with
-batching off (the session backend has no batcher: ``backend.stream`` is that path)."""
+keeps its adapter, stop rule and copy rule, and every answer is greedy on its own adapter, as the row decoded
+alone with batching off is (the session backend has no batcher: ``backend.stream`` is that path); a ruled row's
+answer is that row's, word for word (tests/greedy.py says why a free row's may part at a near tie)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pipelines.generation.decode_batch import DecodeBatch
 from pipelines.generation.models import FINETUNED_ADAPTER
 from pipelines.generation.prompts import plain_messages
 from pipelines.generation.requests import GenerationRequest
+from tests.greedy import NOISE, transformers_gaps
 from tests.test_models import _generate
 
 pytestmark = pytest.mark.timeout(600)
@@ -67,8 +69,17 @@ def test_requests_joining_mid_decode_answer_as_each_alone_with_their_own_adapter
 
     assert batcher.largest_batch >= 3, "the later requests never shared a decode step with the first"
     for i, requests in enumerate((first, second, third)):
-        alone = [_generate(backend, [request], tokens[i])[0] for request in requests]
-        assert [answers[i][row] for row in range(len(requests))] == alone  # greedy: whole answers, on vs off
+        for row, request in enumerate(requests):
+            (alone,) = _generate(backend, [request], tokens[i])
+            if request.copy_from:  # a ruled row picks among the tokens its rule allows: whole answers, on vs off
+                assert answers[i][row] == alone
+                continue
+            # Greedy on its own adapter, as the row decoded alone is: a batch of another shape may round a near tie
+            # the other way (seen on AVX-512: " lasts" vs " is", 0.02 apart), a mixed-up row lands far below.
+            other = None if request.adapter else FINETUNED_ADAPTER
+            for answer in (answers[i][row], alone):
+                assert max(transformers_gaps(backend, request.messages, answer, request.adapter)) < NOISE, answer
+                assert max(transformers_gaps(backend, request.messages, answer, other)) > 2 * NOISE, answer
     assert answers[0][0] != answers[0][1]  # base and adapter rows of one request kept their own adapters
     allowed = set(re.findall(r"\w+", (PASSAGE + " How long is the warranty?").lower()))
     assert set(re.findall(r"\w+", answers[2][0].lower())) <= allowed  # the copy rule held in the shared batch

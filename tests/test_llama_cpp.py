@@ -29,6 +29,7 @@ from pipelines.generation.models import ModelLoadError
 from pipelines.generation.requests import GenerationRequest
 from pipelines.knowledge.retrieval import HybridRetriever
 from pipelines.runtime import choose_engine
+from tests.greedy import NOISE, llama_cpp_gaps
 
 ADAPTER = Path(__file__).resolve().parent.parent / "assets" / "adapters" / "lumenhollow-qlora"
 QUESTIONS = ["Who founded Lumenhollow Instruments?", "How long does the Tessel T4's battery last?"]
@@ -99,19 +100,8 @@ def reference(llama):
 
 def greedy_gaps(llama, reference, request: GenerationRequest, answer: str, adapter: str | None) -> list[float]:
     """Per answer token: how far its logit is below the best token's, in llama.cpp's own evaluation of the
-    prompt and answer with ``adapter`` (0 everywhere for a greedy answer, up to float noise)."""
-    prompt = llama.tokenizer(llama.render_prompt(request.messages), add_special_tokens=False).input_ids
-    tokens = llama.tokenizer(answer, add_special_tokens=False).input_ids
-    context = reference[adapter]
-    context.reset()
-    context.eval(prompt + tokens)
-    scores = context.scores[len(prompt) - 1: len(prompt) - 1 + len(tokens)]
-    return [float(row.max() - row[token]) for row, token in zip(scores, tokens, strict=True)]
-
-
-#: Measured: greedy answers sit within 0.15 of the best logit under their own adapter (batches of different
-#: shapes round differently in llama.cpp), and 4 to 18 below it somewhere under the other adapter.
-NOISE = 0.5
+    prompt and answer with ``adapter`` (0 everywhere for a greedy answer, up to float noise: tests/greedy.py)."""
+    return llama_cpp_gaps(reference[adapter], llama.tokenizer, llama.render_prompt(request.messages), answer)
 
 
 def test_greedy_rows_pick_the_best_token_of_llama_cpps_own_logits(llama, reference):

@@ -18,6 +18,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from tests.conftest import SHARED_APP_PASSWORD, RunningApp, ask_in_the_ui
+from tests.greedy import NOISE, llama_cpp_gaps, transformers_gaps
 
 VOTE_ENDPOINTS = ("/vote_left", "/vote_right", "/vote_tie", "/vote_both_bad")
 
@@ -60,7 +61,8 @@ def test_questions_asked_at_once_decode_together_and_answer_as_each_asked_alone(
     def answers(question: str) -> dict[str, str]:
         result = Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")
         assert all(not a["error"] for a in result["answers"].values()), result["answers"]
-        return {name: a["answer"] for name, a in result["answers"].items()}
+        words = " ".join([question, *(passage["text"] for passage in result["contexts"])])
+        return {**{name: a["answer"] for name, a in result["answers"].items()}, "allowed": words}
 
     def shared_steps() -> int:
         """Decode steps so far that held rows of more than one question (the app's lifetime count)."""
@@ -72,19 +74,65 @@ def test_questions_asked_at_once_decode_together_and_answer_as_each_asked_alone(
     before = shared_steps()  # the app is shared: count this test's steps, not what earlier tests pushed up
     with ThreadPoolExecutor(max_workers=len(questions)) as pool:
         together = list(pool.map(answers, questions))
-    engine = json.load(urllib.request.urlopen(f"{fast_app.url}/healthz", timeout=10))["engine"]
-    if engine == "transformers":  # equal token for token in any batch
-        assert together == alone
-    else:  # llama.cpp's kernels round differently per batch size: a near-tied greedy token may flip, late in an
-        # answer (README, "Two engines"; tests/test_llama_cpp.py checks each token against llama.cpp's logits)
-        # A row mixed up with another session's would differ from its first word; a near tie flips one token of
-        # some answers (measured: "1. 1." alone, "1. Adds tide compensation..." batched), never most of them.
-        pairs = [(batched[name], single[name]) for batched, single in zip(together, alone, strict=True)
-                 for name in single]
-        assert all(b.split()[:1] == s.split()[:1] for b, s in pairs), pairs
-        assert sum(b == s for b, s in pairs) * 2 >= len(pairs), pairs
     assert all(a["rag"] and a["finetuned"] for a in alone)
     assert shared_steps() > before  # some decode step of this test held rows of more than one question
+    # A batch of another shape rounds differently (llama.cpp's kernels per batch size; on AVX-512 the transformers
+    # engine too), so a near-tied greedy token may flip, even the first ("Lumenhollow" vs "Ilse" seen here), and
+    # the answers part ways from there. A row mixed up with another session's does more than that: it is not
+    # greedy on its own prompt and adapter, or it breaks its copy rule, and it would part ways in every answer.
+    engine = json.load(urllib.request.urlopen(f"{fast_app.url}/healthz", timeout=10))["engine"]
+    parted = {name: [(q, b[name], s[name]) for q, b, s in zip(questions, together, alone, strict=True)
+                     if b[name] != s[name]] for name in ("rag", "finetuned")}
+    assert all(len(rows) * 2 <= len(questions) for rows in parted.values()), parted
+    for question, batched, single in parted["finetuned"]:  # each greedy on the adapter, as tests/greedy.py checks
+        for answer in (batched, single):
+            assert max(finetuned_gaps(engine, question, answer)) < NOISE, (question, answer)
+    for question, batched, _single in parted["rag"]:  # its copy rule: only the question's and its passages' words
+        allowed = next(a["allowed"] for q, a in zip(questions, together, strict=True) if q == question)
+        assert set(re.findall(r"\w+", batched.lower())) <= set(re.findall(r"\w+", allowed.lower())), batched
+
+
+def test_the_greedy_check_tells_an_answer_on_its_adapter_from_another_questions(fast_app):
+    """What the check above relies on, on the app's engine: the app's own fine-tuned answer lies within
+    :data:`NOISE` of the best token everywhere; another question's answer far below it somewhere."""
+    def finetuned(question: str) -> str:
+        return Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")[
+            "answers"]["finetuned"]["answer"]
+
+    engine = json.load(urllib.request.urlopen(f"{fast_app.url}/healthz", timeout=10))["engine"]
+    founder, weight = finetuned("Who founded Lumenhollow?"), finetuned("How much does a Tessel weigh?")
+    assert founder != weight
+    assert max(finetuned_gaps(engine, "Who founded Lumenhollow?", founder)) < NOISE, founder
+    assert max(finetuned_gaps(engine, "Who founded Lumenhollow?", weight)) > 2 * NOISE, weight
+
+
+def finetuned_gaps(engine: str, question: str, answer: str) -> list[float]:
+    """How far each token of the fine-tuned column's ``answer`` lies below the best token, evaluated in this
+    process on the app's engine with the shipped adapter (tests/greedy.py)."""
+    from pipelines.common.settings import Settings
+    from pipelines.generation.llama_cpp_backend import LlamaCppBackend, engine_threads
+    from pipelines.generation.models import FINETUNED_ADAPTER, ModelBackend
+    from pipelines.generation.prompts import plain_messages
+
+    settings = Settings(engine=engine)
+    backend = (ModelBackend if engine == "transformers" else LlamaCppBackend).load(settings)
+    try:
+        backend.load_adapter(settings.adapter_path)
+        messages = plain_messages(question, [])
+        if engine == "transformers":
+            return transformers_gaps(backend, messages, answer, FINETUNED_ADAPTER)
+        from llama_cpp import Llama
+
+        threads = engine_threads()
+        context = Llama(model_path=str(backend.llama.gguf_file), n_ctx=1024, logits_all=True, verbose=False,
+                        lora_path=str(backend.adapter_files[FINETUNED_ADAPTER]), n_threads=threads,
+                        n_threads_batch=threads)
+        try:
+            return llama_cpp_gaps(context, backend.tokenizer, backend.render_prompt(messages), answer)
+        finally:
+            context.close()
+    finally:
+        getattr(backend, "close", lambda: None)()
 
 
 def test_vote_before_any_question_is_refused_clearly(fast_app):
