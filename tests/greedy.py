@@ -55,3 +55,13 @@ def llama_cpp_gaps(context, tokenizer, prompt_text: str, answer: str) -> list[fl
     context.reset()
     context.eval(prompt + tokens)
     return gaps_of(context.scores[len(prompt) - 1: len(prompt) - 1 + len(tokens)], tokens)
+
+
+def assert_greedy_on_its_adapter(backend, request, *answers: str) -> None:
+    """Each of ``answers`` (a row decoded in a batch, the row decoded alone) is greedy on ``request``'s own
+    adapter within :data:`NOISE`, and not on the other one (base <-> fine-tuned): equal answers pass at once only
+    when they are also greedy, so a batch that rounds a near tie the other way passes, a mixed-up row fails."""
+    other = None if request.adapter else "finetuned"
+    for answer in answers:
+        assert max(transformers_gaps(backend, request.messages, answer, request.adapter)) < NOISE, answer
+        assert max(transformers_gaps(backend, request.messages, answer, other)) > 2 * NOISE, answer
