@@ -3,7 +3,7 @@
     python bench/run_all.py [--full] [--only side_by_side votes ...]
 
 Each script measures its ratio in one run against its own baseline on the same data; this only
-collects the lines they print ("label : ratio (goal ...)") into a Markdown table for the README.
+collects the lines they print ("label : ratio (goal ...)") into a Markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations

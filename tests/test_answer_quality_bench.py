@@ -49,8 +49,8 @@ def _context(*chunks: tuple[str, int], in_prompt: tuple[int, ...] | None = None)
 
 
 def test_out_of_corpus_answers_are_counted_apart_from_accuracy():
-    """Key-fact accuracy, F1 and the hits stay over answerable questions (README numbers stay comparable); an
-    out-of-corpus answer counts only as abstained or made up (an empty one in neither)."""
+    """Key-fact accuracy, F1 and the hits stay over answerable questions (docs/evaluation.md's numbers stay comparable);
+    an out-of-corpus answer counts only as abstained or made up (an empty one in neither)."""
     from bench.answer_quality import ColumnTally, count_share, set_label, table_rows, tally_answer
 
     weigh = QuestionItem("How heavy is the T4?", "It weighs 380 grams.", ("380 grams",), "t4.md", "test", "q05")

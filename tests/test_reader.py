@@ -69,8 +69,8 @@ def test_rag_states_the_key_when_its_passage_is_in_the_prompt(batched_backend, t
     with ThreadPoolExecutor(max_workers=len(items)) as pool:
         answered = list(pool.map(ask, items))
     right = {name: sum(found[name] for found in answered) for name in ("rag", "base")}
-    # Measured with the defaults: 6 of 12 (the README's answer-quality table has the retrieval path). The base
-    # model cannot know these invented facts; reading the passage is what makes the RAG column right.
+    # Measured with the defaults: 6 of 12 (docs/evaluation.md's answer-quality table has the retrieval path).
+    # The base model cannot know these invented facts; reading the passage is what makes the RAG column right.
     assert right["rag"] >= 0.4 * len(items), right
     assert right["base"] <= 0.1 * len(items), right
 

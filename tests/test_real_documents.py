@@ -67,7 +67,7 @@ SELECTION: dict[str, tuple[str, ...]] = {
 }
 COLLECTION = "RealDocs"
 TOP_K = 3
-# What the README reports for this selection: the one file refused, files and chunks ingested, documents asked,
+# What docs/testing.md reports for this selection: the one file refused, files and chunks ingested, documents asked,
 # and how many of them find the quoted sentence's chunk at rank 1 (measured 2026-12-06: 13; the other two,
 # nodejs's string_decoder page and the shared-mime-info PDF, get a neighbouring chunk of their document first and
 # theirs second or third). A change in the readers, the chunker or the retrieval shows up here.

@@ -2,7 +2,7 @@
 
 The RAG reader's choices (prompt form, how many passages, trimming) are a :class:`ReaderOptions`, picked
 by key-fact accuracy on the dev set with ``bench/answer_quality.py`` (never on the test set); the
-numbers are in the README. Passages keep the rank ``[n]`` the context panel shows, so a citation in
+numbers are in docs/evaluation.md. Passages keep the rank ``[n]`` the context panel shows, so a citation in
 the answer points at the panel.
 
 Example::
