@@ -170,12 +170,18 @@ SHARED_APP_PASSWORD = "letmein"
 
 @pytest.fixture(scope="session")
 def shared_app(tmp_path_factory):
-    """One unmodified app for every test that only talks to it (the API and reliability tests): an app start is
-    the suite's most expensive set-up. Tests that kill, restart or configure an app start their own."""
+    """One app for the API and reliability tests: an app start is the suite's most expensive set-up. The
+    reliability tests that kill, restart and stop an app take it last (``lifecycle_app``); tests that configure an
+    app otherwise start their own."""
     app = RunningApp(tmp_path_factory.mktemp("shared-app"), ARENA_MAX_NEW_TOKENS="8", ARENA_VOTES_PER_MINUTE="100",
                      ARENA_ADMIN_PASSWORD=SHARED_APP_PASSWORD)
     yield app.start()
     app.stop()
+
+
+def running(app: RunningApp) -> RunningApp:
+    """``app``, started again (same data dir and ports) if a test before stopped or killed it."""
+    return app if app.process is not None and app.process.poll() is None else app.start()
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,12 @@ import pytest
 from gradio_client import Client
 
 from tests.conftest import SHARED_APP_PASSWORD as ADMIN
+from tests.conftest import running
 
 
 @pytest.fixture(scope="module")
 def api_app(shared_app):
-    return shared_app
+    return running(shared_app)
 
 
 def test_ask_and_vote_through_gradio_client(api_app):

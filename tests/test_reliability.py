@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.conftest import SHARED_APP_PASSWORD, RunningApp, ask_in_the_ui
+from tests.conftest import SHARED_APP_PASSWORD, RunningApp, ask_in_the_ui, running
 from tests.greedy import NOISE, llama_cpp_gaps, transformers_gaps
 
 VOTE_ENDPOINTS = ("/vote_left", "/vote_right", "/vote_tie", "/vote_both_bad")
@@ -31,7 +31,7 @@ def _vote_id(notice: str) -> int:
 
 @pytest.fixture(scope="module")
 def fast_app(shared_app):
-    return shared_app
+    return running(shared_app)
 
 
 def test_20_concurrent_clients_with_10_votes_each_store_exactly_200(fast_app):
@@ -150,14 +150,36 @@ def test_admin_actions_refuse_without_the_password(fast_app):
     assert sorted(Path(f).name for f in files) == ["agreement.json", "dpo.jsonl", "queue_votes.jsonl", "ratings.jsonl"]
 
 
+@pytest.mark.parametrize("question, expected", [
+    ("x" * 100_000, "100,000 characters long; the limit is"),
+    ("", "Type a question first"),
+    ("\u200b\u200b  \n\t", "Type a question first"),
+])
+def test_refused_prompts_say_why_and_store_nothing(fast_app, question, expected):
+    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
+        before = db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]
+    with pytest.raises(Exception, match=expected):
+        Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")
+    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == before
+
+
+def test_unusual_unicode_is_answered_and_stored_verbatim(fast_app):
+    question = "Wer gründete Lumenhollow? 🔦 مرحبا e\u0301 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \u202etxet\u202c"
+    result = Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")
+    assert result["answers"]["finetuned"]["error"] is None
+    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
+        (stored,) = db.execute("SELECT question FROM exchanges WHERE id = ?", (result["exchange_id"],)).fetchone()
+    assert stored == question
+
+
 @pytest.fixture(scope="module")
-def lifecycle_app(tmp_path_factory):
-    """One app of this module's own for the tests that kill, restart and stop it (an app start is the suite's
-    most expensive set-up). Each test works on a fresh app or on one the test before it left running; the last
-    one stops it."""
-    app = RunningApp(tmp_path_factory.mktemp("lifecycle"), ARENA_MAX_NEW_TOKENS="4", ARENA_VOTES_PER_MINUTE="1000")
-    yield app.start()
-    app.stop()
+def lifecycle_app(shared_app):
+    """The shared app, for the tests that kill, restart and stop it (an app start is the suite's most expensive
+    set-up): they run last on it, after test_api.py and this module's other tests (its file order, one worker: see
+    ``SHARED_APP_FILES``), and a test on the shared app after them would start it again (``running``). Each works
+    on the app the test before it left running; the last one stops it."""
+    return running(shared_app)
 
 
 def test_sigkill_during_voting_loses_no_acknowledged_vote(lifecycle_app, tmp_path):
@@ -166,7 +188,7 @@ def test_sigkill_during_voting_loses_no_acknowledged_vote(lifecycle_app, tmp_pat
     client = Client(app.url, verbose=False)
     note = tmp_path / "kestrel-memo.txt"
     note.write_text("The Kestrel loading dock opens at 06:40 and is run by Odalys Ferreira-Quist.")
-    client.predict("", "LumenhollowDocs", [handle_file(str(note))], 160, 32, api_name="/ingest")
+    client.predict(SHARED_APP_PASSWORD, "LumenhollowDocs", [handle_file(str(note))], 160, 32, api_name="/ingest")
     ask_in_the_ui(client, "What is the Tidemates programme?")
 
     def vote_until_the_app_dies() -> None:
@@ -253,29 +275,6 @@ def _healthy(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
-
-
-@pytest.mark.parametrize("question, expected", [
-    ("x" * 100_000, "100,000 characters long; the limit is"),
-    ("", "Type a question first"),
-    ("\u200b\u200b  \n\t", "Type a question first"),
-])
-def test_refused_prompts_say_why_and_store_nothing(fast_app, question, expected):
-    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
-        before = db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]
-    with pytest.raises(Exception, match=expected):
-        Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")
-    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
-        assert db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == before
-
-
-def test_unusual_unicode_is_answered_and_stored_verbatim(fast_app):
-    question = "Wer gründete Lumenhollow? 🔦 مرحبا e\u0301 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \u202etxet\u202c"
-    result = Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")
-    assert result["answers"]["finetuned"]["error"] is None
-    with sqlite3.connect(fast_app.data_dir / "feedback.sqlite3") as db:
-        (stored,) = db.execute("SELECT question FROM exchanges WHERE id = ?", (result["exchange_id"],)).fetchone()
-    assert stored == question
 
 
 def test_two_replicas_share_one_postgresql_store(tmp_path, postgres_database):
