@@ -273,14 +273,24 @@ HEAVY_PARAMS = frozenset({("target", "postgresql")})
 #: The files whose tests talk to ``shared_app``: the test workers run them as one unit (see below), so the app starts
 #: once in the suite, not once per worker. A file on the shared app missing here fails the collection.
 SHARED_APP_FILES = frozenset({"test_api.py", "test_reliability.py"})
+#: Likewise the files on ``openai_server`` (``transformers serve``: about 8 s of CPU to start, then its model).
+OPENAI_SERVER_FILES = frozenset({"test_judge.py", "test_openai_backend.py", "test_pair_generation.py",
+                                 "test_question_generation_model.py"})
+#: Each session-scoped fixture whose files run as one unit, and the unit's files.
+UNITS = {"shared_app": ("shared-app", SHARED_APP_FILES), "openai_server": ("openai-server", OPENAI_SERVER_FILES)}
+
+
+def unit_of(file_name: str) -> str:
+    """The scheduling unit of a test file: its fixture's unit (``UNITS``), else the file itself."""
+    return next((unit for unit, files in UNITS.values() if file_name in files), file_name)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # ahead of xdist's own choice; a no-op without xdist
 def pytest_xdist_make_scheduler(config, log):
-    """``--dist loadfile`` (scripts/test.sh), with the shared app's files as one unit: a file's tests stay together
-    and in their written order on one worker (a module's tests share its app), and the files on the shared app
-    share a worker. (xdist's ``loadgroup`` marks do not reach its scheduler under pytest 9: its node ids no longer
-    follow the ``_nodeid`` that xdist rewrites.)"""
+    """``--dist loadfile`` (scripts/test.sh), with each of ``UNITS`` as one unit: a file's tests stay together and
+    in their written order on one worker (a module's tests share its app), and the files on the shared app (or on
+    the OpenAI-compatible server) share a worker. (xdist's ``loadgroup`` marks do not reach its scheduler under
+    pytest 9: its node ids no longer follow the ``_nodeid`` that xdist rewrites.)"""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
@@ -290,7 +300,8 @@ def pytest_xdist_make_scheduler(config, log):
     class FilesWithTheSharedAppTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             file = super()._split_scope(nodeid)
-            return "shared-app" if Path(file).name in SHARED_APP_FILES else file
+            unit = unit_of(Path(file).name)
+            return file if unit == Path(file).name else unit
 
     return FilesWithTheSharedAppTogether(config, log)
 
@@ -302,28 +313,25 @@ FILE_DURATIONS = Path(__file__).with_name("file_durations.json")
 
 
 def longest_files_first(items: list) -> None:
-    """Reorder ``items`` in place: files by their recorded seconds, longest first (the shared app's files as one,
-    a file not yet recorded as a middling one); each file's tests keep their written order."""
+    """Reorder ``items`` in place: files by their recorded seconds, longest first (each of ``UNITS`` as one, a file
+    not yet recorded as a middling one); each file's tests keep their written order."""
     recorded = json.loads(FILE_DURATIONS.read_text()) if FILE_DURATIONS.is_file() else {}
     middling = sorted(recorded.values())[len(recorded) // 2] if recorded else 0.0
     unit_seconds: dict[str, float] = defaultdict(float)
     for name in {item.path.name for item in items}:
-        unit_seconds["shared-app" if name in SHARED_APP_FILES else name] += recorded.get(name, middling)
-
-    def unit(item) -> str:
-        return "shared-app" if item.path.name in SHARED_APP_FILES else item.path.name
-
-    items.sort(key=lambda item: (-unit_seconds[unit(item)], unit(item)))
+        unit_seconds[unit_of(name)] += recorded.get(name, middling)
+    items.sort(key=lambda item: (-unit_seconds[unit_of(item.path.name)], unit_of(item.path.name)))
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Hand out files longest first, and mark as ``integration`` every test that needs a heavy fixture, so
     ``-m "not integration"`` runs the fast unit tests alone. Nothing is deselected by default: CI runs everything."""
     longest_files_first(items)
-    on_shared_app = {item.path.name for item in items if "shared_app" in getattr(item, "fixturenames", ())}
-    if on_shared_app - SHARED_APP_FILES:
-        raise pytest.UsageError(f"{sorted(on_shared_app - SHARED_APP_FILES)} use shared_app: add them to "
-                                "SHARED_APP_FILES in tests/conftest.py, so the app starts once")
+    for fixture, (_unit, files) in UNITS.items():
+        users = {item.path.name for item in items if fixture in getattr(item, "fixturenames", ())}
+        if users - files:
+            raise pytest.UsageError(f"{sorted(users - files)} use {fixture}: add them to its files in UNITS in "
+                                    "tests/conftest.py, so it starts once")
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if (HEAVY_FIXTURES.intersection(getattr(item, "fixturenames", ()))
