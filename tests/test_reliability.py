@@ -52,7 +52,7 @@ def test_20_concurrent_clients_with_10_votes_each_store_exactly_200(fast_app):
     assert per_exchange == [(10,)] * 20
 
 
-def test_questions_asked_at_once_decode_together_and_answer_as_each_asked_alone(fast_app):
+def test_questions_asked_at_once_decode_together_and_answer_as_each_asked_alone(fast_app, finetuned_reference):
     """The app batches questions across sessions (on by default): greedy answers must not depend on who else
     was asking at the time."""
     questions = ["Who founded Lumenhollow?", "How long is the warranty on a Tessel sensor?",
@@ -80,59 +80,80 @@ def test_questions_asked_at_once_decode_together_and_answer_as_each_asked_alone(
     # engine too), so a near-tied greedy token may flip, even the first ("Lumenhollow" vs "Ilse" seen here), and
     # the answers part ways from there. A row mixed up with another session's does more than that: it is not
     # greedy on its own prompt and adapter, or it breaks its copy rule, and it would part ways in every answer.
-    engine = json.load(urllib.request.urlopen(f"{fast_app.url}/healthz", timeout=10))["engine"]
     parted = {name: [(q, b[name], s[name]) for q, b, s in zip(questions, together, alone, strict=True)
                      if b[name] != s[name]] for name in ("rag", "finetuned")}
     assert all(len(rows) * 2 <= len(questions) for rows in parted.values()), parted
     for question, batched, single in parted["finetuned"]:  # each greedy on the adapter, as tests/greedy.py checks
         for answer in (batched, single):
-            assert max(finetuned_gaps(engine, question, answer)) < NOISE, (question, answer)
-    for question, batched, _single in parted["rag"]:  # its copy rule: only the question's and its passages' words
-        allowed = next(a["allowed"] for q, a in zip(questions, together, strict=True) if q == question)
-        assert set(re.findall(r"\w+", batched.lower())) <= set(re.findall(r"\w+", allowed.lower())), batched
+            assert max(finetuned_reference.gaps(question, answer)) < NOISE, (question, answer)
+    for question, batched, _single in parted["rag"]:  # its copy rule: tokens of its question and passages only,
+        allowed = next(a["allowed"] for q, a in zip(questions, together, strict=True) if q == question).lower()
+        # so each word is a piece of that text (a list's "1." is a token of "14"; another session's words are not)
+        assert all(word in allowed for word in re.findall(r"\w+", batched.lower())), (batched, allowed)
 
 
-def test_the_greedy_check_tells_an_answer_on_its_adapter_from_another_questions(fast_app):
+def test_the_greedy_check_tells_an_answer_on_its_adapter_from_another_questions(fast_app, finetuned_reference):
     """What the check above relies on, on the app's engine: the app's own fine-tuned answer lies within
     :data:`NOISE` of the best token everywhere; another question's answer far below it somewhere."""
     def finetuned(question: str) -> str:
         return Client(fast_app.url, verbose=False).predict(question=question, api_name="/ask_both")[
             "answers"]["finetuned"]["answer"]
 
-    engine = json.load(urllib.request.urlopen(f"{fast_app.url}/healthz", timeout=10))["engine"]
     founder, weight = finetuned("Who founded Lumenhollow?"), finetuned("How much does a Tessel weigh?")
     assert founder != weight
-    assert max(finetuned_gaps(engine, "Who founded Lumenhollow?", founder)) < NOISE, founder
-    assert max(finetuned_gaps(engine, "Who founded Lumenhollow?", weight)) > 2 * NOISE, weight
+    assert max(finetuned_reference.gaps("Who founded Lumenhollow?", founder)) < NOISE, founder
+    assert max(finetuned_reference.gaps("Who founded Lumenhollow?", weight)) > 2 * NOISE, weight
 
 
-def finetuned_gaps(engine: str, question: str, answer: str) -> list[float]:
-    """How far each token of the fine-tuned column's ``answer`` lies below the best token, evaluated in this
-    process on the app's engine with the shipped adapter (tests/greedy.py)."""
-    from pipelines.common.settings import Settings
-    from pipelines.generation.llama_cpp_backend import LlamaCppBackend, engine_threads
-    from pipelines.generation.models import FINETUNED_ADAPTER, ModelBackend
-    from pipelines.generation.prompts import plain_messages
+class FinetunedReference:
+    """The fine-tuned column's model, in this process: the app's engine with the shipped adapter, loaded on the
+    first question asked of it (most runs of the test above need none), for :func:`tests.greedy` gaps."""
 
-    settings = Settings(engine=engine)
-    backend = (ModelBackend if engine == "transformers" else LlamaCppBackend).load(settings)
-    try:
-        backend.load_adapter(settings.adapter_path)
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.backend = None
+        self.context = None  # llama.cpp: llama-cpp-python's own evaluation, every position's logits
+
+    def gaps(self, question: str, answer: str) -> list[float]:
+        """How far each token of the fine-tuned column's ``answer`` lies below the best token."""
+        from pipelines.generation.models import FINETUNED_ADAPTER
+        from pipelines.generation.prompts import plain_messages
+
+        self._load()
         messages = plain_messages(question, [])
-        if engine == "transformers":
-            return transformers_gaps(backend, messages, answer, FINETUNED_ADAPTER)
-        from llama_cpp import Llama
+        if self.engine == "transformers":
+            return transformers_gaps(self.backend, messages, answer, FINETUNED_ADAPTER)
+        return llama_cpp_gaps(self.context, self.backend.tokenizer, self.backend.render_prompt(messages), answer)
 
-        threads = engine_threads()
-        context = Llama(model_path=str(backend.llama.gguf_file), n_ctx=1024, logits_all=True, verbose=False,
-                        lora_path=str(backend.adapter_files[FINETUNED_ADAPTER]), n_threads=threads,
-                        n_threads_batch=threads)
-        try:
-            return llama_cpp_gaps(context, backend.tokenizer, backend.render_prompt(messages), answer)
-        finally:
-            context.close()
-    finally:
-        getattr(backend, "close", lambda: None)()
+    def _load(self) -> None:
+        if self.backend is not None:
+            return
+        from pipelines.common.settings import Settings
+        from pipelines.generation.llama_cpp_backend import LlamaCppBackend, engine_threads
+        from pipelines.generation.models import FINETUNED_ADAPTER, ModelBackend
+
+        settings = Settings(engine=self.engine)
+        self.backend = (ModelBackend if self.engine == "transformers" else LlamaCppBackend).load(settings)
+        self.backend.load_adapter(settings.adapter_path)
+        if self.engine != "transformers":
+            from llama_cpp import Llama
+
+            threads = engine_threads()
+            self.context = Llama(model_path=str(self.backend.llama.gguf_file), n_ctx=1024, logits_all=True,
+                                 verbose=False, lora_path=str(self.backend.adapter_files[FINETUNED_ADAPTER]),
+                                 n_threads=threads, n_threads_batch=threads)
+
+    def close(self) -> None:
+        for part in (self.context, self.backend):
+            getattr(part, "close", lambda: None)()
+
+
+@pytest.fixture(scope="module")
+def finetuned_reference(fast_app):
+    engine = json.load(urllib.request.urlopen(f"{fast_app.url}/healthz", timeout=10))["engine"]
+    reference = FinetunedReference(engine)
+    yield reference
+    reference.close()
 
 
 def test_vote_before_any_question_is_refused_clearly(fast_app):
