@@ -5,6 +5,7 @@ import pytest
 from pipelines.generation.models import FINETUNED_ADAPTER, ModelLoadError, adapter_id
 from pipelines.generation.prompts import plain_messages
 from pipelines.generation.requests import GenerationRequest
+from tests.greedy import assert_as_alone_or_greedy
 
 
 def _generate(backend, requests, tokens=24):
@@ -30,7 +31,8 @@ def test_adapter_changes_the_answer_and_one_batch_serves_both(backend):
     assert base.strip() and tuned.strip()
     assert base != tuned
     (tuned_alone,) = _generate(backend, [GenerationRequest(messages, FINETUNED_ADAPTER)])
-    assert tuned_alone == tuned  # greedy: a row answers the same whole answer in a batch as alone
+    # greedy: a row answers the same whole answer in a batch as alone, or parts at a near tie (tests/greedy.py)
+    assert_as_alone_or_greedy(backend, GenerationRequest(messages, FINETUNED_ADAPTER), tuned, tuned_alone)
 
 
 def test_the_served_model_is_4bit_nf4_not_a_full_precision_fallback(backend, test_settings):
