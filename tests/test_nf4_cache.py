@@ -104,3 +104,11 @@ def test_only_the_most_recently_loaded_copies_are_kept(source, kept, tmp_path, m
                                                                       cache_dir=tmp_path / "unused"))
     assert sorted(folder.name for folder in (cache / "nf4").iterdir()) == sorted(
         [copy_folder(source, cache).name, copy_folder(elsewhere, cache).name])
+
+
+def test_a_model_that_cannot_be_saved_is_still_returned(source, kept, tmp_path, caplog):
+    """transformers cannot save a model loaded from a 4-bit copy again (its deserialiser has no reverse): keeping
+    is an optimisation, so a failed save never fails the load."""
+    model = load_nf4_cached(source, tmp_path / "cache", quantize=lambda: load_nf4_cached(source, kept[0], never))
+    assert torch.equal(logits(model), kept[1])
+    assert "Could not keep the 4-bit copy" in caplog.text and not list((tmp_path / "cache" / "nf4").glob("*/model*"))

@@ -96,7 +96,8 @@ def _keep(model, folder: Path) -> None:
         copies = sorted(folder.parent.glob(f"*/{COMPLETE}"), key=lambda marker: marker.stat().st_mtime)
         for stale in copies[:-KEEP_COPIES]:
             shutil.rmtree(stale.parent, ignore_errors=True)
-    except OSError as exc:  # disk full, read-only cache: the next load quantises again
-        log.warning("Could not keep the 4-bit copy at %s (%s): the next load quantises again", folder, exc)
+    except Exception as exc:  # disk full, read-only cache, a model transformers cannot save: quantise next time
+        log.warning("Could not keep the 4-bit copy at %s (%s: %s): the next load quantises again", folder,
+                    type(exc).__name__, exc)
     finally:
         shutil.rmtree(aside, ignore_errors=True)
