@@ -113,21 +113,21 @@ def wants_4bit(quantization: str) -> bool:
     return quantization == "4bit"
 
 
+def nf4_config():
+    """The 4-bit NF4 quantisation every 4-bit load asks for (its JSON also names the kept CPU copy)."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16 if torch.cuda.is_available() else torch.float32)
+
+
 def load_causal_lm(path: str, *, four_bit: bool, cache_dir: Path | None = None) -> AutoModelForCausalLM:
     """Load a causal LM, in 4-bit NF4 through bitsandbytes when asked, else full precision. On a CPU a local
     model's 4-bit copy is kept under ``cache_dir`` (default: the settings') and read by the next load
     (:mod:`pipelines.generation.nf4_cache`: 0.4 s instead of 3.7 s for the offline model)."""
     if four_bit:
         try:
-            from transformers import BitsAndBytesConfig
-
-            compute = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-            config = BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=compute,
-            )
+            config = nf4_config()
             device_map = "auto" if torch.cuda.is_available() else "cpu"
 
             def quantize() -> AutoModelForCausalLM:
@@ -135,7 +135,8 @@ def load_causal_lm(path: str, *, four_bit: bool, cache_dir: Path | None = None) 
 
             if torch.cuda.is_available():
                 return quantize()
-            return load_nf4_cached(Path(path), cache_dir or Settings().cache_dir, quantize)
+            return load_nf4_cached(Path(path), cache_dir or Settings().cache_dir,
+                                   config.to_json_string(use_diff=False), quantize)
         except Exception as exc:  # bitsandbytes missing or unsupported on this hardware
             log.warning("4-bit NF4 load through bitsandbytes failed (%s): FALLING BACK to full precision", exc)
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32

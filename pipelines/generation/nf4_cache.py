@@ -7,13 +7,14 @@ transformers-engine start on a CPU pays that load, so the first one keeps its qu
 ``<cache_dir>/nf4/`` and the next ones read it. Only local folders of at most :data:`MAX_SOURCE_BYTES` of weights
 (a CPU's models: the copy is the size of the model in 4-bit plus its embeddings) and only on a CPU (on CUDA the
 quantisation is fast). The copy is named by the source's weights (name, size, modification time), bitsandbytes'
-and transformers' versions and the quantisation settings, so a changed model or library makes a new one; a copy
-that fails to load is quantised again and replaced; a cache that cannot be written (disk full) only costs speed;
-at most :data:`KEEP_COPIES` copies are kept, the least recently loaded removed first.
+and transformers' versions and the quantisation config the load asks for, so a changed model, config or library
+makes a new one; a copy that fails to load is quantised again and replaced; a cache that cannot be written (disk
+full) only costs speed; at most :data:`KEEP_COPIES` copies are kept, the least recently loaded removed first.
 
 Usage::
 
-    model = load_nf4_cached(Path("models/smollm2"), cache_dir, quantize=lambda: from_pretrained_in_4bit(...))
+    model = load_nf4_cached(Path("models/smollm2"), cache_dir, config.to_json_string(),
+                            quantize=lambda: from_pretrained(..., quantization_config=config))
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ log = logging.getLogger(__name__)
 
 #: Sources with more weight bytes than this are quantised at each load, not copied (a CPU serves small models).
 MAX_SOURCE_BYTES = 2 * 1024**3
-#: What the arena's 4-bit load asks of bitsandbytes (``load_causal_lm``); part of the copy's name.
-NF4_SETTINGS = "nf4, double quant, compute float32, cpu"
 COMPLETE = "arena_nf4_complete"
 #: Copies kept at most, the least recently loaded removed first (a bench's random model in a temporary folder
 #: is a new source each run).
@@ -42,24 +41,26 @@ def weight_files(source: Path) -> list[Path]:
     return sorted(source.glob("*.safetensors")) or sorted(source.glob("*.bin"))
 
 
-def copy_folder(source: Path, cache_dir: Path) -> Path | None:
-    """Where the quantised copy of ``source`` lives, or None when ``source`` is not a local model to copy."""
+def copy_folder(source: Path, cache_dir: Path, quantization: str) -> Path | None:
+    """Where the copy of ``source`` quantised as ``quantization`` (the config's JSON) lives, or None when ``source``
+    is not a local model to copy."""
     weights = weight_files(source) if source.is_dir() else []
     if not weights or sum(w.stat().st_size for w in weights) > MAX_SOURCE_BYTES:
         return None
     import bitsandbytes
     import transformers
 
-    identity = [str(source.resolve()), NF4_SETTINGS, bitsandbytes.__version__, transformers.__version__,
+    identity = [str(source.resolve()), quantization, bitsandbytes.__version__, transformers.__version__,
                 *(f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)]
     digest = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
     return cache_dir / "nf4" / f"{source.name}-{digest}"
 
 
-def load_nf4_cached(source: Path, cache_dir: Path, quantize: Callable[[], object]):
-    """``source`` in 4-bit NF4: its kept copy when there is a good one, else ``quantize()``, whose result is then
-    kept for the next load. The model answers to ``source``'s name either way (PEFT writes it into adapters)."""
-    folder = copy_folder(source, cache_dir)
+def load_nf4_cached(source: Path, cache_dir: Path, quantization: str, quantize: Callable[[], object]):
+    """``source`` in 4-bit NF4: its kept copy when there is a good one, else ``quantize()`` (which quantises as
+    ``quantization``, the config's JSON, says), whose result is then kept for the next load. The model answers
+    to ``source``'s name either way (PEFT writes it into adapters)."""
+    folder = copy_folder(source, cache_dir, quantization)
     if folder is None:
         return quantize()
     model = _load_copy(folder) if (folder / COMPLETE).is_file() else None
