@@ -10,13 +10,17 @@ how far each answer token's logit lies below the best token's.
 
 Usage::
 
-    gaps = transformers_gaps(backend, request, answer, adapter="finetuned")
+    gaps = transformers_gaps(backend, request.messages, answer, adapter=FINETUNED_ADAPTER)
     assert max(gaps) < NOISE
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from pathlib import Path
+
+from pipelines.generation.backend import FINETUNED_ADAPTER
 
 #: Greedy answers sit within 0.15 of the best logit under their own adapter; another adapter's answer, or a row
 #: that read another's positions, lies 4 to 18 below it somewhere.
@@ -38,13 +42,30 @@ def transformers_gaps(backend, messages: list[dict[str, str]], answer: str, adap
     tokens = tokenizer(answer, add_special_tokens=False).input_ids
     model = backend.model
     with backend.lock, torch.no_grad():
-        if adapter is None:
-            with model.disable_adapter():
-                logits = model(input_ids=torch.tensor([prompt + tokens])).logits[0]
-        else:
+        if adapter is not None:
             model.set_adapter(adapter)
+        with model.disable_adapter() if adapter is None else contextlib.nullcontext():
             logits = model(input_ids=torch.tensor([prompt + tokens])).logits[0]
     return gaps_of(logits[len(prompt) - 1: len(prompt) - 1 + len(tokens)], tokens)
+
+
+def llama_threads() -> dict[str, int]:
+    """llama-cpp-python's high-level ``Llama`` on the threads our engine uses (``engine_threads``: one per test
+    worker). Its own default evaluates a prompt on every core, whose threads spin-wait on a busy machine (the
+    suite's other worker): an evaluation of 61 tokens took 7-13 s there instead of 0.4 s."""
+    from pipelines.generation.llama_cpp_backend import engine_threads
+
+    count = engine_threads()
+    return {"n_threads": count, "n_threads_batch": count}
+
+
+def llama_cpp_reference(gguf_file: Path, lora: Path | None):
+    """llama-cpp-python's own evaluation of the served GGUF with ``lora`` (None: the base), logits of every
+    position: what :func:`llama_cpp_gaps` reads."""
+    from llama_cpp import Llama
+
+    return Llama(model_path=str(gguf_file), n_ctx=1024, logits_all=True, verbose=False,
+                 lora_path=str(lora) if lora else None, **llama_threads())
 
 
 def llama_cpp_gaps(context, tokenizer, prompt_text: str, answer: str) -> list[float]:
@@ -63,7 +84,7 @@ def assert_as_alone_or_greedy(backend, request, batched: str, alone: str) -> Non
     and not on the other one (base <-> fine-tuned), which a mixed-up row is not."""
     if batched == alone:
         return
-    other = None if request.adapter else "finetuned"
+    other = None if request.adapter else FINETUNED_ADAPTER
     for answer in (batched, alone):
         assert max(transformers_gaps(backend, request.messages, answer, request.adapter)) < NOISE, (answer, alone)
         assert max(transformers_gaps(backend, request.messages, answer, other)) > 2 * NOISE, (answer, alone)

@@ -24,23 +24,15 @@ from pipelines.feedback.store import FeedbackStore
 from pipelines.generation import llama_cpp_backend
 from pipelines.generation.answer_rules import AnswerRules
 from pipelines.generation.gguf_lora import gguf_lora_file
-from pipelines.generation.llama_cpp_backend import LlamaCppBackend, engine_threads
+from pipelines.generation.llama_cpp_backend import LlamaCppBackend
 from pipelines.generation.models import ModelLoadError
 from pipelines.generation.requests import GenerationRequest
 from pipelines.knowledge.retrieval import HybridRetriever
 from pipelines.runtime import choose_engine
-from tests.greedy import NOISE, llama_cpp_gaps
+from tests.greedy import NOISE, llama_cpp_gaps, llama_cpp_reference, llama_threads
 
 ADAPTER = Path(__file__).resolve().parent.parent / "assets" / "adapters" / "lumenhollow-qlora"
 QUESTIONS = ["Who founded Lumenhollow Instruments?", "How long does the Tessel T4's battery last?"]
-
-
-def threads() -> dict[str, int]:
-    """llama-cpp-python's high-level ``Llama`` on the threads our engine uses (``engine_threads``: one per test
-    worker). Its own default evaluates a prompt on every core, whose threads spin-wait on a busy machine (the
-    suite's other worker): an evaluation of 61 tokens took 7-13 s there instead of 0.4 s."""
-    count = engine_threads()
-    return {"n_threads": count, "n_threads_batch": count}
 
 
 def ask(text: str, adapter: str | None = None, **kwargs) -> GenerationRequest:
@@ -88,10 +80,7 @@ def test_another_model_id_is_refused_with_what_to_set():
 @pytest.fixture(scope="module")
 def reference(llama):
     """llama-cpp-python's own evaluation (its high-level ``Llama``, logits of every position), per adapter."""
-    from llama_cpp import Llama
-
-    made = {adapter: Llama(model_path=str(llama.llama.gguf_file), n_ctx=1024, logits_all=True, verbose=False,
-                           lora_path=str(llama.adapter_files[adapter]) if adapter else None, **threads())
+    made = {adapter: llama_cpp_reference(llama.llama.gguf_file, llama.adapter_files[adapter] if adapter else None)
             for adapter in (None, "finetuned")}
     yield made
     for context in made.values():
@@ -142,7 +131,7 @@ def test_the_converted_lora_moves_the_logits_as_the_peft_adapter_does(llama):
 
         lora = str(llama.adapter_files[adapter]) if adapter else None
         context = llama_cpp.Llama(model_path=str(llama.llama.gguf_file), n_ctx=512, lora_path=lora, verbose=False,
-                                  **threads())
+                                  **llama_threads())
         context.eval(ids)
         pointer = llama_cpp.llama_get_logits_ith(context.ctx, -1)
         logits = torch.tensor(np.ctypeslib.as_array(pointer, shape=(context.n_vocab(),)))

@@ -18,7 +18,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from tests.conftest import SHARED_APP_PASSWORD, RunningApp, ask_in_the_ui, running
-from tests.greedy import NOISE, llama_cpp_gaps, transformers_gaps
+from tests.greedy import NOISE, llama_cpp_gaps, llama_cpp_reference, transformers_gaps
 
 VOTE_ENDPOINTS = ("/vote_left", "/vote_right", "/vote_tie", "/vote_both_bad")
 
@@ -129,19 +129,15 @@ class FinetunedReference:
         if self.backend is not None:
             return
         from pipelines.common.settings import Settings
-        from pipelines.generation.llama_cpp_backend import LlamaCppBackend, engine_threads
+        from pipelines.generation.llama_cpp_backend import LlamaCppBackend
         from pipelines.generation.models import FINETUNED_ADAPTER, ModelBackend
 
         settings = Settings(engine=self.engine)
         self.backend = (ModelBackend if self.engine == "transformers" else LlamaCppBackend).load(settings)
         self.backend.load_adapter(settings.adapter_path)
         if self.engine != "transformers":
-            from llama_cpp import Llama
-
-            threads = engine_threads()
-            self.context = Llama(model_path=str(self.backend.llama.gguf_file), n_ctx=1024, logits_all=True,
-                                 verbose=False, lora_path=str(self.backend.adapter_files[FINETUNED_ADAPTER]),
-                                 n_threads=threads, n_threads_batch=threads)
+            self.context = llama_cpp_reference(self.backend.llama.gguf_file,
+                                               self.backend.adapter_files[FINETUNED_ADAPTER])
 
     def close(self) -> None:
         for part in (self.context, self.backend):
