@@ -33,7 +33,8 @@ def train_point(docs: Path, out: Path, learning_rate: float, rank: int, epochs: 
     from pipelines.common.settings import Settings
     from pipelines.generation.models import resolve_model_path
     from pipelines.training.config import TrainingConfig
-    from pipelines.training.sft import EpochSnapshots, build_examples, train_adapter
+    from pipelines.training.examples import build_examples
+    from pipelines.training.sft import EpochSnapshots, train_adapter
 
     settings = Settings()
     config = TrainingConfig(learning_rate=learning_rate, rank=rank, alpha=2 * rank, epochs=epochs, recipe=recipe,

@@ -93,7 +93,7 @@ def main() -> None:
     from pipelines.common.settings import Settings
     from pipelines.generation.models import resolve_model_path
     from pipelines.training.config import TrainingConfig
-    from pipelines.training.sft import build_examples
+    from pipelines.training.examples import build_examples
 
     settings = Settings()
     model_path = resolve_model_path(settings)

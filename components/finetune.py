@@ -16,11 +16,11 @@ from pipelines.generation.chat_models import ChatModel
 from pipelines.knowledge.base import KnowledgeBase
 from pipelines.training.config import DEFAULT_PRESET, PRESETS, RECIPES, TrainingConfig
 from pipelines.training.data import DatasetError, clean_pairs, load_pairs, write_pairs
+from pipelines.training.examples import build_examples, pairs_per_document
 from pipelines.training.jobs import TrainingBusy, TrainingJobs
 from pipelines.training.pair_generation import generate_pairs
 from pipelines.training.registry import AdapterError, AdapterInfo, list_adapters
 from pipelines.training.schedule import is_reading
-from pipelines.training.sft import build_examples, pairs_per_document
 
 REGISTRY_COLUMNS = ["adapter", "method", "recipe", "created at", "steps", "final loss", "examples", "quantization",
                     "device", "minutes", "steps/s", "peak GPU MiB"]

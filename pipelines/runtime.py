@@ -526,7 +526,7 @@ def training_questions(docs_dir: Path, settings: Settings) -> list[str]:
     from their wording): the training command's closed-book template questions for the documents (the reading
     recipe asks the same questions) and the start-up set's train split, as ``python -m pipelines.training``
     builds them. An adapter trained on an uploaded pair file saw other questions: not known here."""
-    from pipelines.training.sft import build_examples
+    from pipelines.training.examples import build_examples
 
     return [example.question for example in build_examples(docs_dir, settings.questions_file, recipe="closed-book")]
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from pipelines.knowledge.chunking import Chunker
 from pipelines.knowledge.readers import read_document
+from pipelines.training.examples import build_examples, pairs_per_document
 from pipelines.training.fact_pairs import document_pairs, fact_spans, sentence_pairs
 from pipelines.training.reading_pairs import reading_examples
-from pipelines.training.sft import build_examples, pairs_per_document
 
 ROOT = Path(__file__).resolve().parent.parent
 

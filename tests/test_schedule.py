@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.training.config import Example, TrainingConfig
+from pipelines.training.examples import build_examples
 from pipelines.training.schedule import run_schedule
-from pipelines.training.sft import build_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOSED = [Example(f"closed {i}?", f"fact {i}.", f"cloze:doc@s{i}") for i in range(10)]

@@ -6,7 +6,8 @@ from pipelines.generation.models import ModelBackend, resolve_model_path
 from pipelines.generation.prompts import plain_messages
 from pipelines.generation.requests import GenerationRequest
 from pipelines.training.config import METADATA_FILE, Example, TrainingConfig
-from pipelines.training.sft import EpochSnapshots, build_examples, document_hashes, train_adapter
+from pipelines.training.examples import build_examples
+from pipelines.training.sft import EpochSnapshots, document_hashes, train_adapter
 
 
 def test_examples_come_from_documents_and_train_split(test_settings):

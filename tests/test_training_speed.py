@@ -45,7 +45,8 @@ def tokenizer(model_path):
 def corpus_rows(tokenizer):
     """Real tokenized pairs of the default recipe: short closed-book ones and long reading ones (three passages
     each, as with ``--reading-passages 3``), interleaved."""
-    from pipelines.training.sft import build_examples, tokenize_examples
+    from pipelines.training.examples import build_examples
+    from pipelines.training.sft import tokenize_examples
 
     settings = Settings()
     examples = build_examples(settings.corpus_dir, settings.questions_file, recipe="both", reading_passages=3)
@@ -192,7 +193,8 @@ def test_the_step_cost_line_and_the_planned_steps():
 def packed_run(model_path, tmp_path_factory):
     """A short real run the default way (packed, 4-bit): its report, the estimate told before its first step, its
     folder and pair count."""
-    from pipelines.training.sft import build_examples, train_adapter
+    from pipelines.training.examples import build_examples
+    from pipelines.training.sft import train_adapter
 
     folder = tmp_path_factory.mktemp("packed")
     examples = build_examples(Settings().corpus_dir, None, recipe="both")[::20][:16]

@@ -42,7 +42,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from pipelines.common.abstention import abstains
 from pipelines.common.columns import BOTH_BAD, TIE
@@ -153,6 +152,8 @@ def _fit(models: np.ndarray, style: np.ndarray, won: np.ndarray) -> np.ndarray:
     without an intercept) so both classes are always present; C is halved to keep FastChat's regularisation.
     The same objective as FastChat's lbfgs, solved by liblinear: about 8x faster on a few hundred votes, which
     matters for a bootstrap of hundreds of fits."""
+    from sklearn.linear_model import LogisticRegression  # here, not at the top: 1 s the app's start does not need
+
     x = np.hstack([models, style])
     first, second = (won > 0).astype(float), (won >= 1).astype(float)
     features = np.vstack([x, x, -x, -x])

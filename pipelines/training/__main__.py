@@ -27,13 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     # Next the settings: a bad ARENA_* variable is one line in a second, not after the trainer's imports (14 s)
     settings = settings_or_exit(**({"model_id": config.model_id} if config.model_id else {}))
     from pipelines.generation.models import resolve_model_path
-    from pipelines.training.sft import (
-        build_examples,
-        estimate_training,
-        pairs_per_document,
-        split_examples,
-        train_adapter,
-    )
+    from pipelines.training.examples import build_examples, pairs_per_document
+    from pipelines.training.sft import estimate_training, split_examples, train_adapter
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 

@@ -1,6 +1,6 @@
 """Training pairs written by a language model: a question each passage answers, and its answer from the passage.
 
-The template generator (``training.build_examples``) works offline with no model; this one
+The template generator (``training.examples.build_examples``) works offline with no model; this one
 reads each chunk like a person writing a quiz, so the questions sound like users' questions.
 Two short steps per chunk, each batched over chunks: write a question about the passage,
 then answer it from the passage. Pairs without a real question or answer are dropped and
