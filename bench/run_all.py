@@ -31,6 +31,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "sessions": (["--sessions", "20", "--tokens", "8"], []),
     "train_throughput": (["--batch-sizes", "4", "--only", "packed,bare"], []),
     "generation_steps": (["--steps"], ["--steps"]),
+    "embedder_start": (["--rounds", "1"], []),
 }
 #: a row whose script is another's with other arguments
 SCRIPT_OF = {"generation_steps": "generation"}

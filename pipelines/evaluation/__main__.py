@@ -197,11 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.stored:
         return stored_verdict(args.questions, args.out, args.limit)
 
+    settings = settings_or_exit()  # first: a bad ARENA_* variable is one line in a second, not after 5 s of imports
     from pipelines.evaluation.batch import run_batch
     from pipelines.evaluation.verdict import render_markdown
     from pipelines.runtime import Runtime
 
-    runtime = Runtime.start(settings_or_exit())
+    runtime = Runtime.start(settings)
     try:
         for problem in runtime.problems:
             print(f"warning: {problem}")
