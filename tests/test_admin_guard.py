@@ -210,15 +210,37 @@ def case_ids() -> list[str]:
 CASES = case_ids()
 
 
+@contextmanager
+def built_app(root: Path, auth: AdminAuth | None = None):
+    """A guarded app in ``root`` (``auth`` as in :func:`guarded_app`)."""
+    (root / "tmp").mkdir()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("GRADIO_TEMP_DIR", str(UPLOADS))  # the upload folder stays where the upload lies
+        built = guarded_app(root, auth)
+        try:
+            yield built
+        finally:
+            built.runtime.feedback.close()
+
+
+def in_use(built: GuardedApp, monkeypatch: pytest.MonkeyPatch) -> GuardedApp:
+    """``built``, with temporary files (exports) written under its root for this test, so they count as effects."""
+    monkeypatch.setattr(tempfile, "tempdir", str(built.root / "tmp"))
+    return built
+
+
+# One app per module for each configuration (building the whole UI is ~0.3 s, and there are ~50 cases): each test
+# compares what it can change before and after its own calls, so what earlier cases changed cannot hide its own.
+@pytest.fixture(scope="module")
+def password_app_built(tmp_path_factory: pytest.TempPathFactory):
+    with built_app(tmp_path_factory.mktemp("guarded")) as built:
+        yield built
+
+
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fresh guarded app in ``tmp_path``; temporary files (exports) land there too, so they count as effects."""
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(UPLOADS))  # the upload folder stays where the upload lies
-    built = guarded_app(tmp_path)
-    yield built
-    built.runtime.feedback.close()
+def app(password_app_built: GuardedApp, monkeypatch: pytest.MonkeyPatch) -> GuardedApp:
+    """The whole app with the admin password set."""
+    return in_use(password_app_built, monkeypatch)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -274,15 +296,16 @@ def handling(request: gr.Request | None):
         LocalContext.request.reset(token)
 
 
+@pytest.fixture(scope="module")
+def public_app_built(tmp_path_factory: pytest.TempPathFactory):
+    with built_app(tmp_path_factory.mktemp("public"), AdminAuth(None, public=True, owner="alice")) as built:
+        yield built
+
+
 @pytest.fixture
-def public_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def public_app(public_app_built: GuardedApp, monkeypatch: pytest.MonkeyPatch) -> GuardedApp:
     """The whole app as on a public Space with no password: its owner is alice (SPACE_AUTHOR_NAME + OAuth)."""
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(UPLOADS))
-    built = guarded_app(tmp_path, AdminAuth(None, public=True, owner="alice"))
-    yield built
-    built.runtime.feedback.close()
+    return in_use(public_app_built, monkeypatch)
 
 
 @pytest.mark.parametrize("case", CASES)
