@@ -1,7 +1,7 @@
 """Ingestion and retrieval cost, as ratios measured in one run on the same data.
 
   ingestion ratio = chunks/s of our whole ingestion (read, chunk, embed, batch-insert into Weaviate)
-                    / chunks/s of a bare sentence-transformers encode of the same chunk texts   (goal >= 0.8)
+                    / chunks/s of a bare encode of the same chunk texts by the embedder's own model (goal >= 0.8)
   search ratio    = hybrid-search p50 over a 10k-chunk collection (query embedding included)
                     / generation time of one RAG answer by the arena's model                     (goal <= 0.05)
 
