@@ -89,6 +89,7 @@ class GuardedApp:
     knowledge: Mock
     jobs: Mock
     root: Path
+    ui_values: dict[str, Any]  # UI_VALUES with this app's own rating-queue ids
 
     def handlers(self) -> dict[str, Any]:
         """Every guarded action by case id: ``api/NAME`` (public endpoint) or ``ui/TAB.FUNCTION`` (UI handler)."""
@@ -113,7 +114,8 @@ class GuardedApp:
             "batch evaluations": list(self.runtime.batch_report.call_args_list),
             "re-scorings": list(self.runtime.rescore.call_args_list),
             "generation batches": len(self.runtime.backend.batches), "store rows": rows,
-            "files": sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*")
+            "files": sorted((str(p.relative_to(self.root)), p.stat().st_mtime_ns, p.stat().st_size)
+                            for p in self.root.rglob("*")  # a file written again counts too
                             if p.is_file() and not p.name.startswith("feedback.sqlite3")),
         }
 
@@ -123,17 +125,17 @@ def writes(stand_in: Mock) -> list:
     return [c for c in stand_in.mock_calls if c[0].split(".")[0].split("(")[0] not in READS]
 
 
-def seed_rating_queue(feedback) -> None:
+def seed_rating_queue(feedback) -> dict[str, Any]:
     """A batch run's exchange and a queue of it, and the Rating queue tab's inputs naming them: its builder and its
-    gold marking then have something to act on (their ids are new for each app, so UI_VALUES follows them)."""
+    gold marking then have something to act on (their ids are new for each app: the app keeps its own values)."""
     from pipelines.common.events import PipelineResult
     from pipelines.feedback.queues import RatingQueues
 
     exchange_id = feedback.record_exchange("batch-guard", "Who founded Lumenhollow?",
                                            [PipelineResult("rag", "Mara Quell"), PipelineResult("finetuned", "Mara")])
     queue = RatingQueues(feedback).create("guard", [exchange_id], raters_per_item=1)
-    UI_VALUES.update({"rq-batch-run": "batch-guard", "rq-queue": queue.id, "rq-gold-item": exchange_id,
-                      "rq-gold-choice": "rag"})
+    return {**UI_VALUES, "rq-batch-run": "batch-guard", "rq-queue": queue.id, "rq-gold-item": exchange_id,
+            "rq-gold-choice": "rag"}
 
 
 def guarded_app(root: Path, auth: AdminAuth | None = None) -> GuardedApp:
@@ -161,7 +163,7 @@ def guarded_app(root: Path, auth: AdminAuth | None = None) -> GuardedApp:
     jobs.cancel.return_value = True
     report = root / "report.zip"
     report.write_bytes(b"")
-    seed_rating_queue(runtime.feedback)
+    ui_values = seed_rating_queue(runtime.feedback)
     runtime.__dict__.update(
         auth=auth or AdminAuth(PASSWORD), knowledge=knowledge, rag_problem="", training=jobs,
         adapter_folders=[root / "adapters", SHIPPED_ADAPTER.parent],
@@ -170,27 +172,27 @@ def guarded_app(root: Path, auth: AdminAuth | None = None) -> GuardedApp:
         batch_report=Mock(return_value=("# Batch evaluation\n1 question", report)),
         rescore=Mock(return_value=3),
     )
-    return GuardedApp(build_demo(runtime), runtime, knowledge, jobs, root)
+    return GuardedApp(build_demo(runtime), runtime, knowledge, jobs, root, ui_values)
 
 
-def invoke(block: Any, given: str | None) -> Any:
-    """Call a guarded action as its caller would, with ``given`` as the password."""
+def invoke(block: Any, given: str | None, ui_values: dict[str, Any]) -> Any:
+    """Call a guarded action as its caller would, with ``given`` as the password (UI inputs from ``ui_values``)."""
     fn: Callable = block.fn
     if block.api_name in PUBLIC_ENDPOINTS:
         params = inspect.signature(fn).parameters
         missing = [n for n, p in params.items() if n not in API_ARGS and n != "admin_password" and p.default is p.empty]
         assert not missing, f"give API_ARGS a value for {missing}"
         return fn(admin_password=given, **{n: API_ARGS[n] for n in params if n in API_ARGS})
-    values = {c: given if getattr(c, "type", None) == "password" else UI_VALUES.get(c.elem_id, c.value)
+    values = {c: given if getattr(c, "type", None) == "password" else ui_values.get(c.elem_id, c.value)
               for c in block.inputs}
     result = fn(values) if block.inputs_as_dict else fn(*values.values())
     return list(result) if inspect.isgenerator(result) else result  # a streaming handler runs as it is consumed
 
 
-def call(block: Any, given: str | None) -> tuple[Any, Exception | None]:
+def call(block: Any, given: str | None, ui_values: dict[str, Any]) -> tuple[Any, Exception | None]:
     """``invoke``'s (result, error raised)."""
     try:
-        return invoke(block, given), None
+        return invoke(block, given, ui_values), None
     except AssertionError:
         raise
     except Exception as exc:
@@ -248,14 +250,14 @@ def test_a_guarded_action_needs_the_admin_password(app: GuardedApp, case: str) -
     block = app.handlers()[case]
     before = app.effects()
     for given in (None, "", "s3cre", "S3CRET", PASSWORD + " "):
-        result, error = call(block, given)
+        result, error = call(block, given, app.ui_values)
         if case.startswith("api/") or error is not None:
             assert isinstance(error, gr.Error) and REFUSAL in error.message, f"{case} ran with {given!r}: {result!r}"
         else:  # a UI handler may show the refusal in its output instead of a toast
             assert REFUSAL in str(result), f"{case} ran with {given!r}: {result!r}"
         assert app.effects() == before, f"{case} refused {given!r} but changed something"
 
-    result, error = call(block, PASSWORD)
+    result, error = call(block, PASSWORD, app.ui_values)
     assert error is None or (isinstance(error, gr.Error) and "admin password" not in error.message), \
         f"{case} failed with the right password: {error!r}"
     assert REFUSAL not in str(result)
@@ -315,7 +317,7 @@ def test_on_a_public_address_a_guarded_action_needs_an_admin(public_app: Guarded
     before = public_app.effects()
     for given, user in ((None, None), ("", None), ("guess", "mallory"), ("", "alice2")):
         with handling(signed_in(user)):
-            result, error = call(block, given)
+            result, error = call(block, given, public_app.ui_values)
         if case.startswith("api/") or error is not None:
             assert isinstance(error, gr.Error) and PUBLIC_REFUSAL in error.message, f"{case} ran for {user!r}"
             assert "ARENA_ADMIN_PASSWORD" in error.message and "owner (alice)" in error.message
@@ -324,7 +326,7 @@ def test_on_a_public_address_a_guarded_action_needs_an_admin(public_app: Guarded
         assert public_app.effects() == before, f"{case} refused {user!r} but changed something"
 
     with handling(signed_in("alice")):
-        result, error = call(block, "")
+        result, error = call(block, "", public_app.ui_values)
     assert error is None or (isinstance(error, gr.Error) and PUBLIC_REFUSAL not in error.message), \
         f"{case} failed for the Space's owner: {error!r}"
     assert PUBLIC_REFUSAL not in str(result)

@@ -18,7 +18,7 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from pipelines.knowledge.embeddings import OFFLINE_EMBEDDER, Embedder, offline_minilm_folder
-from pipelines.knowledge.sentence_encoder import PlainSentenceEncoder, plain_pooling
+from pipelines.knowledge.sentence_encoder import PlainSentenceEncoder, plain_pooling, pool
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +58,7 @@ def assert_same_vectors(folder: Path, texts: list[str]) -> None:
     assert ours.shape == theirs.shape == (len(texts), reference.get_embedding_dimension())
     assert np.abs(ours - theirs).max() < TOLERANCE, np.abs(ours - theirs).max()
     assert plain.max_seq_length == reference.max_seq_length == 256
+    assert plain.encode([]).shape == (0, reference.get_embedding_dimension())
     assert plain.get_embedding_dimension() == reference.get_embedding_dimension()
     assert plain.tokenizer(texts[0])["input_ids"] == reference.tokenizer(texts[0])["input_ids"]
 
@@ -88,18 +89,54 @@ def test_the_default_embedder_takes_the_plain_path_and_others_fall_back(tmp_path
     assert plain_pooling("sentence-transformers/all-MiniLM-L6-v2") is None  # a hub id: sentence-transformers
 
 
-def test_a_dense_layer_or_prompts_fall_back(tmp_path):
+def rewritten(folder: Path, name: str, content) -> Path:
+    """``folder`` with its file ``name`` replaced by ``content`` as JSON (the linked original left untouched)."""
+    (folder / name).unlink(missing_ok=True)
+    (folder / name).write_text(json.dumps(content))
+    return folder
+
+
+def test_pooling_reads_only_real_tokens_whichever_side_pads():
+    import torch
+
+    hidden = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [9.0, 9.0]],     # right-padded: two real tokens, then padding
+                           [[9.0, 9.0], [5.0, 4.0], [7.0, 8.0]]], dtype=torch.float16)  # left-padded
+    mask = torch.tensor([[1, 1, 0], [0, 1, 1]])
+    assert pool(hidden, mask, "cls").tolist() == [[1.0, 0.0], [5.0, 4.0]]
+    assert pool(hidden, mask, "mean").tolist() == [[2.0, 1.0], [6.0, 6.0]]
+    assert pool(hidden, mask, "mean").dtype == torch.float32  # summed in float32, as the library sums
+
+
+def test_one_string_gives_one_vector(texts):
+    encoder = Embedder.load(OFFLINE_EMBEDDER).model
+    assert np.array_equal(encoder.encode(texts[0]), encoder.encode([texts[0]])[0])
+
+
+def test_a_setting_this_path_does_not_compute_falls_back(tmp_path):
     folder = variant(tmp_path, pooling_mode_mean_tokens=True)
     modules = json.loads((folder / "modules.json").read_text())
-    (folder / "modules.json").unlink()
-    (folder / "modules.json").write_text(json.dumps(
-        [*modules[:2], {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
-         modules[2]]))
-    assert plain_pooling(folder) is None
-
-    (folder / "modules.json").unlink()
-    (folder / "modules.json").write_text(json.dumps(modules))
+    pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+    transformer = json.loads((folder / "sentence_bert_config.json").read_text())
+    model_config = json.loads((folder / "config.json").read_text())
     assert plain_pooling(folder) == "mean"
-    (folder / "config_sentence_transformers.json").unlink()
-    (folder / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {"query": "query: "}}))
-    assert plain_pooling(folder) is None
+    dense = {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}
+    refused = [
+        ("modules.json", [*modules[:2], dense, modules[2]]),                     # a Dense layer
+        ("modules.json", [*modules[:2], "2_Normalize"]),                        # a damaged module list
+        ("config_sentence_transformers.json", {"prompts": {"query": "query: "}}),  # prompts
+        ("config_sentence_transformers.json", ["not", "a", "dict"]),
+        ("sentence_bert_config.json", {**transformer, "tokenizer_args": {"model_max_length": 64}}),
+        ("sentence_bert_config.json", {**transformer, "do_lower_case": True}),
+        ("config.json", {**model_config, "is_encoder_decoder": True}),
+        ("1_Pooling/config.json", {**pooling, "pooling_mode": "max"}),          # the newer key wins, as in the library
+        ("1_Pooling/config.json", {**pooling, "include_prompt": False}),
+        ("1_Pooling/config.json", {**pooling, "pooling_mode_max_tokens": True}),  # two modes at once
+    ]
+    originals = {name: (folder / name).read_text() for name, _ in refused}
+    for name, content in refused:
+        assert plain_pooling(rewritten(folder, name, content)) is None, (name, content)
+        rewritten(folder, name, json.loads(originals[name]))
+        assert plain_pooling(folder) == "mean"
+    assert plain_pooling(rewritten(folder, "1_Pooling/config.json", {**pooling, "include_prompt": True})) == "mean"
+    assert plain_pooling(rewritten(folder, "1_Pooling/config.json", {"embedding_dimension": 384,
+                                                                     "pooling_mode": "cls"})) == "cls"

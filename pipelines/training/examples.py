@@ -6,7 +6,7 @@ process).
 Usage::
 
     examples = build_examples(Path("assets/corpus"), Path("assets/questions.jsonl"))
-    pairs_per_document(examples)  # {"question set": 27, "travel_policy.txt": 61, ...}
+    pairs_per_document(examples)  # {"case_study_kelvarra.md": 22, ..., "question set": 15, "travel_policy.txt": 17}
     data_hash(examples)           # the pairs' digest, written into the adapter's metadata
 """
 
