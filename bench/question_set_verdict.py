@@ -66,6 +66,12 @@ def main() -> int:
         advice = verdict.recommendation.text.split(". ")[0].replace("|", "/")
         print(f"| {name} | {report.questions} | {' | '.join(cells)} | {verdict.out_of_corpus} | "
               f"{verdict.recommendation.case}: {advice} |")
+    print("\n| set | split | questions | RAG | fine-tuned | RAG + fine-tuned |\n|---|---|---|---|---|---|")
+    for name, report in reports.items():  # held-out questions against the ones the adapter may have trained on
+        for part in report.verdict.slices.get("split", ()):
+            accuracy = part.pipelines
+            cells = [str(accuracy[p].accuracy) if p in accuracy else "-" for p in ("rag", "finetuned", "rag_finetuned")]
+            print(f"| {name} | {part.value} | {part.questions} | {' | '.join(cells)} |")
     cases = {report.verdict.recommendation.case for report in reports.values()}
     bests = {report.verdict.recommendation.best for report in reports.values()}
     print("\nthe two verdicts", "agree" if len(cases) == 1 and len(bests) == 1 else "DIFFER", f"({cases}, {bests})")
