@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from pipelines.knowledge.embeddings import OFFLINE_EMBEDDER, Embedder, offline_minilm_folder
+from pipelines.knowledge.embeddings import Embedder, offline_minilm_folder
 from pipelines.knowledge.sentence_encoder import PlainSentenceEncoder, plain_pooling, pool
 
 pytestmark = pytest.mark.integration
@@ -32,17 +32,20 @@ def corpus_texts() -> list[str]:
     return [*paragraphs[:40], longest, "", "Lumenhollow — 東京 オフィス, Zürich café"]
 
 
+def rewritten(folder: Path, name: str, content) -> Path:
+    """``folder`` with its file ``name`` replaced by ``content`` as JSON (the linked original left untouched)."""
+    (folder / name).unlink(missing_ok=True)
+    (folder / name).write_text(json.dumps(content))
+    return folder
+
+
 def variant(tmp_path: Path, **pooling: bool) -> Path:
     """A copy of the offline MiniLM folder with its pooling config changed (weights linked, not copied)."""
-    source = offline_minilm_folder()
     folder = tmp_path / "variant"
-    shutil.copytree(source, folder, copy_function=lambda s, d: Path(d).symlink_to(s))
-    config_path = folder / "1_Pooling" / "config.json"
-    config = json.loads(Path(config_path).read_text())
-    config_path.unlink()
-    config_path.write_text(json.dumps({**config, **{k: False for k in config if k.startswith("pooling_mode")},
-                                       **pooling}))
-    return folder
+    shutil.copytree(offline_minilm_folder(), folder, copy_function=lambda s, d: Path(d).symlink_to(s))
+    config = json.loads((folder / "1_Pooling" / "config.json").read_text())
+    return rewritten(folder, "1_Pooling/config.json",
+                     {**config, **{k: False for k in config if k.startswith("pooling_mode")}, **pooling})
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +77,8 @@ def test_cls_pooling_gives_sentence_transformers_vectors(texts, tmp_path):
     assert_same_vectors(folder, texts)
 
 
-def test_the_default_embedder_takes_the_plain_path_and_others_fall_back(tmp_path):
-    default = Embedder.load(OFFLINE_EMBEDDER)
+def test_the_default_embedder_takes_the_plain_path_and_others_fall_back(embedder, tmp_path):
+    default = embedder  # conftest's: Embedder.load(OFFLINE_EMBEDDER), loaded once per worker
     assert isinstance(default.model, PlainSentenceEncoder)
     one, two = default.embed(["Where is the Kelvarra office?", "Where is the Kelvarra office?"])
     assert one == two and abs(np.linalg.norm(one) - 1) < 1e-5
@@ -89,13 +92,6 @@ def test_the_default_embedder_takes_the_plain_path_and_others_fall_back(tmp_path
     assert plain_pooling("sentence-transformers/all-MiniLM-L6-v2") is None  # a hub id: sentence-transformers
 
 
-def rewritten(folder: Path, name: str, content) -> Path:
-    """``folder`` with its file ``name`` replaced by ``content`` as JSON (the linked original left untouched)."""
-    (folder / name).unlink(missing_ok=True)
-    (folder / name).write_text(json.dumps(content))
-    return folder
-
-
 def test_pooling_reads_only_real_tokens_whichever_side_pads():
     import torch
 
@@ -107,8 +103,8 @@ def test_pooling_reads_only_real_tokens_whichever_side_pads():
     assert pool(hidden, mask, "mean").dtype == torch.float32  # summed in float32, as the library sums
 
 
-def test_one_string_gives_one_vector(texts):
-    encoder = Embedder.load(OFFLINE_EMBEDDER).model
+def test_one_string_gives_one_vector(embedder, texts):
+    encoder = embedder.model
     assert np.array_equal(encoder.encode(texts[0]), encoder.encode([texts[0]])[0])
 
 
